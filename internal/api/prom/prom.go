@@ -1,0 +1,319 @@
+// Package prom serves the Prometheus HTTP API v1 under /api/v1 with
+// Prometheus' own implementation (web/api/v1) over Horus' metrics store,
+// so envelopes, error types, status codes and PromQL semantics are
+// Prometheus' exactly. Horus adds request limits and counts refused
+// queries by reason.
+package prom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/regexp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/route"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
+	v1 "github.com/prometheus/prometheus/web/api/v1"
+
+	"github.com/horus-obs/horus/internal/buildinfo"
+)
+
+// Storage is what the API reads: samples, chunks and exemplars, plus the
+// TSDB status pages.
+type Storage interface {
+	storage.SampleAndChunkQueryable
+	storage.ExemplarQueryable
+	v1.TSDBAdminStats
+}
+
+// Options configure the API.
+type Options struct {
+	// DataDir is the TSDB directory, shown on status pages.
+	DataDir string
+	// ListenAddress is the HTTP address, shown on status pages.
+	ListenAddress string
+	// Config returns the Prometheus part of the running configuration for
+	// /status/config and the scrape pools.
+	Config func() promconfig.Config
+	// Targets returns the scrape manager once it runs; nil before.
+	Targets func() *scrape.Manager
+	// Rules returns the rule manager; nil means no rules are loaded.
+	Rules func() v1.RulesRetriever
+	// Alertmanagers returns the notifier; nil means none are configured.
+	Alertmanagers func() v1.AlertmanagerRetriever
+	// LookbackDelta is the engine's lookback delta.
+	LookbackDelta time.Duration
+	// QueryTimeout is the engine's timeout, reported on status pages.
+	QueryTimeout time.Duration
+	// MaxBodyBytes bounds a POSTed form.
+	MaxBodyBytes int64
+	// Retention is shown on the runtime-info page.
+	Retention string
+	// Flags are shown on /status/flags.
+	Flags map[string]string
+}
+
+// API is the Prometheus HTTP API.
+type API struct {
+	api      *v1.API
+	opts     Options
+	rejected *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	start    time.Time
+}
+
+// New builds the API over st, evaluating with engine.
+func New(engine promql.QueryEngine, st Storage, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer, o Options) *API {
+	a := &API{
+		opts:  o,
+		start: time.Now(),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_query_rejected_total",
+			Help: "Query API requests refused, by API and Prometheus error type (bad_data, timeout, execution...).",
+		}, []string{"api", "reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_query_requests_total",
+			Help: "Query API requests, by API, handler and status code.",
+		}, []string{"api", "handler", "code"}),
+	}
+	if reg != nil {
+		reg.MustRegister(a.rejected, a.requests)
+	}
+	bi := buildinfo.Get()
+	rules := o.Rules
+	if rules == nil {
+		rules = func() v1.RulesRetriever { return noRules{} }
+	}
+	ams := o.Alertmanagers
+	if ams == nil {
+		ams = func() v1.AlertmanagerRetriever { return noAlertmanagers{} }
+	}
+	targets := func(context.Context) v1.TargetRetriever {
+		if m := o.Targets(); m != nil {
+			return m
+		}
+		return noTargets{}
+	}
+	pools := func(context.Context) v1.ScrapePoolsRetriever {
+		if m := o.Targets(); m != nil {
+			return m
+		}
+		return noTargets{}
+	}
+	host, _ := os.Hostname()
+	a.api = v1.NewAPI(
+		engine, st, nil, st,
+		pools, targets,
+		func(context.Context) v1.AlertmanagerRetriever { return ams() },
+		o.Config,
+		o.Flags,
+		v1.GlobalURLOptions{ListenAddress: o.ListenAddress, Host: host, Scheme: "http"},
+		func(f http.HandlerFunc) http.HandlerFunc { return f },
+		st,
+		o.DataDir,
+		false,    // admin APIs
+		false, 0, // search API
+		logger,
+		func(context.Context) v1.RulesRetriever { return rules() },
+		0, 0, 0, // remote read limits (remote read is not served)
+		false,
+		regexp.MustCompile(".*"),
+		a.runtimeInfo,
+		&v1.PrometheusVersion{Version: bi.Version, Revision: bi.Revision, Branch: bi.Branch, BuildDate: bi.BuildDate, GoVersion: bi.GoVersion},
+		nil, nil,
+		gatherer, reg,
+		nil,
+		false, nil, // remote write is Horus' own handler
+		false, false, false, // OTLP is Horus' own receiver
+		o.LookbackDelta,
+		false, false,
+		nil,
+		nil,
+		v1.OpenAPIOptions{Version: bi.Version},
+		nil,
+		false,
+		o.QueryTimeout,
+	)
+	return a
+}
+
+func (a *API) runtimeInfo() (v1.RuntimeInfo, error) {
+	cwd, _ := os.Getwd()
+	host, _ := os.Hostname()
+	return v1.RuntimeInfo{
+		StartTime:           a.start,
+		CWD:                 cwd,
+		Hostname:            host,
+		ServerTime:          time.Now().UTC(),
+		ReloadConfigSuccess: true,
+		LastConfigTime:      a.start,
+		GoroutineCount:      runtime.NumGoroutine(),
+		GOMAXPROCS:          runtime.GOMAXPROCS(0),
+		GOGC:                os.Getenv("GOGC"),
+		GODEBUG:             os.Getenv("GODEBUG"),
+		StorageRetention:    a.opts.Retention,
+	}, nil
+}
+
+// Handler returns the API as a handler for paths under /api/v1 (it strips
+// the prefix itself).
+func (a *API) Handler() http.Handler {
+	r := route.New()
+	a.api.Register(r)
+	inner := http.StripPrefix("/api/v1", r)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Body != nil && a.opts.MaxBodyBytes > 0 {
+			req.Body = http.MaxBytesReader(w, req.Body, a.opts.MaxBodyBytes)
+		}
+		rw := &recorder{ResponseWriter: w}
+		inner.ServeHTTP(rw, req)
+		code := rw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		a.requests.WithLabelValues("prometheus", handlerName(req.URL.Path), strconv.Itoa(code)).Inc()
+		if code >= 400 {
+			a.rejected.WithLabelValues("prometheus", errorType(rw.errBody.Bytes(), code)).Inc()
+		}
+	})
+}
+
+// handlerName folds /api/v1/label/<name>/values into one value.
+func handlerName(p string) string {
+	p = strings.TrimPrefix(p, "/api/v1")
+	if strings.HasPrefix(p, "/label/") {
+		return "/label/:name/values"
+	}
+	switch p {
+	case "/query", "/query_range", "/query_exemplars", "/series", "/labels", "/metadata",
+		"/format_query", "/parse_query", "/targets", "/targets/metadata", "/rules", "/alerts",
+		"/status/config", "/status/buildinfo", "/status/runtimeinfo", "/status/flags",
+		"/status/tsdb", "/status/tsdb/blocks", "/status/walreplay", "/scrape_pools", "/alertmanagers":
+		return p
+	}
+	return "other"
+}
+
+// errorType reads Prometheus' errorType from an error response body.
+func errorType(body []byte, code int) string {
+	var env struct {
+		ErrorType string `json:"errorType"`
+	}
+	if json.Unmarshal(body, &env) == nil && env.ErrorType != "" {
+		return env.ErrorType
+	}
+	if code == http.StatusNotFound {
+		return "not_found"
+	}
+	return "http_" + strconv.Itoa(code)
+}
+
+// recorder keeps the status code and, for errors, the start of the body.
+type recorder struct {
+	http.ResponseWriter
+	code    int
+	errBody bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	if r.code >= 400 && r.errBody.Len() < 4096 {
+		r.errBody.Write(b[:min(len(b), 4096-r.errBody.Len())])
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// noTargets answers the target pages while no scrape manager runs.
+type noTargets struct{}
+
+func (noTargets) TargetsActive() map[string][]*scrape.Target  { return nil }
+func (noTargets) TargetsDropped() map[string][]*scrape.Target { return nil }
+func (noTargets) TargetsDroppedCounts() map[string]int        { return nil }
+func (noTargets) ScrapePools() []string                       { return nil }
+func (noTargets) ScrapePoolConfig(name string) (*promconfig.ScrapeConfig, error) {
+	return nil, fmt.Errorf("scrape pool %q not found", name)
+}
+
+// noRules answers /rules and /alerts while no rules are loaded.
+type noRules struct{}
+
+func (noRules) RuleGroups() []*rules.Group           { return nil }
+func (noRules) AlertingRules() []*rules.AlertingRule { return nil }
+
+// noAlertmanagers answers /alertmanagers while none is configured.
+type noAlertmanagers struct{}
+
+func (noAlertmanagers) Alertmanagers() []*url.URL        { return nil }
+func (noAlertmanagers) DroppedAlertmanagers() []*url.URL { return nil }
+
+// EngineOptions are the PromQL engine settings Horus exposes.
+type EngineOptions struct {
+	// Timeout bounds one query.
+	Timeout time.Duration
+	// MaxSamples bounds the samples one query holds at once.
+	MaxSamples int
+	// LookbackDelta is how far back an instant selector looks.
+	LookbackDelta time.Duration
+	// MaxConcurrent bounds concurrent queries; 0 leaves them unbounded.
+	MaxConcurrent int
+	// ActiveQueryDir, when set with MaxConcurrent, is where the active
+	// query log lives, so queries that crashed Horus are logged at start.
+	ActiveQueryDir string
+}
+
+// NewEngine creates the PromQL engine with the features Prometheus 3
+// enables by default (@ modifier, negative offsets).
+func NewEngine(logger *slog.Logger, reg prometheus.Registerer, o EngineOptions) (*promql.Engine, error) {
+	opts := promql.EngineOpts{
+		Logger:               logger.With("component", "promql"),
+		Reg:                  reg,
+		MaxSamples:           o.MaxSamples,
+		Timeout:              o.Timeout,
+		LookbackDelta:        o.LookbackDelta,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return time.Minute.Milliseconds()
+		},
+	}
+	if o.MaxConcurrent > 0 && o.ActiveQueryDir != "" {
+		if err := os.MkdirAll(o.ActiveQueryDir, 0o755); err != nil {
+			return nil, fmt.Errorf("active query log dir: %w", err)
+		}
+		qt, err := promql.NewActiveQueryTracker(o.ActiveQueryDir, o.MaxConcurrent, logger.With("component", "activeQueryTracker"))
+		if err != nil {
+			return nil, fmt.Errorf("active query tracker: %w", err)
+		}
+		opts.ActiveQueryTracker = qt
+	}
+	return promql.NewEngine(opts), nil
+}

@@ -1,0 +1,60 @@
+// Package buildinfo holds the version of the running Horus binary. The
+// variables are set at link time by the Makefile (-ldflags -X); a plain
+// `go build` leaves the defaults below.
+package buildinfo
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Set with -ldflags "-X github.com/horus-obs/horus/internal/buildinfo.Version=...".
+var (
+	// Version is the release version, e.g. "0.1.0".
+	Version = "0.0.0-dev"
+	// Revision is the git commit the binary was built from.
+	Revision = ""
+	// Branch is the git branch the binary was built from.
+	Branch = ""
+	// BuildDate is the build time in RFC 3339.
+	BuildDate = ""
+)
+
+// Info is the build information in one value.
+type Info struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	Branch    string `json:"branch"`
+	BuildDate string `json:"buildDate"`
+	GoVersion string `json:"goVersion"`
+}
+
+// Get returns the build information, filling the revision from the Go
+// toolchain's VCS stamp when the linker did not set it.
+func Get() Info {
+	rev := Revision
+	if rev == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					rev = s.Value
+				}
+			}
+		}
+	}
+	return Info{Version: Version, Revision: rev, Branch: Branch, BuildDate: BuildDate, GoVersion: runtime.Version()}
+}
+
+// String renders the information as one line for `horus version`.
+func (i Info) String() string {
+	return fmt.Sprintf("horus, version %s (revision: %s, branch: %s, built: %s, %s)",
+		i.Version, orUnknown(i.Revision), orUnknown(i.Branch), orUnknown(i.BuildDate), i.GoVersion)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

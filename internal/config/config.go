@@ -1,0 +1,310 @@
+// Package config holds the Horus configuration: a YAML file whose fields
+// have defaults, command-line flags that override single fields, and a
+// Validate method whose errors name the offending field.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"go.yaml.in/yaml/v2"
+)
+
+// Config is the whole Horus configuration. The zero value is not useful;
+// start from Default or Load.
+type Config struct {
+	// DataDir is where every store keeps its files. Relative paths are
+	// relative to the working directory.
+	DataDir string `yaml:"data_dir"`
+	// HTTPAddr is the one listen address for the UI and every query and
+	// ingest HTTP API (Prometheus, remote_write, Loki, Tempo).
+	HTTPAddr string `yaml:"http_addr"`
+	// OTLP holds the OpenTelemetry receiver addresses.
+	OTLP OTLPConfig `yaml:"otlp"`
+	// Log configures Horus' own logs.
+	Log LogConfig `yaml:"log"`
+	// Limits bound what one request or one series may carry.
+	Limits Limits `yaml:"limits"`
+	// Metrics configures the metrics store (the Prometheus TSDB).
+	Metrics MetricsConfig `yaml:"metrics"`
+	// Query configures the PromQL engine.
+	Query QueryConfig `yaml:"query"`
+	// Global holds Prometheus' global scrape settings (scrape_interval,
+	// scrape_timeout, external_labels...), as in prometheus.yml.
+	Global yaml.MapSlice `yaml:"global,omitempty"`
+	// ScrapeConfigs are Prometheus scrape_configs, as in prometheus.yml.
+	// Only static_configs and file_sd_configs discovery is built in.
+	ScrapeConfigs []yaml.MapSlice `yaml:"scrape_configs,omitempty"`
+
+	// prom is Global and ScrapeConfigs loaded by Prometheus' own config
+	// loader, which validates them and fills their defaults.
+	prom *promconfig.Config
+}
+
+// OTLPConfig holds the listen addresses of the OTLP receivers. An empty
+// address disables that receiver.
+type OTLPConfig struct {
+	// GRPCAddr is the OTLP/gRPC listen address (default ":4317").
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is the OTLP/HTTP listen address (default ":4318"). OTLP/HTTP
+	// is also served on the main HTTP address.
+	HTTPAddr string `yaml:"http_addr"`
+}
+
+// LogConfig configures Horus' own logging.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error.
+	Level string `yaml:"level"`
+	// Format is json or text.
+	Format string `yaml:"format"`
+}
+
+// Limits bound the size of requests and series at ingest. A request that
+// breaks one is answered with a 4xx naming the limit.
+type Limits struct {
+	// MaxRequestBodyBytes bounds a request body as received (compressed).
+	MaxRequestBodyBytes units.Base2Bytes `yaml:"max_request_body_bytes"`
+	// MaxDecodedBodyBytes bounds a request body after decompression.
+	MaxDecodedBodyBytes units.Base2Bytes `yaml:"max_decoded_body_bytes"`
+	// MaxLabelsPerSeries bounds the labels of one series, __name__ included.
+	MaxLabelsPerSeries int `yaml:"max_labels_per_series"`
+	// MaxLabelNameLength bounds a label name, in bytes.
+	MaxLabelNameLength int `yaml:"max_label_name_length"`
+	// MaxLabelValueLength bounds a label value, in bytes.
+	MaxLabelValueLength int `yaml:"max_label_value_length"`
+}
+
+// MetricsConfig configures the metrics TSDB.
+type MetricsConfig struct {
+	// Retention is how long samples are kept; 0 keeps them until
+	// RetentionSize forces deletion (at least one of the two must be set).
+	Retention model.Duration `yaml:"retention"`
+	// RetentionSize bounds the bytes of blocks, WAL and chunks on disk;
+	// 0 means no size bound.
+	RetentionSize units.Base2Bytes `yaml:"retention_size"`
+	// OutOfOrderWindow accepts samples this much older than the newest
+	// sample of their series; 0 rejects out-of-order samples.
+	OutOfOrderWindow model.Duration `yaml:"out_of_order_window"`
+	// MaxExemplars is the size of the in-memory exemplar ring buffer;
+	// 0 disables exemplar storage.
+	MaxExemplars int `yaml:"max_exemplars"`
+}
+
+// QueryConfig configures the PromQL engine.
+type QueryConfig struct {
+	// Timeout bounds one query's evaluation.
+	Timeout model.Duration `yaml:"timeout"`
+	// MaxSamples bounds the samples one query may hold in memory at once.
+	MaxSamples int `yaml:"max_samples"`
+	// LookbackDelta is how far back an instant selector looks for a sample.
+	LookbackDelta model.Duration `yaml:"lookback_delta"`
+	// MaxConcurrent bounds queries evaluated at once; more wait.
+	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		DataDir:  "data",
+		HTTPAddr: ":3300",
+		OTLP:     OTLPConfig{GRPCAddr: ":4317", HTTPAddr: ":4318"},
+		Log:      LogConfig{Level: "info", Format: "json"},
+		Limits: Limits{
+			MaxRequestBodyBytes: 32 * units.MiB,
+			MaxDecodedBodyBytes: 128 * units.MiB,
+			MaxLabelsPerSeries:  64,
+			MaxLabelNameLength:  1024,
+			MaxLabelValueLength: 4096,
+		},
+		Metrics: MetricsConfig{
+			Retention:    model.Duration(15 * 24 * time.Hour),
+			MaxExemplars: 100000,
+		},
+		Query: QueryConfig{
+			Timeout:       model.Duration(2 * time.Minute),
+			MaxSamples:    50000000,
+			LookbackDelta: model.Duration(5 * time.Minute),
+			MaxConcurrent: 20,
+		},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown fields are errors.
+// Relative paths in scrape configs (file_sd files, credentials) are
+// resolved against the file's directory.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.loadPrometheus(dir); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML over the defaults. Relative paths in scrape configs
+// are resolved against the working directory. Only the Prometheus sections
+// (global, scrape_configs) are validated here; call Validate for the rest.
+func Parse(b []byte) (*Config, error) {
+	cfg := Default()
+	if err := yaml.UnmarshalStrict(b, cfg); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if err := cfg.loadPrometheus(""); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// loadPrometheus loads the global and scrape_configs sections with
+// Prometheus' config loader; dir resolves relative file paths.
+func (c *Config) loadPrometheus(dir string) error {
+	sub := struct {
+		Global        yaml.MapSlice   `yaml:"global,omitempty"`
+		ScrapeConfigs []yaml.MapSlice `yaml:"scrape_configs,omitempty"`
+	}{c.Global, c.ScrapeConfigs}
+	b, err := yaml.Marshal(sub)
+	if err != nil {
+		return fmt.Errorf("global/scrape_configs: %w", err)
+	}
+	pc, err := promconfig.Load(string(b), nil)
+	if err != nil {
+		return &FieldError{Field: "global/scrape_configs", Err: err}
+	}
+	if dir != "" {
+		pc.SetDirectory(dir)
+	}
+	c.prom = pc
+	return nil
+}
+
+// FieldError is a configuration error about one field. Field is the YAML
+// path of the field, e.g. "limits.max_labels_per_series".
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate checks every field and fills the derived defaults of scrape
+// configs. It returns all problems found, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		add(fieldErr("data_dir", "must not be empty"))
+	}
+	add(validateAddr("http_addr", c.HTTPAddr, false))
+	add(validateAddr("otlp.grpc_addr", c.OTLP.GRPCAddr, true))
+	add(validateAddr("otlp.http_addr", c.OTLP.HTTPAddr, true))
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(fieldErr("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add(fieldErr("log.format", "must be json or text; got %q", c.Log.Format))
+	}
+
+	l := c.Limits
+	if l.MaxRequestBodyBytes <= 0 {
+		add(fieldErr("limits.max_request_body_bytes", "must be > 0; got %v", l.MaxRequestBodyBytes))
+	}
+	if l.MaxDecodedBodyBytes < l.MaxRequestBodyBytes {
+		add(fieldErr("limits.max_decoded_body_bytes", "must be >= limits.max_request_body_bytes (%v); got %v", l.MaxRequestBodyBytes, l.MaxDecodedBodyBytes))
+	}
+	if l.MaxLabelsPerSeries < 1 {
+		add(fieldErr("limits.max_labels_per_series", "must be >= 1; got %d", l.MaxLabelsPerSeries))
+	}
+	if l.MaxLabelNameLength < 8 {
+		add(fieldErr("limits.max_label_name_length", "must be >= 8; got %d", l.MaxLabelNameLength))
+	}
+	if l.MaxLabelValueLength < 8 {
+		add(fieldErr("limits.max_label_value_length", "must be >= 8; got %d", l.MaxLabelValueLength))
+	}
+
+	m := c.Metrics
+	if m.Retention < 0 {
+		add(fieldErr("metrics.retention", "must be >= 0; got %v", m.Retention))
+	}
+	if m.RetentionSize < 0 {
+		add(fieldErr("metrics.retention_size", "must be >= 0; got %v", m.RetentionSize))
+	}
+	if m.Retention == 0 && m.RetentionSize == 0 {
+		add(fieldErr("metrics.retention", "metrics.retention and metrics.retention_size are both 0; set at least one"))
+	}
+	if m.OutOfOrderWindow < 0 {
+		add(fieldErr("metrics.out_of_order_window", "must be >= 0; got %v", m.OutOfOrderWindow))
+	}
+	if m.MaxExemplars < 0 {
+		add(fieldErr("metrics.max_exemplars", "must be >= 0; got %d", m.MaxExemplars))
+	}
+
+	q := c.Query
+	if q.Timeout <= 0 {
+		add(fieldErr("query.timeout", "must be > 0; got %v", q.Timeout))
+	}
+	if q.MaxSamples <= 0 {
+		add(fieldErr("query.max_samples", "must be > 0; got %d", q.MaxSamples))
+	}
+	if q.LookbackDelta <= 0 {
+		add(fieldErr("query.lookback_delta", "must be > 0; got %v", q.LookbackDelta))
+	}
+	if q.MaxConcurrent <= 0 {
+		add(fieldErr("query.max_concurrent", "must be > 0; got %d", q.MaxConcurrent))
+	}
+
+	if c.prom == nil {
+		add(c.loadPrometheus(""))
+	}
+	return errors.Join(errs...)
+}
+
+func validateAddr(field, addr string, emptyOK bool) error {
+	if addr == "" {
+		if emptyOK {
+			return nil
+		}
+		return fieldErr(field, "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fieldErr(field, "not a host:port address: %v", err)
+	}
+	return nil
+}
+
+// PrometheusConfig returns the part of the configuration that Prometheus'
+// own components (scrape manager, HTTP API status/config) read.
+// It is nil until Parse, Load or Validate has run.
+func (c *Config) PrometheusConfig() *promconfig.Config {
+	return c.prom
+}

@@ -1,0 +1,139 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// BodyLimits bound a request body.
+type BodyLimits struct {
+	// MaxBytes bounds the body as sent (compressed).
+	MaxBytes int64
+	// MaxDecodedBytes bounds the body after decompression.
+	MaxDecodedBytes int64
+}
+
+// ReadBody reads a request body under the limits and undoes its
+// Content-Encoding (identity, gzip, zstd, or snappy block format). It
+// returns an *Error for a body over a limit, an unknown encoding or a
+// corrupt compressed stream.
+func ReadBody(r *http.Request, l BodyLimits) ([]byte, error) {
+	raw, err := readLimited(r.Body, l.MaxBytes, "request body", false)
+	if err != nil {
+		return nil, err
+	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		return raw, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, Errorf(ReasonMalformed, "gzip body: %v", err)
+		}
+		return readLimited(zr, l.MaxDecodedBytes, "decompressed body", true)
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderMaxMemory(uint64(l.MaxDecodedBytes)+1), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, Errorf(ReasonMalformed, "zstd body: %v", err)
+		}
+		defer zr.Close()
+		return readLimited(zr, l.MaxDecodedBytes, "decompressed body", true)
+	case "snappy":
+		return SnappyDecode(raw, l.MaxDecodedBytes)
+	default:
+		return nil, Errorf(ReasonUnsupportedMedia, "Content-Encoding %q is not supported; use gzip, zstd, snappy or none", enc)
+	}
+}
+
+// SnappyDecode decodes a snappy block (as remote_write sends) whose
+// decoded length must not pass max.
+func SnappyDecode(b []byte, max int64) ([]byte, error) {
+	n, err := snappy.DecodedLen(b)
+	if err != nil {
+		return nil, Errorf(ReasonMalformed, "snappy body: %v", err)
+	}
+	if int64(n) > max {
+		return nil, Errorf(ReasonBodyTooLarge, "decompressed body would be %d bytes, more than the limit of %d", n, max)
+	}
+	out, err := snappy.Decode(nil, b)
+	if err != nil {
+		return nil, Errorf(ReasonMalformed, "snappy body: %v", err)
+	}
+	return out, nil
+}
+
+// readLimited reads at most max bytes of r. decoding says r is a
+// decompressor, whose errors mean a corrupt body rather than a failed read.
+func readLimited(r io.Reader, max int64, what string, decoding bool) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, mbe.Limit)
+	case err != nil && decoding:
+		return nil, Errorf(ReasonMalformed, "%s: %v", what, err)
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	case int64(len(b)) > max:
+		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, max)
+	}
+	return b, nil
+}
+
+// StatusOf maps an error of ingest to an HTTP status: 413 for a body over a
+// limit, 415 for an unknown encoding or content type, 400 for any other
+// rejection, 500 for everything else.
+func StatusOf(err error) int {
+	switch ReasonOf(err) {
+	case "":
+		return http.StatusInternalServerError
+	case ReasonBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case ReasonUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// StatusWriter is an http.ResponseWriter that remembers the status code.
+type StatusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Code returns the status written, 200 if none was.
+func (w *StatusWriter) Code() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

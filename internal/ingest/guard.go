@@ -1,0 +1,251 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Limits bound one series at ingest.
+type Limits struct {
+	// MaxLabelsPerSeries bounds the labels of one series, __name__ included.
+	MaxLabelsPerSeries int
+	// MaxLabelNameLength bounds a label name, in bytes.
+	MaxLabelNameLength int
+	// MaxLabelValueLength bounds a label value, in bytes.
+	MaxLabelValueLength int
+}
+
+// CheckLabels returns an *Error if ls breaks a limit or is not a valid
+// Prometheus series (no metric name, an invalid name, invalid UTF-8, a
+// duplicated label name).
+func (l Limits) CheckLabels(ls labels.Labels) error {
+	if n := ls.Len(); n > l.MaxLabelsPerSeries {
+		return Errorf(ReasonTooManyLabels, "series %s has %d labels, more than the limit of %d", truncate(ls.String()), n, l.MaxLabelsPerSeries)
+	}
+	name := ls.Get(labels.MetricName)
+	if name == "" {
+		return Errorf(ReasonMissingName, "series %s has no metric name (__name__)", truncate(ls.String()))
+	}
+	var err error
+	ls.Range(func(lb labels.Label) {
+		if err != nil {
+			return
+		}
+		switch {
+		case len(lb.Name) > l.MaxLabelNameLength:
+			err = Errorf(ReasonLabelNameTooLong, "label name %q of series %s is %d bytes, more than the limit of %d", truncate(lb.Name), truncate(name), len(lb.Name), l.MaxLabelNameLength)
+		case len(lb.Value) > l.MaxLabelValueLength:
+			err = Errorf(ReasonLabelValueTooLong, "value of label %q of series %s is %d bytes, more than the limit of %d", lb.Name, truncate(name), len(lb.Value), l.MaxLabelValueLength)
+		case !model.UTF8Validation.IsValidLabelName(lb.Name):
+			err = Errorf(ReasonInvalidLabels, "label name %q of series %s is not valid UTF-8 or is empty", truncate(lb.Name), truncate(name))
+		case !utf8.ValidString(lb.Value):
+			err = Errorf(ReasonInvalidLabels, "value of label %q of series %s is not valid UTF-8", lb.Name, truncate(name))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if dup, ok := ls.HasDuplicateLabelNames(); ok {
+		return Errorf(ReasonDuplicateLabel, "series %s has label %q more than once", truncate(ls.String()), dup)
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	// Cut on a rune boundary.
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// storageReason maps the TSDB's refusals of a sample to a rejection
+// reason; "" means the error is not the client's fault.
+func storageReason(err error) Reason {
+	var he histogram.Error
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		return ReasonOutOfOrder
+	case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
+		return ReasonTooOld
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		return ReasonDuplicateSample
+	case errors.As(err, &he):
+		return ReasonInvalidHistogram
+	}
+	return ""
+}
+
+// Rejections records the items refused within one request: how many for
+// each reason and the first few messages, to answer the client with.
+type Rejections struct {
+	Count    int
+	ByReason map[Reason]int
+	// First is the reason of the first refusal.
+	First Reason
+	// Messages holds the first maxMessages messages.
+	Messages []string
+}
+
+const maxMessages = 5
+
+// Add records one refused item.
+func (r *Rejections) Add(e *Error) {
+	if r.Count == 0 {
+		r.First = e.Reason
+		r.ByReason = map[Reason]int{}
+	}
+	r.Count++
+	r.ByReason[e.Reason]++
+	if len(r.Messages) < maxMessages {
+		r.Messages = append(r.Messages, e.Error())
+	}
+}
+
+// Merge adds the refusals recorded in o.
+func (r *Rejections) Merge(o *Rejections) {
+	if o.Count == 0 {
+		return
+	}
+	if r.Count == 0 {
+		r.First = o.First
+		r.ByReason = map[Reason]int{}
+	}
+	r.Count += o.Count
+	for reason, n := range o.ByReason {
+		r.ByReason[reason] += n
+	}
+	for _, m := range o.Messages {
+		if len(r.Messages) < maxMessages {
+			r.Messages = append(r.Messages, m)
+		}
+	}
+}
+
+// Err returns nil when nothing was refused, or an *Error with the first
+// refusal's reason and a message that counts them all.
+func (r *Rejections) Err() error {
+	if r.Count == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d item(s) rejected", r.Count)
+	for _, m := range r.Messages {
+		msg += "; " + m
+	}
+	return &Error{Reason: r.First, Msg: msg}
+}
+
+// Guard is a storage.AppendableV2 that checks every series against Limits
+// before handing the sample to the next appendable. A refused sample is
+// not appended: it is recorded in the appender's Rejections, and the rest
+// of the batch goes on, so that a protocol handler can answer with a
+// partial success. Errors that are not the client's fault abort the append
+// as usual.
+type Guard struct {
+	Next   storage.AppendableV2
+	Limits Limits
+}
+
+// MaxAhead is how far past the wall clock a sample may be, as in
+// Prometheus' remote-write receiver.
+const MaxAhead = 10 * time.Minute
+
+// Appender returns a guarded appender. Its Rejections say what it refused.
+func (g *Guard) Appender(ctx context.Context) *GuardAppender {
+	return &GuardAppender{next: g.Next.AppenderV2(ctx), limits: g.Limits, maxT: time.Now().Add(MaxAhead).UnixMilli()}
+}
+
+// AppenderV2 implements storage.AppendableV2.
+func (g *Guard) AppenderV2(ctx context.Context) storage.AppenderV2 { return g.Appender(ctx) }
+
+// GuardAppender is the appender of a Guard. Like every AppenderV2 it is
+// not safe for concurrent use.
+type GuardAppender struct {
+	next     storage.AppenderV2
+	limits   Limits
+	maxT     int64
+	rejected Rejections
+	// Appended counts float and histogram samples appended.
+	Appended int
+	// lastLabels caches the labels checked last, as a batch often
+	// carries several samples of one series in a row.
+	lastOK labels.Labels
+}
+
+var (
+	_ storage.AppendableV2       = (*Guard)(nil)
+	_ storage.ExemplarAppenderV2 = (*GuardAppender)(nil)
+)
+
+// Rejections returns what the appender refused so far.
+func (a *GuardAppender) Rejections() *Rejections { return &a.rejected }
+
+// Reject records an item refused by the caller before it reached Append.
+func (a *GuardAppender) Reject(e *Error) { a.rejected.Add(e) }
+
+// Append implements storage.AppenderV2. It returns (0, nil) for a refused
+// sample.
+func (a *GuardAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	if !labels.Equal(ls, a.lastOK) {
+		if err := a.limits.CheckLabels(ls); err != nil {
+			a.rejected.Add(err.(*Error))
+			return 0, nil
+		}
+		a.lastOK = ls
+	}
+	if t > a.maxT {
+		a.rejected.Add(Errorf(ReasonTooNew, "sample of series %s at %s is more than %v in the future", truncate(ls.String()), time.UnixMilli(t).UTC().Format(time.RFC3339), MaxAhead))
+		return 0, nil
+	}
+	ref, err := a.next.Append(ref, ls, st, t, v, h, fh, opts)
+	if err != nil {
+		if reason := storageReason(err); reason != "" {
+			a.rejected.Add(Errorf(reason, "%v for series %s at %d", err, truncate(ls.String()), t))
+			return 0, nil
+		}
+		if errors.Is(err, (*storage.AppendPartialError)(nil)) {
+			// The sample is in; only exemplars failed, which Prometheus
+			// does not fail a request for either.
+			a.Appended++
+			return ref, nil
+		}
+		return 0, err
+	}
+	a.Appended++
+	return ref, nil
+}
+
+// AppendExemplars implements storage.ExemplarAppenderV2. Exemplars that
+// the store refuses are dropped, as Prometheus does; their series must
+// exist (have a sample).
+func (a *GuardAppender) AppendExemplars(ref storage.SeriesRef, ls labels.Labels, es []exemplar.Exemplar) (storage.SeriesRef, error) {
+	ea, ok := a.next.(storage.ExemplarAppenderV2)
+	if !ok {
+		return ref, nil
+	}
+	ref, err := ea.AppendExemplars(ref, ls, es)
+	if err != nil && (errors.Is(err, (*storage.AppendPartialError)(nil)) || errors.Is(err, storage.ErrNotFound)) {
+		return ref, nil
+	}
+	return ref, err
+}
+
+// Commit implements storage.AppenderTransaction.
+func (a *GuardAppender) Commit() error { return a.next.Commit() }
+
+// Rollback implements storage.AppenderTransaction.
+func (a *GuardAppender) Rollback() error { return a.next.Rollback() }

@@ -1,0 +1,121 @@
+// Package ingest holds what every ingest protocol shares: the counters of
+// received and rejected data, the reasons data is rejected for, request
+// body reading under limits, and the guard that checks every metric series
+// against the limits before it reaches the TSDB.
+//
+// The protocol receivers live in the sub-packages (remotewrite, otlp,
+// scrape); they decode, then hand data to the stores through the guard.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Signals, the first label of every ingest counter.
+const (
+	SignalMetrics = "metrics"
+	SignalLogs    = "logs"
+	SignalTraces  = "traces"
+)
+
+// Protocols, the second label of every ingest counter.
+const (
+	ProtoRemoteWrite = "remote_write"
+	ProtoOTLPGRPC    = "otlp_grpc"
+	ProtoOTLPHTTP    = "otlp_http"
+	ProtoScrape      = "scrape"
+)
+
+// Reason says why data was rejected; it is the "reason" label of
+// horus_ingest_rejected_total and starts every rejection message.
+type Reason string
+
+// The reasons data is rejected for.
+const (
+	ReasonBodyTooLarge      Reason = "body_too_large"
+	ReasonMalformed         Reason = "malformed"
+	ReasonUnsupportedMedia  Reason = "unsupported_media_type"
+	ReasonTooManyLabels     Reason = "too_many_labels"
+	ReasonLabelNameTooLong  Reason = "label_name_too_long"
+	ReasonLabelValueTooLong Reason = "label_value_too_long"
+	ReasonInvalidLabels     Reason = "invalid_labels"
+	ReasonMissingName       Reason = "missing_metric_name"
+	ReasonDuplicateLabel    Reason = "duplicate_label_name"
+	ReasonOutOfOrder        Reason = "out_of_order"
+	ReasonTooOld            Reason = "too_old"
+	ReasonTooNew            Reason = "too_far_in_future"
+	ReasonDuplicateSample   Reason = "duplicate_sample"
+	ReasonInvalidHistogram  Reason = "invalid_histogram"
+	ReasonInvalidExemplar   Reason = "invalid_exemplar"
+	ReasonNoSamples         Reason = "no_samples"
+	ReasonDeltaTemporality  Reason = "delta_temporality"
+)
+
+// Error is a rejection: data refused for a Reason the client can fix.
+// Handlers answer it with a 4xx status; other errors are the server's.
+type Error struct {
+	Reason Reason
+	Msg    string
+}
+
+func (e *Error) Error() string { return string(e.Reason) + ": " + e.Msg }
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(reason Reason, format string, args ...any) *Error {
+	return &Error{Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of a rejection error, or "" if err is not one.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// Metrics are the ingest counters Horus exposes about itself on /metrics.
+type Metrics struct {
+	// Received counts accepted items (samples, spans, log lines) by signal
+	// and protocol.
+	Received *prometheus.CounterVec
+	// Rejected counts refused items by signal, protocol and reason. A
+	// request refused before decoding counts as one item.
+	Rejected *prometheus.CounterVec
+	// Requests counts ingest requests by signal, protocol and HTTP-style
+	// status code.
+	Requests *prometheus.CounterVec
+}
+
+// NewMetrics creates the ingest counters and registers them with reg when
+// reg is not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_ingest_received_total",
+			Help: "Items accepted at ingest (samples, spans, log lines), by signal and protocol.",
+		}, []string{"signal", "protocol"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_ingest_rejected_total",
+			Help: "Items refused at ingest, by signal, protocol and reason.",
+		}, []string{"signal", "protocol", "reason"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_ingest_requests_total",
+			Help: "Ingest requests, by signal, protocol and status code.",
+		}, []string{"signal", "protocol", "code"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Received, m.Rejected, m.Requests)
+	}
+	return m
+}
+
+// Reject adds n refused items for one reason.
+func (m *Metrics) Reject(signal, protocol string, reason Reason, n int) {
+	if n > 0 {
+		m.Rejected.WithLabelValues(signal, protocol, string(reason)).Add(float64(n))
+	}
+}

@@ -1,0 +1,166 @@
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	promconfig "github.com/prometheus/prometheus/config"
+	otlptranslator "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/horus-obs/horus/internal/ingest"
+)
+
+// PromMetrics stores OTLP metrics in the metrics TSDB under Prometheus
+// names, with Prometheus' own OTLP translator: the OpenTelemetry naming
+// rules (unit and _total suffixes), job and instance from service.name,
+// service.namespace and service.instance.id, the other resource attributes
+// on target_info, exemplars with their trace and span ids. Every series
+// passes the ingest guard.
+//
+// Delta temporality is refused with a message: Prometheus series are
+// cumulative (send cumulative, or use the Collector's deltatocumulative
+// processor).
+type PromMetrics struct {
+	guard  *ingest.Guard
+	config func() promconfig.OTLPConfig
+	// lookbackDelta sets how long target_info samples are repeated.
+	lookbackDelta time.Duration
+	logger        *slog.Logger
+	pool          sync.Pool
+}
+
+// NewPromMetrics returns a consumer that appends through guard. config
+// returns the translation settings (Prometheus' otlp: section).
+func NewPromMetrics(guard *ingest.Guard, config func() promconfig.OTLPConfig, lookbackDelta time.Duration, logger *slog.Logger) *PromMetrics {
+	return &PromMetrics{
+		guard: guard, config: config, lookbackDelta: lookbackDelta, logger: logger,
+		pool: sync.Pool{New: func() any { return otlptranslator.NewPrometheusConverter(nil) }},
+	}
+}
+
+var _ MetricsConsumer = (*PromMetrics)(nil)
+
+// ConsumeMetrics implements MetricsConsumer.
+func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (Partial, error) {
+	var rej ingest.Rejections
+	points := dropUnsupported(md, &rej)
+
+	cfg := p.config()
+	app := p.guard.Appender(ctx)
+	conv := p.pool.Get().(*otlptranslator.PrometheusConverter)
+	conv.Reset(app)
+	defer func() {
+		conv.Reset(nil)
+		p.pool.Put(conv)
+	}()
+	_, err := conv.FromMetrics(ctx, md, otlptranslator.Settings{
+		AddMetricSuffixes:                    cfg.TranslationStrategy.ShouldAddSuffixes(),
+		AllowUTF8:                            !cfg.TranslationStrategy.ShouldEscape(),
+		PromoteResourceAttributes:            otlptranslator.NewPromoteResourceAttributes(cfg),
+		KeepIdentifyingResourceAttributes:    cfg.KeepIdentifyingResourceAttributes,
+		ConvertHistogramsToNHCB:              cfg.ConvertHistogramsToNHCB,
+		PromoteScopeMetadata:                 cfg.PromoteScopeMetadata,
+		LookbackDelta:                        p.lookbackDelta,
+		LabelNameUnderscoreSanitization:      cfg.LabelNameUnderscoreSanitization,
+		LabelNamePreserveMultipleUnderscores: cfg.LabelNamePreserveMultipleUnderscores,
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			_ = app.Rollback()
+			return Partial{}, err
+		}
+		if ingest.ReasonOf(err) == "" && !isDataError(err) {
+			_ = app.Rollback()
+			return Partial{}, err
+		}
+		// The translator refused part of the data; what it appended stays.
+		rej.Add(ingest.Errorf(ingest.ReasonMalformed, "%v", err))
+	}
+	if err := app.Commit(); err != nil {
+		return Partial{}, fmt.Errorf("commit OTLP metrics: %w", err)
+	}
+	rej.Merge(app.Rejections())
+	if rej.Count == 0 {
+		return Partial{}, nil
+	}
+	// One OTLP data point becomes several samples (a histogram's buckets),
+	// so refused samples are counted as data points up to the batch size.
+	return Partial{
+		Rejected: min(int64(rej.Count), int64(points)),
+		Message:  rej.Err().Error(),
+		ByReason: rej.ByReason,
+	}, nil
+}
+
+// isDataError tells whether a translator error is about the data (names,
+// types) rather than the storage.
+func isDataError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "invalid") || strings.Contains(s, "unsupported") || strings.Contains(s, "empty")
+}
+
+// dropUnsupported removes metrics that cannot become Prometheus series
+// (delta temporality, no name, no type), recording each of their data
+// points as refused. It returns the data points of the batch before.
+func dropUnsupported(md pmetric.Metrics, rej *ingest.Rejections) int {
+	total := md.DataPointCount()
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			sms.At(j).Metrics().RemoveIf(func(m pmetric.Metric) bool {
+				var e *ingest.Error
+				switch {
+				case m.Name() == "":
+					e = ingest.Errorf(ingest.ReasonMalformed, "a metric has no name")
+				case m.Type() == pmetric.MetricTypeEmpty:
+					e = ingest.Errorf(ingest.ReasonMalformed, "metric %q has no data (type unset)", m.Name())
+				case isDelta(m):
+					e = ingest.Errorf(ingest.ReasonDeltaTemporality, "metric %q has delta temporality; Horus stores cumulative series: configure the exporter for cumulative temporality", m.Name())
+				default:
+					return false
+				}
+				n := dataPoints(m)
+				for k := 0; k < max(n, 1); k++ {
+					rej.Add(e)
+				}
+				return true
+			})
+		}
+	}
+	return total
+}
+
+func isDelta(m pmetric.Metric) bool {
+	switch m.Type() {
+	case pmetric.MetricTypeSum:
+		return m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	}
+	return false
+}
+
+func dataPoints(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}

@@ -1,0 +1,270 @@
+// Package otlp receives OpenTelemetry data over OTLP/gRPC and OTLP/HTTP
+// (protobuf and JSON, gzip or zstd) as the OTLP specification describes:
+// a partly bad batch is answered with a success carrying partial_success
+// (how many items were rejected and why); a request that cannot be read
+// at all gets 400 (HTTP) or InvalidArgument (gRPC) with a google.rpc.Status
+// that names the problem.
+//
+// Each signal is handed to a consumer; this package only decodes and
+// answers.
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/horus-obs/horus/internal/ingest"
+)
+
+// Partial says what a consumer refused of a batch it otherwise stored.
+type Partial struct {
+	// Rejected is the number of items (data points, spans, log records)
+	// refused; 0 means all were stored.
+	Rejected int64
+	// Message says why, naming the first problems.
+	Message string
+	// ByReason counts the refused items by reason, for Horus' metrics.
+	ByReason map[ingest.Reason]int
+}
+
+// MetricsConsumer stores OTLP metrics. It returns the part it refused, or
+// an error when it could not store the batch; a rejection (*ingest.Error)
+// means the client's data is at fault.
+type MetricsConsumer interface {
+	ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (Partial, error)
+}
+
+// Options configure the receiver.
+type Options struct {
+	// Body bounds an HTTP request body (and a gRPC message, by MaxBytes
+	// after decompression).
+	Body ingest.BodyLimits
+}
+
+// Receiver serves the OTLP endpoints for the signals it has consumers for.
+type Receiver struct {
+	metrics MetricsConsumer
+	m       *ingest.Metrics
+	logger  *slog.Logger
+	opts    Options
+}
+
+// New returns a receiver handing metrics to mc.
+func New(mc MetricsConsumer, m *ingest.Metrics, logger *slog.Logger, opts Options) *Receiver {
+	return &Receiver{metrics: mc, m: m, logger: logger, opts: opts}
+}
+
+// RegisterHTTP adds the OTLP/HTTP paths (/v1/metrics...) under prefix to mux.
+func (r *Receiver) RegisterHTTP(mux *http.ServeMux, prefix string) {
+	mux.HandleFunc(prefix+"/v1/metrics", r.serveMetrics)
+}
+
+// GRPCServer returns a gRPC server with the OTLP services registered.
+func (r *Receiver) GRPCServer() *grpc.Server {
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes)))
+	pmetricotlp.RegisterGRPCServer(s, &metricsGRPC{r: r})
+	return s
+}
+
+type metricsGRPC struct {
+	pmetricotlp.UnimplementedGRPCServer
+	r *Receiver
+}
+
+func (g *metricsGRPC) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	md := req.Metrics()
+	resp := pmetricotlp.NewExportResponse()
+	p, err := g.r.consumeMetrics(ctx, ingest.ProtoOTLPGRPC, md)
+	if err != nil {
+		return resp, status.Error(grpcCode(err), err.Error())
+	}
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
+
+func grpcCode(err error) codes.Code {
+	switch ingest.StatusOf(err) {
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+		return codes.InvalidArgument
+	case http.StatusRequestEntityTooLarge:
+		return codes.ResourceExhausted
+	}
+	if errors.Is(err, context.Canceled) {
+		return codes.Canceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codes.DeadlineExceeded
+	}
+	return codes.Unavailable
+}
+
+func (r *Receiver) consumeMetrics(ctx context.Context, proto string, md pmetric.Metrics) (Partial, error) {
+	n := md.DataPointCount()
+	p, err := r.metrics.ConsumeMetrics(ctx, md)
+	if err != nil {
+		if reason := ingest.ReasonOf(err); reason != "" {
+			r.m.Reject(ingest.SignalMetrics, proto, reason, n)
+		} else {
+			r.logger.Error("storing OTLP metrics failed", "protocol", proto, "err", err)
+		}
+		return p, err
+	}
+	for reason, c := range p.ByReason {
+		r.m.Reject(ingest.SignalMetrics, proto, reason, c)
+	}
+	r.m.Received.WithLabelValues(ingest.SignalMetrics, proto).Add(float64(int64(n) - p.Rejected))
+	return p, nil
+}
+
+// encoding is an OTLP/HTTP content type.
+type encoding int
+
+const (
+	encProto encoding = iota
+	encJSON
+)
+
+func (e encoding) contentType() string {
+	if e == encJSON {
+		return "application/json"
+	}
+	return "application/x-protobuf"
+}
+
+func requestEncoding(r *http.Request) (encoding, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return 0, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q: %v; use application/x-protobuf or application/json", ct, err)
+	}
+	switch mt {
+	case "application/x-protobuf", "application/protobuf":
+		return encProto, nil
+	case "application/json":
+		return encJSON, nil
+	}
+	return 0, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; use application/x-protobuf or application/json", ct)
+}
+
+func (r *Receiver) serveMetrics(w http.ResponseWriter, req *http.Request) {
+	sw := &ingest.StatusWriter{ResponseWriter: w}
+	defer func() {
+		r.m.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoOTLPHTTP, strconv.Itoa(sw.Code())).Inc()
+	}()
+	if req.Method != http.MethodPost {
+		sw.Header().Set("Allow", http.MethodPost)
+		writeStatus(sw, encProto, http.StatusMethodNotAllowed, "OTLP/HTTP accepts POST only")
+		return
+	}
+	enc, err := requestEncoding(req)
+	if err != nil {
+		r.refuse(sw, encProto, ingest.SignalMetrics, err)
+		return
+	}
+	body, err := ingest.ReadBody(req, r.opts.Body)
+	if err != nil {
+		r.refuse(sw, enc, ingest.SignalMetrics, err)
+		return
+	}
+	ereq := pmetricotlp.NewExportRequest()
+	if enc == encJSON {
+		err = ereq.UnmarshalJSON(body)
+	} else {
+		err = ereq.UnmarshalProto(body)
+	}
+	if err != nil {
+		r.refuse(sw, enc, ingest.SignalMetrics, ingest.Errorf(ingest.ReasonMalformed, "decode OTLP metrics (%s): %v", enc.contentType(), err))
+		return
+	}
+	p, err := r.consumeMetrics(req.Context(), ingest.ProtoOTLPHTTP, ereq.Metrics())
+	if err != nil {
+		writeStatus(sw, enc, httpStatus(err), err.Error())
+		return
+	}
+	resp := pmetricotlp.NewExportResponse()
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	var out []byte
+	if enc == encJSON {
+		out, err = resp.MarshalJSON()
+	} else {
+		out, err = resp.MarshalProto()
+	}
+	if err != nil {
+		writeStatus(sw, enc, http.StatusInternalServerError, err.Error())
+		return
+	}
+	sw.Header().Set("Content-Type", enc.contentType())
+	sw.WriteHeader(http.StatusOK)
+	_, _ = sw.Write(out)
+}
+
+// httpStatus maps a consumer error to OTLP/HTTP: rejections are 4xx, a
+// server failure is 503 so that the client retries.
+func httpStatus(err error) int {
+	if c := ingest.StatusOf(err); c != http.StatusInternalServerError {
+		return c
+	}
+	return http.StatusServiceUnavailable
+}
+
+// refuse answers a request refused before its items were counted; it
+// counts as one rejected item.
+func (r *Receiver) refuse(w http.ResponseWriter, enc encoding, signal string, err error) {
+	if reason := ingest.ReasonOf(err); reason != "" {
+		r.m.Reject(signal, ingest.ProtoOTLPHTTP, reason, 1)
+	} else {
+		r.logger.Warn("OTLP request failed", "signal", signal, "err", err)
+	}
+	writeStatus(w, enc, ingest.StatusOf(err), err.Error())
+}
+
+// writeStatus writes a google.rpc.Status body, as OTLP/HTTP specifies for
+// failures, in the request's encoding.
+func writeStatus(w http.ResponseWriter, enc encoding, code int, msg string) {
+	st := status.New(grpcCodeForHTTP(code), msg).Proto()
+	var b []byte
+	var err error
+	if enc == encJSON {
+		b, err = protojson.Marshal(st)
+	} else {
+		b, err = proto.Marshal(st)
+	}
+	if err != nil {
+		http.Error(w, fmt.Sprintf("%s (and encoding the status failed: %v)", msg, err), code)
+		return
+	}
+	w.Header().Set("Content-Type", enc.contentType())
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+func grpcCodeForHTTP(code int) codes.Code {
+	switch code {
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusMethodNotAllowed:
+		return codes.InvalidArgument
+	case http.StatusRequestEntityTooLarge:
+		return codes.ResourceExhausted
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	}
+	return codes.Internal
+}

@@ -1,0 +1,248 @@
+// Package remotewrite receives Prometheus remote-write requests (protocol
+// 1.0 and 2.0) at POST /api/v1/write and appends them to the metrics store
+// through the ingest guard.
+//
+// Content negotiation and the RW 2.0 response headers are Prometheus' own
+// (client_golang's remote API); decoding, limits and the answers to bad
+// input are Horus': a series that breaks a limit is refused with a 400
+// naming it while the rest of the request is written, as the remote-write
+// specification asks for invalid samples.
+package remotewrite
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/horus-obs/horus/internal/ingest"
+)
+
+// Options configure the handler.
+type Options struct {
+	// Body bounds the request body, compressed and decoded.
+	Body ingest.BodyLimits
+}
+
+// Handler is the remote-write receiver.
+type Handler struct {
+	guard   *ingest.Guard
+	metrics *ingest.Metrics
+	logger  *slog.Logger
+	opts    Options
+	http    http.Handler
+}
+
+// New returns a remote-write handler that appends through guard.
+func New(guard *ingest.Guard, m *ingest.Metrics, logger *slog.Logger, opts Options) *Handler {
+	h := &Handler{guard: guard, metrics: m, logger: logger, opts: opts}
+	h.http = remoteapi.NewWriteHandler(h,
+		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
+		remoteapi.WithWriteHandlerLogger(logger),
+		// Replace the default snappy middleware: Horus reads the body under
+		// its own limits in Store.
+		remoteapi.WithWriteHandlerMiddlewares(),
+	)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &ingest.StatusWriter{ResponseWriter: w}
+	stored := false
+	h.http.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), storedKey{}, &stored)))
+	h.metrics.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoRemoteWrite, strconv.Itoa(sw.Code())).Inc()
+	if !stored && sw.Code() >= 400 {
+		// Refused by content negotiation, before Store.
+		h.metrics.Reject(ingest.SignalMetrics, ingest.ProtoRemoteWrite, ingest.ReasonUnsupportedMedia, 1)
+	}
+}
+
+type storedKey struct{}
+
+// Store implements the storage interface of remoteapi's handler: it reads,
+// decodes and appends one request.
+func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*remoteapi.WriteResponse, error) {
+	if p, ok := r.Context().Value(storedKey{}).(*bool); ok {
+		*p = true
+	}
+	wr := remoteapi.NewWriteResponse()
+	fail := func(err error) (*remoteapi.WriteResponse, error) {
+		if reason := ingest.ReasonOf(err); reason != "" {
+			h.metrics.Reject(ingest.SignalMetrics, ingest.ProtoRemoteWrite, reason, 1)
+		} else {
+			h.logger.Error("remote write failed", "err", err)
+		}
+		wr.SetStatusCode(ingest.StatusOf(err))
+		return wr, err
+	}
+
+	enc := r.Header.Get("Content-Encoding")
+	if enc != "" && enc != "snappy" {
+		return fail(ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Encoding %q is not accepted for remote write; only snappy is", enc))
+	}
+	r.Header.Set("Content-Encoding", "snappy")
+	body, err := ingest.ReadBody(r, h.opts.Body)
+	if err != nil {
+		return fail(err)
+	}
+
+	app := h.guard.Appender(r.Context())
+	var stats remoteapi.WriteResponseStats
+	if msgType == remoteapi.WriteV1MessageType {
+		var req prompb.WriteRequest
+		if err := req.Unmarshal(body); err != nil {
+			return fail(ingest.Errorf(ingest.ReasonMalformed, "decode remote write 1.0 protobuf: %v", err))
+		}
+		err = appendV1(app, &req)
+	} else {
+		var req writev2.Request
+		if err := req.Unmarshal(body); err != nil {
+			return fail(ingest.Errorf(ingest.ReasonMalformed, "decode remote write 2.0 protobuf: %v", err))
+		}
+		stats, err = appendV2(app, &req)
+	}
+	if err != nil {
+		_ = app.Rollback()
+		return fail(err)
+	}
+	if err := app.Commit(); err != nil {
+		return fail(err)
+	}
+	h.metrics.Received.WithLabelValues(ingest.SignalMetrics, ingest.ProtoRemoteWrite).Add(float64(app.Appended))
+	wr.Add(stats)
+
+	rej := app.Rejections()
+	for reason, n := range rej.ByReason {
+		h.metrics.Reject(ingest.SignalMetrics, ingest.ProtoRemoteWrite, reason, n)
+	}
+	if err := rej.Err(); err != nil {
+		// The valid part is written; the 400 keeps the client from
+		// retrying the invalid part forever.
+		wr.SetStatusCode(http.StatusBadRequest)
+		return wr, err
+	}
+	return wr, nil
+}
+
+func appendV1(app *ingest.GuardAppender, req *prompb.WriteRequest) error {
+	b := labels.NewScratchBuilder(16)
+	var es []exemplar.Exemplar
+	for _, ts := range req.Timeseries {
+		ls := ts.ToLabels(&b, nil)
+		if len(ts.Samples) == 0 && len(ts.Histograms) == 0 && len(ts.Exemplars) == 0 {
+			app.Reject(ingest.Errorf(ingest.ReasonNoSamples, "series %s has no samples, histograms or exemplars", ls.String()))
+			continue
+		}
+		var ref storage.SeriesRef
+		var err error
+		for _, s := range ts.Samples {
+			if ref, err = app.Append(ref, ls, 0, s.Timestamp, s.Value, nil, nil, storage.AOptions{}); err != nil {
+				return err
+			}
+		}
+		for _, hp := range ts.Histograms {
+			if hp.IsFloatHistogram() {
+				ref, err = app.Append(ref, ls, 0, hp.Timestamp, 0, nil, hp.ToFloatHistogram(), storage.AOptions{})
+			} else {
+				ref, err = app.Append(ref, ls, 0, hp.Timestamp, 0, hp.ToIntHistogram(), nil, storage.AOptions{})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(ts.Exemplars) > 0 {
+			// Prometheus sends exemplars in series entries of their own;
+			// they attach to a series that has samples already.
+			es = es[:0]
+			for _, e := range ts.Exemplars {
+				es = append(es, e.ToExemplar(&b, nil))
+			}
+			slices.SortFunc(es, exemplar.Compare)
+			if _, err := app.AppendExemplars(ref, ls, es); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func appendV2(app *ingest.GuardAppender, req *writev2.Request) (remoteapi.WriteResponseStats, error) {
+	var stats remoteapi.WriteResponseStats
+	b := labels.NewScratchBuilder(16)
+	var es []exemplar.Exemplar
+	for i := range req.Timeseries {
+		ts := &req.Timeseries[i]
+		ls, err := ts.ToLabels(&b, req.Symbols)
+		if err != nil {
+			app.Reject(ingest.Errorf(ingest.ReasonMalformed, "series %d: labels: %v", i, err))
+			continue
+		}
+		md, err := ts.ToMetadata(req.Symbols)
+		if err != nil {
+			app.Reject(ingest.Errorf(ingest.ReasonMalformed, "series %s: metadata: %v", ls.String(), err))
+			continue
+		}
+		if len(ts.Samples) == 0 && len(ts.Histograms) == 0 {
+			app.Reject(ingest.Errorf(ingest.ReasonNoSamples, "series %s has no samples or histograms", ls.String()))
+			continue
+		}
+		es = es[:0]
+		for _, e := range ts.Exemplars {
+			ex, err := e.ToExemplar(&b, req.Symbols)
+			if err != nil {
+				app.Reject(ingest.Errorf(ingest.ReasonInvalidExemplar, "series %s: exemplar: %v", ls.String(), err))
+				continue
+			}
+			es = append(es, ex)
+		}
+		slices.SortFunc(es, exemplar.Compare)
+		opts := storage.AOptions{Metadata: md}
+		var ref storage.SeriesRef
+		last := len(ts.Samples) + len(ts.Histograms) - 1
+		n := 0
+		for _, s := range ts.Samples {
+			if n == last {
+				opts.Exemplars = es
+			}
+			before := app.Appended
+			if ref, err = app.Append(ref, ls, s.StartTimestamp, s.Timestamp, s.Value, nil, nil, opts); err != nil {
+				return stats, err
+			}
+			if app.Appended > before {
+				stats.Samples++
+			}
+			n++
+		}
+		for _, hp := range ts.Histograms {
+			if n == last {
+				opts.Exemplars = es
+			}
+			before := app.Appended
+			if hp.IsFloatHistogram() {
+				ref, err = app.Append(ref, ls, hp.StartTimestamp, hp.Timestamp, 0, nil, hp.ToFloatHistogram(), opts)
+			} else {
+				ref, err = app.Append(ref, ls, hp.StartTimestamp, hp.Timestamp, 0, hp.ToIntHistogram(), nil, opts)
+			}
+			if err != nil {
+				return stats, err
+			}
+			if app.Appended > before {
+				stats.Histograms++
+			}
+			n++
+		}
+		if ref != 0 {
+			stats.Exemplars += len(es)
+		}
+	}
+	return stats, nil
+}

@@ -1,0 +1,295 @@
+// Package server wires Horus together: it opens the stores, builds the
+// ingest receivers and query APIs over them, binds the listeners and runs
+// everything in one run group until the context ends.
+//
+//	Prometheus ──remote_write──┐                      ┌── /api/v1/* (Prometheus API, PromQL)
+//	OTel SDKs ──OTLP gRPC/HTTP─┼─► guard (limits) ─┐  │
+//	targets ◄──────scrape──────┘                   ▼  │
+//	                                    metrics TSDB (WAL, head, blocks, exemplars)
+//	                                                   │
+//	/metrics, /-/healthy, /-/ready ◄── Horus' own registry and state
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/scrape"
+	"google.golang.org/grpc"
+
+	"github.com/horus-obs/horus/internal/api/prom"
+	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/config"
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/otlp"
+	"github.com/horus-obs/horus/internal/ingest/remotewrite"
+	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
+	"github.com/horus-obs/horus/internal/store/metrics"
+)
+
+// ShutdownTimeout bounds how long HTTP servers drain on shutdown.
+const ShutdownTimeout = 15 * time.Second
+
+// Server is a running Horus: stores open, listeners bound.
+type Server struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics.Store
+	scraper *horusscrape.Scraper
+	ready   atomic.Bool
+
+	httpLn, otlpHTTPLn, otlpGRPCLn net.Listener
+	httpSrv, otlpHTTPSrv           *http.Server
+	grpcSrv                        *grpc.Server
+
+	closeOnce sync.Once
+}
+
+// New opens the stores and binds the listeners of cfg. Call Run to serve,
+// or Close to release everything without serving.
+func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+	if err := s.build(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build() (err error) {
+	cfg, logger := s.cfg, s.logger
+	s.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("horus"),
+	)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+
+	s.metrics, err = metrics.Open(filepath.Join(cfg.DataDir, "metrics"), logger, s.reg, metrics.Options{
+		Retention:        time.Duration(cfg.Metrics.Retention),
+		RetentionSize:    int64(cfg.Metrics.RetentionSize),
+		OutOfOrderWindow: time.Duration(cfg.Metrics.OutOfOrderWindow),
+		MaxExemplars:     cfg.Metrics.MaxExemplars,
+	})
+	if err != nil {
+		return err
+	}
+
+	engine, err := prom.NewEngine(logger, s.reg, prom.EngineOptions{
+		Timeout:        time.Duration(cfg.Query.Timeout),
+		MaxSamples:     cfg.Query.MaxSamples,
+		LookbackDelta:  time.Duration(cfg.Query.LookbackDelta),
+		MaxConcurrent:  cfg.Query.MaxConcurrent,
+		ActiveQueryDir: filepath.Join(cfg.DataDir, "queries"),
+	})
+	if err != nil {
+		return err
+	}
+
+	im := ingest.NewMetrics(s.reg)
+	guard := &ingest.Guard{Next: s.metrics, Limits: ingest.Limits{
+		MaxLabelsPerSeries:  cfg.Limits.MaxLabelsPerSeries,
+		MaxLabelNameLength:  cfg.Limits.MaxLabelNameLength,
+		MaxLabelValueLength: cfg.Limits.MaxLabelValueLength,
+	}}
+	body := ingest.BodyLimits{MaxBytes: int64(cfg.Limits.MaxRequestBodyBytes), MaxDecodedBytes: int64(cfg.Limits.MaxDecodedBodyBytes)}
+
+	s.scraper, err = horusscrape.New(logger, s.reg, s.metrics)
+	if err != nil {
+		return err
+	}
+	promCfg := cfg.PrometheusConfig()
+	if err := s.scraper.ApplyConfig(promCfg); err != nil {
+		return err
+	}
+
+	rw := remotewrite.New(guard, im, logger.With("component", "remote_write"), remotewrite.Options{Body: body})
+	otlpMetrics := otlp.NewPromMetrics(guard, func() promconfig.OTLPConfig { return promCfg.OTLPConfig },
+		time.Duration(cfg.Query.LookbackDelta), logger.With("component", "otlp"))
+	receiver := otlp.New(otlpMetrics, im, logger.With("component", "otlp"), otlp.Options{Body: body})
+
+	api := prom.New(engine, s.metrics, logger.With("component", "api"), s.reg, s.reg, prom.Options{
+		DataDir:       filepath.Join(cfg.DataDir, "metrics"),
+		ListenAddress: cfg.HTTPAddr,
+		Config:        func() promconfig.Config { return *promCfg },
+		Targets:       func() *scrape.Manager { return s.scraper.Manager() },
+		LookbackDelta: time.Duration(cfg.Query.LookbackDelta),
+		QueryTimeout:  time.Duration(cfg.Query.Timeout),
+		MaxBodyBytes:  int64(cfg.Limits.MaxRequestBodyBytes),
+		Retention:     cfg.Metrics.Retention.String(),
+		Flags:         map[string]string{"data-dir": cfg.DataDir, "http-addr": cfg.HTTPAddr},
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api.Handler())
+	mux.Handle("/api/v1/write", rw)
+	receiver.RegisterHTTP(mux, "/otlp")
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Horus is Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "Horus is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Horus is Ready.")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nremote_write: /api/v1/write\nOTLP/HTTP: /otlp/v1/metrics\nself-metrics: /metrics\n", buildinfo.Get())
+	})
+	s.httpSrv = newHTTPServer(mux, logger)
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	if cfg.OTLP.HTTPAddr != "" {
+		omux := http.NewServeMux()
+		receiver.RegisterHTTP(omux, "")
+		s.otlpHTTPSrv = newHTTPServer(omux, logger)
+		if s.otlpHTTPLn, err = net.Listen("tcp", cfg.OTLP.HTTPAddr); err != nil {
+			return fmt.Errorf("otlp.http_addr: %w", err)
+		}
+	}
+	if cfg.OTLP.GRPCAddr != "" {
+		s.grpcSrv = receiver.GRPCServer()
+		if s.otlpGRPCLn, err = net.Listen("tcp", cfg.OTLP.GRPCAddr); err != nil {
+			return fmt.Errorf("otlp.grpc_addr: %w", err)
+		}
+	}
+	return nil
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// Addrs are the bound listen addresses; empty for a disabled listener.
+type Addrs struct {
+	HTTP, OTLPHTTP, OTLPGRPC string
+}
+
+// Addrs returns the addresses the listeners are bound to (useful when the
+// configuration asked for port 0).
+func (s *Server) Addrs() Addrs {
+	var a Addrs
+	if s.httpLn != nil {
+		a.HTTP = s.httpLn.Addr().String()
+	}
+	if s.otlpHTTPLn != nil {
+		a.OTLPHTTP = s.otlpHTTPLn.Addr().String()
+	}
+	if s.otlpGRPCLn != nil {
+		a.OTLPGRPC = s.otlpGRPCLn.Addr().String()
+	}
+	return a
+}
+
+// Registry is Horus' own metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Run serves until ctx ends or a component fails, then shuts everything
+// down in order and closes the stores.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-ctx.Done()
+			return nil
+		}, func(error) { cancel() })
+	}
+	serveHTTP := func(name string, srv *http.Server, ln net.Listener) {
+		g.Add(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s server: %w", name, err)
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+	serveHTTP("http", s.httpSrv, s.httpLn)
+	if s.otlpHTTPSrv != nil {
+		serveHTTP("otlp http", s.otlpHTTPSrv, s.otlpHTTPLn)
+	}
+	if s.grpcSrv != nil {
+		g.Add(func() error {
+			return s.grpcSrv.Serve(s.otlpGRPCLn)
+		}, func(error) {
+			stopGRPC(s.grpcSrv, ShutdownTimeout)
+		})
+	}
+	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
+
+	s.ready.Store(true)
+	s.logger.Info("Horus started", "version", buildinfo.Get().Version, "data_dir", s.cfg.DataDir,
+		"http", s.Addrs().HTTP, "otlp_grpc", s.Addrs().OTLPGRPC, "otlp_http", s.Addrs().OTLPHTTP)
+	err := g.Run()
+	s.ready.Store(false)
+	s.logger.Info("Horus stopping")
+	return err
+}
+
+func stopGRPC(srv *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		srv.Stop()
+	}
+}
+
+// Close releases listeners and closes the stores, flushing the WAL. It is
+// safe to call more than once and after Run.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		for _, ln := range []net.Listener{s.httpLn, s.otlpHTTPLn, s.otlpGRPCLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+		if s.scraper != nil {
+			s.scraper.Stop()
+		}
+		if s.metrics != nil {
+			if err := s.metrics.Close(); err != nil {
+				s.logger.Error("closing metrics store", "err", err)
+			}
+		}
+	})
+}
