@@ -27,15 +27,15 @@ type Limits struct {
 // CheckLabels returns an *Error if ls breaks a limit or is not a valid
 // Prometheus series (no metric name, an invalid name, invalid UTF-8, a
 // duplicated label name).
-func (l Limits) CheckLabels(ls labels.Labels) error {
+func (l Limits) CheckLabels(ls labels.Labels) *Error {
 	if n := ls.Len(); n > l.MaxLabelsPerSeries {
 		return Errorf(ReasonTooManyLabels, "series %s has %d labels, more than the limit of %d", truncate(ls.String()), n, l.MaxLabelsPerSeries)
 	}
-	name := ls.Get(labels.MetricName)
+	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
 		return Errorf(ReasonMissingName, "series %s has no metric name (__name__)", truncate(ls.String()))
 	}
-	var err error
+	var err *Error
 	ls.Range(func(lb labels.Label) {
 		if err != nil {
 			return
@@ -202,7 +202,7 @@ func (a *GuardAppender) Reject(e *Error) { a.rejected.Add(e) }
 func (a *GuardAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
 	if !labels.Equal(ls, a.lastOK) {
 		if err := a.limits.CheckLabels(ls); err != nil {
-			a.rejected.Add(err.(*Error))
+			a.rejected.Add(err)
 			return 0, nil
 		}
 		a.lastOK = ls

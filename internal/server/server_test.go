@@ -121,20 +121,6 @@ func (ts *testServer) query(t *testing.T, q string, at time.Time) model.Vector {
 	return vec
 }
 
-// eventually retries f until it returns nil or 15 s pass.
-func eventually(t *testing.T, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal(err)
-}
-
 // selfMetric reads one sample of Horus' own /metrics.
 func (ts *testServer) selfMetric(t *testing.T, name string, lbls map[string]string) float64 {
 	t.Helper()
@@ -189,7 +175,8 @@ func TestHealthAndReady(t *testing.T) {
 func TestStopIsClean(t *testing.T) {
 	ts := startServer(t, "")
 	ts.stop()
-	if _, err := http.Get(ts.URL() + "/-/healthy"); err == nil {
+	if resp, err := http.Get(ts.URL() + "/-/healthy"); err == nil {
+		_ = resp.Body.Close()
 		t.Fatal("server still answers after stop")
 	}
 }

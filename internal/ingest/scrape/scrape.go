@@ -80,7 +80,9 @@ func (s *Scraper) Run() error {
 	go func() { errc <- s.discovery.Run() }()
 	err := s.manager.Run(s.discovery.SyncCh())
 	s.cancel()
-	<-errc
+	if derr := <-errc; err == nil {
+		err = derr
+	}
 	return err
 }
 
