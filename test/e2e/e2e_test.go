@@ -64,8 +64,9 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
 }
 
 // proc is a child process with its output kept for failure reports.
@@ -120,7 +121,8 @@ func tail(s string, n int) string {
 func (p *proc) kill() {
 	_ = p.cmd.Process.Kill()
 	select {
-	case <-p.done:
+	case err := <-p.done:
+		p.done <- err // later callers see the exit too
 	case <-time.After(10 * time.Second):
 	}
 }

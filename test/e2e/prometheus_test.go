@@ -264,15 +264,6 @@ func instant(t *testing.T, a promv1.API, q string, at time.Time) string {
 	return render(v)
 }
 
-func rangeQ(t *testing.T, a promv1.API, q string, start, end time.Time) string {
-	t.Helper()
-	v, _, _, err := a.QueryRange(ctxT(t, 10*time.Second), q, promv1.Range{Start: start, End: end, Step: time.Second})
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return render(v)
-}
-
 func render(v model.Value) string {
 	switch v := v.(type) {
 	case model.Vector:
