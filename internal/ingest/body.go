@@ -79,6 +79,8 @@ func readLimited(r io.Reader, max int64, what string, decoding bool) ([]byte, er
 	switch {
 	case errors.As(err, &mbe):
 		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, mbe.Limit)
+	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, max)
 	case err != nil && decoding:
 		return nil, Errorf(ReasonMalformed, "%s: %v", what, err)
 	case err != nil:

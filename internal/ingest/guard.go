@@ -179,6 +179,8 @@ type GuardAppender struct {
 	limits   Limits
 	maxT     int64
 	rejected Rejections
+	// failed is the first error of the store itself (not a rejection).
+	failed error
 	// Appended counts float and histogram samples appended.
 	Appended int
 	// lastLabels caches the labels checked last, as a batch often
@@ -193,6 +195,10 @@ var (
 
 // Rejections returns what the appender refused so far.
 func (a *GuardAppender) Rejections() *Rejections { return &a.rejected }
+
+// StoreErr returns the first error of the store itself (a failed write,
+// not a refused sample), or nil.
+func (a *GuardAppender) StoreErr() error { return a.failed }
 
 // Reject records an item refused by the caller before it reached Append.
 func (a *GuardAppender) Reject(e *Error) { a.rejected.Add(e) }
@@ -222,6 +228,9 @@ func (a *GuardAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t in
 			// does not fail a request for either.
 			a.Appended++
 			return ref, nil
+		}
+		if a.failed == nil {
+			a.failed = err
 		}
 		return 0, err
 	}

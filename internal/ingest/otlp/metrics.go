@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,11 +74,12 @@ func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (P
 			_ = app.Rollback()
 			return Partial{}, err
 		}
-		if ingest.ReasonOf(err) == "" && !isDataError(err) {
+		if serr := app.StoreErr(); serr != nil {
 			_ = app.Rollback()
-			return Partial{}, err
+			return Partial{}, fmt.Errorf("store OTLP metrics: %w", serr)
 		}
-		// The translator refused part of the data; what it appended stays.
+		// The store is fine, so the translator refused part of the data
+		// (an invalid histogram, a bad name...); what it appended stays.
 		rej.Add(ingest.Errorf(ingest.ReasonMalformed, "%v", err))
 	}
 	if err := app.Commit(); err != nil {
@@ -96,13 +96,6 @@ func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (P
 		Message:  rej.Err().Error(),
 		ByReason: rej.ByReason,
 	}, nil
-}
-
-// isDataError tells whether a translator error is about the data (names,
-// types) rather than the storage.
-func isDataError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "invalid") || strings.Contains(s, "unsupported") || strings.Contains(s, "empty")
 }
 
 // dropUnsupported removes metrics that cannot become Prometheus series

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../../horus.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pc := cfg.PrometheusConfig()
+	if len(pc.ScrapeConfigs) != 1 || pc.ScrapeConfigs[0].JobName != "horus" {
+		t.Fatalf("scrape configs = %v", pc.ScrapeConfigs)
+	}
+	if got := time.Duration(pc.ScrapeConfigs[0].ScrapeTimeout); got != 10*time.Second {
+		t.Errorf("scrape timeout default = %v, want 10s from Prometheus' global default", got)
+	}
+	if cfg.Limits.MaxRequestBodyBytes != 32<<20 {
+		t.Errorf("max_request_body_bytes = %v", cfg.Limits.MaxRequestBodyBytes)
+	}
+}
+
+// TestBadConfigs loads every testdata/bad_*.yaml; each must fail with an
+// error naming the field (or value) at fault.
+func TestBadConfigs(t *testing.T) {
+	want := map[string]string{
+		"bad_limits.yaml":         "limits.max_labels_per_series",
+		"bad_retention.yaml":      "metrics.retention",
+		"bad_http_addr.yaml":      "http_addr",
+		"bad_log_level.yaml":      "log.level",
+		"bad_unknown_field.yaml":  "unknown_field",
+		"bad_scrape_timeout.yaml": `job name "a"`,
+		"bad_duplicate_job.yaml":  `"a"`,
+		"bad_query_timeout.yaml":  "query.timeout",
+		"bad_retention_size.yaml": "XB",
+	}
+	files, _ := filepath.Glob("testdata/bad_*.yaml")
+	if len(files) != len(want) {
+		t.Fatalf("%d bad configs in testdata, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := Load(f)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), want[filepath.Base(f)]) {
+				t.Errorf("error %q does not name %q", err, want[filepath.Base(f)])
+			}
+		})
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "h.yml")
+	if err := os.WriteFile(f, []byte("data_dir: from-file\nhttp_addr: ':9999'\nmetrics:\n  retention: 1d\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fl := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", f, "--data-dir", "from-flag", "--retention-size", "1GB", "--query-timeout", "30s"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := fl.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "from-flag" || cfg.HTTPAddr != ":9999" || cfg.Metrics.Retention != model.Duration(24*time.Hour) ||
+		cfg.Metrics.RetentionSize != 1<<30 || cfg.Query.Timeout != model.Duration(30*time.Second) {
+		t.Errorf("got %+v", cfg)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--retention-time", "soon"},
+		{"--retention-size", "big"},
+		{"--query-max-samples", "many"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(new(strings.Builder))
+		RegisterFlags(fs)
+		if err := fs.Parse(args); err == nil || !strings.Contains(err.Error(), args[0][2:]) {
+			t.Errorf("%v: error %v should name the flag", args, err)
+		}
+	}
+}

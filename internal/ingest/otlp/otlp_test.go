@@ -1,0 +1,84 @@
+package otlp
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/tsdb"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+
+	"github.com/horus-obs/horus/internal/ingest"
+)
+
+func newMux(t testing.TB) *http.ServeMux {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := tsdb.Open(t.TempDir(), logger, nil, tsdb.DefaultOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	guard := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 32, MaxLabelNameLength: 128, MaxLabelValueLength: 256}}
+	pm := NewPromMetrics(guard, func() promconfig.OTLPConfig { return promconfig.DefaultOTLPConfig }, 5*time.Minute, logger)
+	r := New(pm, ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
+	mux := http.NewServeMux()
+	r.RegisterHTTP(mux, "")
+	return mux
+}
+
+func sampleMetrics() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "svc")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("requests")
+	s := m.SetEmptySum()
+	s.SetIsMonotonic(true)
+	s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := s.DataPoints().AppendEmpty()
+	dp.SetIntValue(3)
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	h := rm.ScopeMetrics().At(0).Metrics().AppendEmpty()
+	h.SetName("latency")
+	eh := h.SetEmptyExponentialHistogram()
+	eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	edp := eh.DataPoints().AppendEmpty()
+	edp.SetCount(2)
+	edp.SetSum(3)
+	edp.SetScale(2)
+	edp.Positive().BucketCounts().FromRaw([]uint64{1, 1})
+	edp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	return md
+}
+
+// FuzzOTLPMetricsHTTP feeds arbitrary bodies as OTLP protobuf and JSON:
+// every answer must be a success (maybe partial) or a 4xx, never a 5xx or
+// a panic.
+func FuzzOTLPMetricsHTTP(f *testing.F) {
+	req := pmetricotlp.NewExportRequestFromMetrics(sampleMetrics())
+	pb, _ := req.MarshalProto()
+	js, _ := req.MarshalJSON()
+	f.Add(pb, false)
+	f.Add(js, true)
+	mux := newMux(f)
+	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/metrics", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-protobuf")
+		if isJSON {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	})
+}
