@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
@@ -56,7 +57,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// defaultGOGC is the garbage collector's target when GOGC is not set: 75,
+// as Prometheus 3 chose, trading a little CPU for a smaller heap.
+const defaultGOGC = 75
+
 func serve(args []string, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := config.RegisterFlags(fs)

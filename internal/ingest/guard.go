@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 )
 
@@ -158,6 +159,14 @@ func (r *Rejections) Err() error {
 type Guard struct {
 	Next   storage.AppendableV2
 	Limits Limits
+	// Metadata, when set, records the type, unit and help that come with
+	// appended samples.
+	Metadata MetadataSetter
+}
+
+// MetadataSetter records the metadata of a metric family.
+type MetadataSetter interface {
+	Set(family string, md metadata.Metadata)
 }
 
 // MaxAhead is how far past the wall clock a sample may be, as in
@@ -166,7 +175,7 @@ const MaxAhead = 10 * time.Minute
 
 // Appender returns a guarded appender. Its Rejections say what it refused.
 func (g *Guard) Appender(ctx context.Context) *GuardAppender {
-	return &GuardAppender{next: g.Next.AppenderV2(ctx), limits: g.Limits, maxT: time.Now().Add(MaxAhead).UnixMilli()}
+	return &GuardAppender{next: g.Next.AppenderV2(ctx), limits: g.Limits, meta: g.Metadata, maxT: time.Now().Add(MaxAhead).UnixMilli()}
 }
 
 // AppenderV2 implements storage.AppendableV2.
@@ -177,15 +186,19 @@ func (g *Guard) AppenderV2(ctx context.Context) storage.AppenderV2 { return g.Ap
 type GuardAppender struct {
 	next     storage.AppenderV2
 	limits   Limits
+	meta     MetadataSetter
 	maxT     int64
 	rejected Rejections
 	// failed is the first error of the store itself (not a rejection).
 	failed error
 	// Appended counts float and histogram samples appended.
 	Appended int
-	// lastLabels caches the labels checked last, as a batch often
-	// carries several samples of one series in a row.
+	// lastOK caches the labels checked last, as a batch often carries
+	// several samples of one series in a row.
 	lastOK labels.Labels
+	// lastFamily and lastMeta cache the metadata recorded last.
+	lastFamily string
+	lastMeta   metadata.Metadata
 }
 
 var (
@@ -199,6 +212,15 @@ func (a *GuardAppender) Rejections() *Rejections { return &a.rejected }
 // StoreErr returns the first error of the store itself (a failed write,
 // not a refused sample), or nil.
 func (a *GuardAppender) StoreErr() error { return a.failed }
+
+// SetMetadata records metadata that arrived apart from samples (remote
+// write 1.0 sends it so).
+func (a *GuardAppender) SetMetadata(family string, md metadata.Metadata) {
+	if a.meta != nil && (family != a.lastFamily || md != a.lastMeta) {
+		a.meta.Set(family, md)
+		a.lastFamily, a.lastMeta = family, md
+	}
+}
 
 // Reject records an item refused by the caller before it reached Append.
 func (a *GuardAppender) Reject(e *Error) { a.rejected.Add(e) }
@@ -216,6 +238,13 @@ func (a *GuardAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t in
 	if t > a.maxT {
 		a.rejected.Add(Errorf(ReasonTooNew, "sample of series %s at %s is more than %v in the future", truncate(ls.String()), time.UnixMilli(t).UTC().Format(time.RFC3339), MaxAhead))
 		return 0, nil
+	}
+	if opts.Metadata != (metadata.Metadata{}) {
+		family := opts.MetricFamilyName
+		if family == "" {
+			family = ls.Get(model.MetricNameLabel)
+		}
+		a.SetMetadata(family, opts.Metadata)
 	}
 	ref, err := a.next.Append(ref, ls, st, t, v, h, fh, opts)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,7 +27,6 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/scrape"
@@ -77,7 +77,7 @@ func (s *Server) build() (err error) {
 	s.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("horus"),
+		buildInfoCollector(),
 	)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -105,7 +105,8 @@ func (s *Server) build() (err error) {
 	}
 
 	im := ingest.NewMetrics(s.reg)
-	guard := &ingest.Guard{Next: s.metrics, Limits: ingest.Limits{
+	pushedMeta := metrics.NewMetadata()
+	guard := &ingest.Guard{Next: s.metrics, Metadata: pushedMeta, Limits: ingest.Limits{
 		MaxLabelsPerSeries:  cfg.Limits.MaxLabelsPerSeries,
 		MaxLabelNameLength:  cfg.Limits.MaxLabelNameLength,
 		MaxLabelValueLength: cfg.Limits.MaxLabelValueLength,
@@ -127,15 +128,16 @@ func (s *Server) build() (err error) {
 	receiver := otlp.New(otlpMetrics, im, logger.With("component", "otlp"), otlp.Options{Body: body})
 
 	api := prom.New(engine, s.metrics, logger.With("component", "api"), s.reg, s.reg, prom.Options{
-		DataDir:       filepath.Join(cfg.DataDir, "metrics"),
-		ListenAddress: cfg.HTTPAddr,
-		Config:        func() promconfig.Config { return *promCfg },
-		Targets:       func() *scrape.Manager { return s.scraper.Manager() },
-		LookbackDelta: time.Duration(cfg.Query.LookbackDelta),
-		QueryTimeout:  time.Duration(cfg.Query.Timeout),
-		MaxBodyBytes:  int64(cfg.Limits.MaxRequestBodyBytes),
-		Retention:     cfg.Metrics.Retention.String(),
-		Flags:         map[string]string{"data-dir": cfg.DataDir, "http-addr": cfg.HTTPAddr},
+		DataDir:        filepath.Join(cfg.DataDir, "metrics"),
+		ListenAddress:  cfg.HTTPAddr,
+		Config:         func() promconfig.Config { return *promCfg },
+		Targets:        func() *scrape.Manager { return s.scraper.Manager() },
+		LookbackDelta:  time.Duration(cfg.Query.LookbackDelta),
+		QueryTimeout:   time.Duration(cfg.Query.Timeout),
+		MaxBodyBytes:   int64(cfg.Limits.MaxRequestBodyBytes),
+		Retention:      cfg.Metrics.Retention.String(),
+		Flags:          map[string]string{"data-dir": cfg.DataDir, "http-addr": cfg.HTTPAddr},
+		PushedMetadata: pushedMeta,
 	})
 
 	mux := http.NewServeMux()
@@ -143,6 +145,11 @@ func (s *Server) build() (err error) {
 	mux.Handle("/api/v1/write", rw)
 	receiver.RegisterHTTP(mux, "/otlp")
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Horus is Healthy.")
 	})
@@ -180,6 +187,18 @@ func (s *Server) build() (err error) {
 		}
 	}
 	return nil
+}
+
+// buildInfoCollector exposes horus_build_info, Prometheus' convention for
+// the running version.
+func buildInfoCollector() prometheus.Collector {
+	bi := buildinfo.Get()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "horus_build_info",
+		Help: "A metric with a constant '1' value labeled by version, revision, branch and goversion of Horus.",
+	}, []string{"version", "revision", "branch", "goversion"})
+	g.WithLabelValues(bi.Version, bi.Revision, bi.Branch, bi.GoVersion).Set(1)
+	return g
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {

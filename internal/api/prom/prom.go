@@ -7,9 +7,11 @@ package prom
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/route"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
@@ -65,6 +68,11 @@ type Options struct {
 	Retention string
 	// Flags are shown on /status/flags.
 	Flags map[string]string
+	// PushedMetadata, when set, adds the metadata of pushed metrics to
+	// /api/v1/metadata, which Prometheus answers from scraped targets only.
+	PushedMetadata interface {
+		AddTo(out map[string]map[metadata.Metadata]struct{}, metric string)
+	}
 }
 
 // API is the Prometheus HTTP API.
@@ -174,7 +182,19 @@ func (a *API) runtimeInfo() (v1.RuntimeInfo, error) {
 func (a *API) Handler() http.Handler {
 	r := route.New()
 	a.api.Register(r)
-	inner := http.StripPrefix("/api/v1", r)
+	inner := http.Handler(http.StripPrefix("/api/v1", r))
+	if a.opts.PushedMetadata != nil {
+		// Horus' /metadata replaces Prometheus' (which knows only
+		// scraped targets).
+		prom := inner
+		inner = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path == "/api/v1/metadata" && req.Method == http.MethodGet {
+				a.metadata(w, req)
+				return
+			}
+			prom.ServeHTTP(w, req)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Body != nil && a.opts.MaxBodyBytes > 0 {
 			req.Body = http.MaxBytesReader(w, req.Body, a.opts.MaxBodyBytes)
@@ -190,6 +210,59 @@ func (a *API) Handler() http.Handler {
 			a.rejected.WithLabelValues("prometheus", errorType(rw.errBody.Bytes(), code)).Inc()
 		}
 	})
+}
+
+// metadata answers /api/v1/metadata as Prometheus does, from the scraped
+// targets and from the metadata that came with pushed samples.
+func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
+	fail := func(msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": "bad_data", "error": msg})
+	}
+	limit, limitPerMetric := -1, -1
+	for name, dst := range map[string]*int{"limit": &limit, "limit_per_metric": &limitPerMetric} {
+		if s := r.FormValue(name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				fail(name + " must be a number")
+				return
+			}
+			*dst = n
+		}
+	}
+	metric := r.FormValue("metric")
+	all := map[string]map[metadata.Metadata]struct{}{}
+	if m := a.opts.Targets(); m != nil {
+		for _, tt := range m.TargetsActive() {
+			for _, t := range tt {
+				for _, mm := range t.ListMetadata() {
+					if metric != "" && mm.MetricFamily != metric {
+						continue
+					}
+					if all[mm.MetricFamily] == nil {
+						all[mm.MetricFamily] = map[metadata.Metadata]struct{}{}
+					}
+					all[mm.MetricFamily][metadata.Metadata{Type: mm.Type, Help: mm.Help, Unit: mm.Unit}] = struct{}{}
+				}
+			}
+		}
+	}
+	a.opts.PushedMetadata.AddTo(all, metric)
+	data := map[string][]metadata.Metadata{}
+	for family, set := range all {
+		if limit >= 0 && len(data) >= limit {
+			break
+		}
+		for md := range set {
+			if limitPerMetric > 0 && len(data[family]) >= limitPerMetric {
+				break
+			}
+			data[family] = append(data[family], md)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
 }
 
 // handlerName folds /api/v1/label/<name>/values into one value.
@@ -212,6 +285,15 @@ func handlerName(p string) string {
 func errorType(body []byte, code int) string {
 	var env struct {
 		ErrorType string `json:"errorType"`
+	}
+	if len(body) > 2 && body[0] == 0x1f && body[1] == 0x8b {
+		// Prometheus' API gzips for clients that accept it.
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			if b, err := io.ReadAll(io.LimitReader(zr, 1<<16)); len(b) > 0 {
+				_ = err // the capture may be cut short; decode what there is
+				body = b
+			}
+		}
 	}
 	if json.Unmarshal(body, &env) == nil && env.ErrorType != "" {
 		return env.ErrorType

@@ -15,10 +15,14 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/prometheus/prometheus/storage"
@@ -98,11 +102,7 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	app := h.guard.Appender(r.Context())
 	var stats remoteapi.WriteResponseStats
 	if msgType == remoteapi.WriteV1MessageType {
-		var req prompb.WriteRequest
-		if err := req.Unmarshal(body); err != nil {
-			return fail(ingest.Errorf(ingest.ReasonMalformed, "decode remote write 1.0 protobuf: %v", err))
-		}
-		err = appendV1(app, &req)
+		err = appendV1(app, body)
 	} else {
 		var req writev2.Request
 		if err := req.Unmarshal(body); err != nil {
@@ -133,47 +133,61 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	return wr, nil
 }
 
-func appendV1(app *ingest.GuardAppender, req *prompb.WriteRequest) error {
-	b := labels.NewScratchBuilder(16)
-	var es []exemplar.Exemplar
-	for _, ts := range req.Timeseries {
-		ls := ts.ToLabels(&b, nil)
+// appendV1 decodes a remote-write 1.0 request and appends it series by
+// series. A decoding error is a rejection of the whole request (the series
+// appended before it are rolled back by the caller).
+func appendV1(app *ingest.GuardAppender, body []byte) error {
+	d := decoderPool.Get().(*decoder)
+	defer decoderPool.Put(d)
+	var appendErr error
+	err := d.decodeV1(body, func(ts *v1Series) error {
 		if len(ts.Samples) == 0 && len(ts.Histograms) == 0 && len(ts.Exemplars) == 0 {
-			app.Reject(ingest.Errorf(ingest.ReasonNoSamples, "series %s has no samples, histograms or exemplars", ls.String()))
-			continue
+			app.Reject(ingest.Errorf(ingest.ReasonNoSamples, "series %s has no samples, histograms or exemplars", ts.Labels.String()))
+			return nil
 		}
 		var ref storage.SeriesRef
 		var err error
 		for _, s := range ts.Samples {
-			if ref, err = app.Append(ref, ls, 0, s.Timestamp, s.Value, nil, nil, storage.AOptions{}); err != nil {
+			if ref, err = app.Append(ref, ts.Labels, 0, s.Timestamp, s.Value, nil, nil, storage.AOptions{}); err != nil {
+				appendErr = err
 				return err
 			}
 		}
 		for _, hp := range ts.Histograms {
 			if hp.IsFloatHistogram() {
-				ref, err = app.Append(ref, ls, 0, hp.Timestamp, 0, nil, hp.ToFloatHistogram(), storage.AOptions{})
+				ref, err = app.Append(ref, ts.Labels, 0, hp.Timestamp, 0, nil, hp.ToFloatHistogram(), storage.AOptions{})
 			} else {
-				ref, err = app.Append(ref, ls, 0, hp.Timestamp, 0, hp.ToIntHistogram(), nil, storage.AOptions{})
+				ref, err = app.Append(ref, ts.Labels, 0, hp.Timestamp, 0, hp.ToIntHistogram(), nil, storage.AOptions{})
 			}
 			if err != nil {
+				appendErr = err
 				return err
 			}
 		}
 		if len(ts.Exemplars) > 0 {
 			// Prometheus sends exemplars in series entries of their own;
 			// they attach to a series that has samples already.
-			es = es[:0]
-			for _, e := range ts.Exemplars {
-				es = append(es, e.ToExemplar(&b, nil))
-			}
-			slices.SortFunc(es, exemplar.Compare)
-			if _, err := app.AppendExemplars(ref, ls, es); err != nil {
+			slices.SortFunc(ts.Exemplars, exemplar.Compare)
+			if _, err := app.AppendExemplars(ref, ts.Labels, ts.Exemplars); err != nil {
+				appendErr = err
 				return err
 			}
 		}
+		return nil
+	}, func(md *prompb.MetricMetadata) {
+		app.SetMetadata(md.MetricFamilyName, metadata.Metadata{
+			Type: model.MetricType(strings.ToLower(md.Type.String())),
+			Unit: md.Unit,
+			Help: md.Help,
+		})
+	})
+	if err != nil && appendErr == nil {
+		return ingest.Errorf(ingest.ReasonMalformed, "decode remote write 1.0 protobuf: %v", err)
 	}
-	return nil
+	return err
 }
+
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 
 func appendV2(app *ingest.GuardAppender, req *writev2.Request) (remoteapi.WriteResponseStats, error) {
 	var stats remoteapi.WriteResponseStats

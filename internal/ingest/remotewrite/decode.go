@@ -1,0 +1,274 @@
+package remotewrite
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// A streaming decoder of remote-write 1.0 requests (prometheus.WriteRequest).
+//
+// Decoding the generated way materializes the whole request: a string for
+// every label name and value, then a copy of them into labels.Labels. The
+// profile of a remote-write load showed that at ~30% of Horus' CPU. This
+// decoder walks the wire format instead and hands one series at a time to
+// a callback, with label strings that alias the request body, so the only
+// copy made is the labels.Labels the TSDB keeps. Histograms and metadata,
+// rare in practice, are decoded per message by the generated code.
+//
+// Wire format (prompb/remote.proto, types.proto):
+//
+//	WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+//	TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
+//	               repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+//	Label        { string name = 1; string value = 2; }
+//	Sample       { double value = 1; int64 timestamp = 2; }
+//	Exemplar     { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
+
+// v1Series is one decoded TimeSeries. Its slices are reused for the next
+// series; Labels and exemplar labels are fresh values the caller may keep.
+type v1Series struct {
+	Labels     labels.Labels
+	Samples    []prompb.Sample
+	Exemplars  []exemplar.Exemplar
+	Histograms []prompb.Histogram
+}
+
+// decoder holds the buffers reused across series.
+type decoder struct {
+	lb, eb labels.ScratchBuilder
+	s      v1Series
+}
+
+// decodeV1 calls series for every TimeSeries of the request in buf and
+// meta for every MetricMetadata. buf must not change until it returns.
+func (d *decoder) decodeV1(buf []byte, series func(*v1Series) error, meta func(*prompb.MetricMetadata)) error {
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return fmt.Errorf("in WriteRequest: %w", protowire.ParseError(n))
+		}
+		buf = buf[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			msg, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return fmt.Errorf("in WriteRequest.timeseries: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			if err := d.decodeSeries(msg); err != nil {
+				return err
+			}
+			if err := series(&d.s); err != nil {
+				return err
+			}
+		case num == 3 && typ == protowire.BytesType:
+			msg, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return fmt.Errorf("in WriteRequest.metadata: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			var md prompb.MetricMetadata
+			if err := md.Unmarshal(msg); err != nil {
+				return fmt.Errorf("in WriteRequest.metadata: %w", err)
+			}
+			meta(&md)
+		case num == 1 || num == 3:
+			return fmt.Errorf("in WriteRequest field %d: wrong wire type %d", num, typ)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, buf)
+			if n < 0 {
+				return fmt.Errorf("in WriteRequest field %d: %w", num, protowire.ParseError(n))
+			}
+			buf = buf[n:]
+		}
+	}
+	return nil
+}
+
+func (d *decoder) decodeSeries(buf []byte) error {
+	s := &d.s
+	s.Samples, s.Exemplars, s.Histograms = s.Samples[:0], s.Exemplars[:0], s.Histograms[:0]
+	d.lb.Reset()
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return fmt.Errorf("in TimeSeries: %w", protowire.ParseError(n))
+		}
+		buf = buf[n:]
+		if num >= 1 && num <= 4 {
+			if typ != protowire.BytesType {
+				return fmt.Errorf("in TimeSeries field %d: wrong wire type %d", num, typ)
+			}
+			msg, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return fmt.Errorf("in TimeSeries field %d: %w", num, protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			var err error
+			switch num {
+			case 1:
+				err = decodeLabel(msg, &d.lb)
+			case 2:
+				var smp prompb.Sample
+				smp, err = decodeSample(msg)
+				s.Samples = append(s.Samples, smp)
+			case 3:
+				var e exemplar.Exemplar
+				e, err = d.decodeExemplar(msg)
+				s.Exemplars = append(s.Exemplars, e)
+			case 4:
+				var h prompb.Histogram
+				err = h.Unmarshal(msg)
+				s.Histograms = append(s.Histograms, h)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, buf)
+		if n < 0 {
+			return fmt.Errorf("in TimeSeries field %d: %w", num, protowire.ParseError(n))
+		}
+		buf = buf[n:]
+	}
+	d.lb.Sort()
+	s.Labels = d.lb.Labels()
+	return nil
+}
+
+// alias returns b as a string without copying; the string is valid while
+// b is.
+func alias(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func decodeLabel(buf []byte, b *labels.ScratchBuilder) error {
+	var name, value []byte
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return fmt.Errorf("in Label: %w", protowire.ParseError(n))
+		}
+		buf = buf[n:]
+		if (num == 1 || num == 2) && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return fmt.Errorf("in Label field %d: %w", num, protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			if num == 1 {
+				name = v
+			} else {
+				value = v
+			}
+			continue
+		}
+		if num == 1 || num == 2 {
+			return fmt.Errorf("in Label field %d: wrong wire type %d", num, typ)
+		}
+		n = protowire.ConsumeFieldValue(num, typ, buf)
+		if n < 0 {
+			return fmt.Errorf("in Label field %d: %w", num, protowire.ParseError(n))
+		}
+		buf = buf[n:]
+	}
+	// The strings alias the body; the builder copies them into the
+	// labels.Labels it builds.
+	b.Add(alias(name), alias(value))
+	return nil
+}
+
+func decodeSample(buf []byte) (prompb.Sample, error) {
+	var s prompb.Sample
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return s, fmt.Errorf("in Sample: %w", protowire.ParseError(n))
+		}
+		buf = buf[n:]
+		switch {
+		case num == 1 && typ == protowire.Fixed64Type:
+			v, n := protowire.ConsumeFixed64(buf)
+			if n < 0 {
+				return s, fmt.Errorf("in Sample.value: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			s.Value = math.Float64frombits(v)
+		case num == 2 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(buf)
+			if n < 0 {
+				return s, fmt.Errorf("in Sample.timestamp: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			s.Timestamp = int64(v)
+		case num == 1 || num == 2:
+			return s, fmt.Errorf("in Sample field %d: wrong wire type %d", num, typ)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, buf)
+			if n < 0 {
+				return s, fmt.Errorf("in Sample field %d: %w", num, protowire.ParseError(n))
+			}
+			buf = buf[n:]
+		}
+	}
+	return s, nil
+}
+
+func (d *decoder) decodeExemplar(buf []byte) (exemplar.Exemplar, error) {
+	var e exemplar.Exemplar
+	d.eb.Reset()
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return e, fmt.Errorf("in Exemplar: %w", protowire.ParseError(n))
+		}
+		buf = buf[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			msg, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return e, fmt.Errorf("in Exemplar.labels: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			if err := decodeLabel(msg, &d.eb); err != nil {
+				return e, err
+			}
+		case num == 2 && typ == protowire.Fixed64Type:
+			v, n := protowire.ConsumeFixed64(buf)
+			if n < 0 {
+				return e, fmt.Errorf("in Exemplar.value: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			e.Value = math.Float64frombits(v)
+		case num == 3 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(buf)
+			if n < 0 {
+				return e, fmt.Errorf("in Exemplar.timestamp: %w", protowire.ParseError(n))
+			}
+			buf = buf[n:]
+			e.Ts = int64(v)
+		case num >= 1 && num <= 3:
+			return e, fmt.Errorf("in Exemplar field %d: wrong wire type %d", num, typ)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, buf)
+			if n < 0 {
+				return e, fmt.Errorf("in Exemplar field %d: %w", num, protowire.ParseError(n))
+			}
+			buf = buf[n:]
+		}
+	}
+	d.eb.Sort()
+	e.Labels = d.eb.Labels()
+	e.HasTs = e.Ts != 0
+	return e, nil
+}
