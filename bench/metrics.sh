@@ -6,6 +6,8 @@
 #   bench/metrics.sh                      # defaults below
 #   SERIES=100000 BACKFILL=4h STEADY=3m bench/metrics.sh
 #   QUERY_SERIES=10000 QUERY_BACKFILL=24h bench/metrics.sh   # the 24 h query dataset
+#   RECEIVERS=horus QUERY_PHASE=0 bench/metrics.sh           # Horus alone, ingest only
+#   PROTO=otlp RECEIVERS=horus bench/metrics.sh               # the same series by OTLP/HTTP
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERIES=${SERIES:-100000}
@@ -14,6 +16,8 @@ STEADY=${STEADY:-3m}
 QUERY_SERIES=${QUERY_SERIES:-10000}
 QUERY_BACKFILL=${QUERY_BACKFILL:-24h}
 PROTO=${PROTO:-remote_write}
+RECEIVERS=${RECEIVERS:-horus prometheus}   # e.g. RECEIVERS=horus
+QUERY_PHASE=${QUERY_PHASE:-1}              # 0 skips the 24 h query dataset
 OUT=bench/results
 mkdir -p "$OUT"
 command -v prometheus >/dev/null || { echo "needs Debian's prometheus package (make test-deps)"; exit 1; }
@@ -38,7 +42,7 @@ start_receiver() { # name dir -> sets PID URL
   echo "$1 did not start"; cat "$work/$1.log"; exit 1
 }
 
-for r in horus prometheus; do
+for r in $RECEIVERS; do
   [ "$r" = prometheus ] && [ "$PROTO" = otlp ] && continue
   echo "== $r: $SERIES series, backfill $BACKFILL, steady $STEADY"
   start_receiver $r "$work/$r-data"
@@ -52,6 +56,7 @@ for r in horus prometheus; do
   ./bin/loadgen -blocks-dir "$dir" -label $r | tee "$OUT/$r-blocks.json"
   rm -rf "$work/$r-data"
 
+  [ "$QUERY_PHASE" = 1 ] || continue
   echo "== $r: 24 h query dataset, $QUERY_SERIES series"
   start_receiver $r "$work/$r-q"
   ./bin/loadgen -url "$URL" -series "$QUERY_SERIES" -backfill "$QUERY_BACKFILL" -pid $PID -label $r >"$OUT/$r-ingest-24h.json"

@@ -228,7 +228,17 @@ func (a *GuardAppender) Reject(e *Error) { a.rejected.Add(e) }
 // Append implements storage.AppenderV2. It returns (0, nil) for a refused
 // sample.
 func (a *GuardAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
-	if !labels.Equal(ls, a.lastOK) {
+	return a.append(ref, ls, st, t, v, h, fh, opts, true)
+}
+
+// AppendValidated is Append for labels that passed the limits before (a
+// caller's cache of known series); it skips checking them again.
+func (a *GuardAppender) AppendValidated(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	return a.append(ref, ls, st, t, v, h, fh, opts, false)
+}
+
+func (a *GuardAppender) append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options, check bool) (storage.SeriesRef, error) {
+	if check && !labels.Equal(ls, a.lastOK) {
 		if err := a.limits.CheckLabels(ls); err != nil {
 			a.rejected.Add(err)
 			return 0, nil

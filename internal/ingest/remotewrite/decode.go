@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -31,18 +32,31 @@ import (
 //	Exemplar     { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
 
 // v1Series is one decoded TimeSeries. Its slices are reused for the next
-// series; Labels and exemplar labels are fresh values the caller may keep.
+// series; Labels and exemplar labels are values the caller may keep.
 type v1Series struct {
 	Labels     labels.Labels
 	Samples    []prompb.Sample
 	Exemplars  []exemplar.Exemplar
 	Histograms []prompb.Histogram
+	// Known says Labels came from the series cache: they passed the
+	// limits before, and Ref is the TSDB's reference for them.
+	Known bool
+	// Ref is the series' reference: from the cache when Known, and set
+	// by the callback to the reference the store returned (0 when it
+	// refused the series), which the decoder then caches.
+	Ref storage.SeriesRef
 }
 
 // decoder holds the buffers reused across series.
 type decoder struct {
 	lb, eb labels.ScratchBuilder
 	s      v1Series
+	// cache, when set, maps raw label bytes to built labels and refs.
+	cache *seriesCache
+	// labelMsgs are the Label messages of the current series; key is
+	// their raw bytes when contiguous (the cache key), else nil.
+	labelMsgs [][]byte
+	key       []byte
 }
 
 // decodeV1 calls series for every TimeSeries of the request in buf and
@@ -66,6 +80,9 @@ func (d *decoder) decodeV1(buf []byte, series func(*v1Series) error, meta func(*
 			}
 			if err := series(&d.s); err != nil {
 				return err
+			}
+			if d.cache != nil && !d.s.Known && d.s.Ref != 0 && d.key != nil {
+				d.cache.put(d.key, d.s.Labels, d.s.Ref)
 			}
 		case num == 3 && typ == protowire.BytesType:
 			msg, n := protowire.ConsumeBytes(buf)
@@ -91,40 +108,51 @@ func (d *decoder) decodeV1(buf []byte, series func(*v1Series) error, meta func(*
 	return nil
 }
 
-func (d *decoder) decodeSeries(buf []byte) error {
+func (d *decoder) decodeSeries(msg []byte) error {
 	s := &d.s
 	s.Samples, s.Exemplars, s.Histograms = s.Samples[:0], s.Exemplars[:0], s.Histograms[:0]
-	d.lb.Reset()
-	for len(buf) > 0 {
-		num, typ, n := protowire.ConsumeTag(buf)
+	s.Known, s.Ref = false, 0
+	d.labelMsgs, d.key = d.labelMsgs[:0], nil
+	// The span of the Label fields, for the cache key.
+	start, end, contiguous := -1, -1, true
+	pos := 0
+	for pos < len(msg) {
+		tagStart := pos
+		num, typ, n := protowire.ConsumeTag(msg[pos:])
 		if n < 0 {
 			return fmt.Errorf("in TimeSeries: %w", protowire.ParseError(n))
 		}
-		buf = buf[n:]
+		pos += n
 		if num >= 1 && num <= 4 {
 			if typ != protowire.BytesType {
 				return fmt.Errorf("in TimeSeries field %d: wrong wire type %d", num, typ)
 			}
-			msg, n := protowire.ConsumeBytes(buf)
+			v, n := protowire.ConsumeBytes(msg[pos:])
 			if n < 0 {
 				return fmt.Errorf("in TimeSeries field %d: %w", num, protowire.ParseError(n))
 			}
-			buf = buf[n:]
+			pos += n
 			var err error
 			switch num {
 			case 1:
-				err = decodeLabel(msg, &d.lb)
+				if start < 0 {
+					start = tagStart
+				} else if end != tagStart {
+					contiguous = false
+				}
+				end = pos
+				d.labelMsgs = append(d.labelMsgs, v)
 			case 2:
 				var smp prompb.Sample
-				smp, err = decodeSample(msg)
+				smp, err = decodeSample(v)
 				s.Samples = append(s.Samples, smp)
 			case 3:
 				var e exemplar.Exemplar
-				e, err = d.decodeExemplar(msg)
+				e, err = d.decodeExemplar(v)
 				s.Exemplars = append(s.Exemplars, e)
 			case 4:
 				var h prompb.Histogram
-				err = h.Unmarshal(msg)
+				err = h.Unmarshal(v)
 				s.Histograms = append(s.Histograms, h)
 			}
 			if err != nil {
@@ -132,11 +160,25 @@ func (d *decoder) decodeSeries(buf []byte) error {
 			}
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, buf)
+		n = protowire.ConsumeFieldValue(num, typ, msg[pos:])
 		if n < 0 {
 			return fmt.Errorf("in TimeSeries field %d: %w", num, protowire.ParseError(n))
 		}
-		buf = buf[n:]
+		pos += n
+	}
+	if d.cache != nil && start >= 0 && contiguous {
+		d.key = msg[start:end]
+		if e := d.cache.get(d.key); e != nil {
+			// The same bytes decoded and passed the limits before.
+			s.Labels, s.Ref, s.Known = e.ls, e.ref, true
+			return nil
+		}
+	}
+	d.lb.Reset()
+	for _, lm := range d.labelMsgs {
+		if err := decodeLabel(lm, &d.lb); err != nil {
+			return err
+		}
 	}
 	d.lb.Sort()
 	s.Labels = d.lb.Labels()

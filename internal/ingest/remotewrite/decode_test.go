@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
 )
 
 // sampleRequest has every kind of entry a remote-write 1.0 sender puts in
@@ -164,4 +165,65 @@ func BenchmarkDecodeV1(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSeriesCache decodes a request twice with the cache: the second time
+// every series with contiguous labels comes from the cache, with the same
+// labels and the reference given the first time.
+func TestSeriesCache(t *testing.T) {
+	b, err := sampleRequest().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A series whose labels are split by a sample: valid protobuf, but
+	// not cacheable by its raw bytes.
+	b = append(b, splitLabelsSeries()...)
+
+	d := decoder{cache: newSeriesCache(1000)}
+	var first []string
+	seen := map[string]bool{}
+	next := storage.SeriesRef(1)
+	err = d.decodeV1(b, func(s *v1Series) error {
+		if s.Known != seen[s.Labels.String()] {
+			t.Errorf("first pass: %s known %v, want %v (known only when seen before)", s.Labels, s.Known, !s.Known)
+		}
+		seen[s.Labels.String()] = true
+		first = append(first, s.Labels.String())
+		s.Ref = next
+		next++
+		return nil
+	}, func(*prompb.MetricMetadata) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	err = d.decodeV1(b, func(s *v1Series) error {
+		if s.Labels.String() != first[i] {
+			t.Errorf("series %d: %s, want %s", i, s.Labels, first[i])
+		}
+		wantKnown := i != len(first)-1 // all but the split one
+		if s.Known != wantKnown {
+			t.Errorf("series %d (%s): known %v, want %v", i, s.Labels, s.Known, wantKnown)
+		}
+		i++
+		return nil
+	}, func(*prompb.MetricMetadata) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// splitLabelsSeries encodes a WriteRequest field 1 holding a TimeSeries
+// whose two Label fields have a Sample between them.
+func splitLabelsSeries() []byte {
+	label := func(n, v string) []byte {
+		m := append([]byte{0x0a, byte(len(n))}, n...)
+		m = append(m, 0x12, byte(len(v)))
+		m = append(m, v...)
+		return append([]byte{0x0a, byte(len(m))}, m...)
+	}
+	ts := label("__name__", "split")
+	ts = append(ts, 0x12, 0x02, 0x10, 0x05) // Sample{timestamp: 5}
+	ts = append(ts, label("zone", "a")...)
+	return append([]byte{0x0a, byte(len(ts))}, ts...)
 }

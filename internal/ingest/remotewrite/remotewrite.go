@@ -21,6 +21,7 @@ import (
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
@@ -34,7 +35,15 @@ import (
 type Options struct {
 	// Body bounds the request body, compressed and decoded.
 	Body ingest.BodyLimits
+	// SeriesCacheSize is how many series (label sets) the decoder
+	// remembers to skip decoding and validating their labels again; 0
+	// means DefaultSeriesCacheSize, a negative number disables the cache.
+	SeriesCacheSize int
 }
+
+// DefaultSeriesCacheSize fits 250k active series sent by remote write; a
+// cached series costs about 350 bytes.
+const DefaultSeriesCacheSize = 1 << 18
 
 // Handler is the remote-write receiver.
 type Handler struct {
@@ -43,11 +52,18 @@ type Handler struct {
 	logger  *slog.Logger
 	opts    Options
 	http    http.Handler
+	cache   *seriesCache
 }
 
 // New returns a remote-write handler that appends through guard.
 func New(guard *ingest.Guard, m *ingest.Metrics, logger *slog.Logger, opts Options) *Handler {
+	if opts.SeriesCacheSize == 0 {
+		opts.SeriesCacheSize = DefaultSeriesCacheSize
+	}
 	h := &Handler{guard: guard, metrics: m, logger: logger, opts: opts}
+	if opts.SeriesCacheSize > 0 {
+		h.cache = newSeriesCache(opts.SeriesCacheSize)
+	}
 	h.http = remoteapi.NewWriteHandler(h,
 		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
 		remoteapi.WithWriteHandlerLogger(logger),
@@ -102,7 +118,7 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	app := h.guard.Appender(r.Context())
 	var stats remoteapi.WriteResponseStats
 	if msgType == remoteapi.WriteV1MessageType {
-		err = appendV1(app, body)
+		err = appendV1(app, body, h.cache)
 	} else {
 		var req writev2.Request
 		if err := req.Unmarshal(body); err != nil {
@@ -136,8 +152,9 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 // appendV1 decodes a remote-write 1.0 request and appends it series by
 // series. A decoding error is a rejection of the whole request (the series
 // appended before it are rolled back by the caller).
-func appendV1(app *ingest.GuardAppender, body []byte) error {
+func appendV1(app *ingest.GuardAppender, body []byte, cache *seriesCache) error {
 	d := decoderPool.Get().(*decoder)
+	d.cache = cache
 	defer decoderPool.Put(d)
 	var appendErr error
 	err := d.decodeV1(body, func(ts *v1Series) error {
@@ -145,19 +162,30 @@ func appendV1(app *ingest.GuardAppender, body []byte) error {
 			app.Reject(ingest.Errorf(ingest.ReasonNoSamples, "series %s has no samples, histograms or exemplars", ts.Labels.String()))
 			return nil
 		}
-		var ref storage.SeriesRef
-		var err error
+		ref, validated := ts.Ref, ts.Known
+		appendOne := func(t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) error {
+			var err error
+			if validated {
+				ref, err = app.AppendValidated(ref, ts.Labels, 0, t, v, h, fh, storage.AOptions{})
+			} else {
+				ref, err = app.Append(ref, ts.Labels, 0, t, v, h, fh, storage.AOptions{})
+				// Once the store took a sample, its labels passed.
+				validated = ref != 0
+			}
+			return err
+		}
 		for _, s := range ts.Samples {
-			if ref, err = app.Append(ref, ts.Labels, 0, s.Timestamp, s.Value, nil, nil, storage.AOptions{}); err != nil {
+			if err := appendOne(s.Timestamp, s.Value, nil, nil); err != nil {
 				appendErr = err
 				return err
 			}
 		}
 		for _, hp := range ts.Histograms {
+			var err error
 			if hp.IsFloatHistogram() {
-				ref, err = app.Append(ref, ts.Labels, 0, hp.Timestamp, 0, nil, hp.ToFloatHistogram(), storage.AOptions{})
+				err = appendOne(hp.Timestamp, 0, nil, hp.ToFloatHistogram())
 			} else {
-				ref, err = app.Append(ref, ts.Labels, 0, hp.Timestamp, 0, hp.ToIntHistogram(), nil, storage.AOptions{})
+				err = appendOne(hp.Timestamp, 0, hp.ToIntHistogram(), nil)
 			}
 			if err != nil {
 				appendErr = err
@@ -168,11 +196,16 @@ func appendV1(app *ingest.GuardAppender, body []byte) error {
 			// Prometheus sends exemplars in series entries of their own;
 			// they attach to a series that has samples already.
 			slices.SortFunc(ts.Exemplars, exemplar.Compare)
-			if _, err := app.AppendExemplars(ref, ts.Labels, ts.Exemplars); err != nil {
+			r, err := app.AppendExemplars(ref, ts.Labels, ts.Exemplars)
+			if err != nil {
 				appendErr = err
 				return err
 			}
+			if ref == 0 {
+				ref = r
+			}
 		}
+		ts.Ref = ref
 		return nil
 	}, func(md *prompb.MetricMetadata) {
 		app.SetMetadata(md.MetricFamilyName, metadata.Metadata{
