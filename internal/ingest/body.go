@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -139,3 +140,91 @@ func (w *StatusWriter) Code() int {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Bodies reads request bodies into reused buffers, for handlers that copy
+// what they keep out of the body before answering. The zero value is
+// ready to use and safe for concurrent use.
+type Bodies struct {
+	pool sync.Pool // *[]byte
+}
+
+func (p *Bodies) get() *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+// put keeps buffers up to 16 MiB; larger ones are left to the GC.
+func (p *Bodies) put(b *[]byte) {
+	if cap(*b) <= 16<<20 {
+		*b = (*b)[:0]
+		p.pool.Put(b)
+	}
+}
+
+// ReadSnappy reads a snappy-block body (remote write's framing) under the
+// limits into reused buffers. The body is valid until release is called.
+func (p *Bodies) ReadSnappy(r *http.Request, l BodyLimits) (body []byte, release func(), err error) {
+	raw := p.get()
+	if err := readInto(raw, r.Body, r.ContentLength, l.MaxBytes); err != nil {
+		p.put(raw)
+		return nil, nil, err
+	}
+	n, err := snappy.DecodedLen(*raw)
+	if err != nil {
+		p.put(raw)
+		return nil, nil, Errorf(ReasonMalformed, "snappy body: %v", err)
+	}
+	if int64(n) > l.MaxDecodedBytes {
+		p.put(raw)
+		return nil, nil, Errorf(ReasonBodyTooLarge, "decompressed body would be %d bytes, more than the limit of %d", n, l.MaxDecodedBytes)
+	}
+	dec := p.get()
+	if cap(*dec) < n {
+		*dec = make([]byte, n)
+	}
+	out, err := snappy.Decode((*dec)[:cap(*dec)], *raw)
+	p.put(raw)
+	if err != nil {
+		p.put(dec)
+		return nil, nil, Errorf(ReasonMalformed, "snappy body: %v", err)
+	}
+	return out, func() { p.put(dec) }, nil
+}
+
+// readInto reads all of r into *buf, growing it, refusing more than max
+// bytes. size is the announced Content-Length (-1 if unknown).
+func readInto(buf *[]byte, r io.Reader, size, max int64) error {
+	if size > max {
+		return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", max)
+	}
+	if size > 0 && int64(cap(*buf)) < size {
+		*buf = make([]byte, 0, size)
+	}
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > max {
+			*buf = b
+			return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", max)
+		}
+		if err == io.EOF {
+			*buf = b
+			return nil
+		}
+		if err != nil {
+			*buf = b
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", mbe.Limit)
+			}
+			return fmt.Errorf("read request body: %w", err)
+		}
+	}
+}

@@ -87,3 +87,33 @@ func FuzzReadBody(f *testing.F) {
 		}
 	})
 }
+
+func TestBodiesReadSnappy(t *testing.T) {
+	var p Bodies
+	lim := BodyLimits{MaxBytes: 1 << 10, MaxDecodedBytes: 4 << 10}
+	payload := []byte(strings.Repeat("horus ", 300))
+	for i := 0; i < 3; i++ { // reuse of pooled buffers
+		b, release, err := p.ReadSnappy(request(snappy.Encode(nil, payload), "snappy"), lim)
+		if err != nil || !bytes.Equal(b, payload) {
+			t.Fatalf("round %d: %v, %d bytes", i, err, len(b))
+		}
+		release()
+	}
+	cases := []struct {
+		name   string
+		body   []byte
+		reason Reason
+	}{
+		{"too large", make([]byte, 2<<10), ReasonBodyTooLarge},
+		{"bomb", snappy.Encode(nil, make([]byte, 1<<20)), ReasonBodyTooLarge},
+		{"corrupt", []byte{0xff, 0xff, 0xff}, ReasonMalformed},
+		{"truncated", snappy.Encode(nil, payload)[:20], ReasonMalformed},
+	}
+	for _, c := range cases {
+		r := request(c.body, "snappy")
+		r.ContentLength = -1 // no announced length: the limit applies while reading
+		if _, _, err := p.ReadSnappy(r, lim); ReasonOf(err) != c.reason {
+			t.Errorf("%s: %v, want %s", c.name, err, c.reason)
+		}
+	}
+}

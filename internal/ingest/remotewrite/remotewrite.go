@@ -53,6 +53,7 @@ type Handler struct {
 	opts    Options
 	http    http.Handler
 	cache   *seriesCache
+	bodies  ingest.Bodies
 }
 
 // New returns a remote-write handler that appends through guard.
@@ -109,11 +110,12 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	if enc != "" && enc != "snappy" {
 		return fail(ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Encoding %q is not accepted for remote write; only snappy is", enc))
 	}
-	r.Header.Set("Content-Encoding", "snappy")
-	body, err := ingest.ReadBody(r, h.opts.Body)
+	body, release, err := h.bodies.ReadSnappy(r, h.opts.Body)
 	if err != nil {
 		return fail(err)
 	}
+	// Everything kept from the body is copied out before Store returns.
+	defer release()
 
 	app := h.guard.Appender(r.Context())
 	var stats remoteapi.WriteResponseStats
