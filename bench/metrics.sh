@@ -3,7 +3,7 @@
 # real Prometheus (Debian's), one after the other on this machine, then the
 # figures of docs/benchmarks.md. Results go to bench/results/.
 #
-#   bench/metrics.sh                      # defaults below
+#   bench/metrics.sh                      # defaults below (~45 min)
 #   SERIES=100000 BACKFILL=4h STEADY=3m bench/metrics.sh
 #   QUERY_SERIES=10000 QUERY_BACKFILL=24h bench/metrics.sh   # the 24 h query dataset
 #   RECEIVERS=horus QUERY_PHASE=0 bench/metrics.sh           # Horus alone, ingest only
@@ -18,6 +18,7 @@ QUERY_BACKFILL=${QUERY_BACKFILL:-24h}
 PROTO=${PROTO:-remote_write}
 RECEIVERS=${RECEIVERS:-horus prometheus}   # e.g. RECEIVERS=horus
 QUERY_PHASE=${QUERY_PHASE:-1}              # 0 skips the 24 h query dataset
+STEADY_ONLY=${STEADY_ONLY:-5m}             # fresh receiver, real-time load only: RSS per series; 0 skips
 OUT=bench/results
 mkdir -p "$OUT"
 command -v prometheus >/dev/null || { echo "needs Debian's prometheus package (make test-deps)"; exit 1; }
@@ -55,6 +56,14 @@ for r in $RECEIVERS; do
   dir="$work/$r-data"; [ $r = horus ] && dir="$dir/metrics"
   ./bin/loadgen -blocks-dir "$dir" -label $r | tee "$OUT/$r-blocks.json"
   rm -rf "$work/$r-data"
+
+  if [ "$STEADY_ONLY" != 0 ]; then
+    echo "== $r: fresh start, $SERIES series in real time for $STEADY_ONLY"
+    start_receiver $r "$work/$r-s"
+    ./bin/loadgen -url "$URL" -proto "$PROTO" -series "$SERIES" -steady "$STEADY_ONLY" -pid $PID -label $r | tee "$OUT/$r-steady-only.json"
+    kill -TERM $PID; wait $PID || true
+    rm -rf "$work/$r-s"
+  fi
 
   [ "$QUERY_PHASE" = 1 ] || continue
   echo "== $r: 24 h query dataset, $QUERY_SERIES series"

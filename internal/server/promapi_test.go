@@ -37,7 +37,6 @@ func TestPromAPIEndpoints(t *testing.T) {
 	// A native histogram, by remote write 2.0.
 	h := &histogram.Histogram{Count: 5, Sum: 12, Schema: 0, ZeroThreshold: 0.001,
 		PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []int64{2, 1}, ZeroCount: 0}
-	h.Count = 2 + 3
 	v2 := &writev2.Request{Symbols: []string{"", "__name__", "api_latency_seconds", "job", "api"}, Timeseries: []writev2.TimeSeries{{
 		LabelsRefs: []uint32{1, 2, 3, 4},
 		Histograms: []writev2.Histogram{writev2.FromIntHistogram(0, ms, h)},

@@ -137,22 +137,11 @@ func TestRemoteWriteBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := ts.selfMetric(t, "horus_ingest_rejected_total", map[string]string{"reason": c.reason, "protocol": "remote_write"})
-			req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/api/v1/write", bytes.NewReader(c.body))
-			req.Header.Set("Content-Type", "application/x-protobuf")
-			req.Header.Set("Content-Encoding", "snappy")
-			req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+			hdr := map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy", "X-Prometheus-Remote-Write-Version": "0.1.0"}
 			for k, v := range c.header {
-				req.Header.Set(k, v)
+				hdr[k] = v
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != c.code || !strings.Contains(string(body), c.contains) {
-				t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, body, c.code, c.contains)
-			}
+			expectPost(t, ts.URL()+"/api/v1/write", c.body, hdr, c.code, c.contains)
 			after := ts.selfMetric(t, "horus_ingest_rejected_total", map[string]string{"reason": c.reason, "protocol": "remote_write"})
 			if after != before+1 {
 				t.Errorf("horus_ingest_rejected_total{reason=%q} went %v -> %v, want +1", c.reason, before, after)
@@ -201,23 +190,36 @@ func TestOTLPHTTPBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, "http://"+ts.Addrs().OTLPHTTP+"/v1/metrics", bytes.NewReader(c.body))
-			req.Header.Set("Content-Type", c.ctype)
+			hdr := map[string]string{"Content-Type": c.ctype}
 			if c.enc != "" {
-				req.Header.Set("Content-Encoding", c.enc)
+				hdr["Content-Encoding"] = c.enc
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != c.code || !strings.Contains(string(body), c.contains) {
-				t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, body, c.code, c.contains)
-			}
+			expectPost(t, "http://"+ts.Addrs().OTLPHTTP+"/v1/metrics", c.body, hdr, c.code, c.contains)
 		})
 	}
 	if vec := ts.query(t, `ok_gauge{job="svc"}`, time.Now()); len(vec) != 1 {
 		t.Errorf("ok_gauge: %v; the valid part of a partial success must be stored", vec)
+	}
+}
+
+// expectPost posts body with the headers and expects the status code and
+// a response body containing want.
+func expectPost(t *testing.T, url string, body []byte, header map[string]string, code int, want string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != code || !strings.Contains(string(got), want) {
+		t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, truncateBody(got), code, want)
 	}
 }

@@ -11,23 +11,18 @@ import (
 
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/tsdb"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/ingesttest"
 )
 
 func newMux(t testing.TB) *http.ServeMux {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := tsdb.Open(t.TempDir(), logger, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	guard := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 32, MaxLabelNameLength: 128, MaxLabelValueLength: 256}}
+	guard, _ := ingesttest.Guard(t)
 	pm := NewPromMetrics(guard, func() promconfig.OTLPConfig { return promconfig.DefaultOTLPConfig }, 5*time.Minute, logger)
 	r := New(pm, ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
 	mux := http.NewServeMux()
@@ -88,12 +83,7 @@ func FuzzOTLPMetricsHTTP(f *testing.F) {
 // every OTLP metric type, summaries included, in a real TSDB.
 func TestPromNames(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := tsdb.Open(t.TempDir(), logger, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	guard := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 32, MaxLabelNameLength: 128, MaxLabelValueLength: 256}}
+	guard, db := ingesttest.Guard(t)
 	pm := NewPromMetrics(guard, func() promconfig.OTLPConfig { return promconfig.DefaultOTLPConfig }, 5*time.Minute, logger)
 
 	md := sampleMetrics()

@@ -12,20 +12,15 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
-	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/ingesttest"
 )
 
 func newHandler(t testing.TB) *Handler {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := tsdb.Open(t.TempDir(), logger, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	guard := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 32, MaxLabelNameLength: 128, MaxLabelValueLength: 256}}
+	guard, _ := ingesttest.Guard(t)
 	return New(guard, ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
 }
 

@@ -1,0 +1,62 @@
+package ingest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/ingesttest"
+)
+
+// TestGuardPartialBatch appends a batch mixing good and bad samples to a
+// real TSDB: the good ones are stored, the bad ones recorded by reason.
+func TestGuardPartialBatch(t *testing.T) {
+	db := ingesttest.OpenTSDB(t)
+	g := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 16}}
+	app := g.Appender(context.Background())
+	now := time.Now().UnixMilli()
+	good := labels.FromStrings("__name__", "good", "job", "a")
+	appendOK := func(ls labels.Labels, ts int64) {
+		t.Helper()
+		if _, err := app.Append(0, ls, 0, ts, 1, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatalf("append %s: %v", ls, err)
+		}
+	}
+	appendOK(good, now)
+	appendOK(good, now) // same timestamp, same value: Prometheus accepts it as a no-op
+	appendOK(labels.FromStrings("job", "nameless"), now)
+	appendOK(labels.FromStrings("__name__", "future"), now+int64(time.Hour/time.Millisecond))
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	app = g.Appender(context.Background())
+	appendOK(good, now-1000) // out of order now that `now` is committed
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rej := app.Rejections()
+	if rej.Count != 1 || rej.ByReason[ingest.ReasonOutOfOrder] != 1 {
+		t.Errorf("second batch rejections = %+v, want one out_of_order", rej)
+	}
+
+	q, err := db.Querier(0, now+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close() }()
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	n := 0
+	for ss.Next() {
+		n++
+		if !labels.Equal(ss.At().Labels(), good) {
+			t.Errorf("unexpected series stored: %s", ss.At().Labels())
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d series stored, want 1", n)
+	}
+}
