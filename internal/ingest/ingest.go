@@ -8,10 +8,14 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 )
 
 // Signals, the first label of every ingest counter.
@@ -118,4 +122,39 @@ func (m *Metrics) Reject(signal, protocol string, reason Reason, n int) {
 	if n > 0 {
 		m.Rejected.WithLabelValues(signal, protocol, string(reason)).Add(float64(n))
 	}
+}
+
+// Counting wraps an appendable to count the samples committed through it
+// in Received, for ingest paths that bypass the guard (scrape, whose
+// limits are Prometheus' per-job ones).
+type Counting struct {
+	Next     storage.AppendableV2
+	Received prometheus.Counter
+}
+
+// AppenderV2 implements storage.AppendableV2.
+func (c *Counting) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	return &countingAppender{AppenderV2: c.Next.AppenderV2(ctx), received: c.Received}
+}
+
+type countingAppender struct {
+	storage.AppenderV2
+	received prometheus.Counter
+	n        int
+}
+
+func (a *countingAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
+	if err == nil || errors.Is(err, (*storage.AppendPartialError)(nil)) {
+		a.n++
+	}
+	return ref, err
+}
+
+func (a *countingAppender) Commit() error {
+	err := a.AppenderV2.Commit()
+	if err == nil {
+		a.received.Add(float64(a.n))
+	}
+	return err
 }

@@ -51,7 +51,8 @@ scrape_configs:
 	for {
 		vec := ts.query(t, `shop_orders_total{job="from-target",owner="payments",team="payments"}`, time.Now())
 		up := ts.query(t, `up{job="shop",owner="payments"}`, time.Now())
-		if len(vec) == 1 && vec[0].Value == 42 && len(up) == 1 && up[0].Value == 1 {
+		if len(vec) == 1 && vec[0].Value == 42 && len(up) == 1 && up[0].Value == 1 &&
+			ts.selfMetric(t, "horus_ingest_received_total", map[string]string{"protocol": "scrape"}) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

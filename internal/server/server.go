@@ -113,7 +113,10 @@ func (s *Server) build() (err error) {
 	}}
 	body := ingest.BodyLimits{MaxBytes: int64(cfg.Limits.MaxRequestBodyBytes), MaxDecodedBytes: int64(cfg.Limits.MaxDecodedBodyBytes)}
 
-	s.scraper, err = horusscrape.New(logger, s.reg, s.metrics)
+	s.scraper, err = horusscrape.New(logger, s.reg, &ingest.Counting{
+		Next:     s.metrics,
+		Received: im.Received.WithLabelValues(ingest.SignalMetrics, ingest.ProtoScrape),
+	})
 	if err != nil {
 		return err
 	}
