@@ -1,0 +1,364 @@
+package wal
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func open(t testing.TB, dir string, opts Options) *WAL {
+	t.Helper()
+	w, err := Open(dir, discard, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func replayAll(t testing.TB, dir string) []string {
+	t.Helper()
+	w := open(t, dir, Options{})
+	defer func() { _ = w.Close() }()
+	var got []string
+	if err := w.Replay(0, func(_ int, rec []byte) error {
+		got = append(got, string(rec))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestRoundTripAcrossSegments(t *testing.T) {
+	for _, policy := range []SyncPolicy{SyncAlways, SyncInterval, SyncNever} {
+		t.Run(fmt.Sprint(policy), func(t *testing.T) {
+			dir := t.TempDir()
+			w := open(t, dir, Options{Sync: policy, SegmentSize: 1024})
+			var want []string
+			for i := 0; i < 200; i++ {
+				rec := fmt.Sprintf("record-%03d-%s", i, strings.Repeat("x", i%50))
+				want = append(want, rec)
+				if err := w.Append(context.Background(), []byte(rec)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			segs, _ := listSegments(dir)
+			if len(segs) < 5 {
+				t.Errorf("%d segments; 1 KiB segments should have rotated", len(segs))
+			}
+			if got := replayAll(t, dir); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("replayed %d records, want %d in order", len(got), len(want))
+			}
+		})
+	}
+}
+
+func TestRejectsEmptyAndOversizedRecords(t *testing.T) {
+	w := open(t, t.TempDir(), Options{MaxRecordSize: 10})
+	defer func() { _ = w.Close() }()
+	for _, rec := range [][]byte{nil, {}, make([]byte, 11)} {
+		if err := w.Append(context.Background(), rec); !errors.Is(err, ErrRecordTooLarge) {
+			t.Errorf("record of %d bytes: %v", len(rec), err)
+		}
+	}
+}
+
+// TestTornTail cuts the last segment at every byte and flips bytes in its
+// last record: Open must keep exactly the whole, valid records before the
+// damage, and appending must work after.
+func TestTornTail(t *testing.T) {
+	base := t.TempDir()
+	w := open(t, base, Options{Sync: SyncAlways})
+	recs := []string{"alpha", "bravo-bravo", "charlie-charlie-charlie"}
+	for _, r := range recs {
+		if err := w.Append(context.Background(), []byte(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = w.Close()
+	segs, _ := listSegments(base)
+	data, err := os.ReadFile(segmentPath(base, segs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Record boundaries.
+	ends := []int{len(magic)}
+	for _, r := range recs {
+		ends = append(ends, ends[len(ends)-1]+headerSize+len(r))
+	}
+	wholeBefore := func(n int) int {
+		k := 0
+		for i, e := range ends[1:] {
+			if e <= n {
+				k = i + 1
+			}
+		}
+		return k
+	}
+	check := func(name string, damaged []byte, want int) {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(segmentPath(dir, 1), damaged, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := replayAll(t, dir)
+		if len(got) != want || (want > 0 && got[want-1] != recs[want-1]) {
+			t.Fatalf("%s: replayed %v, want the first %d records", name, got, want)
+		}
+		w := open(t, dir, Options{Sync: SyncAlways})
+		if err := w.Append(context.Background(), []byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Close()
+		if got := replayAll(t, dir); len(got) != want+1 || got[want] != "after" {
+			t.Fatalf("%s: after repair and append: %v", name, got)
+		}
+	}
+	for cut := 0; cut <= len(data); cut++ {
+		check(fmt.Sprintf("cut at %d", cut), data[:cut], wholeBefore(cut))
+	}
+	for i := ends[2]; i < len(data); i++ {
+		d := bytes.Clone(data)
+		d[i] ^= 0x55
+		check(fmt.Sprintf("flip byte %d", i), d, 2)
+	}
+}
+
+func TestConcurrentGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, Options{Sync: SyncAlways, SegmentSize: 64 << 10})
+	const writers, each = 8, 200
+	var wg sync.WaitGroup
+	for g := 0; g < writers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a := []byte(fmt.Sprintf("w%d-%d-a", g, i))
+				b := []byte(fmt.Sprintf("w%d-%d-b", g, i))
+				if err := w.Append(context.Background(), a, b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_ = w.Close()
+	got := replayAll(t, dir)
+	if len(got) != writers*each*2 {
+		t.Fatalf("%d records, want %d", len(got), writers*each*2)
+	}
+	// Records of one Append stay together, and each writer's are in order.
+	next := map[string]int{}
+	for i := 0; i < len(got); i += 2 {
+		a, b := got[i], got[i+1]
+		if strings.TrimSuffix(a, "-a") != strings.TrimSuffix(b, "-b") {
+			t.Fatalf("records of one append split: %s, %s", a, b)
+		}
+		parts := strings.Split(a, "-")
+		n, _ := strconv.Atoi(parts[1])
+		if n != next[parts[0]] {
+			t.Fatalf("writer %s: record %d after %d", parts[0], n, next[parts[0]]-1)
+		}
+		next[parts[0]]++
+	}
+}
+
+func TestCutAndRemoveBefore(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, Options{})
+	ctx := context.Background()
+	_ = w.Append(ctx, []byte("old"))
+	n, err := w.Cut(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Append(ctx, []byte("new"))
+	if err := w.RemoveBefore(n); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	if got := replayAll(t, dir); len(got) != 1 || got[0] != "new" {
+		t.Fatalf("after RemoveBefore: %v", got)
+	}
+}
+
+func TestAppendAfterClose(t *testing.T) {
+	w := open(t, t.TempDir(), Options{})
+	_ = w.Close()
+	if err := w.Append(context.Background(), []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzScan reads arbitrary segment bytes: no panic, and what is accepted
+// is a prefix of whole records ending where scan says.
+func FuzzScan(f *testing.F) {
+	var seg bytes.Buffer
+	seg.WriteString(magic)
+	for _, r := range []string{"a", "hello", "world!"} {
+		var hdr [8]byte
+		hdr[0] = byte(len(r))
+		c := crcOf([]byte(r))
+		hdr[4], hdr[5], hdr[6], hdr[7] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+		seg.Write(hdr[:])
+		seg.WriteString(r)
+	}
+	f.Add(seg.Bytes())
+	f.Add([]byte(magic))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		total := int64(0)
+		off, _ := scan(bytes.NewReader(b), 1<<16, func(rec []byte) error {
+			total += headerSize + int64(len(rec))
+			return nil
+		})
+		if off > int64(len(b)) || (off > 0 && off != int64(len(magic))+total) {
+			t.Fatalf("offset %d for %d bytes with %d bytes of records", off, len(b), total)
+		}
+	})
+}
+
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// The kill test runs this binary as a child that appends and prints the id
+// of every acknowledged record; the parent kills it at a random moment
+// and checks that every acknowledged id is replayed.
+const childEnv = "HORUS_WAL_CHILD_DIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childEnv); dir != "" {
+		childAppend(dir)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func childAppend(dir string) {
+	w, err := Open(dir, discard, Options{Sync: SyncInterval, SegmentSize: 256 << 10})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	start, _ := strconv.Atoi(os.Getenv("HORUS_WAL_CHILD_START"))
+	out := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start + g; ; i += 4 {
+				rec := []byte(fmt.Sprintf("id=%d %s", i, strings.Repeat("p", i%300)))
+				if err := w.Append(context.Background(), rec); err != nil {
+					return
+				}
+				mu.Lock()
+				fmt.Fprintln(out, i)
+				_ = out.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestKill9(t *testing.T) {
+	rounds := 5
+	if s := os.Getenv("HORUS_CRASH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	dir := t.TempDir()
+	acked := map[int]bool{}
+	for round := 0; round < rounds; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+dir, "HORUS_WAL_CHILD_START="+strconv.Itoa(round*10_000_000))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				n, err := strconv.Atoi(sc.Text())
+				if err == nil {
+					mu.Lock()
+					acked[n] = true
+					mu.Unlock()
+				}
+			}
+		}()
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		<-done
+	}
+	seen := map[int]bool{}
+	for _, rec := range replayAll(t, dir) {
+		var id int
+		if _, err := fmt.Sscanf(rec, "id=%d", &id); err != nil {
+			t.Fatalf("record %.40q: %v", rec, err)
+		}
+		seen[id] = true
+	}
+	lost := 0
+	for id := range acked {
+		if !seen[id] {
+			lost++
+		}
+	}
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged")
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged records lost after kill -9", lost, len(acked))
+	}
+	t.Logf("%d rounds, %d acknowledged records, all replayed", rounds, len(acked))
+}
+
+func BenchmarkAppend(b *testing.B) {
+	rec := bytes.Repeat([]byte("l"), 300) // a typical log line
+	for _, policy := range []SyncPolicy{SyncInterval, SyncAlways} {
+		b.Run(fmt.Sprint(policy), func(b *testing.B) {
+			w := open(b, b.TempDir(), Options{Sync: policy})
+			defer func() { _ = w.Close() }()
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := w.Append(context.Background(), rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
