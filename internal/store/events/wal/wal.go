@@ -135,7 +135,10 @@ type WAL struct {
 	segNum  int // also read by Replay, under mu
 	segSize int64
 	dirty   bool // written since the last fsync
-	buf     []byte
+	// broken says the current segment ends with a partial batch that
+	// could not be truncated away: nothing more may follow it.
+	broken bool
+	buf    []byte
 
 	mu     sync.Mutex // guards closed and segments seen by readers
 	closed bool
@@ -278,30 +281,46 @@ func scan(r io.Reader, maxRecord int, fn func([]byte) error) (int64, error) {
 	}
 }
 
+// openSegment creates segment n and makes it the current one.
 func (w *WAL) openSegment(n int) error {
-	path := segmentPath(w.dir, n)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := createSegment(w.dir, n)
 	if err != nil {
-		return fmt.Errorf("wal: create segment: %w", err)
-	}
-	if _, err := f.Write([]byte(magic)); err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
-		return fmt.Errorf("wal: write segment header: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("wal: %w", err)
-	}
-	if err := syncDir(w.dir); err != nil {
-		_ = f.Close()
 		return err
 	}
+	w.install(f, n)
+	return nil
+}
+
+func (w *WAL) install(f *os.File, n int) {
 	w.mu.Lock()
 	w.segNum = n
 	w.mu.Unlock()
-	w.seg, w.segSize, w.dirty = f, int64(len(magic)), false
-	return nil
+	w.seg, w.segSize, w.dirty, w.broken = f, int64(len(magic)), false, false
+}
+
+// createSegment creates segment n with its header, durably; on failure
+// (a full disk) it leaves no file behind.
+func createSegment(dir string, n int) (*os.File, error) {
+	path := segmentPath(dir, n)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("wal: create segment: %w", err)
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("wal: create segment: %w", err)
+	}
+	if _, err := f.Write([]byte(magic)); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	return f, nil
 }
 
 func syncDir(dir string) error {
@@ -463,7 +482,7 @@ func (w *WAL) commit(batch []*request) {
 		for _, rec := range r.records {
 			size += headerSize + int64(len(rec))
 		}
-		if w.segSize+int64(len(w.buf))+size > w.opts.SegmentSize && w.segSize+int64(len(w.buf)) > int64(len(magic)) {
+		if w.broken || w.segSize+int64(len(w.buf))+size > w.opts.SegmentSize && w.segSize+int64(len(w.buf)) > int64(len(magic)) {
 			flush()
 			if _, err := w.rotate(); err != nil {
 				r.err <- err
@@ -489,12 +508,13 @@ func (w *WAL) write() error {
 	if err != nil {
 		if n > 0 {
 			if terr := w.seg.Truncate(w.segSize); terr != nil {
-				w.logger.Error("WAL: cannot truncate a partly written batch; starting a new segment", "err", terr)
-				if _, rerr := w.rotate(); rerr != nil {
-					return errors.Join(err, rerr)
-				}
-			} else if _, serr := w.seg.Seek(w.segSize, io.SeekStart); serr != nil {
-				return errors.Join(err, serr)
+				// Replay drops that partial batch (it fails its checksum);
+				// later batches go to a new segment.
+				w.broken = true
+				return errors.Join(fmt.Errorf("wal: write: %w", err), fmt.Errorf("wal: cannot truncate the partly written batch: %w", terr))
+			}
+			if _, serr := w.seg.Seek(w.segSize, io.SeekStart); serr != nil {
+				return errors.Join(fmt.Errorf("wal: write: %w", err), serr)
 			}
 		}
 		return fmt.Errorf("wal: write: %w", err)
@@ -510,17 +530,21 @@ func (w *WAL) write() error {
 	return nil
 }
 
-// rotate fsyncs and closes the current segment and opens the next.
+// rotate fsyncs the current segment, creates the next and closes the
+// current one. If the next cannot be created (a full disk), the current
+// segment stays open, and the next append tries again.
 func (w *WAL) rotate() (int, error) {
 	if err := w.seg.Sync(); err != nil {
 		return 0, fmt.Errorf("wal: fsync: %w", err)
 	}
-	if err := w.seg.Close(); err != nil {
-		return 0, fmt.Errorf("wal: %w", err)
-	}
-	if err := w.openSegment(w.segNum + 1); err != nil {
+	next, err := createSegment(w.dir, w.segNum+1)
+	if err != nil {
 		return 0, err
 	}
+	if err := w.seg.Close(); err != nil {
+		w.logger.Warn("WAL: closing a full segment", "err", err)
+	}
+	w.install(next, w.segNum+1)
 	return w.segNum, nil
 }
 

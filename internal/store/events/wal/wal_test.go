@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -361,4 +362,76 @@ func BenchmarkAppend(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestDiskFull runs the WAL on a 512 KiB tmpfs: appends fail with the
+// disk's error once it is full, nothing acknowledged is lost or followed by
+// garbage, and appending works again once space is freed. It needs root to
+// mount the tmpfs, and skips where mounting is not allowed.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	// Small segments: the disk fills while a new segment is created.
+	// Large ones: it fills in the middle of a record's write.
+	for _, seg := range []int64{64 << 10, 4 << 20} {
+		t.Run(fmt.Sprint(seg), func(t *testing.T) { diskFull(t, seg) })
+	}
+}
+
+func diskFull(t *testing.T, segmentSize int64) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	defer func() { _ = exec.Command("umount", dir).Run() }()
+	// Reserve space to free later.
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 128<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	walDir := filepath.Join(dir, "wal")
+	w := open(t, walDir, Options{Sync: SyncAlways, SegmentSize: segmentSize})
+	var acked []string
+	var fullErr error
+	for i := 0; i < 10000; i++ {
+		rec := fmt.Sprintf("rec-%05d-%s", i, strings.Repeat("z", 1000))
+		if err := w.Append(context.Background(), []byte(rec)); err != nil {
+			fullErr = err
+			break
+		}
+		acked = append(acked, rec)
+	}
+	if fullErr == nil || !strings.Contains(fullErr.Error(), "no space left") {
+		t.Fatalf("filling the disk: got %v after %d records, want a no-space error", fullErr, len(acked))
+	}
+	// Still full: more appends fail cleanly.
+	if err := w.Append(context.Background(), []byte(strings.Repeat("y", 2000))); err == nil {
+		t.Fatal("append succeeded on a full disk")
+	}
+	// Space comes back: appends work again.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		rec := fmt.Sprintf("after-%02d", i)
+		if err := w.Append(context.Background(), []byte(rec)); err != nil {
+			t.Fatalf("append after freeing space: %v", err)
+		}
+		acked = append(acked, rec)
+	}
+	_ = w.Close()
+	w2 := open(t, walDir, Options{})
+	var got []string
+	if err := w2.Replay(0, func(_ int, rec []byte) error {
+		got = append(got, string(rec))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = w2.Close()
+	if strings.Join(got, ",") != strings.Join(acked, ",") {
+		t.Fatalf("replayed %d records, want the %d acknowledged ones in order", len(got), len(acked))
+	}
+	t.Logf("disk full after %d records (%v); %d records replayed", len(acked)-20, fullErr, len(got))
 }
