@@ -49,15 +49,15 @@ func ReadBody(r *http.Request, l BodyLimits) ([]byte, error) {
 		defer zr.Close()
 		return readLimited(zr, l.MaxDecodedBytes, "decompressed body", true)
 	case "snappy":
-		return SnappyDecode(raw, l.MaxDecodedBytes)
+		return SnappyDecode(nil, raw, l.MaxDecodedBytes)
 	default:
 		return nil, Errorf(ReasonUnsupportedMedia, "Content-Encoding %q is not supported; use gzip, zstd, snappy or none", enc)
 	}
 }
 
 // SnappyDecode decodes a snappy block (as remote_write sends) whose
-// decoded length must not pass max.
-func SnappyDecode(b []byte, max int64) ([]byte, error) {
+// decoded length must not pass max, into dst when it is large enough.
+func SnappyDecode(dst, b []byte, max int64) ([]byte, error) {
 	n, err := snappy.DecodedLen(b)
 	if err != nil {
 		return nil, Errorf(ReasonMalformed, "snappy body: %v", err)
@@ -65,7 +65,7 @@ func SnappyDecode(b []byte, max int64) ([]byte, error) {
 	if int64(n) > max {
 		return nil, Errorf(ReasonBodyTooLarge, "decompressed body would be %d bytes, more than the limit of %d", n, max)
 	}
-	out, err := snappy.Decode(nil, b)
+	out, err := snappy.Decode(dst[:cap(dst)], b)
 	if err != nil {
 		return nil, Errorf(ReasonMalformed, "snappy body: %v", err)
 	}
@@ -75,21 +75,9 @@ func SnappyDecode(b []byte, max int64) ([]byte, error) {
 // readLimited reads at most max bytes of r. decoding says r is a
 // decompressor, whose errors mean a corrupt body rather than a failed read.
 func readLimited(r io.Reader, max int64, what string, decoding bool) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, mbe.Limit)
-	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, max)
-	case err != nil && decoding:
-		return nil, Errorf(ReasonMalformed, "%s: %v", what, err)
-	case err != nil:
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	case int64(len(b)) > max:
-		return nil, Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, max)
-	}
-	return b, nil
+	var b []byte
+	err := readInto(&b, r, -1, max, what, decoding)
+	return b, err
 }
 
 // StatusOf maps an error of ingest to an HTTP status: 413 for a body over a
@@ -168,63 +156,59 @@ func (p *Bodies) put(b *[]byte) {
 // limits into reused buffers. The body is valid until release is called.
 func (p *Bodies) ReadSnappy(r *http.Request, l BodyLimits) (body []byte, release func(), err error) {
 	raw := p.get()
-	if err := readInto(raw, r.Body, r.ContentLength, l.MaxBytes); err != nil {
-		p.put(raw)
+	defer p.put(raw)
+	if err := readInto(raw, r.Body, r.ContentLength, l.MaxBytes, "request body", false); err != nil {
 		return nil, nil, err
 	}
-	n, err := snappy.DecodedLen(*raw)
-	if err != nil {
-		p.put(raw)
-		return nil, nil, Errorf(ReasonMalformed, "snappy body: %v", err)
-	}
-	if int64(n) > l.MaxDecodedBytes {
-		p.put(raw)
-		return nil, nil, Errorf(ReasonBodyTooLarge, "decompressed body would be %d bytes, more than the limit of %d", n, l.MaxDecodedBytes)
-	}
 	dec := p.get()
-	if cap(*dec) < n {
-		*dec = make([]byte, n)
-	}
-	out, err := snappy.Decode((*dec)[:cap(*dec)], *raw)
-	p.put(raw)
+	out, err := SnappyDecode(*dec, *raw, l.MaxDecodedBytes)
 	if err != nil {
 		p.put(dec)
-		return nil, nil, Errorf(ReasonMalformed, "snappy body: %v", err)
+		return nil, nil, err
+	}
+	if cap(out) > cap(*dec) {
+		*dec = out // Decode allocated a larger buffer: keep it for reuse
 	}
 	return out, func() { p.put(dec) }, nil
 }
 
 // readInto reads all of r into *buf, growing it, refusing more than max
-// bytes. size is the announced Content-Length (-1 if unknown).
-func readInto(buf *[]byte, r io.Reader, size, max int64) error {
+// bytes. size is the announced length (Content-Length), -1 if unknown.
+// decoding says r is a decompressor, whose errors mean a corrupt body
+// rather than a failed read.
+func readInto(buf *[]byte, r io.Reader, size, max int64, what string, decoding bool) error {
+	tooLarge := func(limit int64) error {
+		return Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, limit)
+	}
 	if size > max {
-		return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", max)
+		return tooLarge(max)
 	}
 	if size > 0 && int64(cap(*buf)) < size {
 		*buf = make([]byte, 0, size)
 	}
 	b := (*buf)[:0]
+	defer func() { *buf = b }()
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if int64(len(b)) > max {
-			*buf = b
-			return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", max)
-		}
-		if err == io.EOF {
-			*buf = b
+		var mbe *http.MaxBytesError
+		switch {
+		case int64(len(b)) > max:
+			return tooLarge(max)
+		case err == io.EOF:
 			return nil
-		}
-		if err != nil {
-			*buf = b
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return Errorf(ReasonBodyTooLarge, "request body is larger than the limit of %d bytes", mbe.Limit)
-			}
-			return fmt.Errorf("read request body: %w", err)
+		case err == nil:
+		case errors.As(err, &mbe):
+			return tooLarge(mbe.Limit)
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded):
+			return tooLarge(max)
+		case decoding:
+			return Errorf(ReasonMalformed, "%s: %v", what, err)
+		default:
+			return fmt.Errorf("read %s: %w", what, err)
 		}
 	}
 }
