@@ -48,7 +48,7 @@ var _ MetricsConsumer = (*PromMetrics)(nil)
 // ConsumeMetrics implements MetricsConsumer.
 func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (Partial, error) {
 	var rej ingest.Rejections
-	points := dropUnsupported(md, &rej)
+	dropUnsupported(md, &rej)
 
 	cfg := p.config()
 	app := p.guard.Appender(ctx)
@@ -89,10 +89,11 @@ func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (P
 	if rej.Count == 0 {
 		return Partial{}, nil
 	}
-	// One OTLP data point becomes several samples (a histogram's buckets),
-	// so refused samples are counted as data points up to the batch size.
+	// One OTLP data point becomes several samples (a histogram's buckets):
+	// this counts refused samples; the receiver caps it at the batch's
+	// data points.
 	return Partial{
-		Rejected: min(int64(rej.Count), int64(points)),
+		Rejected: int64(rej.Count),
 		Message:  rej.Err().Error(),
 		ByReason: rej.ByReason,
 	}, nil
@@ -100,9 +101,8 @@ func (p *PromMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (P
 
 // dropUnsupported removes metrics that cannot become Prometheus series
 // (delta temporality, no name, no type), recording each of their data
-// points as refused. It returns the data points of the batch before.
-func dropUnsupported(md pmetric.Metrics, rej *ingest.Rejections) int {
-	total := md.DataPointCount()
+// points as refused.
+func dropUnsupported(md pmetric.Metrics, rej *ingest.Rejections) {
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		sms := rms.At(i).ScopeMetrics()
@@ -127,7 +127,6 @@ func dropUnsupported(md pmetric.Metrics, rej *ingest.Rejections) int {
 			})
 		}
 	}
-	return total
 }
 
 func isDelta(m pmetric.Metric) bool {

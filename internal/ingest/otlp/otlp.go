@@ -32,7 +32,8 @@ import (
 // Partial says what a consumer refused of a batch it otherwise stored.
 type Partial struct {
 	// Rejected is the number of items (data points, spans, log records)
-	// refused; 0 means all were stored.
+	// refused; 0 means all were stored. The receiver caps it at the items
+	// of the request.
 	Rejected int64
 	// Message says why, naming the first problems.
 	Message string
@@ -125,6 +126,8 @@ func (r *Receiver) consumeMetrics(ctx context.Context, proto string, md pmetric.
 		}
 		return p, err
 	}
+	// A consumer may count refused samples; OTLP counts data points.
+	p.Rejected = min(p.Rejected, int64(n))
 	for reason, c := range p.ByReason {
 		r.m.Reject(ingest.SignalMetrics, proto, reason, c)
 	}
