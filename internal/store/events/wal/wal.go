@@ -212,19 +212,18 @@ func (w *WAL) repair(n int) error {
 		return fmt.Errorf("wal: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
+	good, size, scanErr, err := w.scanFile(f, func([]byte) error { return nil })
 	if err != nil {
-		return fmt.Errorf("wal: %w", err)
+		return err
 	}
-	good, scanErr := scan(bufio.NewReaderSize(f, 1<<20), w.opts.MaxRecordSize, func([]byte) error { return nil })
-	if scanErr == nil && good == st.Size() {
+	if scanErr == nil && good == size {
 		return nil
 	}
 	if good < int64(len(magic)) {
 		good = 0 // not even a whole header: start the segment afresh
 	}
 	w.logger.Warn("WAL: dropping a torn or corrupt tail", "segment", path, "valid_bytes", good,
-		"dropped_bytes", st.Size()-good, "reason", fmt.Sprint(scanErr))
+		"dropped_bytes", size-good, "reason", fmt.Sprint(scanErr))
 	if err := f.Truncate(good); err != nil {
 		return fmt.Errorf("wal: truncate torn tail of %s: %w", path, err)
 	}
@@ -234,6 +233,19 @@ func (w *WAL) repair(n int) error {
 		}
 	}
 	return f.Sync()
+}
+
+// scanFile scans an open segment file: see scan, whose stop reason is
+// scanErr. It also returns the file's size, to tell a clean end from a
+// dropped remainder. err is a failure to read the file's size, on which
+// the caller must stop.
+func (w *WAL) scanFile(f *os.File, fn func([]byte) error) (valid, size int64, scanErr, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("wal: %w", err)
+	}
+	valid, scanErr = scan(bufio.NewReaderSize(f, 1<<20), w.opts.MaxRecordSize, fn)
+	return valid, st.Size(), scanErr, nil
 }
 
 // scan reads a segment, calling fn for each valid record. It returns the
@@ -587,23 +599,22 @@ func (w *WAL) replaySegment(s int, fn func(int, []byte) error) error {
 		return fmt.Errorf("wal: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("wal: %w", err)
-	}
-	off, err := scan(bufio.NewReaderSize(f, 1<<20), w.opts.MaxRecordSize, func(rec []byte) error {
+	off, size, err, ioErr := w.scanFile(f, func(rec []byte) error {
 		if err := fn(s, rec); err != nil {
 			return errStop{err}
 		}
 		return nil
 	})
+	if ioErr != nil {
+		return ioErr
+	}
 	var stop errStop
 	if errors.As(err, &stop) {
 		return stop.err
 	}
-	if err != nil || off != st.Size() {
+	if err != nil || off != size {
 		w.logger.Warn("WAL: corrupt segment, dropping its remainder", "segment", path,
-			"valid_bytes", off, "dropped_bytes", st.Size()-off, "reason", fmt.Sprint(err))
+			"valid_bytes", off, "dropped_bytes", size-off, "reason", fmt.Sprint(err))
 	}
 	return nil
 }
