@@ -96,39 +96,6 @@ func StatusOf(err error) int {
 	}
 }
 
-// StatusWriter is an http.ResponseWriter that remembers the status code.
-type StatusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-// WriteHeader implements http.ResponseWriter.
-func (w *StatusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write implements http.ResponseWriter.
-func (w *StatusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Code returns the status written, 200 if none was.
-func (w *StatusWriter) Code() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // Bodies reads request bodies into reused buffers, for handlers that copy
 // what they keep out of the body before answering. The zero value is
 // ready to use and safe for concurrent use.

@@ -33,6 +33,7 @@ import (
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/httpx"
 )
 
 // Storage is what the API reads: samples, chunks and exemplars, plus the
@@ -199,12 +200,9 @@ func (a *API) Handler() http.Handler {
 		if req.Body != nil && a.opts.MaxBodyBytes > 0 {
 			req.Body = http.MaxBytesReader(w, req.Body, a.opts.MaxBodyBytes)
 		}
-		rw := &recorder{ResponseWriter: w}
+		rw := &recorder{StatusWriter: httpx.StatusWriter{ResponseWriter: w}}
 		inner.ServeHTTP(rw, req)
-		code := rw.code
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := rw.Code()
 		a.requests.WithLabelValues("prometheus", handlerName(req.URL.Path), strconv.Itoa(code)).Inc()
 		if code >= 400 {
 			a.rejected.WithLabelValues("prometheus", errorType(rw.errBody.Bytes(), code)).Inc()
@@ -306,32 +304,15 @@ func errorType(body []byte, code int) string {
 
 // recorder keeps the status code and, for errors, the start of the body.
 type recorder struct {
-	http.ResponseWriter
-	code    int
+	httpx.StatusWriter
 	errBody bytes.Buffer
 }
 
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	if r.code >= 400 && r.errBody.Len() < 4096 {
+	if code := r.Code(); code >= 400 && r.errBody.Len() < 4096 {
 		r.errBody.Write(b[:min(len(b), 4096-r.errBody.Len())])
 	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *recorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	return r.StatusWriter.Write(b)
 }
 
 // noTargets answers the target pages while no scrape manager runs.

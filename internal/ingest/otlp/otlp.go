@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
 )
 
@@ -166,7 +167,7 @@ func requestEncoding(r *http.Request) (encoding, error) {
 }
 
 func (r *Receiver) serveMetrics(w http.ResponseWriter, req *http.Request) {
-	sw := &ingest.StatusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	defer func() {
 		r.m.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoOTLPHTTP, strconv.Itoa(sw.Code())).Inc()
 	}()

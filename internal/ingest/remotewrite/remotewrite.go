@@ -28,6 +28,7 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
 )
 
@@ -77,7 +78,7 @@ func New(guard *ingest.Guard, m *ingest.Metrics, logger *slog.Logger, opts Optio
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &ingest.StatusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	stored := false
 	h.http.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), storedKey{}, &stored)))
 	h.metrics.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoRemoteWrite, strconv.Itoa(sw.Code())).Inc()
