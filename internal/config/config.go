@@ -145,15 +145,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := cfg.loadPrometheus(dir); err != nil {
+	cfg, err := parse(b, dir)
+	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
@@ -162,12 +159,15 @@ func Load(path string) (*Config, error) {
 // Parse decodes YAML over the defaults. Relative paths in scrape configs
 // are resolved against the working directory. Only the Prometheus sections
 // (global, scrape_configs) are validated here; call Validate for the rest.
-func Parse(b []byte) (*Config, error) {
+func Parse(b []byte) (*Config, error) { return parse(b, "") }
+
+// parse is Parse with relative paths resolved against dir.
+func parse(b []byte, dir string) (*Config, error) {
 	cfg := Default()
 	if err := yaml.UnmarshalStrict(b, cfg); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	if err := cfg.loadPrometheus(""); err != nil {
+	if err := cfg.loadPrometheus(dir); err != nil {
 		return nil, err
 	}
 	return cfg, nil
