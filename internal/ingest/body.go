@@ -49,15 +49,15 @@ func ReadBody(r *http.Request, l BodyLimits) ([]byte, error) {
 		defer zr.Close()
 		return readLimited(zr, l.MaxDecodedBytes, "decompressed body", true)
 	case "snappy":
-		return SnappyDecode(nil, raw, l.MaxDecodedBytes)
+		return snappyDecode(nil, raw, l.MaxDecodedBytes)
 	default:
 		return nil, Errorf(ReasonUnsupportedMedia, "Content-Encoding %q is not supported; use gzip, zstd, snappy or none", enc)
 	}
 }
 
-// SnappyDecode decodes a snappy block (as remote_write sends) whose
+// snappyDecode decodes a snappy block (as remote_write sends) whose
 // decoded length must not pass max, into dst when it is large enough.
-func SnappyDecode(dst, b []byte, max int64) ([]byte, error) {
+func snappyDecode(dst, b []byte, max int64) ([]byte, error) {
 	n, err := snappy.DecodedLen(b)
 	if err != nil {
 		return nil, Errorf(ReasonMalformed, "snappy body: %v", err)
@@ -128,7 +128,7 @@ func (p *Bodies) ReadSnappy(r *http.Request, l BodyLimits) (body []byte, release
 		return nil, nil, err
 	}
 	dec := p.get()
-	out, err := SnappyDecode(*dec, *raw, l.MaxDecodedBytes)
+	out, err := snappyDecode(*dec, *raw, l.MaxDecodedBytes)
 	if err != nil {
 		p.put(dec)
 		return nil, nil, err
