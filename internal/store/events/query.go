@@ -1,0 +1,387 @@
+package events
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grafana/regexp"
+)
+
+// Op is a filter's comparison.
+type Op uint8
+
+// The comparisons. Eq, Neq, Re and NotRe compare text; Lt, Le, Gt and Ge
+// compare numbers when both sides read as numbers, else text. Contains is a
+// case-sensitive substring match; Token matches a whole token of the
+// text (runs of letters, digits and '_'), ignoring ASCII case: the
+// full-text search the body's token index answers. Exists and NotExists
+// test presence.
+//
+// A field that is absent reads as empty text: Neq and NotRe match it, as in
+// Prometheus and Loki label matching. Query languages whose semantics
+// differ (TraceQL) add an Exists filter.
+const (
+	Eq Op = iota + 1
+	Neq
+	Re
+	NotRe
+	Lt
+	Le
+	Gt
+	Ge
+	Contains
+	Token
+	Exists
+	NotExists
+)
+
+var opNames = map[Op]string{Eq: "=", Neq: "!=", Re: "=~", NotRe: "!~", Lt: "<", Le: "<=", Gt: ">", Ge: ">=",
+	Contains: "contains", Token: "token", Exists: "exists", NotExists: "not exists"}
+
+func (o Op) String() string { return opNames[o] }
+
+// Filter is a predicate on one field. Fields are the columns by name
+// (service_name, trace_id, span_id, parent_span_id, body, severity_text,
+// severity_number, level, name, kind, duration, status_code,
+// status_message, trace_state, scope_name), attributes as attrs.<key> or
+// resource.<key>, or a bare attribute key, looked up in attrs then resource.
+type Filter struct {
+	Field string
+	Op    Op
+	Value string
+
+	num    float64
+	isNum  bool
+	re     *regexp.Regexp
+	get    func(*Event) (Value, bool)
+	lowerV string
+	fast   func(*Event) bool // replaces the generic comparison where set
+}
+
+// Compile checks the filter and prepares it. Select compiles its filters;
+// callers that evaluate filters themselves call it once.
+func (f *Filter) Compile() error {
+	if _, ok := opNames[f.Op]; !ok {
+		return fmt.Errorf("filter on %q: unknown operator %d", f.Field, f.Op)
+	}
+	get, err := fieldGetter(f.Field)
+	if err != nil {
+		return err
+	}
+	f.get = get
+	f.fast = fastMatcher(f.Field, f.Op, f.Value)
+	switch f.Op {
+	case Re, NotRe:
+		re, err := regexp.Compile("^(?s:" + f.Value + ")$")
+		if err != nil {
+			return fmt.Errorf("filter on %q: bad regular expression %q: %w", f.Field, f.Value, err)
+		}
+		f.re = re
+	case Lt, Le, Gt, Ge:
+		if v, err := strconv.ParseFloat(f.Value, 64); err == nil {
+			f.num, f.isNum = v, true
+		}
+	case Token:
+		f.lowerV = strings.ToLower(f.Value)
+		for i := 0; i < len(f.lowerV); i++ {
+			if !isTokenByte(f.lowerV[i]) {
+				return fmt.Errorf("filter on %q: %q is not one token (letters, digits and '_' only)", f.Field, f.Value)
+			}
+		}
+		if f.lowerV == "" {
+			return fmt.Errorf("filter on %q: empty token", f.Field)
+		}
+	}
+	return nil
+}
+
+// Match evaluates a compiled filter.
+func (f *Filter) Match(e *Event) bool {
+	if f.fast != nil {
+		return f.fast(e)
+	}
+	v, ok := f.get(e)
+	switch f.Op {
+	case Exists:
+		return ok
+	case NotExists:
+		return !ok
+	case Eq:
+		return v.String() == f.Value
+	case Neq:
+		return v.String() != f.Value
+	case Re:
+		return f.re.MatchString(v.String())
+	case NotRe:
+		return !f.re.MatchString(v.String())
+	case Contains:
+		return strings.Contains(v.String(), f.Value)
+	case Token:
+		return hasToken(v.String(), f.lowerV)
+	}
+	if !ok {
+		return false
+	}
+	if n, isNum := v.Number(); isNum && f.isNum {
+		switch f.Op {
+		case Lt:
+			return n < f.num
+		case Le:
+			return n <= f.num
+		case Gt:
+			return n > f.num
+		case Ge:
+			return n >= f.num
+		}
+	}
+	s := v.String()
+	switch f.Op {
+	case Lt:
+		return s < f.Value
+	case Le:
+		return s <= f.Value
+	case Gt:
+		return s > f.Value
+	case Ge:
+		return s >= f.Value
+	}
+	return false
+}
+
+// hasToken reports whether s has the token tok (lower case) as a whole
+// token, ignoring ASCII case.
+func hasToken(s, tok string) bool {
+	for i := 0; i+len(tok) <= len(s); {
+		j := indexFold(s[i:], tok)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(tok)
+		if (j == 0 || !isTokenByte(s[j-1])) && (end == len(s) || !isTokenByte(s[end])) {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+// indexFold finds lower-case ASCII needle in s ignoring ASCII case.
+func indexFold(s, needle string) int {
+	if needle == "" {
+		return 0
+	}
+	first := needle[0]
+	upper := first
+	if 'a' <= first && first <= 'z' {
+		upper = first - ('a' - 'A')
+	}
+	for i := 0; i+len(needle) <= len(s); i++ {
+		c := s[i]
+		if c != first && c != upper {
+			continue
+		}
+		k := 1
+		for ; k < len(needle); k++ {
+			c := s[i+k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[k] {
+				break
+			}
+		}
+		if k == len(needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+func strv(s string) (Value, bool) { return Str(s), s != "" }
+
+func fieldGetter(field string) (func(*Event) (Value, bool), error) {
+	switch field {
+	case "service_name", "service.name":
+		return func(e *Event) (Value, bool) { return strv(e.Service) }, nil
+	case "trace_id":
+		return func(e *Event) (Value, bool) { return Str(e.TraceID.String()), !e.TraceID.IsZero() }, nil
+	case "span_id":
+		return func(e *Event) (Value, bool) { return Str(e.SpanID.String()), !e.SpanID.IsZero() }, nil
+	case "parent_span_id":
+		return func(e *Event) (Value, bool) { return Str(e.ParentSpanID.String()), !e.ParentSpanID.IsZero() }, nil
+	case "body":
+		return func(e *Event) (Value, bool) { return strv(e.Body) }, nil
+	case "severity_text":
+		return func(e *Event) (Value, bool) { return strv(e.SeverityText) }, nil
+	case "severity_number":
+		return func(e *Event) (Value, bool) { return Int(int64(e.Severity)), e.Severity != 0 }, nil
+	case "level":
+		return func(e *Event) (Value, bool) { return Str(e.Level()), true }, nil
+	case "name":
+		return func(e *Event) (Value, bool) { return strv(e.Name) }, nil
+	case "kind":
+		return func(e *Event) (Value, bool) { return Int(int64(e.SpanKind)), true }, nil
+	case "duration":
+		return func(e *Event) (Value, bool) { return Int(e.Duration), true }, nil
+	case "status_code":
+		return func(e *Event) (Value, bool) { return Int(int64(e.StatusCode)), true }, nil
+	case "status_message":
+		return func(e *Event) (Value, bool) { return strv(e.StatusMessage) }, nil
+	case "trace_state":
+		return func(e *Event) (Value, bool) { return strv(e.TraceState) }, nil
+	case "scope_name":
+		return func(e *Event) (Value, bool) { return strv(e.Scope) }, nil
+	case "":
+		return nil, fmt.Errorf("filter without a field")
+	}
+	if k, ok := strings.CutPrefix(field, "attrs."); ok {
+		return func(e *Event) (Value, bool) { return e.Attrs.Get(k) }, nil
+	}
+	if k, ok := strings.CutPrefix(field, "resource."); ok {
+		return func(e *Event) (Value, bool) { return e.Resource.Get(k) }, nil
+	}
+	return func(e *Event) (Value, bool) {
+		if v, ok := e.Attrs.Get(field); ok {
+			return v, true
+		}
+		return e.Resource.Get(field)
+	}, nil
+}
+
+// Query selects events of one tenant and kind.
+type Query struct {
+	Tenant     string
+	Kind       Kind
+	Start, End int64    // unix ns; events with Start <= time < End. Zero End: no upper bound.
+	Filters    []Filter // all must match
+	// Limit caps the events returned by Select (0: no limit). The events
+	// kept are the newest if Newest is set, else the oldest, and they come
+	// in that order.
+	Limit  int
+	Newest bool
+}
+
+func (q *Query) inRange(t int64) bool {
+	return t >= q.Start && (q.End == 0 || t < q.End)
+}
+
+func (q *Query) overlaps(minT, maxT int64) bool {
+	return maxT >= q.Start && (q.End == 0 || minT < q.End)
+}
+
+func (q *Query) match(e *Event) bool {
+	if !q.inRange(e.Time) {
+		return false
+	}
+	for i := range q.Filters {
+		if !q.Filters[i].Match(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *Query) compile() error {
+	if q.Kind != KindLog && q.Kind != KindSpan {
+		return fmt.Errorf("query: unknown kind %d", q.Kind)
+	}
+	if q.End != 0 && q.End < q.Start {
+		return fmt.Errorf("query: end %d before start %d", q.End, q.Start)
+	}
+	for i := range q.Filters {
+		if err := q.Filters[i].Compile(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// traceIDs returns the trace ids the query is restricted to by trace_id
+// equality filters, for the Bloom filters.
+func (q *Query) traceIDs() []TraceID {
+	for _, f := range q.Filters {
+		if f.Field == "trace_id" && f.Op == Eq {
+			id, err := ParseTraceID(f.Value)
+			if err != nil {
+				return []TraceID{} // matches nothing
+			}
+			return []TraceID{id}
+		}
+	}
+	return nil
+}
+
+// bodyTokens returns the tokens the query requires in the body.
+func (q *Query) bodyTokens() []string {
+	var toks []string
+	for _, f := range q.Filters {
+		if f.Field == "body" && f.Op == Token {
+			toks = append(toks, f.lowerV)
+		}
+	}
+	return toks
+}
+
+// mayMatch reports whether a row group with this index may hold matches.
+func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
+	if ids != nil {
+		if len(ids) == 0 {
+			return false
+		}
+		found := false
+		for _, id := range ids {
+			if ix.traces.hasHash(hashBytes(id[:])) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for _, t := range toks {
+		if !ix.tokens.hasHash(hashString(t)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fastMatcher compares ids as bytes and plain string columns without
+// making a Value, for the filters that are in every trace and stream lookup.
+func fastMatcher(field string, op Op, val string) func(*Event) bool {
+	if op != Eq && op != Neq {
+		return nil
+	}
+	var m func(*Event) bool
+	switch field {
+	case "trace_id":
+		id, err := ParseTraceID(val)
+		if err != nil {
+			m = func(*Event) bool { return false }
+		} else {
+			m = func(e *Event) bool { return e.TraceID == id }
+		}
+	case "span_id":
+		id, err := ParseSpanID(val)
+		if err != nil {
+			m = func(*Event) bool { return false }
+		} else {
+			m = func(e *Event) bool { return e.SpanID == id }
+		}
+	case "service_name", "service.name":
+		m = func(e *Event) bool { return e.Service == val }
+	case "name":
+		m = func(e *Event) bool { return e.Name == val }
+	case "severity_text":
+		m = func(e *Event) bool { return e.SeverityText == val }
+	default:
+		return nil
+	}
+	if op == Neq {
+		return func(e *Event) bool { return !m(e) }
+	}
+	return m
+}

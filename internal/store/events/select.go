@@ -1,0 +1,265 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// unit is one piece of a scan: a head's snapshot or one row group.
+type unit struct {
+	minT, maxT int64
+	h          *head
+	evs        []Event
+	b          *blockRef
+	rg         int
+}
+
+// snapshot lists the units a query reads and holds a reference on their
+// blocks; release gives them back.
+func (s *Store) snapshot(q *Query) (units []unit, release func()) {
+	k := headKey{q.Tenant, q.Kind}
+	s.mu.RLock()
+	var heads []*head
+	if h := s.heads[k]; h != nil {
+		heads = append(heads, h)
+	}
+	for _, f := range s.frozen {
+		if f.key == k {
+			heads = append(heads, f.h)
+		}
+	}
+	var refs []*blockRef
+	for _, b := range s.blocks[k] {
+		if q.overlaps(b.meta.MinTime, b.meta.MaxTime) {
+			b.acquire()
+			refs = append(refs, b)
+		}
+	}
+	s.mu.RUnlock()
+	for _, h := range heads {
+		evs, minT, maxT := h.snapshot()
+		if len(evs) > 0 && q.overlaps(minT, maxT) {
+			units = append(units, unit{minT: minT, maxT: maxT, h: h, evs: evs})
+		}
+	}
+	for _, b := range refs {
+		for i, rg := range b.meta.RowGroups {
+			if q.overlaps(rg.MinTime, rg.MaxTime) {
+				units = append(units, unit{minT: rg.MinTime, maxT: rg.MaxTime, b: b, rg: i})
+			}
+		}
+	}
+	return units, func() {
+		for _, b := range refs {
+			b.release(s.logger)
+		}
+	}
+}
+
+// scanUnit calls fn with the unit's matching events.
+func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, fn func([]Event) error) error {
+	if u.h != nil {
+		if ids != nil {
+			var out []Event
+			for _, id := range ids {
+				for _, p := range u.h.trace(id, len(u.evs)) {
+					if q.match(&u.evs[p]) {
+						out = append(out, u.evs[p])
+					}
+				}
+			}
+			if len(out) == 0 {
+				return nil
+			}
+			return fn(out)
+		}
+		var out []Event
+		for i := range u.evs {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if q.match(&u.evs[i]) {
+				out = append(out, u.evs[i])
+				if len(out) == 1024 {
+					if err := fn(out); err != nil {
+						return err
+					}
+					out = nil
+				}
+			}
+		}
+		if len(out) > 0 {
+			return fn(out)
+		}
+		return nil
+	}
+	return u.b.readRowGroup(u.rg, func(evs []Event) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out := evs[:0]
+		for i := range evs {
+			if q.match(&evs[i]) {
+				out = append(out, evs[i])
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return fn(out)
+	})
+}
+
+// ScanStats tells what a scan read.
+type ScanStats struct {
+	Units    int   // head snapshots and row groups in the time range
+	Skipped  int   // ... of which the indexes ruled out
+	Corrupt  int   // row groups that failed their checksums, skipped
+	Matched  int64 // events passed to the caller
+	Warnings []string
+}
+
+// Scan calls fn with batches of the events matching q, in no particular
+// order, scanning head and row groups in parallel. Calls of fn do not
+// overlap. A row group failing its checksum is skipped and reported in the
+// stats; other errors end the scan.
+func (s *Store) Scan(ctx context.Context, q Query, fn func([]Event) error) (ScanStats, error) {
+	if err := q.compile(); err != nil {
+		return ScanStats{}, err
+	}
+	units, release := s.snapshot(&q)
+	defer release()
+	var mu sync.Mutex
+	var st ScanStats
+	st.Units = len(units)
+	err := s.parallel(ctx, &q, units, &st, func(_ int, evs []Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		st.Matched += int64(len(evs))
+		return fn(evs)
+	})
+	return st, err
+}
+
+// parallel runs scanUnit over units with one worker per CPU. fn gets the
+// unit's index and may be called concurrently.
+func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanStats, fn func(int, []Event) error) error {
+	ids, toks := q.traceIDs(), q.bodyTokens()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		wg       sync.WaitGroup
+	)
+	workers := min(runtime.GOMAXPROCS(0), len(units))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= len(units) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				u := units[i]
+				if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks) {
+					mu.Lock()
+					st.Skipped++
+					mu.Unlock()
+					continue
+				}
+				err := s.scanUnit(ctx, q, u, ids, func(evs []Event) error { return fn(i, evs) })
+				if err != nil && errors.Is(err, ErrCorrupt) {
+					s.m.corruptReads.Inc()
+					s.logger.Error("event store: skipping a corrupt row group", "err", err)
+					mu.Lock()
+					st.Corrupt++
+					st.Warnings = append(st.Warnings, err.Error())
+					mu.Unlock()
+					continue
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// Select returns the events matching q, ordered by time (newest first if
+// q.Newest), at most q.Limit of them. Units are read newest (or oldest)
+// first, a CPU's worth at a time, and reading stops once no unread unit
+// can hold an event that would make the cut.
+func (s *Store) Select(ctx context.Context, q Query) ([]Event, ScanStats, error) {
+	if err := q.compile(); err != nil {
+		return nil, ScanStats{}, err
+	}
+	units, release := s.snapshot(&q)
+	defer release()
+	before := func(a, b int64) bool { return a < b }
+	if q.Newest {
+		before = func(a, b int64) bool { return a > b }
+		sort.Slice(units, func(i, j int) bool { return units[i].maxT > units[j].maxT })
+	} else {
+		sort.Slice(units, func(i, j int) bool { return units[i].minT < units[j].minT })
+	}
+	st := ScanStats{Units: len(units)}
+	var res []Event
+	var mu sync.Mutex
+	wave := max(runtime.GOMAXPROCS(0), 1)
+	for len(units) > 0 {
+		if q.Limit > 0 && len(res) >= q.Limit {
+			worst := res[len(res)-1].Time
+			if q.Newest && units[0].maxT < worst || !q.Newest && units[0].minT > worst {
+				break
+			}
+		}
+		n := min(wave, len(units))
+		err := s.parallel(ctx, &q, units[:n], &st, func(_ int, evs []Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			res = append(res, evs...)
+			return nil
+		})
+		if err != nil {
+			return nil, st, err
+		}
+		units = units[n:]
+		sort.SliceStable(res, func(i, j int) bool { return before(res[i].Time, res[j].Time) })
+		if q.Limit > 0 && len(res) > q.Limit {
+			res = slices.Clip(res[:q.Limit])
+		}
+	}
+	st.Matched = int64(len(res))
+	return res, st, nil
+}
+
+// Trace returns every span of a trace in a tenant, across head and
+// blocks, ordered by start time.
+func (s *Store) Trace(ctx context.Context, tenant string, id TraceID) ([]Event, error) {
+	evs, _, err := s.Select(ctx, Query{Tenant: tenant, Kind: KindSpan, Filters: []Filter{{Field: "trace_id", Op: Eq, Value: id.String()}}})
+	return evs, err
+}

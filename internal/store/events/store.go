@@ -1,0 +1,467 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/horus-obs/horus/internal/store/events/wal"
+)
+
+// Options configure a Store.
+type Options struct {
+	// WAL configures the write-ahead log (fsync policy and interval).
+	WAL wal.Options
+	// HeadMaxBytes cuts the head into blocks once its events take this
+	// much memory (default 256 MiB).
+	HeadMaxBytes int
+	// HeadMaxAge cuts the head this long after its first event arrived
+	// (default 15 min), so blocks are written, and the WAL truncated,
+	// even at a trickle.
+	HeadMaxAge time.Duration
+	// BlockSpan is the longest time range a compacted block covers
+	// (default 2 h); compaction merges small blocks within one such window.
+	BlockSpan time.Duration
+	// Retention deletes blocks whose newest event is older than this
+	// (default 0: keep forever). RetentionBytes deletes a tenant's oldest
+	// blocks while its blocks take more than this (0: no limit).
+	Retention      time.Duration
+	RetentionBytes int64
+	// Tenants overrides the retention per tenant.
+	Tenants map[string]TenantLimits
+	// Registerer gets the store's metrics, if set.
+	Registerer prometheus.Registerer
+}
+
+// TenantLimits override the store-wide retention for one tenant; zero
+// fields take the store's.
+type TenantLimits struct {
+	Retention      time.Duration
+	RetentionBytes int64
+}
+
+func (o *Options) defaults() {
+	if o.HeadMaxBytes <= 0 {
+		o.HeadMaxBytes = 256 << 20
+	}
+	if o.HeadMaxAge <= 0 {
+		o.HeadMaxAge = 15 * time.Minute
+	}
+	if o.BlockSpan <= 0 {
+		o.BlockSpan = 2 * time.Hour
+	}
+}
+
+// ErrBadTenant is returned for tenant names that cannot be a directory.
+var ErrBadTenant = errors.New("invalid tenant")
+
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,150}$`)
+
+// CheckTenant validates a tenant name: 1 to 150 letters, digits, '_', '.'
+// and '-', not "." or "..".
+func CheckTenant(t string) error {
+	if !tenantRE.MatchString(t) || t == "." || t == ".." {
+		return fmt.Errorf("%w %q: want 1 to 150 letters, digits, '_', '.' or '-'", ErrBadTenant, t)
+	}
+	return nil
+}
+
+type headKey struct {
+	tenant string
+	kind   Kind
+}
+
+// frozenHead is a head cut from appends, waiting to become a block.
+type frozenHead struct {
+	key headKey
+	h   *head
+	seg int // WAL segments below seg hold only events of this and older heads
+}
+
+// Store is the event store.
+type Store struct {
+	dir    string
+	opts   Options
+	logger *slog.Logger
+	wal    *wal.WAL
+	m      *storeMetrics
+
+	// appendMu orders appends against cuts: an append holds it shared
+	// across its WAL write and head insert, a cut exclusively, so no event
+	// is in a WAL segment the cut considers done but not in a cut head.
+	appendMu sync.RWMutex
+
+	mu       sync.RWMutex
+	heads    map[headKey]*head
+	headBorn time.Time // when the oldest current head got its first event
+	frozen   []*frozenHead
+	blocks   map[headKey][]*blockRef // sorted by MinTime
+	corrupt  []CorruptBlock
+
+	bgMu   sync.Mutex // one cut/compaction/retention pass at a time
+	quit   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	bufs   sync.Pool
+}
+
+// CorruptBlock is a block that could not be opened.
+type CorruptBlock struct {
+	Dir   string `json:"dir"`
+	Error string `json:"error"`
+}
+
+// blockRef counts the users of a block, so a compacted or expired block is
+// closed and deleted only after the queries reading it end.
+type blockRef struct {
+	*block
+	refs    atomic.Int64
+	deleted atomic.Bool
+}
+
+func (r *blockRef) acquire() { r.refs.Add(1) }
+
+func (r *blockRef) release(logger *slog.Logger) {
+	if r.refs.Add(-1) == 0 && r.deleted.Load() {
+		_ = r.close()
+		if err := os.RemoveAll(r.dir); err != nil {
+			logger.Error("event store: removing block", "dir", r.dir, "err", err)
+		}
+	}
+}
+
+// Open opens the store in dir: it removes half-written blocks, opens the
+// blocks, replays the WAL into the heads, and starts the background loop
+// that cuts heads into blocks, compacts and applies retention.
+func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
+	opts.defaults()
+	s := &Store{
+		dir: dir, opts: opts, logger: logger,
+		heads:  map[headKey]*head{},
+		blocks: map[headKey][]*blockRef{},
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	s.m = newStoreMetrics(s, opts.Registerer)
+	if err := os.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := s.loadBlocks(); err != nil {
+		return nil, err
+	}
+	w, err := wal.Open(filepath.Join(dir, "wal"), logger, opts.WAL)
+	if err != nil {
+		s.closeBlocks()
+		return nil, err
+	}
+	s.wal = w
+	start := time.Now()
+	records, events := 0, 0
+	err = w.Replay(0, func(seg int, rec []byte) error {
+		tenant, kind, evs, err := decodeRecord(string(rec))
+		if err != nil {
+			// The WAL's checksum passed, so this is a bug or a format
+			// change, not a torn write: stop rather than skip data.
+			return fmt.Errorf("WAL segment %d: %w", seg, err)
+		}
+		s.head(headKey{tenant, kind}).append(evs)
+		records++
+		events += len(evs)
+		return nil
+	})
+	if err != nil {
+		_ = w.Close()
+		s.closeBlocks()
+		return nil, fmt.Errorf("event store: replaying the WAL: %w", err)
+	}
+	if records > 0 {
+		logger.Info("event store: WAL replayed", "records", records, "events", events, "duration", time.Since(start))
+	}
+	go s.loop()
+	return s, nil
+}
+
+func (s *Store) blocksDir() string { return filepath.Join(s.dir, "blocks") }
+
+// loadBlocks opens every block under blocks/<tenant>/<kind>/, removing
+// .tmp directories (blocks whose writing a crash cut short) and blocks that
+// a compaction replaced but did not get to delete.
+func (s *Store) loadBlocks() error {
+	dirs, err := filepath.Glob(filepath.Join(s.blocksDir(), "*", "*", "*"))
+	if err != nil {
+		return err
+	}
+	var opened []*block
+	for _, d := range dirs {
+		if filepath.Ext(d) == tmpSuffix {
+			s.logger.Warn("event store: removing a block a crash left half-written", "dir", d)
+			if err := os.RemoveAll(d); err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := openBlock(d)
+		if err != nil {
+			s.logger.Error("event store: block unreadable, not served", "dir", d, "err", err)
+			s.corrupt = append(s.corrupt, CorruptBlock{Dir: d, Error: err.Error()})
+			continue
+		}
+		if b.index != nil {
+			s.logger.Warn("event store: block index damaged, its row groups are scanned without it", "dir", d, "err", b.index)
+		}
+		opened = append(opened, b)
+	}
+	replaced := map[string]bool{}
+	for _, b := range opened {
+		for _, src := range b.meta.Sources {
+			replaced[src] = true
+		}
+	}
+	for _, b := range opened {
+		if replaced[b.meta.ULID] {
+			s.logger.Info("event store: removing a block already compacted into another", "dir", b.dir)
+			_ = b.close()
+			if err := os.RemoveAll(b.dir); err != nil {
+				return err
+			}
+			continue
+		}
+		s.addBlock(b)
+	}
+	return nil
+}
+
+func (s *Store) addBlock(b *block) {
+	k := headKey{b.meta.Tenant, b.kind}
+	r := &blockRef{block: b}
+	r.refs.Store(1) // the store's own reference
+	bs := append(s.blocks[k], r)
+	sort.Slice(bs, func(i, j int) bool { return bs[i].meta.MinTime < bs[j].meta.MinTime })
+	s.blocks[k] = bs
+}
+
+func (s *Store) closeBlocks() {
+	for _, bs := range s.blocks {
+		for _, b := range bs {
+			_ = b.close()
+		}
+	}
+}
+
+// head returns the current head of k, creating it.
+func (s *Store) head(k headKey) *head {
+	s.mu.RLock()
+	h := s.heads[k]
+	s.mu.RUnlock()
+	if h != nil {
+		return h
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h = s.heads[k]; h == nil {
+		h = newHead()
+		s.heads[k] = h
+		if len(s.heads) == 1 {
+			s.headBorn = time.Now()
+		}
+	}
+	return h
+}
+
+// ErrStorage wraps failures to store data: a full disk, a failed WAL. The
+// data was not acknowledged; the client may retry.
+var ErrStorage = errors.New("event store cannot write")
+
+// Append stores a batch of events of one tenant and kind. It returns once
+// the batch is in the WAL (as durable as the fsync policy promises) and in
+// the head, where queries see it.
+func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Event) error {
+	if err := CheckTenant(tenant); err != nil {
+		return err
+	}
+	if kind != KindLog && kind != KindSpan {
+		return fmt.Errorf("append: unknown kind %d", kind)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	rec := appendRecord((*bp)[:0], tenant, kind, evs)
+	defer func() {
+		if cap(rec) <= 16<<20 {
+			*bp = rec
+			s.bufs.Put(bp)
+		}
+	}()
+	s.appendMu.RLock()
+	defer s.appendMu.RUnlock()
+	if err := s.wal.Append(ctx, rec); err != nil {
+		if errors.Is(err, wal.ErrRecordTooLarge) {
+			return fmt.Errorf("append: batch of %d bytes encoded is larger than the WAL's record limit", len(rec))
+		}
+		s.m.appendFailures.Inc()
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	s.head(headKey{tenant, kind}).append(evs)
+	s.m.appended.WithLabelValues(kind.String()).Add(float64(len(evs)))
+	return nil
+}
+
+// Close stops the background loop and closes the WAL and blocks. Heads
+// are not written as blocks: the WAL has them, and the next Open replays it.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.quit)
+	<-s.done
+	err := s.wal.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeBlocks()
+	return err
+}
+
+func (s *Store) loop() {
+	defer close(s.done)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			s.Maintain(context.Background(), false)
+		}
+	}
+}
+
+// Maintain runs one background pass: cut the heads into blocks if they are
+// due (or if force is set), write cut heads, compact and apply retention.
+// The background loop calls it every few seconds; tests call it directly.
+func (s *Store) Maintain(ctx context.Context, force bool) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if force || s.headDue() {
+		if err := s.cut(ctx); err != nil {
+			s.logger.Error("event store: cutting the head", "err", err)
+		}
+	}
+	s.flushFrozen()
+	s.compact(ctx)
+	s.applyRetention(time.Now())
+}
+
+func (s *Store) headDue() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.heads) == 0 {
+		return false
+	}
+	bytes := 0
+	for _, h := range s.heads {
+		_, b := h.size()
+		bytes += b
+	}
+	return bytes >= s.opts.HeadMaxBytes || time.Since(s.headBorn) >= s.opts.HeadMaxAge
+}
+
+// cut freezes the current heads and starts new ones and a new WAL segment.
+func (s *Store) cut(ctx context.Context) error {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	seg, err := s.wal.Cut(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, h := range s.heads {
+		s.frozen = append(s.frozen, &frozenHead{key: k, h: h, seg: seg})
+	}
+	s.heads = map[headKey]*head{}
+	return nil
+}
+
+// flushFrozen writes cut heads as blocks, oldest first, and truncates the
+// WAL up to the last one written. A head that fails to write (a full disk)
+// stays frozen and queryable, and is tried again on the next pass.
+func (s *Store) flushFrozen() {
+	s.mu.RLock()
+	frozen := slices.Clone(s.frozen)
+	s.mu.RUnlock()
+	truncate := 0
+	for _, f := range frozen {
+		evs, _, _ := f.h.snapshot()
+		start := time.Now()
+		meta, err := s.writeBlock(f.key, evs)
+		if err != nil {
+			s.m.blockWriteFailures.Inc()
+			s.logger.Error("event store: writing a block failed; the head stays in memory and the WAL keeps it", "tenant", f.key.tenant, "kind", f.key.kind, "events", len(evs), "err", err)
+			break
+		}
+		var b *block
+		if meta.Rows > 0 {
+			if b, err = openBlock(filepath.Join(s.blocksDir(), meta.Tenant, meta.Kind, meta.ULID)); err != nil {
+				s.logger.Error("event store: a block just written does not open", "ulid", meta.ULID, "err", err)
+				break
+			}
+			s.logger.Debug("event store: block written", "tenant", meta.Tenant, "kind", meta.Kind, "rows", meta.Rows, "bytes", meta.Bytes, "duration", time.Since(start))
+		}
+		s.mu.Lock()
+		if b != nil {
+			s.addBlock(b)
+		}
+		s.frozen = slices.DeleteFunc(s.frozen, func(x *frozenHead) bool { return x == f })
+		stillFrozen := false
+		for _, x := range s.frozen {
+			if x.seg <= f.seg {
+				stillFrozen = true
+			}
+		}
+		s.mu.Unlock()
+		if !stillFrozen {
+			truncate = f.seg
+		}
+	}
+	if truncate > 0 {
+		if err := s.wal.RemoveBefore(truncate); err != nil {
+			s.logger.Error("event store: truncating the WAL", "err", err)
+		}
+	}
+}
+
+// writeBlock sorts a copy of a head's events and writes them as a block.
+func (s *Store) writeBlock(k headKey, evs []Event) (BlockMeta, error) {
+	sorted := slices.Clone(evs)
+	sortEvents(sorted)
+	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, 1, nil)
+	if err != nil {
+		return BlockMeta{}, err
+	}
+	for i := range sorted {
+		if err := w.add(&sorted[i]); err != nil {
+			w.abort()
+			return BlockMeta{}, err
+		}
+	}
+	meta, err := w.finish()
+	if err == nil {
+		s.m.blocksWritten.Inc()
+	}
+	return meta, err
+}
