@@ -474,6 +474,58 @@ func (b *block) readRowGroup(i int, fn func([]Event) error) error {
 
 var errRead = errors.New("reading")
 
+// readSelected reads whole the rows sel (ascending) of row group i.
+func (b *block) readSelected(i int, sel []int32) ([]Event, error) {
+	rg := b.pf.RowGroups()[i]
+	var evs []Event
+	var err error
+	if b.kind == KindLog {
+		evs, err = readRowsAt[logRow](rg, sel)
+	} else {
+		evs, err = readRowsAt[spanRow](rg, sel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, b.meta.ULID, i, err)
+	}
+	return evs, nil
+}
+
+// readRowsAt reads the rows sel (ascending) whole, seeking over gaps.
+func readRowsAt[T any, P row[T]](rg parquet.RowGroup, sel []int32) ([]Event, error) {
+	r := parquet.NewGenericRowGroupReader[T](rg)
+	defer func() { _ = r.Close() }()
+	res := resourceCache{}
+	out := make([]Event, 0, len(sel))
+	rows := make([]T, 256)
+	next := int64(-1)
+	for k := 0; k < len(sel); {
+		// a run of consecutive rows
+		j := k + 1
+		for j < len(sel) && sel[j] == sel[j-1]+1 && j-k < len(rows) {
+			j++
+		}
+		if int64(sel[k]) != next {
+			if err := r.SeekToRow(int64(sel[k])); err != nil {
+				return nil, err
+			}
+		}
+		clear(rows[:j-k])
+		n, err := r.Read(rows[:j-k])
+		if n != j-k {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		for m := range n {
+			out = append(out, P(&rows[m]).event(res))
+		}
+		next = int64(sel[j-1]) + 1
+		k = j
+	}
+	return out, nil
+}
+
 type row[T any] interface {
 	*T
 	event(resourceCache) Event

@@ -261,6 +261,38 @@ type Query struct {
 	// in that order.
 	Limit  int
 	Newest bool
+	// Fields, if set, are the fields the caller needs (names as for
+	// filters; attrs and resource whole by "attrs" and "resource"); others
+	// may be left zero. Aggregations set them so blocks read a few columns.
+	Fields []string
+}
+
+// filterFields is what the filters read.
+func (q *Query) filterFields() fieldSet {
+	set := fTime
+	for _, f := range q.Filters {
+		set |= fieldsOf(f.Field)
+	}
+	return set
+}
+
+// outFields is what the caller wants back.
+func (q *Query) outFields() fieldSet {
+	if q.Fields == nil {
+		return fAll
+	}
+	set := fTime
+	for _, f := range q.Fields {
+		switch f {
+		case "attrs":
+			set |= fAttrs
+		case "resource":
+			set |= fResource
+		default:
+			set |= fieldsOf(f)
+		}
+	}
+	return set
 }
 
 func (q *Query) inRange(t int64) bool {

@@ -14,7 +14,7 @@ type attrCols struct {
 	Float map[string]float64 `parquet:"float"`
 	Bool  map[string]bool    `parquet:"bool"`
 	Bytes map[string][]byte  `parquet:"bytes"`
-	JSON  map[string]string  `parquet:"json"`
+	Other map[string]string  `parquet:"other"` // arrays and key-value lists, as JSON
 }
 
 // logRow is one row of a logs block.
@@ -98,10 +98,10 @@ func (c *attrCols) set(a Attrs) {
 			}
 			c.Bytes[k] = []byte(v.Str)
 		default:
-			if c.JSON == nil {
-				c.JSON = map[string]string{}
+			if c.Other == nil {
+				c.Other = map[string]string{}
 			}
-			c.JSON[k] = v.Str
+			c.Other[k] = v.Str
 		}
 	}
 }
@@ -109,7 +109,7 @@ func (c *attrCols) set(a Attrs) {
 // attrs rebuilds the attribute list, keys sorted within each type (Parquet
 // maps have no order; sorting makes reads deterministic).
 func (c *attrCols) attrs() Attrs {
-	n := len(c.Str) + len(c.Int) + len(c.Float) + len(c.Bool) + len(c.Bytes) + len(c.JSON)
+	n := len(c.Str) + len(c.Int) + len(c.Float) + len(c.Bool) + len(c.Bytes) + len(c.Other)
 	if n == 0 {
 		return nil
 	}
@@ -129,7 +129,7 @@ func (c *attrCols) attrs() Attrs {
 	for k, v := range c.Bytes {
 		a = append(a, Attr{k, Bytes(v)})
 	}
-	for k, v := range c.JSON {
+	for k, v := range c.Other {
 		t := TypeMap
 		if len(v) > 0 && v[0] == '[' {
 			t = TypeArray

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sort"
@@ -99,21 +100,79 @@ func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, f
 		}
 		return nil
 	}
-	return u.b.readRowGroup(u.rg, func(evs []Event) error {
-		if err := ctx.Err(); err != nil {
-			return err
+	return s.scanRowGroup(ctx, q, u, fn)
+}
+
+// scanRowGroup evaluates the filters on the columns they need, then reads
+// the matching rows: only the columns asked for when the query names its
+// fields, else whole rows, and with a limit only the rows that can make it.
+func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Event) error) error {
+	filt, out := q.filterFields(), q.outFields()
+	if filt&fNested != 0 {
+		return u.b.readRowGroup(u.rg, func(evs []Event) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			out := evs[:0]
+			for i := range evs {
+				if q.match(&evs[i]) {
+					out = append(out, evs[i])
+				}
+			}
+			if len(out) == 0 {
+				return nil
+			}
+			return fn(out)
+		})
+	}
+	rg := u.b.pf.RowGroups()[u.rg]
+	evs, err := readPartial(rg, u.b.kind, filt)
+	if err != nil {
+		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var sel []int32
+	for i := range evs {
+		if q.match(&evs[i]) {
+			sel = append(sel, int32(i))
 		}
-		out := evs[:0]
-		for i := range evs {
-			if q.match(&evs[i]) {
-				out = append(out, evs[i])
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	if q.Limit > 0 && len(sel) > q.Limit {
+		sort.SliceStable(sel, func(i, j int) bool {
+			if q.Newest {
+				return evs[sel[i]].Time > evs[sel[j]].Time
+			}
+			return evs[sel[i]].Time < evs[sel[j]].Time
+		})
+		sel = sel[:q.Limit]
+		slices.Sort(sel)
+	}
+	if extra := out &^ filt; out&fNested == 0 {
+		if extra != 0 {
+			more, err := readPartial(rg, u.b.kind, extra)
+			if err != nil {
+				return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
+			}
+			for _, i := range sel {
+				copyFields(&evs[i], &more[i], extra)
 			}
 		}
-		if len(out) == 0 {
-			return nil
+		res := make([]Event, len(sel))
+		for k, i := range sel {
+			res[k] = evs[i]
 		}
-		return fn(out)
-	})
+		return fn(res)
+	}
+	full, err := u.b.readSelected(u.rg, sel)
+	if err != nil {
+		return err
+	}
+	return fn(full)
 }
 
 // ScanStats tells what a scan read.
