@@ -31,7 +31,7 @@ import (
 // so a block directory without the .tmp suffix is always whole.
 const (
 	blockVersion  = 1
-	rowGroupRows  = 256 << 10
+	rowGroupRows  = 256 << 10 // the default of Options.RowGroupRows
 	indexMagic    = "HORUSIX1"
 	traceBloomBit = 10 // bits per distinct trace id: ~1% false positives
 	tokenBloomBit = 8  // bits per distinct token: ~2% false positives
@@ -51,8 +51,15 @@ type BlockMeta struct {
 	UncompressedBytes int64          `json:"uncompressedBytes"` // Parquet pages before zstd
 	RowGroups         []RowGroupMeta `json:"rowGroups"`
 	Level             int            `json:"level"` // 1 when cut from the head, +1 per compaction
-	Sources           []string       `json:"sources,omitempty"`
-	Created           time.Time      `json:"created"`
+	// FileSize and FooterCRC (CRC-32C of the Parquet footer, which has
+	// no checksum of its own; pages have theirs) detect a damaged file.
+	FileSize  int64  `json:"fileSize"`
+	FooterCRC uint32 `json:"footerCRC"`
+	// WALSegment: the WAL segments below it hold no event of this tenant
+	// and kind that is not in this block or an older one. Replay skips them.
+	WALSegment int       `json:"walSegment"`
+	Sources    []string  `json:"sources,omitempty"`
+	Created    time.Time `json:"created"`
 }
 
 // RowGroupMeta is one row group's extent.
@@ -104,6 +111,7 @@ func sortEvents(evs []Event) {
 type blockWriter struct {
 	tmp, dir string
 	meta     BlockMeta
+	rgSize   int64
 	f        *os.File
 	logs     *parquet.GenericWriter[logRow]
 	spans    *parquet.GenericWriter[spanRow]
@@ -120,13 +128,14 @@ type blockWriter struct {
 	tokBuf   []byte
 }
 
-func newBlockWriter(root, tenant string, kind Kind, level int, sources []string) (*blockWriter, error) {
+func newBlockWriter(root, tenant string, kind Kind, rgRows int64, level, walSegment int, sources []string) (*blockWriter, error) {
 	id := ulid.Make().String()
 	w := &blockWriter{
-		dir: filepath.Join(root, tenant, kind.String(), id),
+		rgSize: rgRows,
+		dir:    filepath.Join(root, tenant, kind.String(), id),
 		meta: BlockMeta{
 			Version: blockVersion, ULID: id, Tenant: tenant, Kind: kind.String(),
-			Level: level, Sources: sources, Created: time.Now().UTC(),
+			Level: level, WALSegment: walSegment, Sources: sources, Created: time.Now().UTC(),
 		},
 		traceIDs: map[TraceID]struct{}{},
 		tokenSet: map[uint64]struct{}{},
@@ -145,7 +154,7 @@ func newBlockWriter(root, tenant string, kind Kind, level int, sources []string)
 	opts := []parquet.WriterOption{
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
 		parquet.PageBufferSize(1 << 20),
-		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.MaxRowsPerRowGroup(rgRows),
 		parquet.KeyValueMetadata("horus.block.version", fmt.Sprint(blockVersion)),
 		parquet.KeyValueMetadata("horus.kind", kind.String()),
 		parquet.KeyValueMetadata("horus.tenant", tenant),
@@ -185,7 +194,7 @@ func (w *blockWriter) add(e *Event) error {
 			return err
 		}
 	}
-	if w.rgRows == rowGroupRows {
+	if w.rgRows == w.rgSize {
 		return w.endRowGroup()
 	}
 	return nil
@@ -321,7 +330,32 @@ func (w *blockWriter) uncompressed() (int64, error) {
 	if len(pf.RowGroups()) != len(w.meta.RowGroups) {
 		return 0, fmt.Errorf("wrote %d row groups, expected %d", len(pf.RowGroups()), len(w.meta.RowGroups))
 	}
+	w.meta.FileSize = st.Size()
+	if w.meta.FooterCRC, err = footerCRC(f, st.Size()); err != nil {
+		return 0, err
+	}
 	return st.Size(), nil
+}
+
+// footerCRC checksums a Parquet file's footer: the metadata and its
+// 8-byte trailer (length, "PAR1").
+func footerCRC(f io.ReaderAt, size int64) (uint32, error) {
+	if size < 12 {
+		return 0, fmt.Errorf("file of %d bytes is too short for Parquet", size)
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return 0, err
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4])) + 8
+	if n > size-4 {
+		return 0, fmt.Errorf("footer length %d overruns the file", n)
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil {
+		return 0, err
+	}
+	return crc32.Checksum(buf, castagnoli), nil
 }
 
 func (w *blockWriter) abort() {
@@ -396,8 +430,20 @@ func openBlock(dir string) (*block, error) {
 		return nil, err
 	}
 	st, err := f.Stat()
+	if err == nil && st.Size() != b.meta.FileSize {
+		err = fmt.Errorf("file is %d bytes, meta.json says %d", st.Size(), b.meta.FileSize)
+	}
 	if err == nil {
-		b.pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+		var sum uint32
+		if sum, err = footerCRC(f, st.Size()); err == nil && sum != b.meta.FooterCRC {
+			err = errors.New("footer checksum mismatch")
+		}
+	}
+	if err == nil {
+		err = safely("footer", func() (err error) {
+			b.pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+			return err
+		})
 	}
 	if err == nil && len(b.pf.RowGroups()) != len(b.meta.RowGroups) {
 		err = fmt.Errorf("%d row groups, meta.json says %d", len(b.pf.RowGroups()), len(b.meta.RowGroups))
@@ -460,12 +506,12 @@ func (b *block) close() error { return b.file.Close() }
 // The events and their strings stay valid after fn returns.
 func (b *block) readRowGroup(i int, fn func([]Event) error) error {
 	rg := b.pf.RowGroups()[i]
-	var err error
-	if b.kind == KindLog {
-		err = readRows[logRow](rg, fn)
-	} else {
-		err = readRows[spanRow](rg, fn)
-	}
+	err := safely("rows", func() error {
+		if b.kind == KindLog {
+			return readRows[logRow](rg, fn)
+		}
+		return readRows[spanRow](rg, fn)
+	})
 	if err != nil && errors.Is(err, errRead) {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, b.meta.ULID, i, err)
 	}
@@ -474,16 +520,30 @@ func (b *block) readRowGroup(i int, fn func([]Event) error) error {
 
 var errRead = errors.New("reading")
 
+// safely runs a read of Parquet data, turning a panic of the decoder on
+// damaged data into an error: a corrupt block must not take the process
+// down with it.
+func safely(what string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: decoder panic: %v", errRead, what, r)
+		}
+	}()
+	return fn()
+}
+
 // readSelected reads whole the rows sel (ascending) of row group i.
 func (b *block) readSelected(i int, sel []int32) ([]Event, error) {
 	rg := b.pf.RowGroups()[i]
 	var evs []Event
-	var err error
-	if b.kind == KindLog {
-		evs, err = readRowsAt[logRow](rg, sel)
-	} else {
-		evs, err = readRowsAt[spanRow](rg, sel)
-	}
+	err := safely("rows", func() (err error) {
+		if b.kind == KindLog {
+			evs, err = readRowsAt[logRow](rg, sel)
+		} else {
+			evs, err = readRowsAt[spanRow](rg, sel)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, b.meta.ULID, i, err)
 	}

@@ -230,7 +230,15 @@ func (l *leaf) appendValues(vals []parquet.Value) {
 // readPartial reads the fields of want of every row of a row group into
 // sparse events. It checks that every column has the row group's row count,
 // so a damaged file is an error, not a misaligned answer.
-func readPartial(rg parquet.RowGroup, kind Kind, want fieldSet) ([]Event, error) {
+func readPartial(rg parquet.RowGroup, kind Kind, want fieldSet) (evs []Event, err error) {
+	err = safely("columns", func() error {
+		evs, err = readPartialUnsafe(rg, kind, want)
+		return err
+	})
+	return evs, err
+}
+
+func readPartialUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) ([]Event, error) {
 	n := int(rg.NumRows())
 	evs := make([]Event, n)
 	var err error

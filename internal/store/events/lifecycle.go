@@ -63,14 +63,14 @@ func (s *Store) compact(ctx context.Context) {
 
 func (s *Store) merge(g []*blockRef) {
 	start := time.Now()
-	level := 0
+	level, seg := 0, 0
 	var sources []string
 	for _, b := range g {
-		level = max(level, b.meta.Level)
+		level, seg = max(level, b.meta.Level), max(seg, b.meta.WALSegment)
 		sources = append(sources, b.meta.ULID)
 	}
 	k := headKey{g[0].meta.Tenant, g[0].kind}
-	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, level+1, sources)
+	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, s.opts.RowGroupRows, level+1, seg, sources)
 	if err != nil {
 		s.logger.Error("event store: compaction", "err", err)
 		return

@@ -40,6 +40,9 @@ type Options struct {
 	RetentionBytes int64
 	// Tenants overrides the retention per tenant.
 	Tenants map[string]TenantLimits
+	// RowGroupRows is the rows per Parquet row group (default 256Ki):
+	// the unit of pruning by time and Bloom filter. Tests make it small.
+	RowGroupRows int64
 	// Registerer gets the store's metrics, if set.
 	Registerer prometheus.Registerer
 }
@@ -57,6 +60,9 @@ func (o *Options) defaults() {
 	}
 	if o.HeadMaxAge <= 0 {
 		o.HeadMaxAge = 15 * time.Minute
+	}
+	if o.RowGroupRows <= 0 {
+		o.RowGroupRows = rowGroupRows
 	}
 	if o.BlockSpan <= 0 {
 		o.BlockSpan = 2 * time.Hour
@@ -166,8 +172,16 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.wal = w
+	// A crash between writing a block and truncating the WAL leaves
+	// records that are in blocks already: skip them, per tenant and kind.
+	covered := map[headKey]int{}
+	for k, bs := range s.blocks {
+		for _, b := range bs {
+			covered[k] = max(covered[k], b.meta.WALSegment)
+		}
+	}
 	start := time.Now()
-	records, events := 0, 0
+	records, events, skipped := 0, 0, 0
 	err = w.Replay(0, func(seg int, rec []byte) error {
 		tenant, kind, evs, err := decodeRecord(string(rec))
 		if err != nil {
@@ -175,7 +189,12 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 			// change, not a torn write: stop rather than skip data.
 			return fmt.Errorf("WAL segment %d: %w", seg, err)
 		}
-		s.head(headKey{tenant, kind}).append(evs)
+		k := headKey{tenant, kind}
+		if seg < covered[k] {
+			skipped++
+			return nil
+		}
+		s.head(k).append(evs)
 		records++
 		events += len(evs)
 		return nil
@@ -185,8 +204,8 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 		s.closeBlocks()
 		return nil, fmt.Errorf("event store: replaying the WAL: %w", err)
 	}
-	if records > 0 {
-		logger.Info("event store: WAL replayed", "records", records, "events", events, "duration", time.Since(start))
+	if records+skipped > 0 {
+		logger.Info("event store: WAL replayed", "records", records, "events", events, "records_already_in_blocks", skipped, "duration", time.Since(start))
 	}
 	go s.loop()
 	return s, nil
@@ -408,7 +427,7 @@ func (s *Store) flushFrozen() {
 	for _, f := range frozen {
 		evs, _, _ := f.h.snapshot()
 		start := time.Now()
-		meta, err := s.writeBlock(f.key, evs)
+		meta, err := s.writeBlock(f.key, evs, f.seg)
 		if err != nil {
 			s.m.blockWriteFailures.Inc()
 			s.logger.Error("event store: writing a block failed; the head stays in memory and the WAL keeps it", "tenant", f.key.tenant, "kind", f.key.kind, "events", len(evs), "err", err)
@@ -446,10 +465,10 @@ func (s *Store) flushFrozen() {
 }
 
 // writeBlock sorts a copy of a head's events and writes them as a block.
-func (s *Store) writeBlock(k headKey, evs []Event) (BlockMeta, error) {
+func (s *Store) writeBlock(k headKey, evs []Event, seg int) (BlockMeta, error) {
 	sorted := slices.Clone(evs)
 	sortEvents(sorted)
-	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, 1, nil)
+	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, s.opts.RowGroupRows, 1, seg, nil)
 	if err != nil {
 		return BlockMeta{}, err
 	}

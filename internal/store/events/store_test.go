@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -345,5 +344,3 @@ func TestCheckTenant(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
