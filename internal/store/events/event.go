@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"unsafe"
 )
 
 // Kind is the kind of event: a log record or a span.
@@ -259,8 +260,9 @@ func SeverityLevel(n int32) string {
 
 // size estimates the memory an event holds, for the head's size limit.
 func (e *Event) size() int {
-	n := 200 + len(e.Service) + len(e.Body) + len(e.Name) + len(e.StatusMessage) +
-		len(e.SeverityText) + len(e.Scope) + len(e.TraceState)
+	// The struct, the strings the event holds alone (the body, the
+	// name; service and scope strings are shared), the trace index entry.
+	n := int(unsafe.Sizeof(*e)) + 24 + len(e.Body) + len(e.Name) + len(e.StatusMessage)
 	n += attrsSize(e.Attrs) // Resource is shared between the events of a batch.
 	for _, ev := range e.Events {
 		n += 40 + len(ev.Name) + attrsSize(ev.Attrs)
@@ -274,7 +276,7 @@ func (e *Event) size() int {
 func attrsSize(a Attrs) int {
 	n := 0
 	for i := range a {
-		n += 56 + len(a[i].Key) + len(a[i].Value.Str)
+		n += int(unsafe.Sizeof(a[i])) + len(a[i].Value.Str) // keys are shared
 	}
 	return n
 }

@@ -5,5 +5,4 @@ package events
 var (
 	AppendRecord = appendRecord
 	DecodeRecord = decodeRecord
-	SortEvents   = sortEvents
 )

@@ -14,7 +14,7 @@ import (
 type unit struct {
 	minT, maxT int64
 	h          *head
-	evs        []Event
+	view       headView
 	b          *blockRef
 	rg         int
 }
@@ -42,9 +42,9 @@ func (s *Store) snapshot(q *Query) (units []unit, release func()) {
 	}
 	s.mu.RUnlock()
 	for _, h := range heads {
-		evs, minT, maxT := h.snapshot()
-		if len(evs) > 0 && q.overlaps(minT, maxT) {
-			units = append(units, unit{minT: minT, maxT: maxT, h: h, evs: evs})
+		v, minT, maxT := h.snapshot()
+		if v.n > 0 && q.overlaps(minT, maxT) {
+			units = append(units, unit{minT: minT, maxT: maxT, h: h, view: v})
 		}
 	}
 	for _, b := range refs {
@@ -67,9 +67,9 @@ func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, f
 		if ids != nil {
 			var out []Event
 			for _, id := range ids {
-				for _, p := range u.h.trace(id, len(u.evs)) {
-					if q.match(&u.evs[p]) {
-						out = append(out, u.evs[p])
+				for _, p := range u.h.trace(id, u.view.n) {
+					if e := u.view.at(int(p)); q.match(e) {
+						out = append(out, *e)
 					}
 				}
 			}
@@ -78,27 +78,21 @@ func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, f
 			}
 			return fn(out)
 		}
-		var out []Event
-		for i := range u.evs {
-			if i%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
+		return u.view.each(func(evs []Event) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var out []Event
+			for i := range evs {
+				if q.match(&evs[i]) {
+					out = append(out, evs[i])
 				}
 			}
-			if q.match(&u.evs[i]) {
-				out = append(out, u.evs[i])
-				if len(out) == 1024 {
-					if err := fn(out); err != nil {
-						return err
-					}
-					out = nil
-				}
+			if len(out) == 0 {
+				return nil
 			}
-		}
-		if len(out) > 0 {
 			return fn(out)
-		}
-		return nil
+		})
 	}
 	return s.scanRowGroup(ctx, q, u, fn)
 }

@@ -23,8 +23,9 @@ import (
 type Options struct {
 	// WAL configures the write-ahead log (fsync policy and interval).
 	WAL wal.Options
-	// HeadMaxBytes cuts the head into blocks once its events take this
-	// much memory (default 256 MiB).
+	// HeadMaxBytes cuts the heads into blocks once their events take this
+	// much memory (default 128 MiB). While a cut head is written, the next
+	// one fills: twice this is the head's share of the heap.
 	HeadMaxBytes int
 	// HeadMaxAge cuts the head this long after its first event arrived
 	// (default 15 min), so blocks are written, and the WAL truncated,
@@ -56,7 +57,7 @@ type TenantLimits struct {
 
 func (o *Options) defaults() {
 	if o.HeadMaxBytes <= 0 {
-		o.HeadMaxBytes = 256 << 20
+		o.HeadMaxBytes = 128 << 20
 	}
 	if o.HeadMaxAge <= 0 {
 		o.HeadMaxAge = 15 * time.Minute
@@ -115,6 +116,9 @@ type Store struct {
 	blocks   map[headKey][]*blockRef // sorted by MinTime
 	corrupt  []CorruptBlock
 
+	headBytes atomic.Int64  // of the current heads
+	kick      chan struct{} // wakes the loop when the heads are full
+
 	bgMu   sync.Mutex // one cut/compaction/retention pass at a time
 	quit   chan struct{}
 	done   chan struct{}
@@ -158,6 +162,7 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 		blocks: map[headKey][]*blockRef{},
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
+		kick:   make(chan struct{}, 1),
 	}
 	s.m = newStoreMetrics(s, opts.Registerer)
 	if err := os.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
@@ -194,7 +199,7 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 			skipped++
 			return nil
 		}
-		s.head(k).append(evs)
+		s.headBytes.Add(int64(s.head(k).append(evs)))
 		records++
 		events += len(evs)
 		return nil
@@ -335,7 +340,12 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 		s.m.appendFailures.Inc()
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	s.head(headKey{tenant, kind}).append(evs)
+	if s.headBytes.Add(int64(s.head(headKey{tenant, kind}).append(evs))) >= int64(s.opts.HeadMaxBytes) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	s.m.appended.WithLabelValues(kind.String()).Add(float64(len(evs)))
 	return nil
 }
@@ -365,6 +375,8 @@ func (s *Store) loop() {
 			return
 		case <-t.C:
 			s.Maintain(context.Background(), false)
+		case <-s.kick:
+			s.Maintain(context.Background(), false)
 		}
 	}
 }
@@ -391,12 +403,7 @@ func (s *Store) headDue() bool {
 	if len(s.heads) == 0 {
 		return false
 	}
-	bytes := 0
-	for _, h := range s.heads {
-		_, b := h.size()
-		bytes += b
-	}
-	return bytes >= s.opts.HeadMaxBytes || time.Since(s.headBorn) >= s.opts.HeadMaxAge
+	return s.headBytes.Load() >= int64(s.opts.HeadMaxBytes) || time.Since(s.headBorn) >= s.opts.HeadMaxAge
 }
 
 // cut freezes the current heads and starts new ones and a new WAL segment.
@@ -413,6 +420,7 @@ func (s *Store) cut(ctx context.Context) error {
 		s.frozen = append(s.frozen, &frozenHead{key: k, h: h, seg: seg})
 	}
 	s.heads = map[headKey]*head{}
+	s.headBytes.Store(0)
 	return nil
 }
 
@@ -425,12 +433,12 @@ func (s *Store) flushFrozen() {
 	s.mu.RUnlock()
 	truncate := 0
 	for _, f := range frozen {
-		evs, _, _ := f.h.snapshot()
+		v, _, _ := f.h.snapshot()
 		start := time.Now()
-		meta, err := s.writeBlock(f.key, evs, f.seg)
+		meta, err := s.writeBlock(f.key, v, f.seg)
 		if err != nil {
 			s.m.blockWriteFailures.Inc()
-			s.logger.Error("event store: writing a block failed; the head stays in memory and the WAL keeps it", "tenant", f.key.tenant, "kind", f.key.kind, "events", len(evs), "err", err)
+			s.logger.Error("event store: writing a block failed; the head stays in memory and the WAL keeps it", "tenant", f.key.tenant, "kind", f.key.kind, "events", v.n, "err", err)
 			break
 		}
 		var b *block
@@ -464,16 +472,16 @@ func (s *Store) flushFrozen() {
 	}
 }
 
-// writeBlock sorts a copy of a head's events and writes them as a block.
-func (s *Store) writeBlock(k headKey, evs []Event, seg int) (BlockMeta, error) {
-	sorted := slices.Clone(evs)
-	sortEvents(sorted)
+// writeBlock writes a head's events as a block, in sorted order. The head
+// itself is not reordered: queries may be reading it.
+func (s *Store) writeBlock(k headKey, v headView, seg int) (BlockMeta, error) {
+	order := sortEvents(v)
 	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, s.opts.RowGroupRows, 1, seg, nil)
 	if err != nil {
 		return BlockMeta{}, err
 	}
-	for i := range sorted {
-		if err := w.add(&sorted[i]); err != nil {
+	for _, i := range order {
+		if err := w.add(v.at(int(i))); err != nil {
 			w.abort()
 			return BlockMeta{}, err
 		}
