@@ -227,257 +227,234 @@ func (l *leaf) appendValues(vals []parquet.Value) {
 	}
 }
 
-// readPartial reads the fields of want of every row of a row group into
-// sparse events. It checks that every column has the row group's row count,
-// so a damaged file is an error, not a misaligned answer.
-func readPartial(rg parquet.RowGroup, kind Kind, want fieldSet) (evs []Event, err error) {
+// colSet is some columns of a row group, read whole; fill sets the
+// fields they hold on an event.
+type colSet struct {
+	n     int
+	set   fieldSet
+	leafs [fNested]*leaf // by field bit index
+	extra *leaf          // scope_version with fScope
+	attrs [6][2]*leaf    // keys and values of the typed attribute maps
+	res   resourceCache
+}
+
+var attrTypes = [6]string{"str", "int", "float", "bool", "bytes", "other"}
+
+// readColumns reads the columns of the fields of want (but span events
+// and links) of a row group. It checks that every column has the row
+// group's row count, so a damaged file is an error, not a misaligned answer.
+func readColumns(rg parquet.RowGroup, kind Kind, want fieldSet) (c *colSet, err error) {
 	err = safely("columns", func() error {
-		evs, err = readPartialUnsafe(rg, kind, want)
+		c, err = readColumnsUnsafe(rg, kind, want)
 		return err
 	})
-	return evs, err
+	return c, err
 }
 
-func readPartialUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) ([]Event, error) {
-	n := int(rg.NumRows())
-	evs := make([]Event, n)
-	var err error
-	get := func(path ...string) *leaf {
+func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, error) {
+	c := &colSet{n: int(rg.NumRows()), res: resourceCache{}}
+	type col struct {
+		f    fieldSet
+		name string
+		kind Kind // 0: both
+	}
+	cols := []col{
+		{fTime, "time", KindLog}, {fTime, "start_time", KindSpan},
+		{fTraceID, "trace_id", 0}, {fSpanID, "span_id", 0}, {fService, "service_name", 0},
+		{fResource, "resource", 0}, {fScope, "scope_name", 0},
+		{fSeverity, "severity_number", KindLog}, {fSevText, "severity_text", KindLog},
+		{fBody, "body", KindLog}, {fFlags, "flags", KindLog},
+		{fParent, "parent_span_id", KindSpan}, {fName, "name", KindSpan}, {fKind, "kind", KindSpan},
+		{fDuration, "duration", KindSpan}, {fStatus, "status_code", KindSpan},
+		{fStatusMsg, "status_message", KindSpan}, {fTraceState, "trace_state", KindSpan},
+	}
+	count := func(name string, l *leaf) error {
+		got := max(len(l.i64), len(l.i32), len(l.str))
+		if l.size > 0 {
+			got = len(l.fixed) / l.size
+		}
+		if got != c.n {
+			return fmt.Errorf("%w: column %s has %d values for %d rows", errRead, name, got, c.n)
+		}
+		return nil
+	}
+	for _, cl := range cols {
+		if want&cl.f == 0 || (cl.kind != 0 && cl.kind != kind) {
+			continue
+		}
+		l, err := readLeaf(rg, cl.name)
 		if err != nil {
-			return nil
+			return nil, err
 		}
-		var l *leaf
-		l, err = readLeaf(rg, path...)
-		return l
-	}
-	check := func(name string, got int) {
-		if err == nil && got != n {
-			err = fmt.Errorf("%w: column %s has %d values for %d rows", errRead, name, got, n)
+		if err := count(cl.name, l); err != nil {
+			return nil, err
 		}
-	}
-	timeCol := "time"
-	if kind == KindSpan {
-		timeCol = "start_time"
-	}
-	if want&fTime != 0 {
-		if l := get(timeCol); l != nil {
-			check(timeCol, len(l.i64))
-			for i := range min(n, len(l.i64)) {
-				evs[i].Time = l.i64[i]
+		c.leafs[bitIndex(cl.f)] = l
+		c.set |= cl.f
+		if cl.f == fScope {
+			if c.extra, err = readLeaf(rg, "scope_version"); err != nil {
+				return nil, err
+			}
+			if err := count("scope_version", c.extra); err != nil {
+				return nil, err
 			}
 		}
 	}
-	fixed := func(name string, size int, set func(e *Event, b []byte)) {
-		if l := get(name); l != nil {
-			check(name, len(l.fixed)/size)
-			for i := range min(n, len(l.fixed)/size) {
-				set(&evs[i], l.fixed[i*size:(i+1)*size])
+	if want&fAttrs != 0 {
+		for t, typ := range attrTypes {
+			keys, err := readLeaf(rg, "attrs", typ, "key_value", "key")
+			if err != nil {
+				return nil, err
 			}
-		}
-	}
-	str := func(name string, set func(e *Event, s string)) {
-		if l := get(name); l != nil {
-			check(name, len(l.str))
-			for i := range min(n, len(l.str)) {
-				set(&evs[i], l.str[i])
+			vals, err := readLeaf(rg, "attrs", typ, "key_value", "value")
+			if err != nil {
+				return nil, err
 			}
-		}
-	}
-	i32 := func(name string, set func(e *Event, v int32)) {
-		if l := get(name); l != nil {
-			check(name, len(l.i32))
-			for i := range min(n, len(l.i32)) {
-				set(&evs[i], l.i32[i])
+			if len(keys.rowOff) != c.n+1 || len(vals.rowOff) != c.n+1 || len(keys.str) != int(keys.rowOff[c.n]) {
+				return nil, fmt.Errorf("%w: attrs.%s: map columns do not match the row count", errRead, typ)
 			}
-		}
-	}
-	if want&fTraceID != 0 {
-		fixed("trace_id", 16, func(e *Event, b []byte) { copy(e.TraceID[:], b) })
-	}
-	if want&fSpanID != 0 {
-		fixed("span_id", 8, func(e *Event, b []byte) { copy(e.SpanID[:], b) })
-	}
-	if want&fService != 0 {
-		str("service_name", func(e *Event, s string) { e.Service = s })
-	}
-	if want&fResource != 0 {
-		res := resourceCache{}
-		str("resource", func(e *Event, s string) { e.Resource = res.get(s) })
-	}
-	if want&fScope != 0 {
-		str("scope_name", func(e *Event, s string) { e.Scope = s })
-		str("scope_version", func(e *Event, s string) { e.ScopeVer = s })
-	}
-	if want&fAttrs != 0 && err == nil {
-		err = readAttrs(rg, evs)
-	}
-	if kind == KindLog {
-		if want&fSeverity != 0 {
-			i32("severity_number", func(e *Event, v int32) { e.Severity = v })
-		}
-		if want&fSevText != 0 {
-			str("severity_text", func(e *Event, s string) { e.SeverityText = s })
-		}
-		if want&fBody != 0 {
-			str("body", func(e *Event, s string) { e.Body = s })
-		}
-		if want&fFlags != 0 {
-			i32("flags", func(e *Event, v int32) { e.Flags = uint32(v) })
-		}
-	} else {
-		if want&fParent != 0 {
-			fixed("parent_span_id", 8, func(e *Event, b []byte) { copy(e.ParentSpanID[:], b) })
-		}
-		if want&fName != 0 {
-			str("name", func(e *Event, s string) { e.Name = s })
-		}
-		if want&fKind != 0 {
-			i32("kind", func(e *Event, v int32) { e.SpanKind = v })
-		}
-		if want&fDuration != 0 {
-			if l := get("duration"); l != nil {
-				check("duration", len(l.i64))
-				for i := range min(n, len(l.i64)) {
-					evs[i].Duration = l.i64[i]
-				}
+			have := max(len(vals.str), len(vals.i64), len(vals.f64), len(vals.bools))
+			if have != len(keys.str) {
+				return nil, fmt.Errorf("%w: attrs.%s: %d keys, %d values", errRead, typ, len(keys.str), have)
 			}
+			c.attrs[t] = [2]*leaf{keys, vals}
 		}
-		if want&fStatus != 0 {
-			i32("status_code", func(e *Event, v int32) { e.StatusCode = v })
-		}
-		if want&fStatusMsg != 0 {
-			str("status_message", func(e *Event, s string) { e.StatusMessage = s })
-		}
-		if want&fTraceState != 0 {
-			str("trace_state", func(e *Event, s string) { e.TraceState = s })
-		}
+		c.set |= fAttrs
 	}
-	if err != nil {
-		return nil, err
-	}
-	return evs, nil
+	return c, nil
 }
 
-// readAttrs fills Attrs from the six typed maps.
-func readAttrs(rg parquet.RowGroup, evs []Event) error {
-	for _, typ := range []string{"str", "int", "float", "bool", "bytes", "other"} {
-		keys, err := readLeaf(rg, "attrs", typ, "key_value", "key")
-		if err != nil {
-			return err
-		}
-		vals, err := readLeaf(rg, "attrs", typ, "key_value", "value")
-		if err != nil {
-			return err
-		}
-		if len(keys.rowOff) != len(evs)+1 || len(vals.rowOff) != len(evs)+1 || len(keys.str) != int(keys.rowOff[len(evs)]) {
-			return fmt.Errorf("%w: attrs.%s: map columns do not match the row count", errRead, typ)
-		}
-		nv := int(vals.rowOff[len(evs)])
-		var have int
-		switch typ {
-		case "str", "other":
-			have = len(vals.str)
-		case "int":
-			have = len(vals.i64)
-		case "float":
-			have = len(vals.f64)
-		case "bool":
-			have = len(vals.bools)
-		case "bytes":
-			have = len(vals.str)
-		}
-		if have != nv || nv != len(keys.str) {
-			return fmt.Errorf("%w: attrs.%s: %d keys, %d values", errRead, typ, len(keys.str), have)
-		}
-		for r := range evs {
-			for j := keys.rowOff[r]; j < keys.rowOff[r+1]; j++ {
-				var v Value
-				switch typ {
-				case "str":
-					v = Str(vals.str[j])
-				case "int":
-					v = Int(vals.i64[j])
-				case "float":
-					v = Float(vals.f64[j])
-				case "bool":
-					v = Bool(vals.bools[j])
-				case "bytes":
-					v = Value{Type: TypeBytes, Str: vals.str[j]}
-				case "other":
-					v = Value{Type: TypeMap, Str: vals.str[j]}
-					if strings.HasPrefix(vals.str[j], "[") {
-						v.Type = TypeArray
-					}
-				}
-				evs[r].Attrs = append(evs[r].Attrs, Attr{Key: keys.str[j], Value: v})
-			}
-		}
+func bitIndex(f fieldSet) int {
+	i := 0
+	for f > 1 {
+		f >>= 1
+		i++
 	}
-	for r := range evs {
-		if a := evs[r].Attrs; len(a) > 1 {
-			sort.Slice(a, func(i, j int) bool { return a[i].Key < a[j].Key })
-		}
-	}
-	return nil
+	return i
 }
 
-// copyFields copies the fields of set from src to dst.
-func copyFields(dst, src *Event, set fieldSet) {
+func (c *colSet) fixed(f fieldSet, i int) []byte {
+	l := c.leafs[bitIndex(f)]
+	return l.fixed[i*l.size : (i+1)*l.size]
+}
+
+func (c *colSet) str(f fieldSet, i int) string { return c.leafs[bitIndex(f)].str[i] }
+func (c *colSet) i32(f fieldSet, i int) int32  { return c.leafs[bitIndex(f)].i32[i] }
+func (c *colSet) i64(f fieldSet, i int) int64  { return c.leafs[bitIndex(f)].i64[i] }
+
+// fill sets the fields of the set on e from row i. Attrs get a new slice.
+func (c *colSet) fill(e *Event, i int) {
+	set := c.set
 	if set&fTime != 0 {
-		dst.Time = src.Time
+		e.Time = c.i64(fTime, i)
 	}
 	if set&fTraceID != 0 {
-		dst.TraceID = src.TraceID
+		copy(e.TraceID[:], c.fixed(fTraceID, i))
 	}
 	if set&fSpanID != 0 {
-		dst.SpanID = src.SpanID
+		copy(e.SpanID[:], c.fixed(fSpanID, i))
 	}
 	if set&fParent != 0 {
-		dst.ParentSpanID = src.ParentSpanID
+		copy(e.ParentSpanID[:], c.fixed(fParent, i))
 	}
 	if set&fService != 0 {
-		dst.Service = src.Service
+		e.Service = c.str(fService, i)
 	}
 	if set&fResource != 0 {
-		dst.Resource = src.Resource
+		e.Resource = c.res.get(c.str(fResource, i))
 	}
 	if set&fScope != 0 {
-		dst.Scope, dst.ScopeVer = src.Scope, src.ScopeVer
-	}
-	if set&fAttrs != 0 {
-		dst.Attrs = src.Attrs
+		e.Scope, e.ScopeVer = c.str(fScope, i), c.extra.str[i]
 	}
 	if set&fSeverity != 0 {
-		dst.Severity = src.Severity
+		e.Severity = c.i32(fSeverity, i)
 	}
 	if set&fSevText != 0 {
-		dst.SeverityText = src.SeverityText
+		e.SeverityText = c.str(fSevText, i)
 	}
 	if set&fBody != 0 {
-		dst.Body = src.Body
+		e.Body = c.str(fBody, i)
 	}
 	if set&fFlags != 0 {
-		dst.Flags = src.Flags
+		e.Flags = uint32(c.i32(fFlags, i))
 	}
 	if set&fName != 0 {
-		dst.Name = src.Name
+		e.Name = c.str(fName, i)
 	}
 	if set&fKind != 0 {
-		dst.SpanKind = src.SpanKind
+		e.SpanKind = c.i32(fKind, i)
 	}
 	if set&fDuration != 0 {
-		dst.Duration = src.Duration
+		e.Duration = c.i64(fDuration, i)
 	}
 	if set&fStatus != 0 {
-		dst.StatusCode = src.StatusCode
+		e.StatusCode = c.i32(fStatus, i)
 	}
 	if set&fStatusMsg != 0 {
-		dst.StatusMessage = src.StatusMessage
+		e.StatusMessage = c.str(fStatusMsg, i)
 	}
 	if set&fTraceState != 0 {
-		dst.TraceState = src.TraceState
+		e.TraceState = c.str(fTraceState, i)
 	}
-	if set&fNested != 0 {
-		dst.Events, dst.Links = src.Events, src.Links
+	if set&fAttrs != 0 {
+		e.Attrs = c.rowAttrs(i)
 	}
+}
+
+func (c *colSet) rowAttrs(r int) Attrs {
+	n := 0
+	for t := range c.attrs {
+		k := c.attrs[t][0]
+		n += int(k.rowOff[r+1] - k.rowOff[r])
+	}
+	if n == 0 {
+		return nil
+	}
+	a := make(Attrs, 0, n)
+	for t := range c.attrs {
+		keys, vals := c.attrs[t][0], c.attrs[t][1]
+		for j := keys.rowOff[r]; j < keys.rowOff[r+1]; j++ {
+			var v Value
+			switch attrTypes[t] {
+			case "str":
+				v = Str(vals.str[j])
+			case "int":
+				v = Int(vals.i64[j])
+			case "float":
+				v = Float(vals.f64[j])
+			case "bool":
+				v = Bool(vals.bools[j])
+			case "bytes":
+				v = Value{Type: TypeBytes, Str: vals.str[j]}
+			default:
+				v = Value{Type: TypeMap, Str: vals.str[j]}
+				if strings.HasPrefix(vals.str[j], "[") {
+					v.Type = TypeArray
+				}
+			}
+			a = append(a, Attr{Key: keys.str[j], Value: v})
+		}
+	}
+	if len(a) > 1 {
+		sort.Slice(a, func(i, j int) bool { return a[i].Key < a[j].Key })
+	}
+	return a
+}
+
+// mergeColumns combines two column sets of the same row group.
+func mergeColumns(a, b *colSet) *colSet {
+	c := *a
+	c.set |= b.set
+	for i, l := range b.leafs {
+		if l != nil {
+			c.leafs[i] = l
+		}
+	}
+	if b.extra != nil {
+		c.extra = b.extra
+	}
+	if b.set&fAttrs != 0 {
+		c.attrs = b.attrs
+	}
+	return &c
 }

@@ -120,7 +120,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		})
 	}
 	rg := u.b.pf.RowGroups()[u.rg]
-	evs, err := readPartial(rg, u.b.kind, filt)
+	cols, err := readColumns(rg, u.b.kind, filt)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
@@ -128,37 +128,48 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		return err
 	}
 	var sel []int32
-	for i := range evs {
-		if q.match(&evs[i]) {
+	var times []int64
+	var e Event
+	for i := 0; i < cols.n; i++ {
+		cols.fill(&e, i)
+		if q.match(&e) {
 			sel = append(sel, int32(i))
+			times = append(times, e.Time)
 		}
 	}
 	if len(sel) == 0 {
 		return nil
 	}
 	if q.Limit > 0 && len(sel) > q.Limit {
-		sort.SliceStable(sel, func(i, j int) bool {
+		idx := make([]int, len(sel))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(i, j int) bool {
 			if q.Newest {
-				return evs[sel[i]].Time > evs[sel[j]].Time
+				return times[idx[i]] > times[idx[j]]
 			}
-			return evs[sel[i]].Time < evs[sel[j]].Time
+			return times[idx[i]] < times[idx[j]]
 		})
-		sel = sel[:q.Limit]
-		slices.Sort(sel)
+		kept := make([]int32, q.Limit)
+		for k := range kept {
+			kept[k] = sel[idx[k]]
+		}
+		slices.Sort(kept)
+		sel = kept
 	}
-	if extra := out &^ filt; out&fNested == 0 {
-		if extra != 0 {
-			more, err := readPartial(rg, u.b.kind, extra)
+	if out&fNested == 0 {
+		// Projected: the filter columns plus what else was asked for.
+		if extra := out &^ filt; extra != 0 {
+			more, err := readColumns(rg, u.b.kind, extra)
 			if err != nil {
 				return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 			}
-			for _, i := range sel {
-				copyFields(&evs[i], &more[i], extra)
-			}
+			cols = mergeColumns(cols, more)
 		}
 		res := make([]Event, len(sel))
 		for k, i := range sel {
-			res[k] = evs[i]
+			cols.fill(&res[k], int(i))
 		}
 		return fn(res)
 	}
