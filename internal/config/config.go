@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Config is the whole Horus configuration. The zero value is not useful;
@@ -37,6 +39,8 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Query configures the PromQL engine.
 	Query QueryConfig `yaml:"query"`
+	// Events configures the event store (logs and spans).
+	Events EventsConfig `yaml:"events"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -98,6 +102,32 @@ type MetricsConfig struct {
 	MaxExemplars int `yaml:"max_exemplars"`
 }
 
+// EventsConfig configures the event store: logs and spans.
+type EventsConfig struct {
+	// Fsync is the WAL's fsync policy: always, interval or never
+	// (docs/format/events-wal.md says what a crash loses under each).
+	Fsync string `yaml:"fsync"`
+	// FsyncInterval is the fsync period under the interval policy.
+	FsyncInterval model.Duration `yaml:"fsync_interval"`
+	// Retention deletes events older than this; 0 keeps them until
+	// RetentionSize forces deletion (at least one of the two must be set).
+	Retention model.Duration `yaml:"retention"`
+	// RetentionSize bounds each tenant's bytes of blocks; 0: no bound.
+	RetentionSize units.Base2Bytes `yaml:"retention_size"`
+	// HeadMaxBytes cuts the in-memory head into a block at this size.
+	HeadMaxBytes units.Base2Bytes `yaml:"head_max_bytes"`
+	// HeadMaxAge cuts the head this long after its first event.
+	HeadMaxAge model.Duration `yaml:"head_max_age"`
+	// Tenants overrides retention per tenant (X-Scope-OrgID).
+	Tenants map[string]EventsTenant `yaml:"tenants,omitempty"`
+}
+
+// EventsTenant overrides the event store's retention for one tenant.
+type EventsTenant struct {
+	Retention     model.Duration   `yaml:"retention"`
+	RetentionSize units.Base2Bytes `yaml:"retention_size"`
+}
+
 // QueryConfig configures the PromQL engine.
 type QueryConfig struct {
 	// Timeout bounds one query's evaluation.
@@ -127,6 +157,13 @@ func Default() *Config {
 		Metrics: MetricsConfig{
 			Retention:    model.Duration(15 * 24 * time.Hour),
 			MaxExemplars: 100000,
+		},
+		Events: EventsConfig{
+			Fsync:         "interval",
+			FsyncInterval: model.Duration(time.Second),
+			Retention:     model.Duration(7 * 24 * time.Hour),
+			HeadMaxBytes:  128 * units.MiB,
+			HeadMaxAge:    model.Duration(15 * time.Minute),
 		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
@@ -267,6 +304,39 @@ func (c *Config) Validate() error {
 	}
 	if m.MaxExemplars < 0 {
 		add(fieldErr("metrics.max_exemplars", "must be >= 0; got %d", m.MaxExemplars))
+	}
+
+	e := c.Events
+	switch e.Fsync {
+	case "always", "interval", "never":
+	default:
+		add(fieldErr("events.fsync", "must be always, interval or never; got %q", e.Fsync))
+	}
+	if e.FsyncInterval <= 0 {
+		add(fieldErr("events.fsync_interval", "must be > 0; got %v", e.FsyncInterval))
+	}
+	if e.Retention < 0 {
+		add(fieldErr("events.retention", "must be >= 0; got %v", e.Retention))
+	}
+	if e.RetentionSize < 0 {
+		add(fieldErr("events.retention_size", "must be >= 0; got %v", e.RetentionSize))
+	}
+	if e.Retention == 0 && e.RetentionSize == 0 {
+		add(fieldErr("events.retention", "events.retention and events.retention_size are both 0; set at least one"))
+	}
+	if e.HeadMaxBytes < units.MiB {
+		add(fieldErr("events.head_max_bytes", "must be >= 1MiB; got %v", e.HeadMaxBytes))
+	}
+	if e.HeadMaxAge < model.Duration(time.Second) {
+		add(fieldErr("events.head_max_age", "must be >= 1s; got %v", e.HeadMaxAge))
+	}
+	for name, t := range e.Tenants {
+		if err := tenant.Check(name); err != nil {
+			add(fieldErr("events.tenants", "%v", err))
+		}
+		if t.Retention < 0 || t.RetentionSize < 0 {
+			add(fieldErr("events.tenants."+name, "retention and retention_size must be >= 0"))
+		}
 	}
 
 	q := c.Query

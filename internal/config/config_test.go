@@ -43,6 +43,8 @@ func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
 		"bad_limits.yaml":         "limits.max_labels_per_series",
 		"bad_retention.yaml":      "metrics.retention",
+		"bad_events_fsync.yaml":   "events.fsync",
+		"bad_events_tenant.yaml":  "events.tenants",
 		"bad_http_addr.yaml":      "http_addr",
 		"bad_log_level.yaml":      "log.level",
 		"bad_unknown_field.yaml":  "unknown_field",

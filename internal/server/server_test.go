@@ -156,7 +156,7 @@ func (ts *testServer) selfMetric(t *testing.T, name string, lbls map[string]stri
 
 func TestHealthAndReady(t *testing.T) {
 	ts := startServer(t, "")
-	for _, p := range []string{"/-/healthy", "/-/ready", "/metrics", "/api/v1/status/buildinfo"} {
+	for _, p := range []string{"/-/healthy", "/-/ready", "/metrics", "/api/v1/status/buildinfo", "/api/v1/events/status"} {
 		resp, err := http.Get(ts.URL() + p)
 		if err != nil {
 			t.Fatal(err)
@@ -166,8 +166,11 @@ func TestHealthAndReady(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, b)
 		}
-		if p == "/metrics" && !strings.Contains(string(b), "prometheus_tsdb_head_series") {
-			t.Errorf("/metrics lacks TSDB stats")
+		if p == "/metrics" && (!strings.Contains(string(b), "prometheus_tsdb_head_series") || !strings.Contains(string(b), "horus_events_head_events")) {
+			t.Errorf("/metrics lacks TSDB or event store stats")
+		}
+		if p == "/api/v1/events/status" && !strings.Contains(string(b), `"status":"success"`) {
+			t.Errorf("events status: %s", b)
 		}
 	}
 }

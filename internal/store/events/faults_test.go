@@ -268,9 +268,6 @@ func TestStoreDiskFull(t *testing.T) {
 	if got := selectAll(t, s, events.Query{Tenant: "a", Kind: events.KindLog}); len(got) != len(acked) {
 		t.Fatalf("on a full disk: %d of %d events readable", len(got), len(acked))
 	}
-	if tmp, _ := filepath.Glob(filepath.Join(storeDir, "blocks", "*", "*", "*.tmp")); len(tmp) != 0 {
-		t.Fatalf("half-written block left behind: %v", tmp)
-	}
 	// Space comes back.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -285,6 +282,9 @@ func TestStoreDiskFull(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(storeDir, "blocks", "*", "*", "*.tmp")); len(tmp) != 0 {
+		t.Fatalf("half-written block left behind: %v", tmp)
 	}
 	s = open(t, storeDir, events.Options{})
 	if got := selectAll(t, s, events.Query{Tenant: "a", Kind: events.KindLog}); !equalEvents(got, acked) {

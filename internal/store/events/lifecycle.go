@@ -263,6 +263,7 @@ type storeMetrics struct {
 	compactions        prometheus.Counter
 	corruptReads       prometheus.Counter
 	retentionDeleted   prometheus.Counter
+	backpressure       prometheus.Counter
 }
 
 func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
@@ -288,6 +289,9 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 		retentionDeleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "horus_events_retention_deleted_blocks_total", Help: "Blocks deleted by retention.",
 		}),
+		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "horus_events_append_waits_total", Help: "Times an append waited for blocks to be written (ingest faster than block writing).",
+		}),
 	}
 	if reg == nil {
 		return m
@@ -301,7 +305,7 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 			return v
 		})
 	}
-	reg.MustRegister(m.appended, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions, m.corruptReads, m.retentionDeleted,
+	reg.MustRegister(m.appended, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions, m.corruptReads, m.retentionDeleted, m.backpressure,
 		gauge("horus_events_blocks", "Blocks in the event store.", func(t TenantStatus) float64 { return float64(t.Blocks) }),
 		gauge("horus_events_block_bytes", "Bytes of the event store's blocks.", func(t TenantStatus) float64 { return float64(t.Bytes) }),
 		gauge("horus_events_block_rows", "Events in the event store's blocks.", func(t TenantStatus) float64 { return float64(t.Rows) }),

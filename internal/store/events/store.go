@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/horus-obs/horus/internal/store/events/wal"
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Options configure a Store.
@@ -70,19 +70,8 @@ func (o *Options) defaults() {
 	}
 }
 
-// ErrBadTenant is returned for tenant names that cannot be a directory.
-var ErrBadTenant = errors.New("invalid tenant")
-
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,150}$`)
-
-// CheckTenant validates a tenant name: 1 to 150 letters, digits, '_', '.'
-// and '-', not "." or "..".
-func CheckTenant(t string) error {
-	if !tenantRE.MatchString(t) || t == "." || t == ".." {
-		return fmt.Errorf("%w %q: want 1 to 150 letters, digits, '_', '.' or '-'", ErrBadTenant, t)
-	}
-	return nil
-}
+// CheckTenant validates a tenant name (package tenant).
+func CheckTenant(t string) error { return tenant.Check(t) }
 
 type headKey struct {
 	tenant string
@@ -119,11 +108,16 @@ type Store struct {
 	headBytes atomic.Int64  // of the current heads
 	kick      chan struct{} // wakes the loop when the heads are full
 
-	bgMu   sync.Mutex // one cut/compaction/retention pass at a time
-	quit   chan struct{}
-	done   chan struct{}
-	closed atomic.Bool
-	bufs   sync.Pool
+	cutMu     sync.Mutex // one cut at a time
+	flushMu   sync.Mutex // one writer of cut heads at a time
+	compactMu sync.Mutex // one compaction and retention pass at a time
+	flushReq  chan struct{}
+	flushed   chan struct{} // closed and replaced after each flush pass (under mu)
+	flushErr  error         // of the last flush pass (under mu)
+	quit      chan struct{}
+	done      chan struct{}
+	closed    atomic.Bool
+	bufs      sync.Pool
 }
 
 // CorruptBlock is a block that could not be opened.
@@ -158,11 +152,13 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 	opts.defaults()
 	s := &Store{
 		dir: dir, opts: opts, logger: logger,
-		heads:  map[headKey]*head{},
-		blocks: map[headKey][]*blockRef{},
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		kick:   make(chan struct{}, 1),
+		heads:    map[headKey]*head{},
+		blocks:   map[headKey][]*blockRef{},
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		flushReq: make(chan struct{}, 1),
+		flushed:  make(chan struct{}),
 	}
 	s.m = newStoreMetrics(s, opts.Registerer)
 	if err := os.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
@@ -320,6 +316,9 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 	if len(evs) == 0 {
 		return nil
 	}
+	if err := s.backpressure(ctx); err != nil {
+		return err
+	}
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -365,36 +364,120 @@ func (s *Store) Close() error {
 	return err
 }
 
+// loop runs the background work: cutting heads when they are due (at
+// once when an append fills them), writing cut heads as blocks on a
+// goroutine of its own so cuts never wait for it, and compaction with
+// retention every 30 seconds.
 func (s *Store) loop() {
 	defer close(s.done)
-	t := time.NewTicker(5 * time.Second)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case <-s.flushReq:
+				s.flushFrozen()
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case <-t.C:
+				s.compactAndExpire(context.Background())
+			}
+		}
+	}()
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.quit:
+			wg.Wait()
 			return
 		case <-t.C:
-			s.Maintain(context.Background(), false)
+			s.cutIfDue(context.Background(), false)
 		case <-s.kick:
-			s.Maintain(context.Background(), false)
+			s.cutIfDue(context.Background(), false)
 		}
 	}
 }
 
-// Maintain runs one background pass: cut the heads into blocks if they are
-// due (or if force is set), write cut heads, compact and apply retention.
-// The background loop calls it every few seconds; tests call it directly.
-func (s *Store) Maintain(ctx context.Context, force bool) {
-	s.bgMu.Lock()
-	defer s.bgMu.Unlock()
-	if force || s.headDue() {
-		if err := s.cut(ctx); err != nil {
-			s.logger.Error("event store: cutting the head", "err", err)
-		}
+func (s *Store) cutIfDue(ctx context.Context, force bool) {
+	s.cutMu.Lock()
+	defer s.cutMu.Unlock()
+	if !force && !s.headDue() {
+		return
 	}
-	s.flushFrozen()
+	if err := s.cut(ctx); err != nil {
+		s.logger.Error("event store: cutting the head", "err", err)
+		return
+	}
+	select {
+	case s.flushReq <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) compactAndExpire(ctx context.Context) {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.compact(ctx)
 	s.applyRetention(time.Now())
+}
+
+// Maintain runs every background step once, in order: cut the heads if
+// they are due (or if force is set), write the cut heads as blocks,
+// compact, apply retention. Tests call it to make the store's state
+// deterministic.
+func (s *Store) Maintain(ctx context.Context, force bool) {
+	s.cutIfDue(ctx, force)
+	s.flushFrozen()
+	s.compactAndExpire(ctx)
+}
+
+// frozenBytes is the memory of the cut heads not yet written.
+func (s *Store) frozenBytes() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, f := range s.frozen {
+		_, b := f.h.size()
+		n += b
+	}
+	return n
+}
+
+// backpressure makes appends wait while the cut heads waiting to be
+// written take more than twice the head size: ingest cannot outrun block
+// writing and grow memory without bound. If the last attempt to write
+// failed (a full disk), it fails at once instead.
+func (s *Store) backpressure(ctx context.Context) error {
+	for s.frozenBytes() >= 2*s.opts.HeadMaxBytes {
+		s.mu.RLock()
+		ch, ferr := s.flushed, s.flushErr
+		s.mu.RUnlock()
+		if ferr != nil {
+			return fmt.Errorf("%w: blocks cannot be written (%w), and the memory for events waiting for them is full", ErrStorage, ferr)
+		}
+		s.m.backpressure.Inc()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.quit:
+			return ErrStorage
+		}
+	}
+	return nil
 }
 
 func (s *Store) headDue() bool {
@@ -428,6 +511,16 @@ func (s *Store) cut(ctx context.Context) error {
 // WAL up to the last one written. A head that fails to write (a full disk)
 // stays frozen and queryable, and is tried again on the next pass.
 func (s *Store) flushFrozen() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	var flushErr error
+	defer func() {
+		s.mu.Lock()
+		s.flushErr = flushErr
+		close(s.flushed)
+		s.flushed = make(chan struct{})
+		s.mu.Unlock()
+	}()
 	s.mu.RLock()
 	frozen := slices.Clone(s.frozen)
 	s.mu.RUnlock()
@@ -437,6 +530,7 @@ func (s *Store) flushFrozen() {
 		start := time.Now()
 		meta, err := s.writeBlock(f.key, v, f.seg)
 		if err != nil {
+			flushErr = err
 			s.m.blockWriteFailures.Inc()
 			s.logger.Error("event store: writing a block failed; the head stays in memory and the WAL keeps it", "tenant", f.key.tenant, "kind", f.key.kind, "events", v.n, "err", err)
 			break
@@ -444,6 +538,7 @@ func (s *Store) flushFrozen() {
 		var b *block
 		if meta.Rows > 0 {
 			if b, err = openBlock(filepath.Join(s.blocksDir(), meta.Tenant, meta.Kind, meta.ULID)); err != nil {
+				flushErr = err
 				s.logger.Error("event store: a block just written does not open", "ulid", meta.ULID, "err", err)
 				break
 			}

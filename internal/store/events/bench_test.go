@@ -1,0 +1,88 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/store/events/wal"
+)
+
+// The figures of docs/benchmarks.md come from bench/eventbench on ten
+// million events; these benchmarks follow the same paths at a size that
+// runs in seconds.
+
+func benchAppend(b *testing.B, kind events.Kind) {
+	spans, logs := generate(100_000, 21)
+	evs := logs
+	if kind == events.KindSpan {
+		evs = spans
+	}
+	s := open(b, b.TempDir(), events.Options{WAL: wal.Options{Sync: wal.SyncInterval}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		lo := (i * 1000) % (len(evs) - 1000)
+		if err := s.Append(context.Background(), "t", kind, evs[lo:lo+1000]); err != nil {
+			b.Fatal(err)
+		}
+		n += 1000
+	}
+	b.StopTimer()
+	s.Maintain(context.Background(), true)
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkAppendLogs(b *testing.B)  { benchAppend(b, events.KindLog) }
+func BenchmarkAppendSpans(b *testing.B) { benchAppend(b, events.KindSpan) }
+
+// BenchmarkBlockWrite is cutting and writing a head of 100k log lines.
+func BenchmarkBlockWrite(b *testing.B) {
+	_, logs := generate(100_000, 22)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := open(b, b.TempDir(), events.Options{})
+		appendAll(b, s, "t", events.KindLog, logs)
+		b.StartTimer()
+		s.Maintain(context.Background(), true)
+	}
+	b.ReportMetric(float64(len(logs)*b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkTraceByID(b *testing.B) {
+	spans, _ := generate(200_000, 23)
+	s := open(b, b.TempDir(), events.Options{})
+	appendAll(b, s, "t", events.KindSpan, spans)
+	s.Maintain(context.Background(), true)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := spans[(i*7919)%len(spans)].TraceID
+		tr, err := s.Trace(context.Background(), "t", id)
+		if err != nil || len(tr) == 0 {
+			b.Fatal(err, len(tr))
+		}
+	}
+}
+
+func BenchmarkCountByLevel(b *testing.B) {
+	_, logs := generate(500_000, 24)
+	s := open(b, b.TempDir(), events.Options{})
+	appendAll(b, s, "t", events.KindLog, logs)
+	s.Maintain(context.Background(), true)
+	q := events.Query{Tenant: "t", Kind: events.KindLog, Fields: []string{"level"}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		counts := map[string]int{}
+		if _, err := s.Scan(context.Background(), q, func(evs []events.Event) error {
+			for j := range evs {
+				counts[evs[j].Level()]++
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(logs)*b.N)/b.Elapsed().Seconds(), "lines/s")
+}
