@@ -14,11 +14,13 @@ import (
 // whose row groups a query would rather have pruned by block.
 const compactMaxRows = 32 << 20
 
-// compact merges small blocks: blocks of one tenant and kind whose
-// minimum times fall in the same BlockSpan-aligned window, once the window
-// is over (plus the head's age, so no more head cuts land in it) or once
-// it holds 8 blocks. Rows are copied in block order; each source is
-// already sorted, so locality is kept.
+// compact merges small blocks (fewer rows than a row group: heads cut by
+// age at a trickle of ingest) of one tenant and kind whose minimum times
+// fall in the same BlockSpan-aligned window, once the window is over (plus
+// the head's age, so no more head cuts land in it) or once it holds 8 such
+// blocks. Larger blocks are left alone: merging them would gain little and
+// write every event twice at high ingest rates. Rows are copied in block
+// order; each source is already sorted, so locality is kept.
 func (s *Store) compact(ctx context.Context) {
 	span := int64(s.opts.BlockSpan)
 	now := time.Now().UnixNano()
@@ -37,6 +39,10 @@ func (s *Store) compact(ctx context.Context) {
 			cur, rows = nil, 0
 		}
 		for _, b := range bs {
+			if b.meta.Rows >= s.opts.RowGroupRows {
+				flush()
+				continue
+			}
 			if len(cur) > 0 && (b.meta.MinTime/span != cur[0].meta.MinTime/span || rows+b.meta.Rows > compactMaxRows) {
 				flush()
 			}

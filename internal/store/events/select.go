@@ -167,11 +167,21 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 			}
 			cols = mergeColumns(cols, more)
 		}
-		res := make([]Event, len(sel))
-		for k, i := range sel {
-			cols.fill(&res[k], int(i))
+		// In batches from one buffer: a row group's worth of events at once
+		// would be tens of megabytes to allocate and clear.
+		buf := make([]Event, min(len(sel), 1024))
+		for len(sel) > 0 {
+			n := min(len(sel), len(buf))
+			for k, i := range sel[:n] {
+				buf[k] = Event{}
+				cols.fill(&buf[k], int(i))
+			}
+			if err := fn(buf[:n]); err != nil {
+				return err
+			}
+			sel = sel[n:]
 		}
-		return fn(res)
+		return nil
 	}
 	full, err := u.b.readSelected(u.rg, sel)
 	if err != nil {
@@ -191,7 +201,7 @@ type ScanStats struct {
 
 // Scan calls fn with batches of the events matching q, in no particular
 // order, scanning head and row groups in parallel. Calls of fn do not
-// overlap. A row group failing its checksum is skipped and reported in the
+// overlap; the slice (not the strings) is reused after fn returns. A row group failing its checksum is skipped and reported in the
 // stats; other errors end the scan.
 func (s *Store) Scan(ctx context.Context, q Query, fn func([]Event) error) (ScanStats, error) {
 	if err := q.compile(); err != nil {
