@@ -446,7 +446,7 @@ func openBlock(dir string) (*block, error) {
 	}
 	if err == nil {
 		err = safely("footer", func() (err error) {
-			b.pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+			b.pf, err = openParquet(f, st.Size())
 			return err
 		})
 	}
@@ -700,4 +700,8 @@ func (c resourceCache) get(s string) Attrs {
 	a := resourceAttrs(s)
 	c[s] = a
 	return a
+}
+
+func openParquet(r io.ReaderAt, size int64) (*parquet.File, error) {
+	return parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
 }
