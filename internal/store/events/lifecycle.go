@@ -76,7 +76,11 @@ func (s *Store) merge(g []*blockRef) {
 		sources = append(sources, b.meta.ULID)
 	}
 	k := headKey{g[0].meta.Tenant, g[0].kind}
-	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, s.opts.RowGroupRows, level+1, seg, sources)
+	var rows int64
+	for _, b := range g {
+		rows += b.meta.Rows
+	}
+	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, balancedRowGroups(rows, s.opts.RowGroupRows), level+1, seg, sources)
 	if err != nil {
 		s.logger.Error("event store: compaction", "err", err)
 		return

@@ -571,7 +571,7 @@ func (s *Store) flushFrozen() {
 // itself is not reordered: queries may be reading it.
 func (s *Store) writeBlock(k headKey, v headView, seg int) (BlockMeta, error) {
 	order := sortEvents(v)
-	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, s.opts.RowGroupRows, 1, seg, nil)
+	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, balancedRowGroups(int64(v.n), s.opts.RowGroupRows), 1, seg, nil)
 	if err != nil {
 		return BlockMeta{}, err
 	}
@@ -586,4 +586,15 @@ func (s *Store) writeBlock(k headKey, v headView, seg int) (BlockMeta, error) {
 		s.m.blocksWritten.Inc()
 	}
 	return meta, err
+}
+
+// balancedRowGroups splits n rows into row groups of at most max rows and
+// nearly equal size: 263k rows make two groups of 131.5k, not one of 256k
+// and a sliver of 7k that every scan pays a row group's overhead for.
+func balancedRowGroups(n, max int64) int64 {
+	if n <= max {
+		return max
+	}
+	groups := (n + max - 1) / max
+	return (n + groups - 1) / groups
 }
