@@ -129,12 +129,20 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 	}
 	var sel []int32
 	var times []int64
-	var e Event
-	for i := 0; i < cols.n; i++ {
-		cols.fill(&e, i)
-		if q.match(&e) {
-			sel = append(sel, int32(i))
-			times = append(times, e.Time)
+	if len(q.Filters) == 0 && q.Limit == 0 && q.inRange(u.minT) && q.inRange(u.maxT) {
+		// The whole row group matches: no filters, inside the time range.
+		sel = make([]int32, cols.n)
+		for i := range sel {
+			sel[i] = int32(i)
+		}
+	} else {
+		var e Event
+		for i := 0; i < cols.n; i++ {
+			cols.fill(&e, i)
+			if q.match(&e) {
+				sel = append(sel, int32(i))
+				times = append(times, e.Time)
+			}
 		}
 	}
 	if len(sel) == 0 {
