@@ -16,6 +16,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/horus-obs/horus/internal/fsutil"
 )
 
 // A block is a directory <tenant>/<kind>/<ULID>/ holding (see
@@ -286,24 +288,24 @@ func (w *blockWriter) finish() (BlockMeta, error) {
 		size, err = w.uncompressed()
 	}
 	if err == nil {
-		err = writeFileSync(filepath.Join(w.tmp, "index.bin"), w.index)
+		err = fsutil.WriteFileSync(filepath.Join(w.tmp, "index.bin"), w.index)
 	}
 	if err == nil {
 		w.meta.Bytes = size + int64(len(w.index))
 		var b []byte
 		b, err = json.MarshalIndent(w.meta, "", "  ")
 		if err == nil {
-			err = writeFileSync(filepath.Join(w.tmp, "meta.json"), b)
+			err = fsutil.WriteFileSync(filepath.Join(w.tmp, "meta.json"), b)
 		}
 	}
 	if err == nil {
-		err = syncDir(w.tmp)
+		err = fsutil.SyncDir(w.tmp)
 	}
 	if err == nil {
 		err = os.Rename(w.tmp, w.dir)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(w.dir))
+		err = fsutil.SyncDir(filepath.Dir(w.dir))
 	}
 	if err != nil {
 		w.abort()
@@ -368,33 +370,6 @@ func (w *blockWriter) abort() {
 		_ = w.f.Close()
 	}
 	_ = os.RemoveAll(w.tmp)
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // ErrCorrupt marks data that failed a checksum or does not decode.

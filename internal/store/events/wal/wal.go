@@ -42,6 +42,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/horus-obs/horus/internal/fsutil"
 )
 
 // SyncPolicy says when appended records are fsynced.
@@ -336,12 +338,7 @@ func createSegment(dir string, n int) (*os.File, error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("wal: %w", err)
-	}
-	defer func() { _ = d.Close() }()
-	if err := d.Sync(); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("wal: sync dir: %w", err)
 	}
 	return nil
