@@ -84,10 +84,8 @@ func decodeAttrsJSON(s string) (Attrs, error) {
 	if s == "{}" || s == "" {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
 	var m map[string]json.RawMessage
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		return nil, fmt.Errorf("attributes JSON: %w", err)
 	}
 	a := make(Attrs, 0, len(m))

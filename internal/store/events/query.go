@@ -1,7 +1,9 @@
 package events
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -123,28 +125,24 @@ func (f *Filter) Match(e *Event) bool {
 	if !ok {
 		return false
 	}
+	var c int
 	if n, isNum := v.Number(); isNum && f.isNum {
-		switch f.Op {
-		case Lt:
-			return n < f.num
-		case Le:
-			return n <= f.num
-		case Gt:
-			return n > f.num
-		case Ge:
-			return n >= f.num
+		if math.IsNaN(n) || math.IsNaN(f.num) {
+			return false // NaN is neither below nor above anything
 		}
+		c = cmp.Compare(n, f.num)
+	} else {
+		c = strings.Compare(v.String(), f.Value)
 	}
-	s := v.String()
 	switch f.Op {
 	case Lt:
-		return s < f.Value
+		return c < 0
 	case Le:
-		return s <= f.Value
+		return c <= 0
 	case Gt:
-		return s > f.Value
+		return c > 0
 	case Ge:
-		return s >= f.Value
+		return c >= 0
 	}
 	return false
 }
