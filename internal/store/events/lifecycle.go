@@ -306,20 +306,38 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 	if reg == nil {
 		return m
 	}
-	gauge := func(name, help string, f func(TenantStatus) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			var v float64
-			for _, t := range s.Status().Tenants {
-				v += f(t)
-			}
-			return v
-		})
-	}
-	reg.MustRegister(m.appended, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions, m.corruptReads, m.retentionDeleted, m.backpressure,
-		gauge("horus_events_blocks", "Blocks in the event store.", func(t TenantStatus) float64 { return float64(t.Blocks) }),
-		gauge("horus_events_block_bytes", "Bytes of the event store's blocks.", func(t TenantStatus) float64 { return float64(t.Bytes) }),
-		gauge("horus_events_block_rows", "Events in the event store's blocks.", func(t TenantStatus) float64 { return float64(t.Rows) }),
-		gauge("horus_events_head_events", "Events in the heads, not yet in blocks.", func(t TenantStatus) float64 { return float64(t.HeadEvents) }),
-	)
+	reg.MustRegister(m.appended, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions,
+		m.corruptReads, m.retentionDeleted, m.backpressure, statusCollector{s})
 	return m
+}
+
+// statusCollector exports the store's size from one Status per scrape.
+type statusCollector struct{ s *Store }
+
+var (
+	blocksDesc     = prometheus.NewDesc("horus_events_blocks", "Blocks in the event store.", nil, nil)
+	blockBytesDesc = prometheus.NewDesc("horus_events_block_bytes", "Bytes of the event store's blocks.", nil, nil)
+	blockRowsDesc  = prometheus.NewDesc("horus_events_block_rows", "Events in the event store's blocks.", nil, nil)
+	headEventsDesc = prometheus.NewDesc("horus_events_head_events", "Events in the heads, not yet in blocks.", nil, nil)
+)
+
+func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- blocksDesc
+	ch <- blockBytesDesc
+	ch <- blockRowsDesc
+	ch <- headEventsDesc
+}
+
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	var blocks, bytes, rows, head float64
+	for _, t := range c.s.Status().Tenants {
+		blocks += float64(t.Blocks)
+		bytes += float64(t.Bytes)
+		rows += float64(t.Rows)
+		head += float64(t.HeadEvents)
+	}
+	ch <- prometheus.MustNewConstMetric(blocksDesc, prometheus.GaugeValue, blocks)
+	ch <- prometheus.MustNewConstMetric(blockBytesDesc, prometheus.GaugeValue, bytes)
+	ch <- prometheus.MustNewConstMetric(blockRowsDesc, prometheus.GaugeValue, rows)
+	ch <- prometheus.MustNewConstMetric(headEventsDesc, prometheus.GaugeValue, head)
 }

@@ -80,9 +80,10 @@ type headKey struct {
 
 // frozenHead is a head cut from appends, waiting to become a block.
 type frozenHead struct {
-	key headKey
-	h   *head
-	seg int // WAL segments below seg hold only events of this and older heads
+	key   headKey
+	h     *head
+	bytes int // of h, which takes no more appends once cut
+	seg   int // WAL segments below seg hold only events of this and older heads
 }
 
 // Store is the event store.
@@ -105,8 +106,9 @@ type Store struct {
 	blocks   map[headKey][]*blockRef // sorted by MinTime
 	corrupt  []CorruptBlock
 
-	headBytes atomic.Int64  // of the current heads
-	kick      chan struct{} // wakes the loop when the heads are full
+	headBytes   atomic.Int64  // of the current heads
+	frozenBytes atomic.Int64  // of the cut heads not yet written
+	kick        chan struct{} // wakes the loop when the heads are full
 
 	cutMu     sync.Mutex // one cut at a time
 	flushMu   sync.Mutex // one writer of cut heads at a time
@@ -444,24 +446,12 @@ func (s *Store) Maintain(ctx context.Context, force bool) {
 	s.compactAndExpire(ctx)
 }
 
-// frozenBytes is the memory of the cut heads not yet written.
-func (s *Store) frozenBytes() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	n := 0
-	for _, f := range s.frozen {
-		_, b := f.h.size()
-		n += b
-	}
-	return n
-}
-
 // backpressure makes appends wait while the cut heads waiting to be
 // written take more than twice the head size: ingest cannot outrun block
 // writing and grow memory without bound. If the last attempt to write
 // failed (a full disk), it fails at once instead.
 func (s *Store) backpressure(ctx context.Context) error {
-	for s.frozenBytes() >= 2*s.opts.HeadMaxBytes {
+	for s.frozenBytes.Load() >= 2*int64(s.opts.HeadMaxBytes) {
 		s.mu.RLock()
 		ch, ferr := s.flushed, s.flushErr
 		s.mu.RUnlock()
@@ -500,7 +490,9 @@ func (s *Store) cut(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, h := range s.heads {
-		s.frozen = append(s.frozen, &frozenHead{key: k, h: h, seg: seg})
+		_, bytes := h.size()
+		s.frozen = append(s.frozen, &frozenHead{key: k, h: h, bytes: bytes, seg: seg})
+		s.frozenBytes.Add(int64(bytes))
 	}
 	s.heads = map[headKey]*head{}
 	s.headBytes.Store(0)
@@ -549,6 +541,7 @@ func (s *Store) flushFrozen() {
 			s.addBlock(b)
 		}
 		s.frozen = slices.DeleteFunc(s.frozen, func(x *frozenHead) bool { return x == f })
+		s.frozenBytes.Add(-int64(f.bytes))
 		stillFrozen := false
 		for _, x := range s.frozen {
 			if x.seg <= f.seg {
