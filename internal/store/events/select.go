@@ -78,23 +78,27 @@ func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, f
 			}
 			return fn(out)
 		}
-		return u.view.each(func(evs []Event) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var out []Event
-			for i := range evs {
-				if q.match(&evs[i]) {
-					out = append(out, evs[i])
-				}
-			}
-			if len(out) == 0 {
-				return nil
-			}
-			return fn(out)
-		})
+		return u.view.each(func(evs []Event) error { return matching(ctx, q, evs, fn) })
 	}
 	return s.scanRowGroup(ctx, q, u, fn)
+}
+
+// matching calls fn with the events of evs that match q, if any. evs is
+// not changed: it may be a head's chunk.
+func matching(ctx context.Context, q *Query, evs []Event, fn func([]Event) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var out []Event
+	for i := range evs {
+		if q.match(&evs[i]) {
+			out = append(out, evs[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return fn(out)
 }
 
 // scanRowGroup evaluates the filters on the columns they need, then reads
@@ -103,21 +107,7 @@ func (s *Store) scanUnit(ctx context.Context, q *Query, u unit, ids []TraceID, f
 func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Event) error) error {
 	filt, out := q.filterFields(), q.outFields()
 	if filt&fNested != 0 {
-		return u.b.readRowGroup(u.rg, func(evs []Event) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			out := evs[:0]
-			for i := range evs {
-				if q.match(&evs[i]) {
-					out = append(out, evs[i])
-				}
-			}
-			if len(out) == 0 {
-				return nil
-			}
-			return fn(out)
-		})
+		return u.b.readRowGroup(u.rg, func(evs []Event) error { return matching(ctx, q, evs, fn) })
 	}
 	rg := u.b.pf.RowGroups()[u.rg]
 	cols, err := readColumns(rg, u.b.kind, filt)
