@@ -42,55 +42,6 @@ const (
 	fAll = fNested<<1 - 1
 )
 
-// fieldsOf is the fields a filter or projection on field name reads.
-func fieldsOf(name string) fieldSet {
-	switch name {
-	case "time", "start_time":
-		return fTime
-	case "service_name", "service.name":
-		return fService
-	case "trace_id":
-		return fTraceID
-	case "span_id":
-		return fSpanID
-	case "parent_span_id":
-		return fParent
-	case "body":
-		return fBody
-	case "severity_text":
-		return fSevText
-	case "severity_number":
-		return fSeverity
-	case "level":
-		return fSevText | fSeverity
-	case "flags":
-		return fFlags
-	case "name":
-		return fName
-	case "kind":
-		return fKind
-	case "duration":
-		return fDuration
-	case "status_code":
-		return fStatus
-	case "status_message":
-		return fStatusMsg
-	case "trace_state":
-		return fTraceState
-	case "scope_name", "scope_version":
-		return fScope
-	case "events", "links":
-		return fNested
-	}
-	if strings.HasPrefix(name, "attrs.") {
-		return fAttrs
-	}
-	if strings.HasPrefix(name, "resource.") {
-		return fResource
-	}
-	return fAttrs | fResource
-}
-
 // leaf is a column of a row group read whole. Flat columns have one value
 // a row; repeated ones (map keys and values) have rowOff, row r's values
 // being [rowOff[r], rowOff[r+1]).

@@ -44,10 +44,11 @@ var opNames = map[Op]string{Eq: "=", Neq: "!=", Re: "=~", NotRe: "!~", Lt: "<", 
 func (o Op) String() string { return opNames[o] }
 
 // Filter is a predicate on one field. Fields are the columns by name
-// (service_name, trace_id, span_id, parent_span_id, body, severity_text,
-// severity_number, level, name, kind, duration, status_code,
-// status_message, trace_state, scope_name), attributes as attrs.<key> or
-// resource.<key>, or a bare attribute key, looked up in attrs then resource.
+// (time, service_name, trace_id, span_id, parent_span_id, body,
+// severity_text, severity_number, level, flags, name, kind, duration,
+// status_code, status_message, trace_state, scope_name, scope_version),
+// attributes as attrs.<key> or resource.<key>, or a bare attribute key,
+// looked up in attrs then resource.
 type Filter struct {
 	Field string
 	Op    Op
@@ -67,11 +68,10 @@ func (f *Filter) Compile() error {
 	if _, ok := opNames[f.Op]; !ok {
 		return fmt.Errorf("filter on %q: unknown operator %d", f.Field, f.Op)
 	}
-	get, err := fieldGetter(f.Field)
-	if err != nil {
-		return err
+	if f.Field == "" {
+		return fmt.Errorf("filter without a field")
 	}
-	f.get = get
+	f.get = lookupField(f.Field).get
 	f.fast = fastMatcher(f.Field, f.Op, f.Value)
 	switch f.Op {
 	case Re, NotRe:
@@ -199,53 +199,58 @@ func indexFold(s, needle string) int {
 
 func strv(s string) (Value, bool) { return Str(s), s != "" }
 
-func fieldGetter(field string) (func(*Event) (Value, bool), error) {
-	switch field {
-	case "service_name", "service.name":
-		return func(e *Event) (Value, bool) { return strv(e.Service) }, nil
-	case "trace_id":
-		return func(e *Event) (Value, bool) { return Str(e.TraceID.String()), !e.TraceID.IsZero() }, nil
-	case "span_id":
-		return func(e *Event) (Value, bool) { return Str(e.SpanID.String()), !e.SpanID.IsZero() }, nil
-	case "parent_span_id":
-		return func(e *Event) (Value, bool) { return Str(e.ParentSpanID.String()), !e.ParentSpanID.IsZero() }, nil
-	case "body":
-		return func(e *Event) (Value, bool) { return strv(e.Body) }, nil
-	case "severity_text":
-		return func(e *Event) (Value, bool) { return strv(e.SeverityText) }, nil
-	case "severity_number":
-		return func(e *Event) (Value, bool) { return Int(int64(e.Severity)), e.Severity != 0 }, nil
-	case "level":
-		return func(e *Event) (Value, bool) { return Str(e.Level()), true }, nil
-	case "name":
-		return func(e *Event) (Value, bool) { return strv(e.Name) }, nil
-	case "kind":
-		return func(e *Event) (Value, bool) { return Int(int64(e.SpanKind)), true }, nil
-	case "duration":
-		return func(e *Event) (Value, bool) { return Int(e.Duration), true }, nil
-	case "status_code":
-		return func(e *Event) (Value, bool) { return Int(int64(e.StatusCode)), true }, nil
-	case "status_message":
-		return func(e *Event) (Value, bool) { return strv(e.StatusMessage) }, nil
-	case "trace_state":
-		return func(e *Event) (Value, bool) { return strv(e.TraceState) }, nil
-	case "scope_name":
-		return func(e *Event) (Value, bool) { return strv(e.Scope) }, nil
-	case "":
-		return nil, fmt.Errorf("filter without a field")
+// field is a column of events by name: the columns a block scan reads for
+// it, and its value, the same in the head and in blocks.
+type field struct {
+	set fieldSet
+	get func(*Event) (Value, bool)
+}
+
+func timeValue(e *Event) (Value, bool) { return Int(e.Time), true }
+
+func serviceValue(e *Event) (Value, bool) { return strv(e.Service) }
+
+var fields = map[string]field{
+	"time":            {fTime, timeValue},
+	"start_time":      {fTime, timeValue},
+	"service_name":    {fService, serviceValue},
+	"service.name":    {fService, serviceValue},
+	"trace_id":        {fTraceID, func(e *Event) (Value, bool) { return Str(e.TraceID.String()), !e.TraceID.IsZero() }},
+	"span_id":         {fSpanID, func(e *Event) (Value, bool) { return Str(e.SpanID.String()), !e.SpanID.IsZero() }},
+	"parent_span_id":  {fParent, func(e *Event) (Value, bool) { return Str(e.ParentSpanID.String()), !e.ParentSpanID.IsZero() }},
+	"body":            {fBody, func(e *Event) (Value, bool) { return strv(e.Body) }},
+	"severity_text":   {fSevText, func(e *Event) (Value, bool) { return strv(e.SeverityText) }},
+	"severity_number": {fSeverity, func(e *Event) (Value, bool) { return Int(int64(e.Severity)), e.Severity != 0 }},
+	"level":           {fSevText | fSeverity, func(e *Event) (Value, bool) { return Str(e.Level()), true }},
+	"flags":           {fFlags, func(e *Event) (Value, bool) { return Int(int64(e.Flags)), e.Flags != 0 }},
+	"name":            {fName, func(e *Event) (Value, bool) { return strv(e.Name) }},
+	"kind":            {fKind, func(e *Event) (Value, bool) { return Int(int64(e.SpanKind)), true }},
+	"duration":        {fDuration, func(e *Event) (Value, bool) { return Int(e.Duration), true }},
+	"status_code":     {fStatus, func(e *Event) (Value, bool) { return Int(int64(e.StatusCode)), true }},
+	"status_message":  {fStatusMsg, func(e *Event) (Value, bool) { return strv(e.StatusMessage) }},
+	"trace_state":     {fTraceState, func(e *Event) (Value, bool) { return strv(e.TraceState) }},
+	"scope_name":      {fScope, func(e *Event) (Value, bool) { return strv(e.Scope) }},
+	"scope_version":   {fScope, func(e *Event) (Value, bool) { return strv(e.ScopeVer) }},
+}
+
+// lookupField resolves a field name: a column, attrs.<key>,
+// resource.<key>, or a bare key looked up in attrs then resource.
+func lookupField(name string) field {
+	if f, ok := fields[name]; ok {
+		return f
 	}
-	if k, ok := strings.CutPrefix(field, "attrs."); ok {
-		return func(e *Event) (Value, bool) { return e.Attrs.Get(k) }, nil
+	if k, ok := strings.CutPrefix(name, "attrs."); ok {
+		return field{fAttrs, func(e *Event) (Value, bool) { return e.Attrs.Get(k) }}
 	}
-	if k, ok := strings.CutPrefix(field, "resource."); ok {
-		return func(e *Event) (Value, bool) { return e.Resource.Get(k) }, nil
+	if k, ok := strings.CutPrefix(name, "resource."); ok {
+		return field{fResource, func(e *Event) (Value, bool) { return e.Resource.Get(k) }}
 	}
-	return func(e *Event) (Value, bool) {
-		if v, ok := e.Attrs.Get(field); ok {
+	return field{fAttrs | fResource, func(e *Event) (Value, bool) {
+		if v, ok := e.Attrs.Get(name); ok {
 			return v, true
 		}
-		return e.Resource.Get(field)
-	}, nil
+		return e.Resource.Get(name)
+	}}
 }
 
 // Query selects events of one tenant and kind.
@@ -269,7 +274,7 @@ type Query struct {
 func (q *Query) filterFields() fieldSet {
 	set := fTime
 	for _, f := range q.Filters {
-		set |= fieldsOf(f.Field)
+		set |= lookupField(f.Field).set
 	}
 	return set
 }
@@ -286,8 +291,10 @@ func (q *Query) outFields() fieldSet {
 			set |= fAttrs
 		case "resource":
 			set |= fResource
+		case "events", "links":
+			set |= fNested
 		default:
-			set |= fieldsOf(f)
+			set |= lookupField(f).set
 		}
 	}
 	return set

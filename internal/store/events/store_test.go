@@ -271,6 +271,7 @@ func TestSelectFiltersOrderLimit(t *testing.T) {
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "duration", Op: events.Gt, Value: "1000000000"}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "attrs.http.response.status_code", Op: events.Ge, Value: "500"}, {Field: "kind", Op: events.Eq, Value: "2"}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "db.system", Op: events.Exists}}},
+		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "scope_version", Op: events.Eq, Value: "0.63.0"}, {Field: "start_time", Op: events.Lt, Value: fmt.Sprint(mid)}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "server.address", Op: events.NotRe, Value: "api\\..*"}, {Field: "status_code", Op: events.Eq, Value: "2"}}},
 	}
 	for i, q := range cases {
