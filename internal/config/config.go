@@ -84,6 +84,15 @@ type Limits struct {
 	MaxLabelNameLength int `yaml:"max_label_name_length"`
 	// MaxLabelValueLength bounds a label value, in bytes.
 	MaxLabelValueLength int `yaml:"max_label_value_length"`
+	// MaxSpanBytes bounds a span's text (name, attributes, events, links);
+	// 0: no bound.
+	MaxSpanBytes units.Base2Bytes `yaml:"max_span_bytes"`
+	// MaxSpanAttributes bounds the attributes of a span; 0: no bound.
+	MaxSpanAttributes int `yaml:"max_span_attributes"`
+	// MaxSpanEvents bounds the events of a span; 0: no bound.
+	MaxSpanEvents int `yaml:"max_span_events"`
+	// MaxSpanLinks bounds the links of a span; 0: no bound.
+	MaxSpanLinks int `yaml:"max_span_links"`
 }
 
 // MetricsConfig configures the metrics TSDB.
@@ -153,6 +162,10 @@ func Default() *Config {
 			MaxLabelsPerSeries:  64,
 			MaxLabelNameLength:  1024,
 			MaxLabelValueLength: 4096,
+			MaxSpanBytes:        units.MiB,
+			MaxSpanAttributes:   1024,
+			MaxSpanEvents:       1024,
+			MaxSpanLinks:        1024,
 		},
 		Metrics: MetricsConfig{
 			Retention:    model.Duration(15 * 24 * time.Hour),
@@ -287,6 +300,17 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxLabelValueLength < 8 {
 		add(fieldErr("limits.max_label_value_length", "must be >= 8; got %d", l.MaxLabelValueLength))
+	}
+	if l.MaxSpanBytes < 0 {
+		add(fieldErr("limits.max_span_bytes", "must be >= 0 (0: no bound); got %v", l.MaxSpanBytes))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_span_attributes", l.MaxSpanAttributes}, {"max_span_events", l.MaxSpanEvents}, {"max_span_links", l.MaxSpanLinks}} {
+		if f.v < 0 {
+			add(fieldErr("limits."+f.name, "must be >= 0 (0: no bound); got %d", f.v))
+		}
 	}
 
 	m := c.Metrics

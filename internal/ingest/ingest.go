@@ -31,6 +31,7 @@ const (
 	ProtoOTLPGRPC    = "otlp_grpc"
 	ProtoOTLPHTTP    = "otlp_http"
 	ProtoScrape      = "scrape"
+	ProtoZipkin      = "zipkin"
 )
 
 // Reason says why data was rejected; it is the "reason" label of
@@ -56,6 +57,12 @@ const (
 	ReasonInvalidExemplar   Reason = "invalid_exemplar"
 	ReasonNoSamples         Reason = "no_samples"
 	ReasonDeltaTemporality  Reason = "delta_temporality"
+	ReasonInvalidTenant     Reason = "invalid_tenant"
+	ReasonInvalidSpan       Reason = "invalid_span"
+	ReasonSpanTooLarge      Reason = "span_too_large"
+	ReasonTooManyAttributes Reason = "too_many_attributes"
+	ReasonTooManySpanEvents Reason = "too_many_span_events"
+	ReasonTooManySpanLinks  Reason = "too_many_span_links"
 )
 
 // Error is a rejection: data refused for a Reason the client can fix.

@@ -39,6 +39,7 @@ import (
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/otlp"
 	"github.com/horus-obs/horus/internal/ingest/remotewrite"
+	"github.com/horus-obs/horus/internal/pipeline"
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
@@ -153,7 +154,17 @@ func (s *Server) build() (err error) {
 	rw := remotewrite.New(guard, im, logger.With("component", "remote_write"), remotewrite.Options{Body: body})
 	otlpMetrics := otlp.NewPromMetrics(guard, func() promconfig.OTLPConfig { return promCfg.OTLPConfig },
 		time.Duration(cfg.Query.LookbackDelta), logger.With("component", "otlp"))
-	receiver := otlp.New(otlpMetrics, im, logger.With("component", "otlp"), otlp.Options{Body: body})
+	traces := &pipeline.Traces{Store: s.events}
+	spanLimits := ingest.SpanLimits{
+		MaxBytes:      int(cfg.Limits.MaxSpanBytes),
+		MaxAttributes: cfg.Limits.MaxSpanAttributes,
+		MaxEvents:     cfg.Limits.MaxSpanEvents,
+		MaxLinks:      cfg.Limits.MaxSpanLinks,
+	}
+	receiver := otlp.New(otlp.Consumers{
+		Metrics: otlpMetrics,
+		Traces:  &otlp.EventSpans{Limits: spanLimits, Sink: traces},
+	}, im, logger.With("component", "otlp"), otlp.Options{Body: body})
 
 	api := prom.New(engine, s.metrics, logger.With("component", "api"), s.reg, s.reg, prom.Options{
 		DataDir:        filepath.Join(cfg.DataDir, "metrics"),

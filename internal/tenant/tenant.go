@@ -28,3 +28,15 @@ func Check(t string) error {
 	}
 	return nil
 }
+
+// FromHeader returns the tenant an X-Scope-OrgID value names: Default when
+// it is empty, else the value if Check accepts it.
+func FromHeader(v string) (string, error) {
+	if v == "" {
+		return Default, nil
+	}
+	if err := Check(v); err != nil {
+		return "", err
+	}
+	return v, nil
+}

@@ -20,14 +20,18 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Partial says what a consumer refused of a batch it otherwise stored.
@@ -49,6 +53,13 @@ type MetricsConsumer interface {
 	ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (Partial, error)
 }
 
+// Consumers take the decoded signals; a nil consumer leaves that signal's
+// endpoints out.
+type Consumers struct {
+	Metrics MetricsConsumer
+	Traces  TracesConsumer
+}
+
 // Options configure the receiver.
 type Options struct {
 	// Body bounds an HTTP request body (and a gRPC message, by MaxBytes
@@ -57,27 +68,39 @@ type Options struct {
 }
 
 // Receiver serves the OTLP endpoints for the signals it has consumers for.
+// Traces (and logs) belong to the tenant of the X-Scope-OrgID header or
+// gRPC metadata key; metrics are not split by tenant.
 type Receiver struct {
-	metrics MetricsConsumer
-	m       *ingest.Metrics
-	logger  *slog.Logger
-	opts    Options
+	c      Consumers
+	m      *ingest.Metrics
+	logger *slog.Logger
+	opts   Options
 }
 
-// New returns a receiver handing metrics to mc.
-func New(mc MetricsConsumer, m *ingest.Metrics, logger *slog.Logger, opts Options) *Receiver {
-	return &Receiver{metrics: mc, m: m, logger: logger, opts: opts}
+// New returns a receiver handing each signal to its consumer.
+func New(c Consumers, m *ingest.Metrics, logger *slog.Logger, opts Options) *Receiver {
+	return &Receiver{c: c, m: m, logger: logger, opts: opts}
 }
 
 // RegisterHTTP adds the OTLP/HTTP paths (/v1/metrics...) under prefix to mux.
 func (r *Receiver) RegisterHTTP(mux *http.ServeMux, prefix string) {
-	mux.HandleFunc(prefix+"/v1/metrics", r.serveMetrics)
+	if r.c.Metrics != nil {
+		mux.HandleFunc(prefix+"/v1/metrics", r.serveMetrics)
+	}
+	if r.c.Traces != nil {
+		mux.HandleFunc(prefix+"/v1/traces", r.serveTraces)
+	}
 }
 
 // GRPCServer returns a gRPC server with the OTLP services registered.
 func (r *Receiver) GRPCServer() *grpc.Server {
 	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes)))
-	pmetricotlp.RegisterGRPCServer(s, &metricsGRPC{r: r})
+	if r.c.Metrics != nil {
+		pmetricotlp.RegisterGRPCServer(s, &metricsGRPC{r: r})
+	}
+	if r.c.Traces != nil {
+		ptraceotlp.RegisterGRPCServer(s, &tracesGRPC{r: r})
+	}
 	return s
 }
 
@@ -87,14 +110,42 @@ type metricsGRPC struct {
 }
 
 func (g *metricsGRPC) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	md := req.Metrics()
 	resp := pmetricotlp.NewExportResponse()
-	p, err := g.r.consumeMetrics(ctx, ingest.ProtoOTLPGRPC, md)
+	p, err := g.r.consumeMetrics(ctx, ingest.ProtoOTLPGRPC, req.Metrics())
 	if err != nil {
 		return resp, status.Error(grpcCode(err), err.Error())
 	}
 	if p.Rejected > 0 {
 		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
+
+type tracesGRPC struct {
+	ptraceotlp.UnimplementedGRPCServer
+	r *Receiver
+}
+
+func (g *tracesGRPC) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	resp := ptraceotlp.NewExportResponse()
+	var org string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(tenant.Header); len(v) > 0 {
+			org = v[0]
+		}
+	}
+	t, err := tenant.FromHeader(org)
+	if err != nil {
+		g.r.m.Reject(ingest.SignalTraces, ingest.ProtoOTLPGRPC, ingest.ReasonInvalidTenant, 1)
+		return resp, status.Error(codes.InvalidArgument, err.Error())
+	}
+	p, err := g.r.consumeTraces(ctx, ingest.ProtoOTLPGRPC, t, req.Traces())
+	if err != nil {
+		return resp, status.Error(grpcCode(err), err.Error())
+	}
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
 		resp.PartialSuccess().SetErrorMessage(p.Message)
 	}
 	return resp, nil
@@ -118,21 +169,32 @@ func grpcCode(err error) codes.Code {
 
 func (r *Receiver) consumeMetrics(ctx context.Context, proto string, md pmetric.Metrics) (Partial, error) {
 	n := md.DataPointCount()
-	p, err := r.metrics.ConsumeMetrics(ctx, md)
+	p, err := r.c.Metrics.ConsumeMetrics(ctx, md)
+	return r.count(ingest.SignalMetrics, proto, n, p, err)
+}
+
+func (r *Receiver) consumeTraces(ctx context.Context, proto, tenant string, td ptrace.Traces) (Partial, error) {
+	n := td.SpanCount()
+	p, err := r.c.Traces.ConsumeTraces(ctx, tenant, td)
+	return r.count(ingest.SignalTraces, proto, n, p, err)
+}
+
+// count records the outcome of consuming n items in the ingest counters.
+func (r *Receiver) count(signal, proto string, n int, p Partial, err error) (Partial, error) {
 	if err != nil {
 		if reason := ingest.ReasonOf(err); reason != "" {
-			r.m.Reject(ingest.SignalMetrics, proto, reason, n)
+			r.m.Reject(signal, proto, reason, n)
 		} else {
-			r.logger.Error("storing OTLP metrics failed", "protocol", proto, "err", err)
+			r.logger.Error("storing OTLP data failed", "signal", signal, "protocol", proto, "err", err)
 		}
 		return p, err
 	}
 	// A consumer may count refused samples; OTLP counts data points.
 	p.Rejected = min(p.Rejected, int64(n))
 	for reason, c := range p.ByReason {
-		r.m.Reject(ingest.SignalMetrics, proto, reason, c)
+		r.m.Reject(signal, proto, reason, c)
 	}
-	r.m.Received.WithLabelValues(ingest.SignalMetrics, proto).Add(float64(int64(n) - p.Rejected))
+	r.m.Received.WithLabelValues(signal, proto).Add(float64(int64(n) - p.Rejected))
 	return p, nil
 }
 
@@ -166,10 +228,75 @@ func requestEncoding(r *http.Request) (encoding, error) {
 	return 0, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; use application/x-protobuf or application/json", ct)
 }
 
+// response is an OTLP export response.
+type response interface {
+	MarshalProto() ([]byte, error)
+	MarshalJSON() ([]byte, error)
+}
+
+// undecodable is a body export could not decode: no item was counted yet.
+type undecodable struct{ err *ingest.Error }
+
+func (u undecodable) Error() string { return u.err.Error() }
+func (u undecodable) Unwrap() error { return u.err }
+
+// export decodes one OTLP/HTTP request body and consumes it.
+type export func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error)
+
 func (r *Receiver) serveMetrics(w http.ResponseWriter, req *http.Request) {
+	r.serve(ingest.SignalMetrics, w, req, func(ctx context.Context, _ string, enc encoding, body []byte) (response, error) {
+		ereq := pmetricotlp.NewExportRequest()
+		if err := unmarshal(ereq, enc, body); err != nil {
+			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP metrics (%s): %v", enc.contentType(), err)}
+		}
+		p, err := r.consumeMetrics(ctx, ingest.ProtoOTLPHTTP, ereq.Metrics())
+		if err != nil {
+			return nil, err
+		}
+		resp := pmetricotlp.NewExportResponse()
+		if p.Rejected > 0 {
+			resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
+			resp.PartialSuccess().SetErrorMessage(p.Message)
+		}
+		return resp, nil
+	})
+}
+
+func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
+	r.serve(ingest.SignalTraces, w, req, func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error) {
+		ereq := ptraceotlp.NewExportRequest()
+		if err := unmarshal(ereq, enc, body); err != nil {
+			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP traces (%s): %v", enc.contentType(), err)}
+		}
+		p, err := r.consumeTraces(ctx, ingest.ProtoOTLPHTTP, tenant, ereq.Traces())
+		if err != nil {
+			return nil, err
+		}
+		resp := ptraceotlp.NewExportResponse()
+		if p.Rejected > 0 {
+			resp.PartialSuccess().SetRejectedSpans(p.Rejected)
+			resp.PartialSuccess().SetErrorMessage(p.Message)
+		}
+		return resp, nil
+	})
+}
+
+func unmarshal(req interface {
+	UnmarshalProto([]byte) error
+	UnmarshalJSON([]byte) error
+}, enc encoding, body []byte) error {
+	if enc == encJSON {
+		return req.UnmarshalJSON(body)
+	}
+	return req.UnmarshalProto(body)
+}
+
+// serve answers an OTLP/HTTP request: method, content type, tenant and
+// body are checked here, the rest is export's.
+func (r *Receiver) serve(signal string, w http.ResponseWriter, req *http.Request, exp export) {
 	sw := &httpx.StatusWriter{ResponseWriter: w}
 	defer func() {
-		r.m.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoOTLPHTTP, strconv.Itoa(sw.Code())).Inc()
+		r.m.Requests.WithLabelValues(signal, ingest.ProtoOTLPHTTP, strconv.Itoa(sw.Code())).Inc()
 	}()
 	if req.Method != http.MethodPost {
 		sw.Header().Set("Allow", http.MethodPost)
@@ -178,33 +305,28 @@ func (r *Receiver) serveMetrics(w http.ResponseWriter, req *http.Request) {
 	}
 	enc, err := requestEncoding(req)
 	if err != nil {
-		r.refuse(sw, encProto, ingest.SignalMetrics, err)
+		r.refuse(sw, encProto, signal, err)
+		return
+	}
+	t, err := tenant.FromHeader(req.Header.Get(tenant.Header))
+	if err != nil {
+		r.refuse(sw, enc, signal, ingest.Errorf(ingest.ReasonInvalidTenant, "%s header: %v", tenant.Header, err))
 		return
 	}
 	body, err := ingest.ReadBody(req, r.opts.Body)
 	if err != nil {
-		r.refuse(sw, enc, ingest.SignalMetrics, err)
+		r.refuse(sw, enc, signal, err)
 		return
 	}
-	ereq := pmetricotlp.NewExportRequest()
-	if enc == encJSON {
-		err = ereq.UnmarshalJSON(body)
-	} else {
-		err = ereq.UnmarshalProto(body)
-	}
+	resp, err := exp(req.Context(), t, enc, body)
 	if err != nil {
-		r.refuse(sw, enc, ingest.SignalMetrics, ingest.Errorf(ingest.ReasonMalformed, "decode OTLP metrics (%s): %v", enc.contentType(), err))
+		var u undecodable
+		if errors.As(err, &u) {
+			r.refuse(sw, enc, signal, u.err)
+		} else {
+			writeStatus(sw, enc, httpStatus(err), err.Error())
+		}
 		return
-	}
-	p, err := r.consumeMetrics(req.Context(), ingest.ProtoOTLPHTTP, ereq.Metrics())
-	if err != nil {
-		writeStatus(sw, enc, httpStatus(err), err.Error())
-		return
-	}
-	resp := pmetricotlp.NewExportResponse()
-	if p.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(p.Message)
 	}
 	var out []byte
 	if enc == encJSON {

@@ -24,7 +24,7 @@ func newMux(t testing.TB) *http.ServeMux {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	guard, _ := ingesttest.Guard(t)
 	pm := NewPromMetrics(guard, func() promconfig.OTLPConfig { return promconfig.DefaultOTLPConfig }, 5*time.Minute, logger)
-	r := New(pm, ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
+	r := New(Consumers{Metrics: pm}, ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
 	mux := http.NewServeMux()
 	r.RegisterHTTP(mux, "")
 	return mux
