@@ -1,0 +1,574 @@
+package traceql
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// Trace is the spans of one trace with the structure TraceQL evaluates on.
+type Trace struct {
+	ID    events.TraceID
+	Spans []events.Event
+	// parent[i] is the index of span i's parent, -1 if it has none in the
+	// trace.
+	parent []int
+	// Root is the index of the root span (no parent id), -1 if missing.
+	Root       int
+	Start, End int64 // unix ns: first start, last end
+}
+
+// NewTrace indexes the spans of one trace.
+func NewTrace(spans []events.Event) *Trace {
+	t := &Trace{Spans: spans, parent: make([]int, len(spans)), Root: -1}
+	byID := make(map[events.SpanID]int, len(spans))
+	for i := range spans {
+		byID[spans[i].SpanID] = i
+		if i == 0 || spans[i].Time < t.Start {
+			t.Start = spans[i].Time
+		}
+		if end := spans[i].End(); end > t.End {
+			t.End = end
+		}
+	}
+	if len(spans) > 0 {
+		t.ID = spans[0].TraceID
+	}
+	for i := range spans {
+		t.parent[i] = -1
+		if spans[i].ParentSpanID.IsZero() {
+			if t.Root < 0 {
+				t.Root = i
+			}
+			continue
+		}
+		if p, ok := byID[spans[i].ParentSpanID]; ok && p != i {
+			t.parent[i] = p
+		}
+	}
+	return t
+}
+
+// RootService is the service of the root span, or Tempo's placeholder.
+func (t *Trace) RootService() string {
+	if t.Root < 0 {
+		return "<root span not yet received>"
+	}
+	return t.Spans[t.Root].Service
+}
+
+// RootName is the name of the root span, or "".
+func (t *Trace) RootName() string {
+	if t.Root < 0 {
+		return ""
+	}
+	return t.Spans[t.Root].Name
+}
+
+// Spanset is a set of spans of one trace (indexes into Trace.Spans,
+// ascending) with the values by() and aggregates attached to it.
+type Spanset struct {
+	Spans []int
+	Attrs []KV
+}
+
+// KV is a named value.
+type KV struct {
+	Key   string
+	Value Value
+}
+
+// Eval evaluates the spanset part of the query on a trace: the non-empty
+// spansets it selects.
+func (q *Query) Eval(t *Trace) []Spanset { return evalSet(q.Root, t) }
+
+func evalSet(e SetExpr, t *Trace) []Spanset {
+	switch x := e.(type) {
+	case *Filter:
+		s := filterSpans(x.Cond, t, nil)
+		if len(s) == 0 {
+			return nil
+		}
+		return []Spanset{{Spans: s}}
+	case *SetOp:
+		l := flatten(evalSet(x.L, t))
+		if len(l) == 0 && x.Op != OpOr {
+			return nil
+		}
+		r := flatten(evalSet(x.R, t))
+		out := combine(x.Op, l, r, t)
+		if len(out) == 0 {
+			return nil
+		}
+		return []Spanset{{Spans: out}}
+	case *Pipeline:
+		sets := evalSet(x.Source, t)
+		for _, st := range x.Stages {
+			if len(sets) == 0 {
+				return nil
+			}
+			sets = evalStage(st, sets, t)
+		}
+		return sets
+	}
+	return nil
+}
+
+func (o Op) negated() bool { return o >= OpNotChild && o <= OpNotSibling }
+
+// filterSpans returns the spans among from (all when nil) for which cond
+// holds.
+func filterSpans(cond Expr, t *Trace, from []int) []int {
+	var out []int
+	check := func(i int) {
+		if cond == nil || eval(cond, t, i, -1).truthy() {
+			out = append(out, i)
+		}
+	}
+	if from == nil {
+		for i := range t.Spans {
+			check(i)
+		}
+	} else {
+		for _, i := range from {
+			check(i)
+		}
+	}
+	return out
+}
+
+// flatten merges spansets into one sorted set of spans.
+func flatten(sets []Spanset) []int {
+	switch len(sets) {
+	case 0:
+		return nil
+	case 1:
+		return sets[0].Spans
+	}
+	var all []int
+	for _, s := range sets {
+		all = append(all, s.Spans...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+func union(a, b []int) []int {
+	out := append(append([]int(nil), a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// combine applies a spanset operator. Structural operators return spans of
+// the right side (the left side too for the union forms &>, &< ...).
+func combine(op Op, l, r []int, t *Trace) []int {
+	switch op {
+	case OpAnd:
+		if len(l) == 0 || len(r) == 0 {
+			return nil
+		}
+		return union(l, r)
+	case OpOr:
+		return union(l, r)
+	}
+	inL := make(map[int]bool, len(l))
+	for _, i := range l {
+		inL[i] = true
+	}
+	// rel(b) reports whether right span b stands in the relation to some
+	// left span; lrel(a) whether left span a does (for the union forms).
+	var rel func(b int) bool
+	var lrel func(a int) bool
+	switch op {
+	case OpChild, OpNotChild, OpUnionChild:
+		rel = func(b int) bool { p := t.parent[b]; return p >= 0 && inL[p] }
+		parents := map[int]bool{}
+		for _, b := range r {
+			if p := t.parent[b]; p >= 0 {
+				parents[p] = true
+			}
+		}
+		lrel = func(a int) bool { return parents[a] }
+	case OpParent, OpNotParent, OpUnionParent:
+		parents := map[int]bool{}
+		for _, a := range l {
+			if p := t.parent[a]; p >= 0 {
+				parents[p] = true
+			}
+		}
+		rel = func(b int) bool { return parents[b] }
+		inR := setOf(r)
+		lrel = func(a int) bool { p := t.parent[a]; return p >= 0 && inR[p] }
+	case OpDesc, OpNotDesc, OpUnionDesc:
+		rel = func(b int) bool { return t.hasAncestorIn(b, inL) }
+		anc := t.ancestorsOf(r)
+		lrel = func(a int) bool { return anc[a] }
+	case OpAnc, OpNotAnc, OpUnionAnc:
+		anc := t.ancestorsOf(l)
+		rel = func(b int) bool { return anc[b] }
+		inR := setOf(r)
+		lrel = func(a int) bool { return t.hasAncestorIn(a, inR) }
+	case OpSibling, OpNotSibling, OpUnionSibling:
+		rel = func(b int) bool { return t.hasSiblingIn(b, l) }
+		lrel = func(a int) bool { return t.hasSiblingIn(a, r) }
+	default:
+		return nil
+	}
+	var out []int
+	for _, b := range r {
+		if rel(b) != op.negated() {
+			out = append(out, b)
+		}
+	}
+	if op >= OpUnionChild {
+		if len(out) == 0 {
+			return nil
+		}
+		for _, a := range l {
+			if lrel(a) {
+				out = append(out, a)
+			}
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out
+}
+
+func setOf(s []int) map[int]bool {
+	m := make(map[int]bool, len(s))
+	for _, i := range s {
+		m[i] = true
+	}
+	return m
+}
+
+// hasAncestorIn walks up from span i; a broken trace with a parent cycle
+// ends after len(spans) steps.
+func (t *Trace) hasAncestorIn(i int, set map[int]bool) bool {
+	for n, p := 0, t.parent[i]; p >= 0 && n < len(t.Spans); n, p = n+1, t.parent[p] {
+		if set[p] {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Trace) ancestorsOf(s []int) map[int]bool {
+	anc := map[int]bool{}
+	for _, i := range s {
+		for n, p := 0, t.parent[i]; p >= 0 && n < len(t.Spans) && !anc[p]; n, p = n+1, t.parent[p] {
+			anc[p] = true
+		}
+	}
+	return anc
+}
+
+func (t *Trace) hasSiblingIn(b int, set []int) bool {
+	p := t.parent[b]
+	if p < 0 {
+		return false
+	}
+	for _, a := range set {
+		if a != b && t.parent[a] == p {
+			return true
+		}
+	}
+	return false
+}
+
+func evalStage(st Stage, sets []Spanset, t *Trace) []Spanset {
+	var out []Spanset
+	switch x := st.(type) {
+	case *FilterStage:
+		for _, s := range sets {
+			if spans := filterSpans(x.Cond, t, s.Spans); len(spans) > 0 {
+				out = append(out, Spanset{Spans: spans, Attrs: s.Attrs})
+			}
+		}
+	case *AggFilter:
+		for _, s := range sets {
+			v := aggregate(&x.Agg, s.Spans, t)
+			if compare(x.Op, v, x.Value) {
+				s.Attrs = append(slices.Clip(s.Attrs), KV{x.Agg.String(), v})
+				out = append(out, s)
+			}
+		}
+	case *By:
+		for _, s := range sets {
+			groups := map[string]int{}
+			for _, i := range s.Spans {
+				vals := make([]KV, len(x.Fields))
+				var key strings.Builder
+				for f, e := range x.Fields {
+					v := eval(e, t, i, -1)
+					vals[f] = KV{e.String(), v}
+					key.WriteString(v.T.String() + ":" + v.Text() + "\x00")
+				}
+				g, ok := groups[key.String()]
+				if !ok {
+					g = len(out)
+					groups[key.String()] = g
+					out = append(out, Spanset{Attrs: append(slices.Clip(s.Attrs), vals...)})
+				}
+				out[g].Spans = append(out[g].Spans, i)
+			}
+		}
+	case *Select:
+		return sets // the fields are added when spans are rendered
+	case *Coalesce:
+		return []Spanset{{Spans: flatten(sets)}}
+	}
+	return out
+}
+
+func aggregate(a *Aggregate, spans []int, t *Trace) Value {
+	if a.Func == "count" {
+		return IntV(int64(len(spans)))
+	}
+	var acc Value
+	n := 0
+	for _, i := range spans {
+		v := eval(a.Field, t, i, -1)
+		if !v.T.numeric() && v.T != TDuration {
+			continue
+		}
+		if n == 0 {
+			acc = v
+			if a.Func == "avg" && v.T == TInt {
+				acc = FloatV(float64(v.I))
+			}
+			n++
+			continue
+		}
+		n++
+		switch a.Func {
+		case "sum", "avg":
+			acc = arith(OpAdd, acc, v)
+		case "min":
+			if compare(OpLt, v, acc) {
+				acc = v
+			}
+		case "max":
+			if compare(OpGt, v, acc) {
+				acc = v
+			}
+		}
+	}
+	if n == 0 {
+		return Value{}
+	}
+	if a.Func == "avg" {
+		return arith(OpDiv, acc, IntV(int64(n)))
+	}
+	return acc
+}
+
+// eval evaluates a field expression on span i; elem is the index of the
+// event or link that event./link. fields read (-1: none).
+func eval(e Expr, t *Trace, i, elem int) Value {
+	switch x := e.(type) {
+	case *Static:
+		return x.V
+	case *Attribute:
+		return lookup(x, t, i, elem)
+	case *Unary:
+		v := eval(x.X, t, i, elem)
+		if x.Op == OpNot {
+			return BoolV(!v.truthy())
+		}
+		return arith(OpSub, IntV(0), v)
+	case *Binary:
+		switch {
+		case x.Op == OpAnd:
+			return BoolV(eval(x.L, t, i, elem).truthy() && eval(x.R, t, i, elem).truthy())
+		case x.Op == OpOr:
+			return BoolV(eval(x.L, t, i, elem).truthy() || eval(x.R, t, i, elem).truthy())
+		case x.Op.comparison():
+			// A comparison on event or link fields holds if it holds for
+			// any event (link) of the span.
+			if elem < 0 {
+				if n := elems(x, &t.Spans[i]); n >= 0 {
+					for k := 0; k < n; k++ {
+						if cmpBinary(x, t, i, k) {
+							return BoolV(true)
+						}
+					}
+					return BoolV(false)
+				}
+			}
+			return BoolV(cmpBinary(x, t, i, elem))
+		}
+		return arith(x.Op, eval(x.L, t, i, elem), eval(x.R, t, i, elem))
+	}
+	return Value{}
+}
+
+func isNilLiteral(e Expr) bool {
+	s, ok := e.(*Static)
+	return ok && s.V.T == TNil
+}
+
+func cmpBinary(x *Binary, t *Trace, i, elem int) bool {
+	if x.Op == OpEq || x.Op == OpNeq {
+		// = nil and != nil test presence.
+		var other Expr
+		switch {
+		case isNilLiteral(x.R):
+			other = x.L
+		case isNilLiteral(x.L):
+			other = x.R
+		}
+		if other != nil {
+			return (eval(other, t, i, elem).T == TNil) == (x.Op == OpEq)
+		}
+	}
+	l := eval(x.L, t, i, elem)
+	if x.re != nil {
+		if l.T != TStr {
+			return false
+		}
+		return x.re.MatchString(l.S) == (x.Op == OpRe)
+	}
+	return compare(x.Op, l, eval(x.R, t, i, elem))
+}
+
+// elems returns the number of events (or links) of span e when the
+// comparison reads event (link) fields, else -1.
+func elems(b *Binary, e *events.Event) int {
+	switch elemScope(b.L) + elemScope(b.R) {
+	case "":
+		return -1
+	case "event", "eventevent":
+		return len(e.Events)
+	case "link", "linklink":
+		return len(e.Links)
+	}
+	return -1
+}
+
+func elemScope(e Expr) string {
+	switch x := e.(type) {
+	case *Attribute:
+		switch {
+		case x.Intrinsic == IEventName || x.Intrinsic == INone && x.Scope == "event":
+			return "event"
+		case x.Intrinsic == ILinkTraceID || x.Intrinsic == ILinkSpanID || x.Intrinsic == INone && x.Scope == "link":
+			return "link"
+		}
+	case *Binary:
+		if s := elemScope(x.L); s != "" {
+			return s
+		}
+		return elemScope(x.R)
+	case *Unary:
+		return elemScope(x.X)
+	}
+	return ""
+}
+
+func lookup(a *Attribute, t *Trace, i, elem int) Value {
+	e := &t.Spans[i]
+	switch a.Intrinsic {
+	case INone:
+	case IName:
+		return StrV(e.Name)
+	case IStatus:
+		return Value{T: TStatus, I: int64(e.StatusCode)}
+	case IStatusMessage:
+		return StrV(e.StatusMessage)
+	case IDuration:
+		return DurationV(e.Duration)
+	case IKind:
+		return Value{T: TKind, I: int64(e.SpanKind)}
+	case ISpanID:
+		return StrV(e.SpanID.String())
+	case IParentID:
+		if e.ParentSpanID.IsZero() {
+			return Value{}
+		}
+		return StrV(e.ParentSpanID.String())
+	case IRootName:
+		if t.Root < 0 {
+			return Value{}
+		}
+		return StrV(t.RootName())
+	case IRootService:
+		if t.Root < 0 {
+			return Value{}
+		}
+		return StrV(t.Spans[t.Root].Service)
+	case ITraceDuration:
+		return DurationV(t.End - t.Start)
+	case ITraceID:
+		return StrV(e.TraceID.String())
+	case IEventName:
+		if elem >= 0 && elem < len(e.Events) {
+			return StrV(e.Events[elem].Name)
+		}
+		return Value{}
+	case ILinkTraceID:
+		if elem >= 0 && elem < len(e.Links) {
+			return StrV(e.Links[elem].TraceID.String())
+		}
+		return Value{}
+	case ILinkSpanID:
+		if elem >= 0 && elem < len(e.Links) {
+			return StrV(e.Links[elem].SpanID.String())
+		}
+		return Value{}
+	case IScopeName:
+		return StrV(e.Scope)
+	case IScopeVersion:
+		return StrV(e.ScopeVer)
+	}
+	var v events.Value
+	var ok bool
+	switch a.Scope {
+	case "span":
+		v, ok = e.Attrs.Get(a.Name)
+	case "resource":
+		v, ok = e.Resource.Get(a.Name)
+	case "":
+		if v, ok = e.Attrs.Get(a.Name); !ok {
+			v, ok = e.Resource.Get(a.Name)
+		}
+	case "event":
+		if elem >= 0 && elem < len(e.Events) {
+			v, ok = e.Events[elem].Attrs.Get(a.Name)
+		}
+	case "link":
+		if elem >= 0 && elem < len(e.Links) {
+			v, ok = e.Links[elem].Attrs.Get(a.Name)
+		}
+	case "parent":
+		if p := t.parent[i]; p >= 0 {
+			pe := &t.Spans[p]
+			if v, ok = pe.Attrs.Get(a.Name); !ok {
+				v, ok = pe.Resource.Get(a.Name)
+			}
+		}
+	}
+	if !ok {
+		return Value{}
+	}
+	return FromEvent(v)
+}
+
+// FromEvent converts a stored attribute value.
+func FromEvent(v events.Value) Value {
+	switch v.Type {
+	case events.TypeStr, events.TypeArray, events.TypeMap:
+		return StrV(v.Str)
+	case events.TypeInt:
+		return IntV(v.Int)
+	case events.TypeFloat:
+		return FloatV(v.Float)
+	case events.TypeBool:
+		return BoolV(v.Int != 0)
+	case events.TypeBytes:
+		return StrV(v.String())
+	}
+	return Value{}
+}
