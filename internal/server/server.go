@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/horus-obs/horus/internal/api/prom"
+	"github.com/horus-obs/horus/internal/api/tempo"
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/ingest"
@@ -183,6 +184,7 @@ func (s *Server) build() (err error) {
 	mux.Handle("/api/v1/", api.Handler())
 	mux.Handle("/api/v1/write", rw)
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
+	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	receiver.RegisterHTTP(mux, "/otlp")
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -205,7 +207,7 @@ func (s *Server) build() (err error) {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nremote_write: /api/v1/write\nOTLP/HTTP: /otlp/v1/metrics\nself-metrics: /metrics\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nremote_write: /api/v1/write\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	s.httpSrv = newHTTPServer(mux, logger)
 

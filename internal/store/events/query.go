@@ -18,7 +18,8 @@ type Op uint8
 // case-sensitive substring match; Token matches a whole token of the
 // text (runs of letters, digits and '_'), ignoring ASCII case: the
 // full-text search the body's token index answers. Exists and NotExists
-// test presence.
+// test presence. In matches any of a comma-separated list of values
+// (trace ids, typically: the Bloom filters prune by each).
 //
 // A field that is absent reads as empty text: Neq and NotRe match it, as in
 // Prometheus and Loki label matching. Query languages whose semantics
@@ -36,10 +37,11 @@ const (
 	Token
 	Exists
 	NotExists
+	In
 )
 
 var opNames = map[Op]string{Eq: "=", Neq: "!=", Re: "=~", NotRe: "!~", Lt: "<", Le: "<=", Gt: ">", Ge: ">=",
-	Contains: "contains", Token: "token", Exists: "exists", NotExists: "not exists"}
+	Contains: "contains", Token: "token", Exists: "exists", NotExists: "not exists", In: "in"}
 
 func (o Op) String() string { return opNames[o] }
 
@@ -59,6 +61,7 @@ type Filter struct {
 	re     *regexp.Regexp
 	get    func(*Event) (Value, bool)
 	lowerV string
+	set    map[string]bool   // In
 	fast   func(*Event) bool // replaces the generic comparison where set
 }
 
@@ -83,6 +86,11 @@ func (f *Filter) Compile() error {
 	case Lt, Le, Gt, Ge:
 		if v, err := strconv.ParseFloat(f.Value, 64); err == nil {
 			f.num, f.isNum = v, true
+		}
+	case In:
+		f.set = map[string]bool{}
+		for _, v := range strings.Split(f.Value, ",") {
+			f.set[v] = true
 		}
 	case Token:
 		f.lowerV = strings.ToLower(f.Value)
@@ -121,6 +129,8 @@ func (f *Filter) Match(e *Event) bool {
 		return strings.Contains(v.String(), f.Value)
 	case Token:
 		return hasToken(v.String(), f.lowerV)
+	case In:
+		return ok && f.set[v.String()]
 	}
 	if !ok {
 		return false
@@ -339,12 +349,17 @@ func (q *Query) compile() error {
 // equality filters, for the Bloom filters.
 func (q *Query) traceIDs() []TraceID {
 	for _, f := range q.Filters {
-		if f.Field == "trace_id" && f.Op == Eq {
-			id, err := ParseTraceID(f.Value)
-			if err != nil {
+		if f.Field == "trace_id" && (f.Op == Eq || f.Op == In) {
+			var ids []TraceID
+			for _, v := range strings.Split(f.Value, ",") {
+				if id, err := ParseTraceID(v); err == nil {
+					ids = append(ids, id)
+				}
+			}
+			if ids == nil {
 				return []TraceID{} // matches nothing
 			}
-			return []TraceID{id}
+			return ids
 		}
 	}
 	return nil
@@ -389,6 +404,15 @@ func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
 // fastMatcher compares ids as bytes and plain string columns without
 // making a Value, for the filters that are in every trace and stream lookup.
 func fastMatcher(field string, op Op, val string) func(*Event) bool {
+	if op == In && field == "trace_id" {
+		set := map[TraceID]bool{}
+		for _, v := range strings.Split(val, ",") {
+			if id, err := ParseTraceID(v); err == nil {
+				set[id] = true
+			}
+		}
+		return func(e *Event) bool { return set[e.TraceID] }
+	}
 	if op != Eq && op != Neq {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -334,4 +335,28 @@ func (s *Store) Select(ctx context.Context, q Query) ([]Event, ScanStats, error)
 func (s *Store) Trace(ctx context.Context, tenant string, id TraceID) ([]Event, error) {
 	evs, _, err := s.Select(ctx, Query{Tenant: tenant, Kind: KindSpan, Filters: []Filter{{Field: "trace_id", Op: Eq, Value: id.String()}}})
 	return evs, err
+}
+
+// Traces returns every span of the traces ids in one scan, by trace,
+// each ordered by start time. Traces with no spans are left out.
+func (s *Store) Traces(ctx context.Context, tenant string, ids []TraceID) (map[TraceID][]Event, error) {
+	if len(ids) == 0 {
+		return map[TraceID][]Event{}, nil
+	}
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(id.String())
+	}
+	evs, _, err := s.Select(ctx, Query{Tenant: tenant, Kind: KindSpan, Filters: []Filter{{Field: "trace_id", Op: In, Value: b.String()}}})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TraceID][]Event, len(ids))
+	for _, e := range evs {
+		out[e.TraceID] = append(out[e.TraceID], e)
+	}
+	return out, nil
 }

@@ -273,6 +273,7 @@ func TestSelectFiltersOrderLimit(t *testing.T) {
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "db.system", Op: events.Exists}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "scope_version", Op: events.Eq, Value: "0.63.0"}, {Field: "start_time", Op: events.Lt, Value: fmt.Sprint(mid)}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "server.address", Op: events.NotRe, Value: "api\\..*"}, {Field: "status_code", Op: events.Eq, Value: "2"}}},
+		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "trace_id", Op: events.In, Value: spans[3].TraceID.String() + "," + spans[len(spans)-1].TraceID.String() + ",ffff"}}},
 	}
 	for i, q := range cases {
 		q.Tenant = "a"

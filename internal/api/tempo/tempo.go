@@ -1,0 +1,182 @@
+// Package tempo serves the Tempo HTTP API over the event store, as
+// Grafana's Tempo data source uses it: traces by id (OTLP as JSON or
+// protobuf), TraceQL search, tag names and values, echo and build info.
+//
+// Responses follow Tempo's JSON (tempopb field names, 64-bit integers as
+// strings, zero values left out), which Grafana decodes strictly; errors
+// are 400 with a plain-text body naming the problem, as Tempo answers.
+package tempo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/query/traceql"
+	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/tenant"
+)
+
+// Store is what the API reads: the event store.
+type Store interface {
+	traceql.SpanStore
+	Trace(ctx context.Context, tenant string, id events.TraceID) ([]events.Event, error)
+	Select(ctx context.Context, q events.Query) ([]events.Event, events.ScanStats, error)
+}
+
+// Options configure the API.
+type Options struct {
+	// Timeout bounds one request's work.
+	Timeout time.Duration
+	// MaxLimit caps the traces one search returns.
+	MaxLimit int
+	// TagSample is how many of the newest spans in the range tag names
+	// and values are read from.
+	TagSample int
+}
+
+// API is the Tempo HTTP API.
+type API struct {
+	store  Store
+	logger *slog.Logger
+	opts   Options
+}
+
+// New returns the API over store.
+func New(store Store, logger *slog.Logger, opts Options) *API {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.MaxLimit <= 0 {
+		opts.MaxLimit = 1000
+	}
+	if opts.TagSample <= 0 {
+		opts.TagSample = 50000
+	}
+	return &API{store: store, logger: logger, opts: opts}
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/echo", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "echo", http.StatusOK)
+	})
+	mux.HandleFunc("GET /api/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
+		bi := buildinfo.Get()
+		writeJSON(w, map[string]string{"version": bi.Version, "revision": bi.Revision, "branch": bi.Branch,
+			"buildUser": "", "buildDate": bi.BuildDate, "goVersion": bi.GoVersion})
+	})
+	mux.HandleFunc("GET /api/traces/{id}", a.handle(a.traceV1))
+	mux.HandleFunc("GET /api/v2/traces/{id}", a.handle(a.traceV2))
+	mux.HandleFunc("GET /api/search", a.handle(a.search))
+	mux.HandleFunc("GET /api/search/tags", a.handle(a.tagsV1))
+	mux.HandleFunc("GET /api/v2/search/tags", a.handle(a.tagsV2))
+	mux.HandleFunc("GET /api/search/tag/{tag}/values", a.handle(a.tagValuesV1))
+	mux.HandleFunc("GET /api/v2/search/tag/{tag}/values", a.handle(a.tagValuesV2))
+}
+
+// badRequest is a client error, answered 400 with its text.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+type handlerFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
+
+// handle resolves the tenant, bounds the request's time and answers
+// errors as Tempo does: 400 text for bad requests, 500 text otherwise.
+func (a *API) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+		if err != nil {
+			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+		defer cancel()
+		err = h(ctx, t, w, r)
+		var bad *badRequest
+		switch {
+		case err == nil:
+		case errors.As(err, &bad):
+			http.Error(w, bad.msg, http.StatusBadRequest)
+		case errors.Is(err, context.DeadlineExceeded):
+			http.Error(w, fmt.Sprintf("query timed out after %s", a.opts.Timeout), http.StatusGatewayTimeout)
+		case errors.Is(err, context.Canceled):
+			http.Error(w, "request canceled", 499)
+		default:
+			a.logger.Error("Tempo API request failed", "path", r.URL.Path, "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// parseTraceID reads a trace id as Tempo does: hex, odd lengths padded,
+// at most 128 bits.
+func parseTraceID(s string) (events.TraceID, error) {
+	for i, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return events.TraceID{}, badf("trace IDs can only contain hex characters: invalid character '%c' at position %d", c, i+1)
+		}
+	}
+	if len(s) > 32 {
+		return events.TraceID{}, badf("trace IDs can't be larger than 128 bits")
+	}
+	if s == "" {
+		return events.TraceID{}, badf("trace ID is empty")
+	}
+	id, err := events.ParseTraceID(strings.ToLower(s))
+	if err != nil {
+		return id, badf("%v", err)
+	}
+	return id, nil
+}
+
+// traceIDString is Tempo's rendering in search results: hex without
+// leading zeros.
+func traceIDString(id events.TraceID) string {
+	s := strings.TrimLeft(id.String(), "0")
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+// timeRange reads start and end in unix seconds (Tempo's search and
+// trace-by-id parameters); zero means unset.
+func timeRange(r *http.Request) (start, end int64, err error) {
+	parse := func(name string) (int64, error) {
+		v := r.FormValue(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, badf("invalid %s: %q is not unix seconds", name, v)
+		}
+		return n, nil
+	}
+	if start, err = parse("start"); err != nil {
+		return 0, 0, err
+	}
+	if end, err = parse("end"); err != nil {
+		return 0, 0, err
+	}
+	if start != 0 && end != 0 && end <= start {
+		return 0, 0, badf("http parameter start must be before end. received start=%d end=%d", start, end)
+	}
+	return start, end, nil
+}

@@ -1,0 +1,299 @@
+package traceql
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// SpanStore is what a search reads: the event store.
+type SpanStore interface {
+	Scan(ctx context.Context, q events.Query, fn func([]events.Event) error) (events.ScanStats, error)
+	Traces(ctx context.Context, tenant string, ids []events.TraceID) (map[events.TraceID][]events.Event, error)
+}
+
+// SearchRequest is a trace search.
+type SearchRequest struct {
+	Tenant     string
+	Query      *Query
+	Start, End int64 // unix ns: traces with a span starting in [Start, End); End 0: no bound
+	// MinDuration and MaxDuration bound the trace's duration (ns); 0: no
+	// bound.
+	MinDuration, MaxDuration int64
+	Limit                    int // traces; 0: 20
+}
+
+// TraceResult is a trace a search matched.
+type TraceResult struct {
+	Trace    *Trace
+	Spansets []Spanset
+}
+
+// SearchStats tells what a search read.
+type SearchStats struct {
+	InspectedSpans  int64 // spans the first pass matched
+	InspectedTraces int   // traces evaluated whole
+	Units           int
+}
+
+// batch is how many candidate traces are fetched whole at once.
+const batch = 64
+
+// Search finds the newest traces the query selects. A first pass scans
+// only the columns of the conditions every match must meet (pushed down
+// to the event store's filters and indexes) for candidate traces; the
+// candidates are then fetched whole, newest first, and the query is
+// evaluated on each until Limit traces match.
+func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceResult, SearchStats, error) {
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	var st SearchStats
+	newest := map[events.TraceID]int64{}
+	scan, err := store.Scan(ctx, events.Query{
+		Tenant: req.Tenant, Kind: events.KindSpan, Start: req.Start, End: req.End,
+		Filters: Pushdown(req.Query), Fields: []string{"trace_id"},
+	}, func(evs []events.Event) error {
+		for i := range evs {
+			if t, ok := newest[evs[i].TraceID]; !ok || evs[i].Time > t {
+				newest[evs[i].TraceID] = evs[i].Time
+			}
+		}
+		st.InspectedSpans += int64(len(evs))
+		return nil
+	})
+	st.Units = scan.Units
+	if err != nil {
+		return nil, st, err
+	}
+	ids := make([]events.TraceID, 0, len(newest))
+	for id := range newest {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b events.TraceID) int {
+		if c := cmp.Compare(newest[b], newest[a]); c != 0 {
+			return c
+		}
+		return slices.Compare(a[:], b[:])
+	})
+	var out []TraceResult
+	for len(ids) > 0 && len(out) < limit {
+		n := min(len(ids), batch)
+		traces, err := store.Traces(ctx, req.Tenant, ids[:n])
+		if err != nil {
+			return nil, st, err
+		}
+		for _, id := range ids[:n] {
+			spans := traces[id]
+			if len(spans) == 0 {
+				continue
+			}
+			st.InspectedTraces++
+			t := NewTrace(spans)
+			d := t.End - t.Start
+			if req.MinDuration > 0 && d < req.MinDuration || req.MaxDuration > 0 && d > req.MaxDuration {
+				continue
+			}
+			if sets := req.Query.Eval(t); len(sets) > 0 {
+				out = append(out, TraceResult{Trace: t, Spansets: sets})
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		ids = ids[n:]
+	}
+	return out, st, nil
+}
+
+// Pushdown returns event-store filters every span of some match meets:
+// the conditions of one spanset filter that must hold for the query to
+// select anything, in the forms the store evaluates the same way or more
+// loosely (never excluding a match).
+func Pushdown(q *Query) []events.Filter {
+	return necessary(q.Root)
+}
+
+func necessary(e SetExpr) []events.Filter {
+	switch x := e.(type) {
+	case *Filter:
+		var out []events.Filter
+		for _, c := range conjuncts(x.Cond) {
+			if f, ok := pushable(c); ok {
+				out = append(out, f)
+			}
+		}
+		return out
+	case *Pipeline:
+		return necessary(x.Source)
+	case *SetOp:
+		if x.Op == OpOr {
+			return nil
+		}
+		l := necessary(x.L)
+		if x.Op.negated() {
+			return l // the right side may be anything the left does not relate to
+		}
+		if r := necessary(x.R); len(r) > len(l) {
+			return r
+		}
+		return l
+	}
+	return nil
+}
+
+func conjuncts(e Expr) []Expr {
+	if b, ok := e.(*Binary); ok && b.Op == OpAnd {
+		return append(conjuncts(b.L), conjuncts(b.R)...)
+	}
+	if e == nil {
+		return nil
+	}
+	return []Expr{e}
+}
+
+var flipped = map[Op]Op{OpEq: OpEq, OpNeq: OpNeq, OpLt: OpGt, OpLte: OpGte, OpGt: OpLt, OpGte: OpLte}
+
+var storeOps = map[Op]events.Op{OpEq: events.Eq, OpNeq: events.Neq, OpLt: events.Lt, OpLte: events.Le,
+	OpGt: events.Gt, OpGte: events.Ge, OpRe: events.Re, OpNRe: events.NotRe}
+
+// pushable turns "field op literal" into a store filter.
+func pushable(e Expr) (events.Filter, bool) {
+	b, ok := e.(*Binary)
+	if !ok || !b.Op.comparison() {
+		return events.Filter{}, false
+	}
+	a, aok := b.L.(*Attribute)
+	s, sok := b.R.(*Static)
+	op := b.Op
+	if !aok || !sok {
+		a, aok = b.R.(*Attribute)
+		s, sok = b.L.(*Static)
+		f, ok := flipped[op]
+		if !aok || !sok || !ok {
+			return events.Filter{}, false
+		}
+		op = f
+	}
+	v := s.V
+	if v.T == TNil {
+		return events.Filter{}, false
+	}
+	field := storeField(a)
+	if field == "" {
+		return events.Filter{}, false
+	}
+	switch op {
+	case OpRe, OpNRe:
+		if v.T != TStr {
+			return events.Filter{}, false
+		}
+	case OpLt, OpLte, OpGt, OpGte:
+		// The store compares numbers as numbers, text as text; a string
+		// literal could compare differently.
+		if !v.T.numeric() && v.T != TDuration {
+			return events.Filter{}, false
+		}
+	}
+	val := v.Text()
+	switch v.T {
+	case TStatus, TKind, TDuration:
+		val = strconv.FormatInt(v.I, 10)
+	}
+	return events.Filter{Field: field, Op: storeOps[op], Value: val}, true
+}
+
+// storeField names the event-store field an attribute reads, or "" if it
+// is not one column of the span (trace-level, event and link fields).
+func storeField(a *Attribute) string {
+	switch a.Intrinsic {
+	case INone:
+	case IName:
+		return "name"
+	case IStatus:
+		return "status_code"
+	case IStatusMessage:
+		return "status_message"
+	case IDuration:
+		return "duration"
+	case IKind:
+		return "kind"
+	default:
+		return ""
+	}
+	switch a.Scope {
+	case "span":
+		return "attrs." + a.Name
+	case "resource":
+		if a.Name == "service.name" {
+			return "service_name"
+		}
+		return "resource." + a.Name
+	case "":
+		return a.Name
+	}
+	return ""
+}
+
+// SpanFields are the fields a search returns with each span: the
+// attributes the query's conditions read and the select()ed fields, less
+// those a span carries anyway (name, duration) and trace-level ones.
+func (q *Query) SpanFields() []Expr {
+	var out []Expr
+	seen := map[string]bool{}
+	add := func(e Expr) {
+		if a, ok := e.(*Attribute); ok {
+			switch a.Intrinsic {
+			case IName, IDuration, ITraceDuration, IRootName, IRootService:
+				return
+			}
+		}
+		if !seen[e.String()] {
+			seen[e.String()] = true
+			out = append(out, e)
+		}
+	}
+	var walkExpr func(Expr)
+	walkExpr = func(e Expr) {
+		switch x := e.(type) {
+		case *Attribute:
+			add(x)
+		case *Binary:
+			walkExpr(x.L)
+			walkExpr(x.R)
+		case *Unary:
+			walkExpr(x.X)
+		}
+	}
+	var walk func(SetExpr)
+	walk = func(e SetExpr) {
+		switch x := e.(type) {
+		case *Filter:
+			walkExpr(x.Cond)
+		case *SetOp:
+			walk(x.L)
+			walk(x.R)
+		case *Pipeline:
+			walk(x.Source)
+			for _, s := range x.Stages {
+				switch st := s.(type) {
+				case *FilterStage:
+					walkExpr(st.Cond)
+				case *Select:
+					for _, f := range st.Fields {
+						add(f)
+					}
+				}
+			}
+		}
+	}
+	walk(q.Root)
+	return out
+}
+
+// EvalField evaluates a field expression on span i of t.
+func EvalField(e Expr, t *Trace, i int) Value { return eval(e, t, i, -1) }
