@@ -128,7 +128,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // at most 128 bits.
 func parseTraceID(s string) (events.TraceID, error) {
 	for i, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			return events.TraceID{}, badf("trace IDs can only contain hex characters: invalid character '%c' at position %d", c, i+1)
 		}
 	}

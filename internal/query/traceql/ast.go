@@ -1,3 +1,9 @@
+// Package traceql is Horus' TraceQL: its own lexer and parser (fuzzed),
+// the syntax tree, and an evaluator that runs a query on one trace at a
+// time, as Tempo defines the language: spanset filters on intrinsics and
+// scoped attributes, spanset and structural operators, and pipelines with
+// aggregates, by(), select() and coalesce(). Search finds the traces a
+// query selects in the event store.
 package traceql
 
 import (

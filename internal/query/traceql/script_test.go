@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -309,7 +310,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		q, err := Parse(s)
 		if err != nil {
-			if _, ok := err.(*ParseError); !ok {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
 				t.Fatalf("%q: error %T %v is not a ParseError", s, err, err)
 			}
 			return

@@ -51,7 +51,7 @@ var keywords = map[string]Value{
 	"client": {T: TKind, I: 3}, "producer": {T: TKind, I: 4}, "consumer": {T: TKind, I: 5},
 }
 
-// StrV, IntV, FloatV, BoolV and DurationV make values.
+// StrV makes a string value.
 func StrV(s string) Value { return Value{T: TStr, S: s} }
 
 // IntV makes an int value.
