@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ type Config struct {
 	Query QueryConfig `yaml:"query"`
 	// Events configures the event store (logs and spans).
 	Events EventsConfig `yaml:"events"`
+	// Traces configures what is derived from spans.
+	Traces TracesConfig `yaml:"traces"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -131,6 +134,26 @@ type EventsConfig struct {
 	Tenants map[string]EventsTenant `yaml:"tenants,omitempty"`
 }
 
+// TracesConfig configures the trace pipeline.
+type TracesConfig struct {
+	// SpanMetrics configures the RED metrics derived from every span.
+	SpanMetrics SpanMetricsConfig `yaml:"span_metrics"`
+}
+
+// SpanMetricsConfig configures span metrics (Tempo metrics-generator's
+// traces_spanmetrics_*).
+type SpanMetricsConfig struct {
+	// Enabled turns span metrics on (the default).
+	Enabled bool `yaml:"enabled"`
+	// Dimensions are span or resource attributes added as labels.
+	Dimensions []string `yaml:"dimensions"`
+	// FlushInterval is how often the counts are written to the metrics
+	// store: the resolution of the derived series.
+	FlushInterval model.Duration `yaml:"flush_interval"`
+	// MaxSeries bounds the series; spans beyond are counted as dropped.
+	MaxSeries int `yaml:"max_series"`
+}
+
 // EventsTenant overrides the event store's retention for one tenant.
 type EventsTenant struct {
 	Retention     model.Duration   `yaml:"retention"`
@@ -148,6 +171,11 @@ type QueryConfig struct {
 	// MaxConcurrent bounds queries evaluated at once; more wait.
 	MaxConcurrent int `yaml:"max_concurrent"`
 }
+
+// highCardinality are attributes refused as span-metrics dimensions
+// (pipeline.HighCardinality, repeated here to keep config free of it).
+var highCardinality = []string{"trace_id", "span_id", "trace.id", "span.id", "user.id", "user_id", "enduser.id",
+	"session.id", "session_id", "request.id", "request_id", "http.request.id", "http.url", "url.full", "db.statement", "db.query.text"}
 
 // Default returns the configuration used when no file is given.
 func Default() *Config {
@@ -178,6 +206,12 @@ func Default() *Config {
 			HeadMaxBytes:  128 * units.MiB,
 			HeadMaxAge:    model.Duration(15 * time.Minute),
 		},
+		Traces: TracesConfig{SpanMetrics: SpanMetricsConfig{
+			Enabled:       true,
+			Dimensions:    []string{"http.route", "http.request.method", "http.method"},
+			FlushInterval: model.Duration(15 * time.Second),
+			MaxSeries:     50000,
+		}},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
 			MaxSamples:    50000000,
@@ -328,6 +362,26 @@ func (c *Config) Validate() error {
 	}
 	if m.MaxExemplars < 0 {
 		add(fieldErr("metrics.max_exemplars", "must be >= 0; got %d", m.MaxExemplars))
+	}
+
+	sm := c.Traces.SpanMetrics
+	if sm.FlushInterval < model.Duration(time.Second) && sm.FlushInterval != 0 || sm.Enabled && sm.FlushInterval == 0 {
+		add(fieldErr("traces.span_metrics.flush_interval", "must be >= 1s; got %v", sm.FlushInterval))
+	}
+	if sm.MaxSeries < 1 {
+		add(fieldErr("traces.span_metrics.max_series", "must be >= 1; got %d", sm.MaxSeries))
+	}
+	seenDim := map[string]bool{}
+	for _, d := range sm.Dimensions {
+		switch {
+		case strings.TrimSpace(d) == "":
+			add(fieldErr("traces.span_metrics.dimensions", "an empty attribute name"))
+		case seenDim[d]:
+			add(fieldErr("traces.span_metrics.dimensions", "%q is listed twice", d))
+		case slices.Contains(highCardinality, d):
+			add(fieldErr("traces.span_metrics.dimensions", "%q has a value per request or user: it would make a series each (use exemplars and TraceQL for it)", d))
+		}
+		seenDim[d] = true
 	}
 
 	e := c.Events

@@ -58,7 +58,9 @@ type Server struct {
 	metrics *metrics.Store
 	events  *events.Store
 	scraper *horusscrape.Scraper
-	ready   atomic.Bool
+	// spanMetrics is nil when span metrics are off.
+	spanMetrics *pipeline.SpanMetrics
+	ready       atomic.Bool
 
 	httpLn, otlpHTTPLn, otlpGRPCLn net.Listener
 	httpSrv, otlpHTTPSrv           *http.Server
@@ -156,6 +158,10 @@ func (s *Server) build() (err error) {
 	otlpMetrics := otlp.NewPromMetrics(guard, func() promconfig.OTLPConfig { return promCfg.OTLPConfig },
 		time.Duration(cfg.Query.LookbackDelta), logger.With("component", "otlp"))
 	traces := &pipeline.Traces{Store: s.events}
+	if sm := cfg.Traces.SpanMetrics; sm.Enabled {
+		s.spanMetrics = pipeline.NewSpanMetrics(pipeline.SpanMetricsOptions{Dimensions: sm.Dimensions, MaxSeries: sm.MaxSeries}, s.reg)
+		traces.Derivers = append(traces.Derivers, s.spanMetrics)
+	}
 	spanLimits := ingest.SpanLimits{
 		MaxBytes:      int(cfg.Limits.MaxSpanBytes),
 		MaxAttributes: cfg.Limits.MaxSpanAttributes,
@@ -312,6 +318,18 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
+	if s.spanMetrics != nil {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			s.spanMetrics.Run(ctx, s.metrics, time.Duration(s.cfg.Traces.SpanMetrics.FlushInterval), s.logger.With("component", "spanmetrics"))
+			return nil
+		}, func(error) {
+			cancel()
+			<-done
+		})
+	}
 
 	s.ready.Store(true)
 	s.logger.Info("Horus started", "version", buildinfo.Get().Version, "data_dir", s.cfg.DataDir,

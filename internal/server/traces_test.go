@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +23,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/horus-obs/horus/internal/config"
 )
 
 // shop runs two services instrumented with the OpenTelemetry SDK and
@@ -135,7 +138,7 @@ func tempoGet(t *testing.T, ts *testServer, path, accept, org string) (int, []by
 func TestOTelSDKTraces(t *testing.T) {
 	for _, proto := range []string{"grpc", "http"} {
 		t.Run(proto, func(t *testing.T) {
-			ts := startServer(t, "")
+			ts := startServer(t, "", func(c *config.Config) { c.Traces.SpanMetrics.FlushInterval = model.Duration(time.Second) })
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			org := map[string]string{"grpc": "", "http": "team-a"}[proto]
@@ -242,6 +245,30 @@ func TestOTelSDKTraces(t *testing.T) {
 			code, body = tempoGet(t, ts, "/api/v2/search/tag/span.amount.cents/values?q="+url.QueryEscape(`{ name = "charge" }`), "", org)
 			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"int","value":"4200"}]}`+"\n" {
 				t.Errorf("typed tag values: %d %s", code, body)
+			}
+
+			// Span metrics, with Tempo's names and labels, in PromQL; the
+			// tenant is a label for tenants other than the default.
+			sel := `{service="payments",span_name="charge",span_kind="SPAN_KIND_INTERNAL",status_code="STATUS_CODE_ERROR"`
+			if org != "" {
+				sel += `,tenant="` + org + `"`
+			}
+			sel += "}"
+			var vec model.Vector
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				if vec = ts.query(t, "traces_spanmetrics_calls_total"+sel, time.Now()); len(vec) == 1 {
+					break
+				}
+			}
+			if len(vec) != 1 || vec[0].Value != 1 {
+				t.Errorf("traces_spanmetrics_calls_total%s = %v, want 1", sel, vec)
+			}
+			if vec := ts.query(t, `sum(traces_spanmetrics_latency_count{service="frontend",span_kind="SPAN_KIND_CLIENT"})`, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
+				t.Errorf("frontend client latency count = %v, want 1", vec)
+			}
+			exs, err := ts.api.QueryExemplars(ctx, "traces_spanmetrics_latency_bucket"+sel, time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
+			if err != nil || len(exs) != 1 || len(exs[0].Exemplars) != 1 || string(exs[0].Exemplars[0].Labels["trace_id"]) != id {
+				t.Errorf("span-metrics exemplars = %+v (%v), want one with trace_id %s", exs, err, id)
 			}
 
 			// Another tenant sees nothing of it.
