@@ -74,7 +74,7 @@ type spanSeries struct {
 	size      float64
 	count     uint64
 	sum       float64
-	buckets   []uint64 // per bucket, not cumulative; the last is +Inf
+	buckets   []uint64       // per bucket, not cumulative; the last is +Inf
 	exemplars []spanExemplar // per bucket, the last span since the flush
 	updated   time.Time
 }

@@ -78,7 +78,7 @@ func TestSpanMetrics(t *testing.T) {
 	want := map[string]float64{
 		`{__name__="traces_spanmetrics_calls_total", http_route="/cart", service="api", span_kind="SPAN_KIND_SERVER", span_name="GET /cart", status_code="STATUS_CODE_UNSET"}`: 2,
 		`{__name__="traces_spanmetrics_calls_total", http_route="/cart", service="api", span_kind="SPAN_KIND_SERVER", span_name="GET /cart", status_code="STATUS_CODE_ERROR"}`: 1,
-		`{__name__="traces_spanmetrics_calls_total", service="db", span_kind="SPAN_KIND_CLIENT", span_name="SELECT", status_code="STATUS_CODE_UNSET"}`:                           1,
+		`{__name__="traces_spanmetrics_calls_total", service="db", span_kind="SPAN_KIND_CLIENT", span_name="SELECT", status_code="STATUS_CODE_UNSET"}`:                         1,
 	}
 	if len(calls) != len(want) {
 		t.Fatalf("calls series: %v", calls)
