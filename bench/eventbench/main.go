@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/horus-obs/horus/bench/eventgen"
+	"github.com/horus-obs/horus/internal/query/traceql"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 )
@@ -393,6 +394,26 @@ func queries(o options, reqs int) error {
 		return len(evs), err
 	}); err != nil {
 		return err
+	}
+	// TraceQL searches as the Tempo API runs them: candidates, then the
+	// newest 20 matching traces read whole.
+	for _, tq := range []string{
+		`{ resource.service.name = "payments" && status = error }`,
+		`{ }`,
+		`{ resource.service.name = "api-gateway" } >> { status = error }`,
+		`{ span.db.system = "postgresql" && duration > 20ms }`,
+	} {
+		parsed, err := traceql.Parse(tq)
+		if err != nil {
+			return err
+		}
+		req := traceql.SearchRequest{Tenant: tenant, Query: parsed, Start: start.UnixNano(), End: start.Add(time.Hour).UnixNano(), Limit: 20}
+		if err := timeit(o, "TraceQL "+tq+", 1h, limit 20", func() (int, error) {
+			res, _, err := traceql.Search(ctx, s, req)
+			return len(res), err
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

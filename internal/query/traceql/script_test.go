@@ -15,7 +15,7 @@ import (
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
-// The script tests in testdata/*.test, in the spirit of promqltest:
+// The script tests in testdata/*.txt, in the spirit of promqltest:
 //
 //	trace t1
 //	  span a service=frontend name="GET /" kind=server dur=100ms
@@ -47,7 +47,7 @@ type scriptTrace struct {
 }
 
 func TestScripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.test")
+	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no script tests: %v", err)
 	}
