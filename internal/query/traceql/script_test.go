@@ -98,30 +98,34 @@ func runScript(t *testing.T, path string) {
 			if r, err := Parse(q.String()); err != nil || r.String() != q.String() {
 				t.Errorf("%s: %s prints as %s, which parses as %v (err %v)", where, arg, q, r, err)
 			}
-			push := Pushdown(q)
-			for i := range push {
-				if err := push[i].Compile(); err != nil {
-					t.Fatalf("%s: pushdown %+v: %v", where, push[i], err)
+			sets := append(pushdownSets(q.Root), Pushdown(q))
+			for _, push := range sets {
+				for i := range push {
+					if err := push[i].Compile(); err != nil {
+						t.Fatalf("%s: pushdown %+v: %v", where, push[i], err)
+					}
 				}
 			}
 			var got []string
 			for _, st := range traces {
 				tr := NewTrace(st.spans)
-				sets := q.Eval(tr)
-				for _, ss := range sets {
+				matched := q.Eval(tr)
+				for _, ss := range matched {
 					got = append(got, formatSpanset(st, ss))
 				}
-				// A matched trace has a span the pushed-down filters
-				// accept, or the first pass would have missed it.
-				if len(sets) > 0 && !slices.ContainsFunc(st.spans, func(e events.Event) bool {
-					for i := range push {
-						if !push[i].Match(&e) {
-							return false
+				// A matched trace has, for each pushed-down filter set, a
+				// span it accepts, or the first pass would miss it.
+				for _, push := range sets {
+					if len(matched) > 0 && !slices.ContainsFunc(st.spans, func(e events.Event) bool {
+						for i := range push {
+							if !push[i].Match(&e) {
+								return false
+							}
 						}
+						return true
+					}) {
+						t.Errorf("%s: %s: the pushdown %v rules out trace %s, which matches", where, arg, push, st.name)
 					}
-					return true
-				}) {
-					t.Errorf("%s: %s: the pushdown %v rules out trace %s, which matches", where, arg, push, st.name)
 				}
 			}
 			slices.Sort(got)

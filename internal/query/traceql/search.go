@@ -53,22 +53,43 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 		limit = 20
 	}
 	var st SearchStats
-	newest := map[events.TraceID]int64{}
-	scan, err := store.Scan(ctx, events.Query{
-		Tenant: req.Tenant, Kind: events.KindSpan, Start: req.Start, End: req.End,
-		Filters: Pushdown(req.Query), Fields: []string{"trace_id"},
-	}, func(evs []events.Event) error {
-		for i := range evs {
-			if t, ok := newest[evs[i].TraceID]; !ok || evs[i].Time > t {
-				newest[evs[i].TraceID] = evs[i].Time
+	// One column scan per spanset whose conditions every match needs
+	// (both sides of && and of structural operators); a candidate trace
+	// has spans passing each.
+	var newest map[events.TraceID]int64
+	sets := pushdownSets(req.Query.Root)
+	if len(sets) == 0 {
+		sets = [][]events.Filter{nil}
+	}
+	for n, filters := range sets {
+		found := map[events.TraceID]int64{}
+		scan, err := store.Scan(ctx, events.Query{
+			Tenant: req.Tenant, Kind: events.KindSpan, Start: req.Start, End: req.End,
+			Filters: filters, Fields: []string{"trace_id"},
+		}, func(evs []events.Event) error {
+			for i := range evs {
+				if n > 0 {
+					if _, ok := newest[evs[i].TraceID]; !ok {
+						continue
+					}
+				}
+				if t, ok := found[evs[i].TraceID]; !ok || evs[i].Time > t {
+					found[evs[i].TraceID] = evs[i].Time
+				}
+			}
+			st.InspectedSpans += int64(len(evs))
+			return nil
+		})
+		st.Units += scan.Units
+		if err != nil {
+			return nil, st, err
+		}
+		if n > 0 {
+			for id, t := range found {
+				found[id] = max(t, newest[id])
 			}
 		}
-		st.InspectedSpans += int64(len(evs))
-		return nil
-	})
-	st.Units = scan.Units
-	if err != nil {
-		return nil, st, err
+		newest = found
 	}
 	ids := make([]events.TraceID, 0, len(newest))
 	for id := range newest {
@@ -116,6 +137,41 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 // loosely (never excluding a match).
 func Pushdown(q *Query) []events.Filter {
 	return necessary(q.Root)
+}
+
+// maxScans bounds the first-pass scans of one search.
+const maxScans = 3
+
+// pushdownSets returns the filter sets a matching trace has a span for,
+// each: both sides of &&, structural and union operators, the left side
+// of negated ones. Sets without filters are left out.
+func pushdownSets(e SetExpr) [][]events.Filter {
+	var out [][]events.Filter
+	var walk func(SetExpr)
+	walk = func(e SetExpr) {
+		switch x := e.(type) {
+		case *Filter, *Pipeline:
+			if p, ok := x.(*Pipeline); ok {
+				walk(p.Source)
+				return
+			}
+			if f := necessary(x); len(f) > 0 && len(out) < maxScans {
+				out = append(out, f)
+			}
+		case *SetOp:
+			switch {
+			case x.Op == OpOr:
+				// Either side may match: no set is needed.
+			case x.Op.negated():
+				walk(x.L)
+			default:
+				walk(x.L)
+				walk(x.R)
+			}
+		}
+	}
+	walk(e)
+	return out
 }
 
 func necessary(e SetExpr) []events.Filter {
