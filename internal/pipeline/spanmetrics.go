@@ -137,17 +137,6 @@ func enumLabel(names []string, v int32) string {
 	return names[0]
 }
 
-// attrValue reads a span attribute, else the resource's.
-func attrValue(e *events.Event, key string) string {
-	if v, ok := e.Attrs.Get(key); ok {
-		return v.String()
-	}
-	if v, ok := e.Resource.Get(key); ok {
-		return v.String()
-	}
-	return ""
-}
-
 // DeriveSpans implements SpanDeriver.
 func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 	now := time.Now()
@@ -167,7 +156,8 @@ func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 		b = append(b, kind...)
 		b = append(b, status...)
 		for d, key := range m.opts.Dimensions {
-			dims[d] = attrValue(e, key)
+			v, _ := e.Attr(key) // absent: ""
+			dims[d] = v.String()
 			b = append(b, 0xff)
 			b = append(b, dims[d]...)
 		}

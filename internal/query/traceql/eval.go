@@ -531,9 +531,7 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 	case "resource":
 		v, ok = e.Resource.Get(a.Name)
 	case "":
-		if v, ok = e.Attrs.Get(a.Name); !ok {
-			v, ok = e.Resource.Get(a.Name)
-		}
+		v, ok = e.Attr(a.Name)
 	case "event":
 		if elem >= 0 && elem < len(e.Events) {
 			v, ok = e.Events[elem].Attrs.Get(a.Name)
@@ -544,10 +542,7 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 		}
 	case "parent":
 		if p := t.parent[i]; p >= 0 {
-			pe := &t.Spans[p]
-			if v, ok = pe.Attrs.Get(a.Name); !ok {
-				v, ok = pe.Resource.Get(a.Name)
-			}
+			v, ok = t.Spans[p].Attr(a.Name)
 		}
 	}
 	if !ok {

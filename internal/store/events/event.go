@@ -226,6 +226,16 @@ type Event struct {
 	Links         []SpanLink
 }
 
+// Attr returns the attribute key of the event, else of its resource:
+// how a bare attribute name reads in filters, TraceQL's unscoped .key and
+// span-metrics dimensions.
+func (e *Event) Attr(key string) (Value, bool) {
+	if v, ok := e.Attrs.Get(key); ok {
+		return v, true
+	}
+	return e.Resource.Get(key)
+}
+
 // End is the end time of a span.
 func (e *Event) End() int64 { return e.Time + e.Duration }
 

@@ -255,12 +255,7 @@ func lookupField(name string) field {
 	if k, ok := strings.CutPrefix(name, "resource."); ok {
 		return field{fResource, func(e *Event) (Value, bool) { return e.Resource.Get(k) }}
 	}
-	return field{fAttrs | fResource, func(e *Event) (Value, bool) {
-		if v, ok := e.Attrs.Get(name); ok {
-			return v, true
-		}
-		return e.Resource.Get(name)
-	}}
+	return field{fAttrs | fResource, func(e *Event) (Value, bool) { return e.Attr(name) }}
 }
 
 // Query selects events of one tenant and kind.
