@@ -242,6 +242,10 @@ func TestOTelSDKTraces(t *testing.T) {
 			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"string","value":"frontend"},{"type":"string","value":"payments"}]}`+"\n" {
 				t.Errorf("tag values: %d %s", code, body)
 			}
+			code, body = tempoGet(t, ts, "/api/v2/search/tag/rootServiceName/values", "", org)
+			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"string","value":"frontend"}]}`+"\n" {
+				t.Errorf("root service values: %d %s", code, body)
+			}
 			code, body = tempoGet(t, ts, "/api/v2/search/tag/span.amount.cents/values?q="+url.QueryEscape(`{ name = "charge" }`), "", org)
 			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"int","value":"4200"}]}`+"\n" {
 				t.Errorf("typed tag values: %d %s", code, body)

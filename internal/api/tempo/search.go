@@ -1,6 +1,7 @@
 package tempo
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -139,13 +140,8 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 	if req.MaxDuration > 0 && req.MaxDuration < req.MinDuration {
 		return badf("invalid maxDuration: must be greater than minDuration")
 	}
-	start, end, err := timeRange(r)
-	if err != nil {
+	if req.Start, req.End, err = timeRange(r); err != nil {
 		return err
-	}
-	req.Start, req.End = start*int64(time.Second), end*int64(time.Second)
-	if end != 0 {
-		req.End = (end + 1) * int64(time.Second) // end is inclusive, to the second
 	}
 
 	res, st, err := traceql.Search(ctx, a.store, req)
@@ -179,9 +175,7 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 
 func renderSpanset(t *traceql.Trace, ss traceql.Spanset, fields []traceql.Expr, spss int) spanSet {
 	idx := slices.Clone(ss.Spans)
-	slices.SortStableFunc(idx, func(a, b int) int {
-		return int(min(max(t.Spans[a].Time-t.Spans[b].Time, -1), 1))
-	})
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(t.Spans[a].Time, t.Spans[b].Time) })
 	out := spanSet{Matched: uint32(len(idx))}
 	for _, kv := range ss.Attrs {
 		out.Attributes = append(out.Attributes, keyValue{Key: kv.Key, Value: toAny(kv.Value)})

@@ -1,11 +1,12 @@
 package tempo
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/horus-obs/horus/internal/query/traceql"
 	"github.com/horus-obs/horus/internal/store/events"
@@ -25,12 +26,8 @@ func (a *API) sample(ctx context.Context, tenant string, r *http.Request, filter
 	if err != nil {
 		return nil, err
 	}
-	q := events.Query{Tenant: tenant, Kind: events.KindSpan, Start: start * int64(time.Second), Filters: filters,
-		Fields: fields, Limit: a.opts.TagSample, Newest: true}
-	if end != 0 {
-		q.End = (end + 1) * int64(time.Second)
-	}
-	evs, _, err := a.store.Select(ctx, q)
+	evs, _, err := a.store.Select(ctx, events.Query{Tenant: tenant, Kind: events.KindSpan, Start: start, End: end,
+		Filters: filters, Fields: fields, Limit: a.opts.TagSample, Newest: true})
 	return evs, err
 }
 
@@ -165,8 +162,11 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 		fields = []string{"status_message"}
 	case attr.Intrinsic == traceql.IScopeName || attr.Intrinsic == traceql.IScopeVersion:
 		fields = []string{"scope_name"}
-	case attr.Intrinsic == traceql.IRootName || attr.Intrinsic == traceql.IRootService:
-		fields = []string{"name", "service_name", "parent_span_id"}
+	case attr.Intrinsic == traceql.IRootName:
+		// The names of the root spans in the sample.
+		field, fields = &traceql.Attribute{Name: "name", Intrinsic: traceql.IName}, []string{"name", "parent_span_id"}
+	case attr.Intrinsic == traceql.IRootService:
+		field, fields = &traceql.Attribute{Scope: "resource", Name: "service.name"}, []string{"resource", "parent_span_id"}
 	case attr.Intrinsic != traceql.INone:
 		return []typedValue{}, nil // durations and ids: not enumerable
 	case attr.Scope == "span":
@@ -182,15 +182,16 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 	if err != nil {
 		return nil, err
 	}
+	roots := attr.Intrinsic == traceql.IRootName || attr.Intrinsic == traceql.IRootService
+	t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
 	seen := map[typedValue]bool{}
 	limit := limitParam(r)
 	var out []typedValue
 	for i := range evs {
-		if (attr.Intrinsic == traceql.IRootName || attr.Intrinsic == traceql.IRootService) && !evs[i].ParentSpanID.IsZero() {
+		if roots && !evs[i].ParentSpanID.IsZero() {
 			continue
 		}
-		t := traceql.NewTrace(evs[i : i+1])
-		v := traceql.EvalField(field, t, 0)
+		v := traceql.EvalField(field, t, i)
 		if v.T == traceql.TNil {
 			continue
 		}
@@ -204,19 +205,7 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 		}
 	}
 	slices.SortFunc(out, func(a, b typedValue) int {
-		if a.Value != b.Value {
-			if a.Value < b.Value {
-				return -1
-			}
-			return 1
-		}
-		if a.Type < b.Type {
-			return -1
-		}
-		if a.Type > b.Type {
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.Value, b.Value), strings.Compare(a.Type, b.Type))
 	})
 	if out == nil {
 		out = []typedValue{}

@@ -156,7 +156,9 @@ func traceIDString(id events.TraceID) string {
 }
 
 // timeRange reads start and end in unix seconds (Tempo's search and
-// trace-by-id parameters); zero means unset.
+// trace-by-id parameters) as the unix-ns range [start, end) of an event
+// query: end is inclusive to the second, so the range ends a second after
+// it. Zero means unset.
 func timeRange(r *http.Request) (start, end int64, err error) {
 	parse := func(name string) (int64, error) {
 		v := r.FormValue(name)
@@ -177,6 +179,10 @@ func timeRange(r *http.Request) (start, end int64, err error) {
 	}
 	if start != 0 && end != 0 && end <= start {
 		return 0, 0, badf("http parameter start must be before end. received start=%d end=%d", start, end)
+	}
+	start *= int64(time.Second)
+	if end != 0 {
+		end = (end + 1) * int64(time.Second)
 	}
 	return start, end, nil
 }
