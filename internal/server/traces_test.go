@@ -70,6 +70,7 @@ func newShop(t *testing.T, ctx context.Context, ts *testServer, proto, org strin
 	payments := httptest.NewServer(otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, span := s.payments.Tracer("payments").Start(r.Context(), "charge", trace.WithAttributes(
 			attribute.String("card.brand", "visa"), attribute.Int("amount.cents", 4200)))
+		span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.type", "CardDeclined")))
 		span.SetStatus(codes.Error, "card declined")
 		span.End()
 		http.Error(w, "declined", http.StatusPaymentRequired)
@@ -241,6 +242,10 @@ func TestOTelSDKTraces(t *testing.T) {
 			code, body = tempoGet(t, ts, "/api/v2/search/tag/resource.service.name/values", "", org)
 			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"string","value":"frontend"},{"type":"string","value":"payments"}]}`+"\n" {
 				t.Errorf("tag values: %d %s", code, body)
+			}
+			code, body = tempoGet(t, ts, "/api/v2/search/tag/event.exception.type/values", "", org)
+			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"string","value":"CardDeclined"}]}`+"\n" {
+				t.Errorf("event attribute values: %d %s", code, body)
 			}
 			code, body = tempoGet(t, ts, "/api/v2/search/tag/rootServiceName/values", "", org)
 			if code != http.StatusOK || string(body) != `{"tagValues":[{"type":"string","value":"frontend"}]}`+"\n" {

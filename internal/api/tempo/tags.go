@@ -191,17 +191,16 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 		if roots && !evs[i].ParentSpanID.IsZero() {
 			continue
 		}
-		v := traceql.EvalField(field, t, i)
-		if v.T == traceql.TNil {
-			continue
-		}
-		tv := typedValue{v.T.String(), v.Text()}
-		if !seen[tv] {
-			seen[tv] = true
-			out = append(out, tv)
-			if limit > 0 && len(out) >= limit {
-				break
+		for _, v := range traceql.FieldValues(field, t, i) {
+			tv := typedValue{v.T.String(), v.Text()}
+			if v.T != traceql.TNil && !seen[tv] {
+				seen[tv] = true
+				out = append(out, tv)
 			}
+		}
+		if limit > 0 && len(out) >= limit {
+			out = out[:limit]
+			break
 		}
 	}
 	slices.SortFunc(out, func(a, b typedValue) int {

@@ -434,15 +434,13 @@ func cmpBinary(x *Binary, t *Trace, i, elem int) bool {
 	return compare(x.Op, l, eval(x.R, t, i, elem))
 }
 
-// elems returns the number of events (or links) of span e when the
-// comparison reads event (link) fields, else -1.
-func elems(b *Binary, e *events.Event) int {
-	switch elemScope(b.L) + elemScope(b.R) {
-	case "":
-		return -1
-	case "event", "eventevent":
+// elems returns the number of events (links) of span e when x reads event
+// (link) fields, else -1.
+func elems(x Expr, e *events.Event) int {
+	switch elemScope(x) {
+	case "event":
 		return len(e.Events)
-	case "link", "linklink":
+	case "link":
 		return len(e.Links)
 	}
 	return -1
@@ -566,4 +564,18 @@ func FromEvent(v events.Value) Value {
 		return StrV(v.String())
 	}
 	return Value{}
+}
+
+// FieldValues evaluates a field on span i of t: one value, or one per
+// event (link) when it reads event (link) fields.
+func FieldValues(e Expr, t *Trace, i int) []Value {
+	n := elems(e, &t.Spans[i])
+	if n < 0 {
+		return []Value{eval(e, t, i, -1)}
+	}
+	out := make([]Value, n)
+	for k := range out {
+		out[k] = eval(e, t, i, k)
+	}
+	return out
 }
