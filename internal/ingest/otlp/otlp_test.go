@@ -1,11 +1,9 @@
 package otlp
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -66,14 +64,11 @@ func FuzzOTLPMetricsHTTP(f *testing.F) {
 	f.Add(js, true)
 	mux := newMux(f)
 	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
-		r := httptest.NewRequest(http.MethodPost, "/v1/metrics", bytes.NewReader(body))
-		r.Header.Set("Content-Type", "application/x-protobuf")
+		h := map[string]string{}
 		if isJSON {
-			r.Header.Set("Content-Type", "application/json")
+			h["Content-Type"] = "application/json"
 		}
-		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, r)
-		if w.Code >= 500 {
+		if w := post(mux, "/v1/metrics", body, h); w.Code >= 500 {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	})

@@ -103,8 +103,9 @@ func tracesMux(t testing.TB, sink spanSink) *http.ServeMux {
 	return mux
 }
 
-func postTraces(mux http.Handler, body []byte, header map[string]string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, "/v1/traces", bytes.NewReader(body))
+// post sends body to path as OTLP protobuf, with the headers given.
+func post(mux http.Handler, path string, body []byte, header map[string]string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-protobuf")
 	for k, v := range header {
 		r.Header.Set(k, v)
@@ -138,7 +139,7 @@ func TestTracesHTTP(t *testing.T) {
 		{"gzip", gz.Bytes(), map[string]string{"Content-Encoding": "gzip", "X-Scope-OrgID": "team-a"}, "team-a"},
 	} {
 		before := len(sink[c.tenant])
-		w := postTraces(mux, c.body, c.header)
+		w := post(mux, "/v1/traces", c.body, c.header)
 		if w.Code != http.StatusOK {
 			t.Fatalf("%s: status %d: %s", c.name, w.Code, w.Body)
 		}
@@ -159,7 +160,7 @@ func TestTracesHTTP(t *testing.T) {
 	}
 	pb, _ = ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	sink["default"] = nil
-	w := postTraces(mux, pb, nil)
+	w := post(mux, "/v1/traces", pb, nil)
 	if w.Code != http.StatusOK {
 		t.Fatalf("partial: status %d: %s", w.Code, w.Body)
 	}
@@ -189,7 +190,7 @@ func TestTracesHTTP(t *testing.T) {
 		{"bad json", []byte(`{"resourceSpans":[{`), map[string]string{"Content-Type": "application/json"}, 400, "decode OTLP traces"},
 		{"content type", pb, map[string]string{"Content-Type": "text/plain"}, 415, "not supported"},
 	} {
-		w := postTraces(mux, c.body, c.header)
+		w := post(mux, "/v1/traces", c.body, c.header)
 		if w.Code != c.code || !bytes.Contains(w.Body.Bytes(), []byte(c.msg)) {
 			t.Errorf("%s: status %d %q, want %d with %q", c.name, w.Code, w.Body, c.code, c.msg)
 		}
@@ -230,7 +231,7 @@ func FuzzOTLPTracesHTTP(f *testing.F) {
 		if isJSON {
 			h["Content-Type"] = "application/json"
 		}
-		if w := postTraces(mux, body, h); w.Code >= 500 {
+		if w := post(mux, "/v1/traces", body, h); w.Code >= 500 {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	})
