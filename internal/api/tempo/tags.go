@@ -3,6 +3,7 @@ package tempo
 import (
 	"cmp"
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,7 +47,8 @@ func queryFilters(r *http.Request) []events.Filter {
 	return traceql.Pushdown(parsed)
 }
 
-func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request) (span, resource []string, err error) {
+// tagNames returns the span and resource attribute names in the sample.
+func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request) (span, resource map[string]bool, err error) {
 	evs, err := a.sample(ctx, tenant, r, queryFilters(r), []string{"attrs", "resource"})
 	if err != nil {
 		return nil, nil, err
@@ -60,7 +62,7 @@ func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request) (spa
 			rk[at.Key] = true
 		}
 	}
-	return sortedKeys(sk, limitParam(r)), sortedKeys(rk, limitParam(r)), nil
+	return sk, rk, nil
 }
 
 func limitParam(r *http.Request) int {
@@ -88,11 +90,8 @@ func (a *API) tagsV1(ctx context.Context, tenant string, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	all := map[string]bool{}
-	for _, k := range append(span, res...) {
-		all[k] = true
-	}
-	writeJSON(w, map[string]any{"tagNames": sortedKeys(all, limitParam(r))})
+	maps.Copy(span, res)
+	writeJSON(w, map[string]any{"tagNames": sortedKeys(span, limitParam(r))})
 	return nil
 }
 
@@ -117,10 +116,10 @@ func (a *API) tagsV2(ctx context.Context, tenant string, w http.ResponseWriter, 
 			return err
 		}
 		if scope == "" || scope == "span" {
-			scopes = append(scopes, scopeTags{"span", span})
+			scopes = append(scopes, scopeTags{"span", sortedKeys(span, limitParam(r))})
 		}
 		if scope == "" || scope == "resource" {
-			scopes = append(scopes, scopeTags{"resource", res})
+			scopes = append(scopes, scopeTags{"resource", sortedKeys(res, limitParam(r))})
 		}
 	}
 	if scope == "" || scope == "intrinsic" {

@@ -189,7 +189,8 @@ func (r *Receiver) count(signal, proto string, n int, p Partial, err error) (Par
 		}
 		return p, err
 	}
-	// A consumer may count refused samples; OTLP counts data points.
+	// A consumer may count refused samples; OTLP counts data points (and
+	// spans, log records): no more than the request's.
 	p.Rejected = min(p.Rejected, int64(n))
 	for reason, c := range p.ByReason {
 		r.m.Reject(signal, proto, reason, c)
