@@ -2,21 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"math"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/metadata"
-	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -52,63 +44,43 @@ type SpanMetrics struct {
 	dimKeys []string // label names of the dimensions
 
 	mu     sync.Mutex
-	series map[uint64]*spanSeries
+	series *groups
 	buf    []byte
 
-	dropped prometheus.Counter
-	active  prometheus.GaugeFunc
+	active prometheus.GaugeFunc
 }
 
-// spanExemplar is the span an exemplar points to; labels are made at
-// flush, not per span.
-type spanExemplar struct {
-	trace events.TraceID
-	span  events.SpanID
-	secs  float64
-	ms    int64 // 0: none
-}
-
-type spanSeries struct {
-	lbls      labels.Labels // without __name__
-	calls     float64
-	size      float64
-	count     uint64
-	sum       float64
-	buckets   []uint64       // per bucket, not cumulative; the last is +Inf
-	exemplars []spanExemplar // per bucket, the last span since the flush
-	updated   time.Time
-}
+// The counters and histogram of a span-metrics group.
+const (
+	smCalls = iota
+	smSize
+)
 
 // NewSpanMetrics returns the deriver. reg, if not nil, gets its own
 // metrics.
 func NewSpanMetrics(opts SpanMetricsOptions, reg prometheus.Registerer) *SpanMetrics {
-	if opts.Buckets == nil {
-		opts.Buckets = DefaultLatencyBuckets
-	}
-	if opts.MaxSeries <= 0 {
-		opts.MaxSeries = 50000
-	}
-	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = 15 * time.Minute
-	}
-	m := &SpanMetrics{opts: opts, series: map[uint64]*spanSeries{}}
-	for _, d := range opts.Dimensions {
-		m.dimKeys = append(m.dimKeys, LabelName(d))
-	}
-	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "horus_spanmetrics_dropped_spans_total",
 		Help: "Spans not counted in span metrics because they would have made a series beyond the limit.",
 	})
+	m := &SpanMetrics{opts: opts, series: newGroups(groupSpec{
+		counters:   []string{"traces_spanmetrics_calls_total", "traces_spanmetrics_size_total"},
+		histograms: []string{"traces_spanmetrics_latency"},
+		buckets:    opts.Buckets,
+	}, opts.MaxSeries, opts.StaleAfter, dropped)}
+	for _, d := range opts.Dimensions {
+		m.dimKeys = append(m.dimKeys, LabelName(d))
+	}
 	m.active = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "horus_spanmetrics_active_series",
-		Help: "Span-metrics series kept in memory.",
+		Help: "Span-metrics series groups (calls, size and latency of one label set) kept in memory.",
 	}, func() float64 {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return float64(len(m.series))
+		return float64(len(m.series.m))
 	})
 	if reg != nil {
-		reg.MustRegister(m.dropped, m.active)
+		reg.MustRegister(dropped, m.active)
 	}
 	return m
 }
@@ -163,12 +135,8 @@ func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 		}
 		m.buf = b
 		h := xxhash.Sum64(b)
-		s, ok := m.series[h]
+		s, ok := m.series.m[h]
 		if !ok {
-			if len(m.series) >= m.opts.MaxSeries {
-				m.dropped.Inc()
-				continue
-			}
 			lb := labels.NewScratchBuilder(6 + len(dims))
 			lb.Add("service", e.Service)
 			lb.Add("span_name", e.Name)
@@ -183,17 +151,13 @@ func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 				lb.Add("tenant", tenantID)
 			}
 			lb.Sort()
-			s = &spanSeries{lbls: lb.Labels(), buckets: make([]uint64, len(m.opts.Buckets)+1), exemplars: make([]spanExemplar, len(m.opts.Buckets)+1)}
-			m.series[h] = s
+			if s = m.series.add(h, lb.Labels()); s == nil {
+				continue
+			}
 		}
-		secs := float64(e.Duration) / 1e9
-		s.calls++
-		s.count++
-		s.sum += secs
-		s.size += float64(spanSize(e))
-		bi, _ := slices.BinarySearch(m.opts.Buckets, secs)
-		s.buckets[bi]++
-		s.exemplars[bi] = spanExemplar{trace: e.TraceID, span: e.SpanID, secs: secs, ms: max((e.Time+e.Duration)/1e6, 1)}
+		s.counters[smCalls]++
+		s.counters[smSize] += float64(spanSize(e))
+		s.hists[0].observe(m.series.spec.buckets, float64(e.Duration)/1e9, e)
 		s.updated = now
 	}
 }
@@ -214,106 +178,16 @@ func spanSize(e *events.Event) int {
 	return n + 40*len(e.Links)
 }
 
-var (
-	counterMeta   = metadata.Metadata{Type: model.MetricTypeCounter}
-	histogramMeta = metadata.Metadata{Type: model.MetricTypeHistogram, Unit: "seconds"}
-)
-
-// Flush writes every series' current values at time now (ms) to app and
+// Flush writes every series' current values at time now to app and
 // commits; series idle for StaleAfter get a staleness marker and are
 // forgotten.
 func (m *SpanMetrics) Flush(ctx context.Context, app storage.AppendableV2, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a := app.AppenderV2(ctx)
-	t := now.UnixMilli()
-	stale := math.Float64frombits(value.StaleNaN)
-	var sb labels.ScratchBuilder
-	with := func(base labels.Labels, name string, extra ...string) labels.Labels {
-		sb.Reset()
-		sb.Add(model.MetricNameLabel, name)
-		base.Range(func(l labels.Label) { sb.Add(l.Name, l.Value) })
-		for i := 0; i+1 < len(extra); i += 2 {
-			sb.Add(extra[i], extra[i+1])
-		}
-		sb.Sort()
-		return sb.Labels()
-	}
-	for h, s := range m.series {
-		idle := now.Sub(s.updated) > m.opts.StaleAfter
-		val := func(v float64) float64 {
-			if idle {
-				return stale
-			}
-			return v
-		}
-		if err := m.appendSeries(a, s, with, t, val); err != nil {
-			_ = a.Rollback()
-			return err
-		}
-		if idle {
-			delete(m.series, h)
-		}
-	}
-	return a.Commit()
-}
-
-func (m *SpanMetrics) appendSeries(a storage.AppenderV2, s *spanSeries, with func(labels.Labels, string, ...string) labels.Labels, t int64, val func(float64) float64) error {
-	appendOne := func(ls labels.Labels, v float64, meta metadata.Metadata, family string, exs []exemplar.Exemplar) error {
-		_, err := a.Append(0, ls, 0, t, v, nil, nil, storage.AppendV2Options{MetricFamilyName: family, Metadata: meta, Exemplars: exs})
-		var partial *storage.AppendPartialError
-		if errors.As(err, &partial) {
-			return nil // an exemplar refused: the sample is in
-		}
-		return err
-	}
-	if err := appendOne(with(s.lbls, "traces_spanmetrics_calls_total"), val(s.calls), counterMeta, "traces_spanmetrics_calls_total", nil); err != nil {
-		return err
-	}
-	if err := appendOne(with(s.lbls, "traces_spanmetrics_size_total"), val(s.size), counterMeta, "traces_spanmetrics_size_total", nil); err != nil {
-		return err
-	}
-	const family = "traces_spanmetrics_latency"
-	var cum uint64
-	for i, c := range s.buckets {
-		cum += c
-		le := "+Inf"
-		if i < len(m.opts.Buckets) {
-			le = strconv.FormatFloat(m.opts.Buckets[i], 'g', -1, 64)
-		}
-		var exs []exemplar.Exemplar
-		if x := s.exemplars[i]; x.ms != 0 {
-			exs = []exemplar.Exemplar{{
-				Labels: labels.FromStrings("trace_id", x.trace.String(), "span_id", x.span.String()),
-				Value:  x.secs, Ts: x.ms, HasTs: true,
-			}}
-			s.exemplars[i] = spanExemplar{}
-		}
-		if err := appendOne(with(s.lbls, family+"_bucket", "le", le), val(float64(cum)), histogramMeta, family, exs); err != nil {
-			return err
-		}
-	}
-	if err := appendOne(with(s.lbls, family+"_sum"), val(s.sum), histogramMeta, family, nil); err != nil {
-		return err
-	}
-	return appendOne(with(s.lbls, family+"_count"), val(float64(s.count)), histogramMeta, family, nil)
+	return m.series.flush(ctx, app, now)
 }
 
 // Run flushes every interval until ctx ends, then once more.
 func (m *SpanMetrics) Run(ctx context.Context, app storage.AppendableV2, interval time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := m.Flush(context.Background(), app, time.Now()); err != nil {
-				logger.Error("writing span metrics failed", "err", err)
-			}
-			return
-		case now := <-tick.C:
-			if err := m.Flush(ctx, app, now); err != nil {
-				logger.Error("writing span metrics failed", "err", err)
-			}
-		}
-	}
+	runFlusher(ctx, m, app, interval, logger)
 }

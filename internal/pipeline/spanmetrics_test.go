@@ -135,8 +135,8 @@ func TestSpanMetrics(t *testing.T) {
 			t.Errorf("%s = %v after going idle, want a staleness marker", k, v)
 		}
 	}
-	if len(m.series) != 0 {
-		t.Errorf("%d idle series kept", len(m.series))
+	if len(m.series.m) != 0 {
+		t.Errorf("%d idle series kept", len(m.series.m))
 	}
 }
 
