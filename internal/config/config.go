@@ -138,6 +138,46 @@ type EventsConfig struct {
 type TracesConfig struct {
 	// SpanMetrics configures the RED metrics derived from every span.
 	SpanMetrics SpanMetricsConfig `yaml:"span_metrics"`
+	// ServiceGraph configures the service-graph metrics derived from
+	// client/server span pairs.
+	ServiceGraph ServiceGraphConfig `yaml:"service_graph"`
+	// Sampling configures tail sampling: which traces are stored.
+	Sampling SamplingConfig `yaml:"sampling"`
+}
+
+// ServiceGraphConfig configures the service graph (Tempo
+// metrics-generator's traces_service_graph_*).
+type ServiceGraphConfig struct {
+	// Enabled turns the service graph on (the default).
+	Enabled bool `yaml:"enabled"`
+	// Wait is how long a client span waits for its server span (and the
+	// reverse) before it counts as a call to an uninstrumented peer.
+	Wait model.Duration `yaml:"wait"`
+	// MaxPending bounds the spans waiting for their other half.
+	MaxPending int `yaml:"max_pending"`
+	// PeerAttributes name the peer of a client span nobody answered.
+	PeerAttributes []string `yaml:"peer_attributes"`
+	// FlushInterval and MaxSeries are as for span metrics; a series is
+	// an edge.
+	FlushInterval model.Duration `yaml:"flush_interval"`
+	MaxSeries     int            `yaml:"max_series"`
+}
+
+// SamplingConfig configures tail sampling. Off, every span is stored.
+type SamplingConfig struct {
+	// Enabled turns tail sampling on.
+	Enabled bool `yaml:"enabled"`
+	// DecisionWait is how long after its first span a trace is decided.
+	DecisionWait model.Duration `yaml:"decision_wait"`
+	// LatencyThreshold keeps every trace lasting at least this long
+	// (first span start to last span end); 0 keeps none for latency.
+	LatencyThreshold model.Duration `yaml:"latency_threshold"`
+	// Probability is the share, 0 to 1, of the other traces kept
+	// (traces with an error are always kept).
+	Probability float64 `yaml:"probability"`
+	// MaxTraces bounds the traces waiting for a decision; beyond it the
+	// oldest are decided early.
+	MaxTraces int `yaml:"max_traces"`
 }
 
 // SpanMetricsConfig configures span metrics (Tempo metrics-generator's
@@ -206,12 +246,28 @@ func Default() *Config {
 			HeadMaxBytes:  128 * units.MiB,
 			HeadMaxAge:    model.Duration(15 * time.Minute),
 		},
-		Traces: TracesConfig{SpanMetrics: SpanMetricsConfig{
-			Enabled:       true,
-			Dimensions:    []string{"http.route", "http.request.method", "http.method"},
-			FlushInterval: model.Duration(15 * time.Second),
-			MaxSeries:     50000,
-		}},
+		Traces: TracesConfig{
+			SpanMetrics: SpanMetricsConfig{
+				Enabled:       true,
+				Dimensions:    []string{"http.route", "http.request.method", "http.method"},
+				FlushInterval: model.Duration(15 * time.Second),
+				MaxSeries:     50000,
+			},
+			ServiceGraph: ServiceGraphConfig{
+				Enabled:        true,
+				Wait:           model.Duration(10 * time.Second),
+				MaxPending:     10000,
+				PeerAttributes: []string{"peer.service", "db.namespace", "db.name", "db.system", "server.address", "net.peer.name"},
+				FlushInterval:  model.Duration(15 * time.Second),
+				MaxSeries:      10000,
+			},
+			Sampling: SamplingConfig{
+				DecisionWait:     model.Duration(10 * time.Second),
+				LatencyThreshold: model.Duration(time.Second),
+				Probability:      0.1,
+				MaxTraces:        50000,
+			},
+		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
 			MaxSamples:    50000000,
@@ -382,6 +438,38 @@ func (c *Config) Validate() error {
 			add(fieldErr("traces.span_metrics.dimensions", "%q has a value per request or user: it would make a series each (use exemplars and TraceQL for it)", d))
 		}
 		seenDim[d] = true
+	}
+
+	sg := c.Traces.ServiceGraph
+	if sg.FlushInterval < model.Duration(time.Second) && sg.FlushInterval != 0 || sg.Enabled && sg.FlushInterval == 0 {
+		add(fieldErr("traces.service_graph.flush_interval", "must be >= 1s; got %v", sg.FlushInterval))
+	}
+	if sg.Wait <= 0 {
+		add(fieldErr("traces.service_graph.wait", "must be > 0; got %v", sg.Wait))
+	}
+	if sg.MaxPending < 1 {
+		add(fieldErr("traces.service_graph.max_pending", "must be >= 1; got %d", sg.MaxPending))
+	}
+	if sg.MaxSeries < 1 {
+		add(fieldErr("traces.service_graph.max_series", "must be >= 1; got %d", sg.MaxSeries))
+	}
+	for _, a := range sg.PeerAttributes {
+		if strings.TrimSpace(a) == "" {
+			add(fieldErr("traces.service_graph.peer_attributes", "an empty attribute name"))
+		}
+	}
+	ts := c.Traces.Sampling
+	if ts.DecisionWait <= 0 {
+		add(fieldErr("traces.sampling.decision_wait", "must be > 0; got %v", ts.DecisionWait))
+	}
+	if ts.LatencyThreshold < 0 {
+		add(fieldErr("traces.sampling.latency_threshold", "must be >= 0; got %v", ts.LatencyThreshold))
+	}
+	if !(ts.Probability >= 0 && ts.Probability <= 1) {
+		add(fieldErr("traces.sampling.probability", "must be between 0 and 1; got %v", ts.Probability))
+	}
+	if ts.MaxTraces < 1 {
+		add(fieldErr("traces.sampling.max_traces", "must be >= 1; got %d", ts.MaxTraces))
 	}
 
 	e := c.Events

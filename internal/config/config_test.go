@@ -52,6 +52,8 @@ func TestBadConfigs(t *testing.T) {
 		"bad_duplicate_job.yaml":  `"a"`,
 		"bad_query_timeout.yaml":  "query.timeout",
 		"bad_retention_size.yaml": "XB",
+		"bad_sampling.yaml":       "traces.sampling.probability",
+		"bad_service_graph.yaml":  "traces.service_graph.wait",
 	}
 	files, _ := filepath.Glob("testdata/bad_*.yaml")
 	if len(files) != len(want) {

@@ -37,6 +37,7 @@ type group struct {
 	counters []float64
 	hists    []histogram
 	updated  time.Time
+	written  bool // the counters have been flushed once
 }
 
 type histogram struct {
@@ -44,6 +45,7 @@ type histogram struct {
 	sum       float64
 	buckets   []uint64       // per bucket, not cumulative; the last is +Inf
 	exemplars []spanExemplar // per bucket, the last span since the flush
+	written   bool
 }
 
 // spanExemplar is the span an exemplar points to; labels are made at
@@ -55,12 +57,17 @@ type spanExemplar struct {
 	ms    int64 // 0: none
 }
 
-func (h *histogram) observe(bounds []float64, secs float64, e *events.Event) {
+// exemplarOf is the exemplar of a span, with value secs.
+func exemplarOf(e *events.Event, secs float64) spanExemplar {
+	return spanExemplar{trace: e.TraceID, span: e.SpanID, secs: secs, ms: max(e.End()/1e6, 1)}
+}
+
+func (h *histogram) observe(bounds []float64, x spanExemplar) {
 	h.count++
-	h.sum += secs
-	i, _ := slices.BinarySearch(bounds, secs)
+	h.sum += x.secs
+	i, _ := slices.BinarySearch(bounds, x.secs)
 	h.buckets[i]++
-	h.exemplars[i] = spanExemplar{trace: e.TraceID, span: e.SpanID, secs: secs, ms: max(e.End()/1e6, 1)}
+	h.exemplars[i] = x
 }
 
 // groups holds the series groups of a deriver, keyed by a hash of their
@@ -145,11 +152,21 @@ func (w *groupWriter) labels(base labels.Labels, name string, le string) labels.
 	return w.sb.Labels()
 }
 
-func (w *groupWriter) append(ls labels.Labels, v float64, meta metadata.Metadata, family string, exs []exemplar.Exemplar) error {
+// append writes a sample of ls at the flush time. A new series (first)
+// starts with a 0 a millisecond before, as Tempo's do, so that rate and
+// increase count the spans of its first flush.
+func (w *groupWriter) append(ls labels.Labels, v float64, meta metadata.Metadata, family string, exs []exemplar.Exemplar, first bool) error {
 	if w.stale {
 		v, exs = math.Float64frombits(value.StaleNaN), nil
 	}
-	_, err := w.a.Append(0, ls, 0, w.t, v, nil, nil, storage.AppendV2Options{MetricFamilyName: family, Metadata: meta, Exemplars: exs})
+	opts := storage.AppendV2Options{MetricFamilyName: family, Metadata: meta}
+	if first && !w.stale {
+		if _, err := w.a.Append(0, ls, 0, w.t-1, 0, nil, nil, opts); err != nil {
+			return err
+		}
+	}
+	opts.Exemplars = exs
+	_, err := w.a.Append(0, ls, 0, w.t, v, nil, nil, opts)
 	var partial *storage.AppendPartialError
 	if errors.As(err, &partial) {
 		return nil // an exemplar refused: the sample is in
@@ -159,12 +176,16 @@ func (w *groupWriter) append(ls labels.Labels, v float64, meta metadata.Metadata
 
 func (w *groupWriter) write(gr *group) error {
 	for i, name := range w.spec.counters {
-		if err := w.append(w.labels(gr.lbls, name, ""), gr.counters[i], counterMeta, name, nil); err != nil {
+		if err := w.append(w.labels(gr.lbls, name, ""), gr.counters[i], counterMeta, name, nil, !gr.written); err != nil {
 			return err
 		}
 	}
+	gr.written = true
 	for i, family := range w.spec.histograms {
 		h := &gr.hists[i]
+		if h.count == 0 {
+			continue // a histogram of the group never observed: no series
+		}
 		var cum uint64
 		for b, c := range h.buckets {
 			cum += c
@@ -180,16 +201,17 @@ func (w *groupWriter) write(gr *group) error {
 				}}
 				h.exemplars[b] = spanExemplar{}
 			}
-			if err := w.append(w.labels(gr.lbls, family+"_bucket", le), float64(cum), histogramMeta, family, exs); err != nil {
+			if err := w.append(w.labels(gr.lbls, family+"_bucket", le), float64(cum), histogramMeta, family, exs, !h.written); err != nil {
 				return err
 			}
 		}
-		if err := w.append(w.labels(gr.lbls, family+"_sum", ""), h.sum, histogramMeta, family, nil); err != nil {
+		if err := w.append(w.labels(gr.lbls, family+"_sum", ""), h.sum, histogramMeta, family, nil, !h.written); err != nil {
 			return err
 		}
-		if err := w.append(w.labels(gr.lbls, family+"_count", ""), float64(h.count), histogramMeta, family, nil); err != nil {
+		if err := w.append(w.labels(gr.lbls, family+"_count", ""), float64(h.count), histogramMeta, family, nil, !h.written); err != nil {
 			return err
 		}
+		h.written = true
 	}
 	return nil
 }

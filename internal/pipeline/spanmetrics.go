@@ -157,7 +157,7 @@ func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 		}
 		s.counters[smCalls]++
 		s.counters[smSize] += float64(spanSize(e))
-		s.hists[0].observe(m.series.spec.buckets, float64(e.Duration)/1e9, e)
+		s.hists[0].observe(m.series.spec.buckets, exemplarOf(e, float64(e.Duration)/1e9))
 		s.updated = now
 	}
 }

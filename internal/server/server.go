@@ -31,9 +31,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/grpc"
 
 	"github.com/horus-obs/horus/internal/api/prom"
+	"github.com/horus-obs/horus/internal/api/servicegraph"
 	"github.com/horus-obs/horus/internal/api/tempo"
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/config"
@@ -59,14 +61,24 @@ type Server struct {
 	events  *events.Store
 	scraper *horusscrape.Scraper
 	// spanMetrics is nil when span metrics are off.
-	spanMetrics *pipeline.SpanMetrics
-	ready       atomic.Bool
+	derived []derived // span metrics, service graph
+	ready   atomic.Bool
 
 	httpLn, otlpHTTPLn, otlpGRPCLn net.Listener
 	httpSrv, otlpHTTPSrv           *http.Server
 	grpcSrv                        *grpc.Server
 
 	closeOnce sync.Once
+}
+
+// derived is a deriver of metrics from spans, flushed to the metrics
+// store every interval.
+type derived struct {
+	flusher interface {
+		Run(ctx context.Context, app storage.AppendableV2, interval time.Duration, logger *slog.Logger)
+	}
+	name     string
+	interval time.Duration
 }
 
 // New opens the stores and binds the listeners of cfg. Call Run to serve,
@@ -159,8 +171,19 @@ func (s *Server) build() (err error) {
 		time.Duration(cfg.Query.LookbackDelta), logger.With("component", "otlp"))
 	traces := &pipeline.Traces{Store: s.events}
 	if sm := cfg.Traces.SpanMetrics; sm.Enabled {
-		s.spanMetrics = pipeline.NewSpanMetrics(pipeline.SpanMetricsOptions{Dimensions: sm.Dimensions, MaxSeries: sm.MaxSeries}, s.reg)
-		traces.Derivers = append(traces.Derivers, s.spanMetrics)
+		m := pipeline.NewSpanMetrics(pipeline.SpanMetricsOptions{Dimensions: sm.Dimensions, MaxSeries: sm.MaxSeries}, s.reg)
+		traces.Derivers = append(traces.Derivers, m)
+		s.derived = append(s.derived, derived{m, "spanmetrics", time.Duration(sm.FlushInterval)})
+	}
+	if sg := cfg.Traces.ServiceGraph; sg.Enabled {
+		g := pipeline.NewServiceGraph(pipeline.ServiceGraphOptions{
+			Wait:           time.Duration(sg.Wait),
+			MaxPending:     sg.MaxPending,
+			PeerAttributes: sg.PeerAttributes,
+			MaxSeries:      sg.MaxSeries,
+		}, s.reg)
+		traces.Derivers = append(traces.Derivers, g)
+		s.derived = append(s.derived, derived{g, "servicegraph", time.Duration(sg.FlushInterval)})
 	}
 	spanLimits := ingest.SpanLimits{
 		MaxBytes:      int(cfg.Limits.MaxSpanBytes),
@@ -190,6 +213,7 @@ func (s *Server) build() (err error) {
 	mux.Handle("/api/v1/", api.Handler())
 	mux.Handle("/api/v1/write", rw)
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
+	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	receiver.RegisterHTTP(mux, "/otlp")
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
@@ -318,12 +342,12 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
-	if s.spanMetrics != nil {
+	for _, d := range s.derived {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		g.Add(func() error {
 			defer close(done)
-			s.spanMetrics.Run(ctx, s.metrics, time.Duration(s.cfg.Traces.SpanMetrics.FlushInterval), s.logger.With("component", "spanmetrics"))
+			d.flusher.Run(ctx, s.metrics, d.interval, s.logger.With("component", d.name))
 			return nil
 		}, func(error) {
 			cancel()

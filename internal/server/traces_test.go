@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/horus-obs/horus/internal/api/servicegraph"
 	"github.com/horus-obs/horus/internal/config"
 )
 
@@ -139,7 +141,10 @@ func tempoGet(t *testing.T, ts *testServer, path, accept, org string) (int, []by
 func TestOTelSDKTraces(t *testing.T) {
 	for _, proto := range []string{"grpc", "http"} {
 		t.Run(proto, func(t *testing.T) {
-			ts := startServer(t, "", func(c *config.Config) { c.Traces.SpanMetrics.FlushInterval = model.Duration(time.Second) })
+			ts := startServer(t, "", func(c *config.Config) {
+				c.Traces.SpanMetrics.FlushInterval = model.Duration(time.Second)
+				c.Traces.ServiceGraph.FlushInterval = model.Duration(time.Second)
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			org := map[string]string{"grpc": "", "http": "team-a"}[proto]
@@ -280,6 +285,51 @@ func TestOTelSDKTraces(t *testing.T) {
 				t.Errorf("span-metrics exemplars = %+v (%v), want one with trace_id %s", exs, err, id)
 			}
 
+			// The service graph: user → frontend → payments, the call
+			// failed (402), as PromQL series and through the graph API.
+			var graph struct {
+				Status string
+				Data   servicegraph.Graph
+			}
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				code, body := tempoGet(t, ts, "/api/v1/service-graph?start="+strconv.FormatInt(time.Now().Add(-5*time.Minute).Unix(), 10), "", org)
+				if code != http.StatusOK {
+					t.Fatalf("service graph: %d %s", code, body)
+				}
+				if err := json.Unmarshal(body, &graph); err != nil {
+					t.Fatal(err)
+				}
+				if len(graph.Data.Edges) == 2 {
+					break
+				}
+			}
+			if g := graph.Data; len(g.Edges) != 2 || len(g.Nodes) != 3 {
+				t.Fatalf("service graph = %+v, want 2 edges, 3 nodes", g)
+			}
+			fromUser, toPay := graph.Data.Edges[1], graph.Data.Edges[0]
+			if fromUser.Source != "user" || fromUser.Target != "frontend" || fromUser.ConnectionType != "virtual_node" || fromUser.ErrorRate != 0 || fromUser.P99Seconds == nil {
+				t.Errorf("edge into frontend = %+v", fromUser)
+			}
+			// One request over the 5 minutes: 1/300 per second, give or
+			// take PromQL increase()'s extrapolation to the range's end.
+			if toPay.Source != "frontend" || toPay.Target != "payments" || toPay.ConnectionType != "" || toPay.ErrorRate != 1 ||
+				toPay.Rate < 1.0/300 || toPay.Rate > 2.0/300 || toPay.P99Seconds == nil || *toPay.P99Seconds <= 0 {
+				t.Errorf("edge into payments = %+v (p99 %v)", toPay, *toPay.P99Seconds)
+			}
+			for i, want := range []string{"frontend service", "payments service", "user user"} {
+				if n := graph.Data.Nodes[i]; n.ID+" "+n.Type != want {
+					t.Errorf("node %d = %+v, want %s", i, n, want)
+				}
+			}
+			sg := `{client="frontend",server="payments"`
+			if org != "" {
+				sg += `,tenant="` + org + `"`
+			}
+			sg += "}"
+			if vec := ts.query(t, "traces_service_graph_request_failed_total"+sg, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
+				t.Errorf("traces_service_graph_request_failed_total%s = %v, want 1", sg, vec)
+			}
+
 			// Another tenant sees nothing of it.
 			other := map[string]string{"": "team-b", "team-a": ""}[org]
 			if code, body = tempoGet(t, ts, "/api/traces/"+id, "", other); code != http.StatusNotFound {
@@ -322,6 +372,11 @@ func TestTempoAPIErrors(t *testing.T) {
 		{"/api/v2/search/tags?scope=nope", "", 400, "invalid scope: nope"},
 		{"/api/v2/search/tag/status/values", "", 200, `{"tagValues":[{"type":"keyword","value":"error"},{"type":"keyword","value":"ok"},{"type":"keyword","value":"unset"}]}` + "\n"},
 		{"/api/v2/search/tag/%7B%7D/values", "", 400, "please provide a valid tagName"},
+		// The service graph answers as Prometheus' API does.
+		{"/api/v1/service-graph", "", 200, `{"status":"success","data":{"nodes":[],"edges":[]}}`},
+		{"/api/v1/service-graph?start=abc", "", 400, `"errorType":"bad_data","error":"invalid parameter \"start\": cannot parse \"abc\"`},
+		{"/api/v1/service-graph?start=20&end=10", "", 400, "end must be after start"},
+		{"/api/v1/service-graph?end=1e300", "", 400, "out of range"},
 	} {
 		code, body := tempoGet(t, ts, c.path, c.accept, "")
 		if code != c.code || !strings.Contains(string(body), c.body) {
