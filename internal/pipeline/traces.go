@@ -20,17 +20,26 @@ type SpanStore interface {
 	Append(ctx context.Context, tenant string, kind events.Kind, evs []events.Event) error
 }
 
-// Traces is the trace pipeline: derivers, then the store. It implements
-// ingest.SpanSink.
+// Traces is the trace pipeline: derivers, then tail sampling if on, then
+// the store. It implements ingest.SpanSink.
 type Traces struct {
 	Derivers []SpanDeriver
-	Store    SpanStore
+	// Sampler, if not nil, decides which traces Store gets.
+	Sampler *Sampler
+	Store   SpanStore
 }
 
-// AppendSpans derives from the spans of a tenant and stores them. The
-// spans are stored first, so that nothing is derived from a batch the
-// store refused (and the client will send again).
+// AppendSpans derives from the spans of a tenant and stores them. Without
+// sampling, the spans are stored first, so that nothing is derived from a
+// batch the store refused (and the client will send again). With it,
+// every span is derived from, then the sampler holds them.
 func (t *Traces) AppendSpans(ctx context.Context, tenant string, spans []events.Event) error {
+	if t.Sampler != nil {
+		for _, d := range t.Derivers {
+			d.DeriveSpans(tenant, spans)
+		}
+		return t.Sampler.Add(ctx, tenant, spans)
+	}
 	if err := t.Store.Append(ctx, tenant, events.KindSpan, spans); err != nil {
 		return err
 	}

@@ -60,8 +60,8 @@ type Server struct {
 	metrics *metrics.Store
 	events  *events.Store
 	scraper *horusscrape.Scraper
-	// spanMetrics is nil when span metrics are off.
-	derived []derived // span metrics, service graph
+	derived []derived         // span metrics and the service graph, if on
+	sampler *pipeline.Sampler // nil: tail sampling off
 	ready   atomic.Bool
 
 	httpLn, otlpHTTPLn, otlpGRPCLn net.Listener
@@ -184,6 +184,15 @@ func (s *Server) build() (err error) {
 		}, s.reg)
 		traces.Derivers = append(traces.Derivers, g)
 		s.derived = append(s.derived, derived{g, "servicegraph", time.Duration(sg.FlushInterval)})
+	}
+	if ts := cfg.Traces.Sampling; ts.Enabled {
+		s.sampler = pipeline.NewSampler(pipeline.SamplerOptions{
+			DecisionWait:     time.Duration(ts.DecisionWait),
+			LatencyThreshold: time.Duration(ts.LatencyThreshold),
+			Probability:      ts.Probability,
+			MaxTraces:        ts.MaxTraces,
+		}, s.events, s.reg, logger.With("component", "sampling"))
+		traces.Sampler = s.sampler
 	}
 	spanLimits := ingest.SpanLimits{
 		MaxBytes:      int(cfg.Limits.MaxSpanBytes),
@@ -342,6 +351,18 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
+	if s.sampler != nil {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			s.sampler.Run(ctx)
+			return nil
+		}, func(error) {
+			cancel()
+			<-done
+		})
+	}
 	for _, d := range s.derived {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -387,3 +387,65 @@ func TestTempoAPIErrors(t *testing.T) {
 		t.Errorf("bad tenant: %d %s", code, body)
 	}
 }
+
+// TestTailSampling: with sampling on (no probabilistic share), the failed
+// checkout trace is stored whole after the decision wait and a healthy
+// trace is not, while span metrics count both; the sampler's self-metrics
+// say so.
+func TestTailSampling(t *testing.T) {
+	ts := startServer(t, "", func(c *config.Config) {
+		c.Traces.SpanMetrics.FlushInterval = model.Duration(time.Second)
+		c.Traces.Sampling = config.SamplingConfig{Enabled: true, DecisionWait: model.Duration(time.Second),
+			LatencyThreshold: model.Duration(time.Hour), Probability: 0, MaxTraces: 100}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newShop(t, ctx, ts, "http", "")
+	failed := s.checkout(t, ctx)
+	_, span := s.frontend.Tracer("health").Start(ctx, "healthcheck")
+	healthy := span.SpanContext().TraceID().String()
+	span.End()
+	if err := s.frontend.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Held until the decision: not yet readable.
+	if code, _ := tempoGet(t, ts, "/api/traces/"+failed, "", ""); code != http.StatusNotFound {
+		t.Errorf("failed trace readable before the decision wait: %d", code)
+	}
+	var code int
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if code, body = tempoGet(t, ts, "/api/traces/"+failed, "application/json", ""); code == http.StatusOK {
+			break
+		}
+	}
+	if code != http.StatusOK || strings.Count(string(body), `"spanId"`) != 4 {
+		t.Fatalf("failed trace after the decision: %d, %d spans, want 4", code, strings.Count(string(body), `"spanId"`))
+	}
+	if code, _ := tempoGet(t, ts, "/api/traces/"+healthy, "", ""); code != http.StatusNotFound {
+		t.Errorf("healthy trace stored: %d", code)
+	}
+	var vec model.Vector
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if vec = ts.query(t, `traces_spanmetrics_calls_total{span_name="healthcheck"}`, time.Now()); len(vec) == 1 {
+			break
+		}
+	}
+	if len(vec) != 1 || vec[0].Value != 1 {
+		t.Errorf("span metrics of the dropped trace = %v, want 1 call", vec)
+	}
+	for _, c := range []struct {
+		name string
+		lbls map[string]string
+		want float64
+	}{
+		{"horus_sampling_traces_total", map[string]string{"decision": "kept", "reason": "error"}, 1},
+		{"horus_sampling_traces_total", map[string]string{"decision": "dropped", "reason": "probabilistic"}, 1},
+		{"horus_sampling_spans_total", map[string]string{"decision": "kept"}, 4},
+		{"horus_sampling_spans_total", map[string]string{"decision": "dropped"}, 1},
+	} {
+		if got := ts.selfMetric(t, c.name, c.lbls); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.lbls, got, c.want)
+		}
+	}
+}
