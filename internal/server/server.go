@@ -42,6 +42,7 @@ import (
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/otlp"
 	"github.com/horus-obs/horus/internal/ingest/remotewrite"
+	"github.com/horus-obs/horus/internal/ingest/zipkin"
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/pipeline"
 	"github.com/horus-obs/horus/internal/store/events"
@@ -225,6 +226,7 @@ func (s *Server) build() (err error) {
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	receiver.RegisterHTTP(mux, "/otlp")
+	mux.Handle("POST /api/v2/spans", &zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
