@@ -140,6 +140,9 @@ const (
 	ILinkSpanID
 	IScopeName
 	IScopeVersion
+	INestedSetParent
+	INestedSetLeft
+	INestedSetRight
 )
 
 var intrinsicNames = [...]string{
@@ -147,6 +150,7 @@ var intrinsicNames = [...]string{
 	ISpanID: "span:id", IParentID: "span:parentID", IRootName: "rootName", IRootService: "rootServiceName",
 	ITraceDuration: "traceDuration", ITraceID: "trace:id", IEventName: "event:name", ILinkTraceID: "link:traceID",
 	ILinkSpanID: "link:spanID", IScopeName: "instrumentation:name", IScopeVersion: "instrumentation:version",
+	INestedSetParent: "nestedSetParent", INestedSetLeft: "nestedSetLeft", INestedSetRight: "nestedSetRight",
 }
 
 func (i Intrinsic) String() string { return intrinsicNames[i] }
@@ -155,6 +159,7 @@ func (i Intrinsic) String() string { return intrinsicNames[i] }
 var unscopedIntrinsics = map[string]Intrinsic{
 	"name": IName, "status": IStatus, "statusMessage": IStatusMessage, "duration": IDuration, "kind": IKind,
 	"rootName": IRootName, "rootServiceName": IRootService, "traceDuration": ITraceDuration,
+	"nestedSetParent": INestedSetParent, "nestedSetLeft": INestedSetLeft, "nestedSetRight": INestedSetRight,
 }
 
 // scopedIntrinsics are written scope:name.

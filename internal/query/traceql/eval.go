@@ -17,6 +17,9 @@ type Trace struct {
 	// Root is the index of the root span (no parent id), -1 if missing.
 	Root       int
 	Start, End int64 // unix ns: first start, last end
+	// nested is the nested-set numbering (left, right, parent's left) of
+	// each span, made on first use.
+	nested [][3]int64
 }
 
 // NewTrace indexes the spans of one trace.
@@ -48,6 +51,36 @@ func NewTrace(spans []events.Event) *Trace {
 		}
 	}
 	return t
+}
+
+// nestedSet returns span i's nested-set numbers as Tempo defines them:
+// parent's left, left, right; numbered depth first from the root span,
+// whose parent is -1. Spans not under the root have zeros.
+func (t *Trace) nestedSet(i int) [3]int64 {
+	if t.nested == nil {
+		t.nested = make([][3]int64, len(t.Spans))
+		if t.Root >= 0 {
+			children := make([][]int, len(t.Spans))
+			for c, p := range t.parent {
+				if p >= 0 {
+					children[p] = append(children[p], c)
+				}
+			}
+			n := int64(0)
+			var walk func(s int, parentLeft int64)
+			walk = func(s int, parentLeft int64) {
+				n++
+				left := n
+				for _, c := range children[s] { // each span has one parent: a tree
+					walk(c, left)
+				}
+				n++
+				t.nested[s] = [3]int64{parentLeft, left, n}
+			}
+			walk(t.Root, -1)
+		}
+	}
+	return t.nested[i]
 }
 
 // RootService is the service of the root span, or Tempo's placeholder.
@@ -516,6 +549,8 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 			return StrV(e.Links[elem].SpanID.String())
 		}
 		return Value{}
+	case INestedSetParent, INestedSetLeft, INestedSetRight:
+		return IntV(t.nestedSet(i)[a.Intrinsic-INestedSetParent])
 	case IScopeName:
 		return StrV(e.Scope)
 	case IScopeVersion:
