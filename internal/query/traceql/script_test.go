@@ -2,8 +2,12 @@ package traceql
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +34,14 @@ import (
 //
 //	error { status = }
 //	  unexpected end of query
+//
+//	metrics 100ms { } | rate() by (resource.service.name)
+//	  {resource.service.name="db"} 10 0 0 0
+//
+// A metrics command evaluates a metrics query with Metrics over the
+// traces stored in a real event store, in 4 intervals of the step from
+// the base time; each line is a series: its labels, then a value per
+// interval (_ for none).
 //
 // A span line names the span, then sets fields: service, name, kind,
 // status, msg (status message), start and dur (offsets from the trace's
@@ -70,6 +82,7 @@ func runScript(t *testing.T, path string) {
 		lines = append(lines, sc.Text())
 	}
 	var traces []*scriptTrace
+	var store *events.Store
 	for n := 0; n < len(lines); n++ {
 		line := lines[n]
 		trimmed := strings.TrimSpace(line)
@@ -134,6 +147,29 @@ func runScript(t *testing.T, path string) {
 			if !slices.Equal(got, want) {
 				t.Errorf("%s: %s\n got:\n  %s\nwant:\n  %s", where, arg, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
+		case "metrics":
+			if store == nil {
+				store = storeOf(t, traces)
+			}
+			stepText, qs, _ := strings.Cut(arg, " ")
+			step := int64(mustDuration(t, stepText))
+			q, err := Parse(qs)
+			if err != nil {
+				t.Errorf("%s: %s: %v", where, qs, err)
+				continue
+			}
+			series, _, err := Metrics(context.Background(), store, MetricsRequest{Tenant: "default", Query: q, Start: base, End: base + 4*step, Step: step, Exemplars: 10})
+			if err != nil {
+				t.Errorf("%s: %s: %v", where, qs, err)
+				continue
+			}
+			var got []string
+			for _, s := range series {
+				got = append(got, formatSeries(s))
+			}
+			if !slices.Equal(got, body) {
+				t.Errorf("%s: %s\n got:\n  %s\nwant:\n  %s", where, qs, strings.Join(got, "\n  "), strings.Join(body, "\n  "))
+			}
 		case "error":
 			_, err := Parse(arg)
 			if err == nil {
@@ -149,6 +185,37 @@ func runScript(t *testing.T, path string) {
 			t.Fatalf("%s: unknown command %q", where, cmd)
 		}
 	}
+}
+
+// storeOf puts the traces into a new event store.
+func storeOf(t *testing.T, traces []*scriptTrace) *events.Store {
+	st, err := events.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), events.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	for _, tr := range traces {
+		if err := st.Append(context.Background(), "default", events.KindSpan, tr.spans); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func formatSeries(s Series) string {
+	var kv []string
+	for _, l := range s.Labels {
+		kv = append(kv, l.Key+"="+l.Value.Literal())
+	}
+	out := "{" + strings.Join(kv, ", ") + "}"
+	for _, v := range s.Samples {
+		if math.IsNaN(v) {
+			out += " _"
+		} else {
+			out += " " + strconv.FormatFloat(v, 'g', 4, 64)
+		}
+	}
+	return out
 }
 
 func formatSpanset(st *scriptTrace, ss Spanset) string {

@@ -53,54 +53,10 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 		limit = 20
 	}
 	var st SearchStats
-	// One column scan per spanset whose conditions every match needs
-	// (both sides of && and of structural operators); a candidate trace
-	// has spans passing each.
-	var newest map[events.TraceID]int64
-	sets := pushdownSets(req.Query.Root)
-	if len(sets) == 0 {
-		sets = [][]events.Filter{nil}
+	ids, err := candidates(ctx, store, req.Tenant, req.Query, req.Start, req.End, &st)
+	if err != nil {
+		return nil, st, err
 	}
-	for n, filters := range sets {
-		found := map[events.TraceID]int64{}
-		scan, err := store.Scan(ctx, events.Query{
-			Tenant: req.Tenant, Kind: events.KindSpan, Start: req.Start, End: req.End,
-			Filters: filters, Fields: []string{"trace_id"},
-		}, func(evs []events.Event) error {
-			for i := range evs {
-				if n > 0 {
-					if _, ok := newest[evs[i].TraceID]; !ok {
-						continue
-					}
-				}
-				if t, ok := found[evs[i].TraceID]; !ok || evs[i].Time > t {
-					found[evs[i].TraceID] = evs[i].Time
-				}
-			}
-			st.InspectedSpans += int64(len(evs))
-			return nil
-		})
-		st.Units += scan.Units
-		if err != nil {
-			return nil, st, err
-		}
-		if n > 0 {
-			for id, t := range found {
-				found[id] = max(t, newest[id])
-			}
-		}
-		newest = found
-	}
-	ids := make([]events.TraceID, 0, len(newest))
-	for id := range newest {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b events.TraceID) int {
-		if c := cmp.Compare(newest[b], newest[a]); c != 0 {
-			return c
-		}
-		return slices.Compare(a[:], b[:])
-	})
 	var out []TraceResult
 	for len(ids) > 0 && len(out) < limit {
 		n := min(len(ids), batch)
@@ -129,6 +85,59 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 		ids = ids[n:]
 	}
 	return out, st, nil
+}
+
+// candidates returns the traces with spans in [start, end) that may match
+// q, newest first: one column scan per spanset whose conditions every
+// match needs (both sides of && and of structural operators); a
+// candidate trace has spans passing each.
+func candidates(ctx context.Context, store SpanStore, tenant string, q *Query, start, end int64, st *SearchStats) ([]events.TraceID, error) {
+	var newest map[events.TraceID]int64
+	sets := pushdownSets(q.Root)
+	if len(sets) == 0 {
+		sets = [][]events.Filter{nil}
+	}
+	for n, filters := range sets {
+		found := map[events.TraceID]int64{}
+		scan, err := store.Scan(ctx, events.Query{
+			Tenant: tenant, Kind: events.KindSpan, Start: start, End: end,
+			Filters: filters, Fields: []string{"trace_id"},
+		}, func(evs []events.Event) error {
+			for i := range evs {
+				if n > 0 {
+					if _, ok := newest[evs[i].TraceID]; !ok {
+						continue
+					}
+				}
+				if t, ok := found[evs[i].TraceID]; !ok || evs[i].Time > t {
+					found[evs[i].TraceID] = evs[i].Time
+				}
+			}
+			st.InspectedSpans += int64(len(evs))
+			return nil
+		})
+		st.Units += scan.Units
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			for id, t := range found {
+				found[id] = max(t, newest[id])
+			}
+		}
+		newest = found
+	}
+	ids := make([]events.TraceID, 0, len(newest))
+	for id := range newest {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b events.TraceID) int {
+		if c := cmp.Compare(newest[b], newest[a]); c != 0 {
+			return c
+		}
+		return slices.Compare(a[:], b[:])
+	})
+	return ids, nil
 }
 
 // Pushdown returns event-store filters every span of some match meets:
