@@ -415,5 +415,23 @@ func queries(o options, reqs int) error {
 			return err
 		}
 	}
+	// TraceQL metrics as /api/metrics/query_range runs them, 1h in 1m steps.
+	for _, tq := range []string{
+		`{ status = error } | rate() by (resource.service.name)`,
+		`{ resource.service.name = "payments" } | quantile_over_time(duration, .5, .99)`,
+		`{ resource.service.name = "api-gateway" } >> { status = error } | count_over_time()`,
+	} {
+		parsed, err := traceql.Parse(tq)
+		if err != nil {
+			return err
+		}
+		req := traceql.MetricsRequest{Tenant: tenant, Query: parsed, Start: start.UnixNano(), End: start.Add(time.Hour).UnixNano(), Step: int64(time.Minute), Exemplars: 100}
+		if err := timeit(o, "TraceQL metrics "+tq+", 1h, step 1m", func() (int, error) {
+			res, _, err := traceql.Metrics(ctx, s, req)
+			return len(res), err
+		}); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -285,6 +285,53 @@ func TestOTelSDKTraces(t *testing.T) {
 				t.Errorf("span-metrics exemplars = %+v (%v), want one with trace_id %s", exs, err, id)
 			}
 
+			// TraceQL metrics: the error spans per service, and the
+			// p90 of payments' spans, as Grafana asks for them.
+			now := time.Now()
+			path := "/api/metrics/query_range?step=60&start=" + strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10) + "&end=" + strconv.FormatInt(now.Add(time.Minute).Unix(), 10) +
+				"&q=" + url.QueryEscape(`{ status = error } | count_over_time() by (resource.service.name)`)
+			code, body = tempoGet(t, ts, path, "", org)
+			var qr struct {
+				Series []struct {
+					Labels []struct {
+						Key   string
+						Value struct{ StringValue string }
+					}
+					Samples []struct {
+						TimestampMs string
+						Value       float64
+					}
+					PromLabels string
+					Exemplars  []struct {
+						Labels []struct {
+							Key   string
+							Value struct{ StringValue string }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(body, &qr); code != http.StatusOK || err != nil {
+				t.Fatalf("query_range: %d %s (%v)", code, body, err)
+			}
+			total := map[string]float64{}
+			for _, s := range qr.Series {
+				for _, smp := range s.Samples {
+					total[s.PromLabels] += smp.Value
+				}
+				if len(s.Exemplars) == 0 || s.Exemplars[0].Labels[0].Key != "trace:id" || s.Exemplars[0].Labels[0].Value.StringValue != id {
+					t.Errorf("query_range exemplars of %s = %+v, want trace:id %s", s.PromLabels, s.Exemplars, id)
+				}
+			}
+			// Errors: payments' charge span, frontend's client span (a
+			// 402: otelhttp marks 4xx as errors on clients only).
+			if len(total) != 2 || total[`{resource.service.name="payments"}`] != 1 || total[`{resource.service.name="frontend"}`] != 1 {
+				t.Errorf("query_range error spans by service = %v (%s)", total, body)
+			}
+			code, body = tempoGet(t, ts, "/api/metrics/query?since=10m&q="+url.QueryEscape(`{ resource.service.name = "payments" } | quantile_over_time(duration, .9)`), "", org)
+			if code != http.StatusOK || !strings.Contains(string(body), `"key":"p","value":{"doubleValue":0.9}`) {
+				t.Errorf("instant quantile: %d %s", code, body)
+			}
+
 			// The service graph: user → frontend → payments, the call
 			// failed (402), as PromQL series and through the graph API.
 			var graph struct {
@@ -372,6 +419,12 @@ func TestTempoAPIErrors(t *testing.T) {
 		{"/api/v2/search/tags?scope=nope", "", 400, "invalid scope: nope"},
 		{"/api/v2/search/tag/status/values", "", 200, `{"tagValues":[{"type":"keyword","value":"error"},{"type":"keyword","value":"ok"},{"type":"keyword","value":"unset"}]}` + "\n"},
 		{"/api/v2/search/tag/%7B%7D/values", "", 400, "please provide a valid tagName"},
+		{"/api/metrics/query_range?q=%7B%7D", "", 400, "not a metrics query"},
+		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&step=0", "", 400, "invalid step"},
+		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&start=10&end=5", "", 400, "start must be before end"},
+		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&since=1h&step=0.1", "", 400, "too many"},
+		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()"), "", 200, `{"series":[],"metrics":{"inspectedSpans":"0","completedJobs":1,"totalJobs":1}}`},
+		{"/api/metrics/query?q=" + url.QueryEscape("{} | rate("), "", 400, "invalid TraceQL query"},
 		// The service graph answers as Prometheus' API does.
 		{"/api/v1/service-graph", "", 200, `{"status":"success","data":{"nodes":[],"edges":[]}}`},
 		{"/api/v1/service-graph?start=abc", "", 400, `"errorType":"bad_data","error":"invalid parameter \"start\": cannot parse \"abc\"`},

@@ -1,6 +1,7 @@
 // Package tempo serves the Tempo HTTP API over the event store, as
 // Grafana's Tempo data source uses it: traces by id (OTLP as JSON or
-// protobuf), TraceQL search, tag names and values, echo and build info.
+// protobuf), TraceQL search and metrics, tag names and values, echo and
+// build info.
 //
 // Responses follow Tempo's JSON (tempopb field names, 64-bit integers as
 // strings, zero values left out), which Grafana decodes strictly; errors
@@ -80,6 +81,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v2/search/tags", a.handle(a.tagsV2))
 	mux.HandleFunc("GET /api/search/tag/{tag}/values", a.handle(a.tagValuesV1))
 	mux.HandleFunc("GET /api/v2/search/tag/{tag}/values", a.handle(a.tagValuesV2))
+	mux.HandleFunc("GET /api/metrics/query_range", a.handle(a.queryRange))
+	mux.HandleFunc("GET /api/metrics/query", a.handle(a.queryInstant))
 }
 
 // badRequest is a client error, answered 400 with its text.

@@ -25,7 +25,17 @@ type MetricsRequest struct {
 	MaxSeries int
 	// Exemplars is the most exemplars a series carries; 0 is none.
 	Exemplars int
+	// Instant is one interval, [Start, End), not aligned to anything.
+	Instant bool
 }
+
+// LimitError is a metrics query refused for its size or shape: the
+// client's to change.
+type LimitError struct{ Msg string }
+
+func (e *LimitError) Error() string { return e.Msg }
+
+func limitErr(format string, args ...any) error { return &LimitError{fmt.Sprintf(format, args...)} }
 
 // MaxPoints bounds series × steps of one metrics query.
 const MaxPoints = 5_000_000
@@ -54,12 +64,21 @@ type Exemplar struct {
 }
 
 // StepStart is the start of interval i of r.
-func (r *MetricsRequest) StepStart(i int) int64 { return r.Start - r.Start%r.Step + int64(i)*r.Step }
+func (r *MetricsRequest) StepStart(i int) int64 { return r.first() + int64(i)*r.Step }
+
+func (r *MetricsRequest) first() int64 {
+	if r.Instant {
+		return r.Start
+	}
+	return r.Start - r.Start%r.Step
+}
 
 // Steps is the number of intervals of r.
 func (r *MetricsRequest) Steps() int {
-	first := r.Start - r.Start%r.Step
-	return int((r.End - first + r.Step - 1) / r.Step)
+	if r.Instant {
+		return 1
+	}
+	return int((r.End - r.first() + r.Step - 1) / r.Step)
 }
 
 // cell is what one series has in one interval.
@@ -81,17 +100,20 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 	var st SearchStats
 	m := req.Query.Metrics
 	if m == nil {
-		return nil, st, fmt.Errorf("not a metrics query: add | rate() or another metrics function")
+		return nil, st, limitErr("not a metrics query: add | rate() or another metrics function")
+	}
+	if req.Instant {
+		req.Step = req.End - req.Start
 	}
 	if req.Step <= 0 || req.End <= req.Start {
-		return nil, st, fmt.Errorf("step must be > 0 and end after start")
+		return nil, st, limitErr("step must be > 0 and end after start")
 	}
 	if req.MaxSeries <= 0 {
 		req.MaxSeries = 1000
 	}
 	steps := req.Steps()
 	if steps > MaxPoints {
-		return nil, st, fmt.Errorf("%d steps are too many: choose a larger step", steps)
+		return nil, st, limitErr("%d steps are too many: choose a larger step", steps)
 	}
 	series := map[string]*acc{}
 	var key strings.Builder
@@ -133,7 +155,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		a := series[key.String()]
 		if a == nil {
 			if len(series) >= req.MaxSeries || (len(series)+1)*steps > MaxPoints {
-				tooMany = fmt.Errorf("the query has more than %d series: narrow it, or group by fewer values", req.MaxSeries)
+				tooMany = limitErr("the query has more than %d series: narrow it, or group by fewer values", req.MaxSeries)
 				return
 			}
 			if len(m.By) == 0 && m.Func != "histogram_over_time" {
