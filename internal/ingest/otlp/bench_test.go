@@ -22,13 +22,11 @@ import (
 // realistic spans (bench/eventgen's shop traces) through the receiver:
 // decode, convert, check, span metrics, event store (WAL with interval
 // fsync, head). It reports spans/s; go test -cpu 1 gives the per-core
-// figure. The nometrics variant measures span metrics' share.
+// figure. The variants measure the derived metrics' share: span metrics
+// and the service graph (as Horus runs by default), span metrics alone,
+// neither.
 func BenchmarkTracesEndToEnd(b *testing.B) {
-	for _, withMetrics := range []bool{true, false} {
-		name := "spanmetrics"
-		if !withMetrics {
-			name = "nometrics"
-		}
+	for _, name := range []string{"derived", "spanmetrics", "nometrics"} {
 		b.Run(name, func(b *testing.B) {
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			store, err := events.Open(b.TempDir(), logger, events.Options{WAL: wal.Options{Sync: wal.SyncInterval, SyncInterval: time.Second}})
@@ -37,9 +35,12 @@ func BenchmarkTracesEndToEnd(b *testing.B) {
 			}
 			defer func() { _ = store.Close() }()
 			traces := &pipeline.Traces{Store: store}
-			if withMetrics {
+			if name != "nometrics" {
 				traces.Derivers = append(traces.Derivers, pipeline.NewSpanMetrics(pipeline.SpanMetricsOptions{
 					Dimensions: []string{"http.route", "http.request.method", "http.method"}}, nil))
+			}
+			if name == "derived" {
+				traces.Derivers = append(traces.Derivers, pipeline.NewServiceGraph(pipeline.ServiceGraphOptions{}, nil))
 			}
 			r := New(Consumers{Traces: &EventSpans{Limits: ingest.SpanLimits{MaxBytes: 1 << 20, MaxAttributes: 1024, MaxEvents: 1024, MaxLinks: 1024}, Sink: traces}},
 				ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 64 << 20, MaxDecodedBytes: 64 << 20}})
