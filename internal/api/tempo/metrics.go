@@ -78,7 +78,7 @@ func (a *API) metricsParams(tenant string, r *http.Request, instant bool) (trace
 	}
 	req.Query = query
 	now := time.Now()
-	end, start := now.UnixNano(), now.Add(-time.Hour).UnixNano()
+	end, start := now.UnixNano(), int64(0)
 	if v := r.FormValue("end"); v != "" {
 		if end, err = metricsTime(v); err != nil {
 			return req, badf("invalid end: %v", err)

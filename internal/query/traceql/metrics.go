@@ -149,7 +149,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		}
 		if m.Func == "histogram_over_time" {
 			b := bucketOf(v)
-			key.WriteString(fmt.Sprint(b))
+			fmt.Fprint(&key, b)
 			labels = append(labels, Label{"__bucket", FloatV(b)})
 		}
 		a := series[key.String()]
