@@ -45,7 +45,6 @@ else
 fi
 echo "== telemetrygen ${args[*]}"
 n0=$(received); c0=$(cpu_ticks); t0=$(date +%s.%N)
-peak=0
 ( while kill -0 $PID 2>/dev/null; do
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status"); echo "$rss"; sleep 1
   done ) >"$work/rss" &

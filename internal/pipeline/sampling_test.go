@@ -23,7 +23,8 @@ func openEvents(t *testing.T) *events.Store {
 	return s
 }
 
-// trace is a trace of n spans over dur, with an error span if failed.
+// sampledTrace is a trace of n spans over dur, with an error span if
+// failed.
 func sampledTrace(id uint16, n int, dur time.Duration, failed bool) []events.Event {
 	t0 := time.Now().Add(-time.Minute)
 	tr := events.TraceID{byte(id >> 8), byte(id), 0xaa}

@@ -353,28 +353,26 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
-	if s.sampler != nil {
+	// background runs a loop until the group stops, and waits for its
+	// last round (the sampler's and the derivers' final flushes).
+	background := func(loop func(ctx context.Context)) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		g.Add(func() error {
 			defer close(done)
-			s.sampler.Run(ctx)
+			loop(ctx)
 			return nil
 		}, func(error) {
 			cancel()
 			<-done
 		})
 	}
+	if s.sampler != nil {
+		background(s.sampler.Run)
+	}
 	for _, d := range s.derived {
-		ctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		g.Add(func() error {
-			defer close(done)
+		background(func(ctx context.Context) {
 			d.flusher.Run(ctx, s.metrics, d.interval, s.logger.With("component", d.name))
-			return nil
-		}, func(error) {
-			cancel()
-			<-done
 		})
 	}
 

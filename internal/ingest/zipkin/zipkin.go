@@ -197,7 +197,7 @@ func toEvent(s *span) (events.Event, *ingest.Error) {
 		if ep.ServiceName != "" {
 			e.Attrs = append(e.Attrs, events.Attr{Key: "peer.service", Value: events.Str(ep.ServiceName)})
 		}
-		if ip := cmpOr(ep.IPv4, ep.IPv6); ip != "" {
+		if ip := cmp.Or(ep.IPv4, ep.IPv6); ip != "" {
 			e.Attrs = append(e.Attrs, events.Attr{Key: "network.peer.address", Value: events.Str(ip)})
 		}
 		if ep.Port != 0 {
@@ -226,13 +226,6 @@ func toEvent(s *span) (events.Event, *ingest.Error) {
 		e.Events = append(e.Events, events.SpanEvent{Time: a.Timestamp * 1000, Name: a.Value})
 	}
 	return e, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // parseID reads hex into dst, right-aligned: a 16-character trace id is

@@ -117,6 +117,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 	}
 	series := map[string]*acc{}
 	var key strings.Builder
+	var byVals []Value
 	var tooMany error
 	record := func(t *Trace, i int) {
 		e := &t.Spans[i]
@@ -136,21 +137,19 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 			}
 		}
 		key.Reset()
-		var labels []Label
+		byVals = byVals[:0]
 		for _, b := range m.By {
 			bv := EvalField(b, t, i)
+			byVals = append(byVals, bv)
 			key.WriteString(bv.T.String())
 			key.WriteByte(0)
 			key.WriteString(bv.Text())
 			key.WriteByte(0xff)
-			if bv.T != TNil {
-				labels = append(labels, Label{b.String(), bv})
-			}
 		}
+		bucket := 0.0
 		if m.Func == "histogram_over_time" {
-			b := bucketOf(v)
-			fmt.Fprint(&key, b)
-			labels = append(labels, Label{"__bucket", FloatV(b)})
+			bucket = bucketOf(v)
+			fmt.Fprint(&key, bucket)
 		}
 		a := series[key.String()]
 		if a == nil {
@@ -158,10 +157,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 				tooMany = limitErr("the query has more than %d series: narrow it, or group by fewer values", req.MaxSeries)
 				return
 			}
-			if len(m.By) == 0 && m.Func != "histogram_over_time" {
-				labels = []Label{{"__name__", StrV(m.Func)}}
-			}
-			a = &acc{labels: labels}
+			a = &acc{labels: seriesLabels(m, byVals, bucket)}
 			series[key.String()] = a
 		}
 		if a.cells == nil {
@@ -235,6 +231,24 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		}
 	}
 	return finish(req, series), st, nil
+}
+
+// seriesLabels are the labels of a new series: the by() values present,
+// the histogram bucket, or, with neither, __name__ = the function.
+func seriesLabels(m *MetricsFunc, byVals []Value, bucket float64) []Label {
+	var labels []Label
+	for j, bv := range byVals {
+		if bv.T != TNil {
+			labels = append(labels, Label{m.By[j].String(), bv})
+		}
+	}
+	switch {
+	case m.Func == "histogram_over_time":
+		labels = append(labels, Label{"__bucket", FloatV(bucket)})
+	case len(m.By) == 0:
+		labels = []Label{{"__name__", StrV(m.Func)}}
+	}
+	return labels
 }
 
 // finish turns the accumulated cells into series, sorted by labels.
