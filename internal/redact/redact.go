@@ -77,7 +77,7 @@ func New(cfg Config) (*Redactor, error) {
 	for i, rule := range cfg.Rules {
 		re, err := regexp.Compile(rule.Pattern)
 		if err != nil {
-			return nil, fmt.Errorf("redaction rule %d (%q): %v", i, rule.Name, err)
+			return nil, fmt.Errorf("redaction rule %d (%q): %w", i, rule.Name, err)
 		}
 		if re.MatchString("") {
 			return nil, fmt.Errorf("redaction rule %d (%q): pattern %q matches the empty string", i, rule.Name, rule.Pattern)
