@@ -46,31 +46,12 @@ func (l SpanLimits) Check(e *events.Event) *Error {
 			e.SpanID, truncate(e.Name), len(e.Links), l.MaxLinks)
 	}
 	if l.MaxBytes > 0 {
-		if n := spanBytes(e); n > l.MaxBytes {
+		if n := e.TextBytes(); n > l.MaxBytes {
 			return Errorf(ReasonSpanTooLarge, "span %s %q is %d bytes, more than the limit of %d (limits.max_span_bytes)",
 				e.SpanID, truncate(e.Name), n, l.MaxBytes)
 		}
 	}
 	return nil
-}
-
-func spanBytes(e *events.Event) int {
-	n := len(e.Name) + len(e.StatusMessage) + len(e.TraceState) + attrBytes(e.Attrs)
-	for i := range e.Events {
-		n += 8 + len(e.Events[i].Name) + attrBytes(e.Events[i].Attrs)
-	}
-	for i := range e.Links {
-		n += 24 + len(e.Links[i].TraceState) + attrBytes(e.Links[i].Attrs)
-	}
-	return n
-}
-
-func attrBytes(a events.Attrs) int {
-	n := 0
-	for i := range a {
-		n += len(a[i].Key) + len(a[i].Value.Str) + 8
-	}
-	return n
 }
 
 // CheckSpans keeps the spans Check accepts, in place, and records the

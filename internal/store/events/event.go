@@ -268,6 +268,29 @@ func SeverityLevel(n int32) string {
 	return "fatal"
 }
 
+// TextBytes is the size of a span's text as sent: name, status message,
+// trace state, attribute keys and values (8 bytes each for type and
+// length), events and links. The ingest limit max_span_bytes bounds it;
+// span metrics count it (with the fixed fields) as the span's size.
+func (e *Event) TextBytes() int {
+	n := len(e.Name) + len(e.StatusMessage) + len(e.TraceState) + attrTextBytes(e.Attrs)
+	for i := range e.Events {
+		n += 8 + len(e.Events[i].Name) + attrTextBytes(e.Events[i].Attrs)
+	}
+	for i := range e.Links {
+		n += 24 + len(e.Links[i].TraceState) + attrTextBytes(e.Links[i].Attrs)
+	}
+	return n
+}
+
+func attrTextBytes(a Attrs) int {
+	n := 0
+	for i := range a {
+		n += len(a[i].Key) + len(a[i].Value.Str) + 8
+	}
+	return n
+}
+
 // size estimates the memory an event holds, for the head's size limit.
 func (e *Event) size() int {
 	// The struct, the strings the event holds alone (the body, the
