@@ -1,12 +1,10 @@
 package events_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/store/events/crashtest"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 )
 
@@ -49,8 +48,7 @@ func child(dir string) {
 	}()
 	start, _ := strconv.Atoi(os.Getenv("HORUS_EVENTS_CHILD_START"))
 	_, logs := generate(200, uint64(start))
-	out := bufio.NewWriter(os.Stdout)
-	var mu sync.Mutex
+	ack := crashtest.NewAcker()
 	var wg sync.WaitGroup
 	const batch = 20
 	for g := 0; g < 4; g++ {
@@ -66,10 +64,7 @@ func child(dir string) {
 				if err := s.Append(context.Background(), "t", events.KindLog, evs); err != nil {
 					return
 				}
-				mu.Lock()
-				fmt.Fprintln(out, i)
-				_ = out.Flush()
-				mu.Unlock()
+				ack.Ack(i)
 			}
 		}()
 	}
@@ -80,42 +75,12 @@ func child(dir string) {
 // writing blocks, compacting, truncating its WAL) at random moments, many
 // times. Every acknowledged event must be there after each restart, once.
 func TestStoreKill9(t *testing.T) {
-	rounds := 6
-	if s := os.Getenv("HORUS_CRASH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := crashtest.Rounds(6)
 	dir := t.TempDir()
 	acked := map[int]bool{}
 	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+dir, "HORUS_EVENTS_CHILD_START="+strconv.Itoa(round*100_000_000))
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if n, err := strconv.Atoi(sc.Text()); err == nil {
-					mu.Lock()
-					for j := 0; j < 20; j++ {
-						acked[n+j] = true
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		<-done
+		env := []string{childEnv + "=" + dir, "HORUS_EVENTS_CHILD_START=" + strconv.Itoa(round*100_000_000)}
+		crashtest.Kill(t, env, 100*time.Millisecond, 700*time.Millisecond, 20, acked) // a line acknowledges a batch of 20
 	}
 	s := open(t, dir, events.Options{})
 	evs := selectAll(t, s, events.Query{Tenant: "t", Kind: events.KindLog, Fields: []string{"body"}})

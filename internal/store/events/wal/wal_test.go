@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/horus-obs/horus/internal/store/events/crashtest"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -264,8 +264,7 @@ func childAppend(dir string) {
 		os.Exit(1)
 	}
 	start, _ := strconv.Atoi(os.Getenv("HORUS_WAL_CHILD_START"))
-	out := bufio.NewWriter(os.Stdout)
-	var mu sync.Mutex
+	ack := crashtest.NewAcker()
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -276,10 +275,7 @@ func childAppend(dir string) {
 				if err := w.Append(context.Background(), rec); err != nil {
 					return
 				}
-				mu.Lock()
-				fmt.Fprintln(out, i)
-				_ = out.Flush()
-				mu.Unlock()
+				ack.Ack(i)
 			}
 		}()
 	}
@@ -287,40 +283,12 @@ func childAppend(dir string) {
 }
 
 func TestKill9(t *testing.T) {
-	rounds := 5
-	if s := os.Getenv("HORUS_CRASH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := crashtest.Rounds(5)
 	dir := t.TempDir()
 	acked := map[int]bool{}
 	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+dir, "HORUS_WAL_CHILD_START="+strconv.Itoa(round*10_000_000))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				n, err := strconv.Atoi(sc.Text())
-				if err == nil {
-					mu.Lock()
-					acked[n] = true
-					mu.Unlock()
-				}
-			}
-		}()
-		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		<-done
+		env := []string{childEnv + "=" + dir, "HORUS_WAL_CHILD_START=" + strconv.Itoa(round*10_000_000)}
+		crashtest.Kill(t, env, 50*time.Millisecond, 400*time.Millisecond, 1, acked)
 	}
 	seen := map[int]bool{}
 	for _, rec := range replayAll(t, dir) {
