@@ -18,6 +18,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v2"
 
+	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/tenant"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	Events EventsConfig `yaml:"events"`
 	// Traces configures what is derived from spans.
 	Traces TracesConfig `yaml:"traces"`
+	// Logs configures the log pipeline.
+	Logs LogsConfig `yaml:"logs"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -96,6 +99,14 @@ type Limits struct {
 	MaxSpanEvents int `yaml:"max_span_events"`
 	// MaxSpanLinks bounds the links of a span; 0: no bound.
 	MaxSpanLinks int `yaml:"max_span_links"`
+	// MaxLogLineBytes bounds a log line (its body); 0: no bound.
+	MaxLogLineBytes units.Base2Bytes `yaml:"max_log_line_bytes"`
+	// MaxLogFields bounds the fields (attributes, structured metadata) of
+	// a log line; 0: no bound.
+	MaxLogFields int `yaml:"max_log_fields"`
+	// MaxLogLinesPerRequest bounds the log lines of one ingest request;
+	// 0: no bound.
+	MaxLogLinesPerRequest int `yaml:"max_log_lines_per_request"`
 }
 
 // MetricsConfig configures the metrics TSDB.
@@ -194,6 +205,38 @@ type SpanMetricsConfig struct {
 	MaxSeries int `yaml:"max_series"`
 }
 
+// LogsConfig configures the log pipeline.
+type LogsConfig struct {
+	// StreamAttributes are the OTLP resource attributes kept as stream
+	// labels; the others are stored as structured metadata.
+	StreamAttributes []string `yaml:"stream_attributes"`
+	// Redaction masks secrets at ingest, before the write-ahead log.
+	Redaction Redaction `yaml:"redaction"`
+	// Tenants override the redaction of some tenants.
+	Tenants map[string]LogsTenant `yaml:"tenants,omitempty"`
+}
+
+// Redaction turns redaction on and chooses its detectors and rules.
+type Redaction struct {
+	Enabled       bool `yaml:"enabled"`
+	redact.Config `yaml:",inline"`
+}
+
+// LogsTenant overrides the log pipeline for one tenant.
+type LogsTenant struct {
+	// Redaction, if set, replaces logs.redaction for the tenant (fields
+	// left out take the defaults, not logs.redaction's).
+	Redaction *Redaction `yaml:"redaction,omitempty"`
+}
+
+// DefaultStreamAttributes are Loki's default OTLP index labels, with
+// host.name.
+var DefaultStreamAttributes = []string{"service.name", "service.namespace", "service.instance.id",
+	"deployment.environment", "deployment.environment.name", "cloud.region", "cloud.availability_zone",
+	"k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name", "container.name",
+	"k8s.replicaset.name", "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name",
+	"k8s.cronjob.name", "k8s.job.name", "host.name"}
+
 // EventsTenant overrides the event store's retention for one tenant.
 type EventsTenant struct {
 	Retention     model.Duration   `yaml:"retention"`
@@ -225,15 +268,18 @@ func Default() *Config {
 		OTLP:     OTLPConfig{GRPCAddr: ":4317", HTTPAddr: ":4318"},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Limits: Limits{
-			MaxRequestBodyBytes: 32 * units.MiB,
-			MaxDecodedBodyBytes: 128 * units.MiB,
-			MaxLabelsPerSeries:  64,
-			MaxLabelNameLength:  1024,
-			MaxLabelValueLength: 4096,
-			MaxSpanBytes:        units.MiB,
-			MaxSpanAttributes:   1024,
-			MaxSpanEvents:       1024,
-			MaxSpanLinks:        1024,
+			MaxRequestBodyBytes:   32 * units.MiB,
+			MaxDecodedBodyBytes:   128 * units.MiB,
+			MaxLabelsPerSeries:    64,
+			MaxLabelNameLength:    1024,
+			MaxLabelValueLength:   4096,
+			MaxSpanBytes:          units.MiB,
+			MaxSpanAttributes:     1024,
+			MaxSpanEvents:         1024,
+			MaxSpanLinks:          1024,
+			MaxLogLineBytes:       256 * units.KiB,
+			MaxLogFields:          128,
+			MaxLogLinesPerRequest: 200000,
 		},
 		Metrics: MetricsConfig{
 			Retention:    model.Duration(15 * 24 * time.Hour),
@@ -267,6 +313,10 @@ func Default() *Config {
 				Probability:      0.1,
 				MaxTraces:        50000,
 			},
+		},
+		Logs: LogsConfig{
+			StreamAttributes: slices.Clone(DefaultStreamAttributes),
+			Redaction:        Redaction{Enabled: true, Config: redact.Default()},
 		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
@@ -403,6 +453,37 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if l.MaxLogLineBytes < 0 {
+		add(fieldErr("limits.max_log_line_bytes", "must be >= 0 (0: no bound); got %v", l.MaxLogLineBytes))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_log_fields", l.MaxLogFields}, {"max_log_lines_per_request", l.MaxLogLinesPerRequest}} {
+		if f.v < 0 {
+			add(fieldErr("limits."+f.name, "must be >= 0 (0: no bound); got %d", f.v))
+		}
+	}
+
+	for _, a := range c.Logs.StreamAttributes {
+		if strings.TrimSpace(a) == "" {
+			add(fieldErr("logs.stream_attributes", "an empty attribute name"))
+		}
+	}
+	if _, err := c.Logs.Redaction.Redactor(); err != nil {
+		add(fieldErr("logs.redaction", "%v", err))
+	}
+	for name, t := range c.Logs.Tenants {
+		if err := tenant.Check(name); err != nil {
+			add(fieldErr("logs.tenants", "%v", err))
+		}
+		if t.Redaction != nil {
+			if _, err := t.Redaction.Redactor(); err != nil {
+				add(fieldErr("logs.tenants."+name+".redaction", "%v", err))
+			}
+		}
+	}
+
 	m := c.Metrics
 	if m.Retention < 0 {
 		add(fieldErr("metrics.retention", "must be >= 0; got %v", m.Retention))
@@ -523,6 +604,27 @@ func (c *Config) Validate() error {
 		add(c.loadPrometheus(""))
 	}
 	return errors.Join(errs...)
+}
+
+// UnmarshalYAML reads a redaction over the defaults (on, every detector),
+// at the top level and in a tenant's override alike: fields left out keep
+// them, so that an override cannot turn redaction off by omission.
+func (r *Redaction) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Redaction
+	p := plain{Enabled: true, Config: redact.Default()}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*r = Redaction(p)
+	return nil
+}
+
+// Redactor compiles the redaction; nil when it is off.
+func (r *Redaction) Redactor() (*redact.Redactor, error) {
+	if !r.Enabled {
+		return nil, nil
+	}
+	return redact.New(r.Config)
 }
 
 func validateAddr(field, addr string, emptyOK bool) error {

@@ -110,3 +110,41 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestLogsRedaction(t *testing.T) {
+	cfg, err := Parse([]byte(`
+logs:
+  redaction:
+    emails: false
+    rules: [{name: order, pattern: 'ord-[0-9]+', replace: 'ord-<id>'}]
+  tenants:
+    team-a:
+      redaction: {cards: false}
+    lab:
+      redaction: {enabled: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Logs.Redaction
+	if !r.Enabled || r.Emails || !r.Cards || len(r.SecretKeys) == 0 || len(r.Rules) != 1 {
+		t.Errorf("logs.redaction = %+v: want the defaults but e-mails, and one rule", r)
+	}
+	if a := cfg.Logs.Tenants["team-a"].Redaction; !a.Enabled || a.Cards || !a.Emails || len(a.Rules) != 0 {
+		t.Errorf("team-a's redaction = %+v: want the defaults but cards", a)
+	}
+	if red, err := cfg.Logs.Tenants["lab"].Redaction.Redactor(); red != nil || err != nil {
+		t.Errorf("lab's redactor = %v, %v; want none", red, err)
+	}
+
+	cfg, err = Parse([]byte("logs:\n  redaction:\n    rules: [{name: bad, pattern: '('}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "logs.redaction: redaction rule 0") {
+		t.Errorf("bad rule: Validate = %v", err)
+	}
+}

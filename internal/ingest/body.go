@@ -55,8 +55,12 @@ func ReadBody(r *http.Request, l BodyLimits) ([]byte, error) {
 	}
 }
 
-// snappyDecode decodes a snappy block (as remote_write sends) whose
-// decoded length must not pass max, into dst when it is large enough.
+// DecodeSnappy decodes a snappy block (as remote_write and Loki's push
+// protobuf send) whose decoded length must not pass max.
+func DecodeSnappy(b []byte, max int64) ([]byte, error) { return snappyDecode(nil, b, max) }
+
+// snappyDecode decodes a snappy block whose decoded length must not pass
+// max, into dst when it is large enough.
 func snappyDecode(dst, b []byte, max int64) ([]byte, error) {
 	n, err := snappy.DecodedLen(b)
 	if err != nil {
@@ -80,14 +84,14 @@ func readLimited(r io.Reader, max int64, what string, decoding bool) ([]byte, er
 	return b, err
 }
 
-// StatusOf maps an error of ingest to an HTTP status: 413 for a body over a
-// limit, 415 for an unknown encoding or content type, 400 for any other
-// rejection, 500 for everything else.
+// StatusOf maps an error of ingest to an HTTP status: 413 for a body over
+// a limit or a batch of too many lines, 415 for an unknown encoding or
+// content type, 400 for any other rejection, 500 for everything else.
 func StatusOf(err error) int {
 	switch ReasonOf(err) {
 	case "":
 		return http.StatusInternalServerError
-	case ReasonBodyTooLarge:
+	case ReasonBodyTooLarge, ReasonTooManyLines:
 		return http.StatusRequestEntityTooLarge
 	case ReasonUnsupportedMedia:
 		return http.StatusUnsupportedMediaType

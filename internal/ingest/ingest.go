@@ -32,6 +32,8 @@ const (
 	ProtoOTLPHTTP    = "otlp_http"
 	ProtoScrape      = "scrape"
 	ProtoZipkin      = "zipkin"
+	ProtoLokiPush    = "loki_push"
+	ProtoJSONLines   = "jsonlines"
 )
 
 // Reason says why data was rejected; it is the "reason" label of
@@ -63,6 +65,9 @@ const (
 	ReasonTooManyAttributes Reason = "too_many_attributes"
 	ReasonTooManySpanEvents Reason = "too_many_span_events"
 	ReasonTooManySpanLinks  Reason = "too_many_span_links"
+	ReasonLineTooLong       Reason = "line_too_long"
+	ReasonTooManyLines      Reason = "too_many_lines"
+	ReasonInvalidLine       Reason = "invalid_line"
 )
 
 // Error is a rejection: data refused for a Reason the client can fix.

@@ -45,6 +45,7 @@ import (
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/ingest/zipkin"
 	"github.com/horus-obs/horus/internal/pipeline"
+	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 	"github.com/horus-obs/horus/internal/store/metrics"
@@ -201,9 +202,24 @@ func (s *Server) build() (err error) {
 		MaxEvents:     cfg.Limits.MaxSpanEvents,
 		MaxLinks:      cfg.Limits.MaxSpanLinks,
 	}
+	logs, err := newLogs(cfg.Logs, s.events, s.reg)
+	if err != nil {
+		return err
+	}
+	logLimits := ingest.LogLimits{
+		MaxLineBytes: int(cfg.Limits.MaxLogLineBytes),
+		MaxFields:    cfg.Limits.MaxLogFields,
+		MaxLines:     cfg.Limits.MaxLogLinesPerRequest,
+		MaxFuture:    maxLogFuture,
+	}
+	streamAttrs := map[string]bool{}
+	for _, a := range cfg.Logs.StreamAttributes {
+		streamAttrs[a] = true
+	}
 	receiver := otlp.New(otlp.Consumers{
 		Metrics: otlpMetrics,
 		Traces:  &otlp.EventSpans{Limits: spanLimits, Sink: traces},
+		Logs:    &otlp.EventLogs{Limits: logLimits, StreamAttributes: streamAttrs, Sink: logs},
 	}, im, logger.With("component", "otlp"), otlp.Options{Body: body})
 
 	api := prom.New(engine, s.metrics, logger.With("component", "api"), s.reg, s.reg, prom.Options{
@@ -421,6 +437,33 @@ func (s *Server) Close() {
 			}
 		}
 	})
+}
+
+// maxLogFuture is how far ahead of the clock a log line may be timed, as
+// Loki's creation grace period.
+const maxLogFuture = 10 * time.Minute
+
+// newLogs makes the log pipeline with each tenant's redaction.
+func newLogs(cfg config.LogsConfig, store pipeline.SpanStore, reg prometheus.Registerer) (*pipeline.Logs, error) {
+	def, err := cfg.Redaction.Redactor()
+	if err != nil {
+		return nil, fmt.Errorf("logs.redaction: %w", err)
+	}
+	tenants := map[string]*redact.Redactor{}
+	for name, t := range cfg.Tenants {
+		if t.Redaction == nil {
+			continue
+		}
+		if tenants[name], err = t.Redaction.Redactor(); err != nil {
+			return nil, fmt.Errorf("logs.tenants.%s.redaction: %w", name, err)
+		}
+	}
+	return pipeline.NewLogs(store, func(tenant string) *redact.Redactor {
+		if r, ok := tenants[tenant]; ok {
+			return r
+		}
+		return def
+	}, reg), nil
 }
 
 // eventsStatus answers GET /api/v1/events/status: blocks, rows, bytes and

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -58,6 +60,7 @@ type MetricsConsumer interface {
 type Consumers struct {
 	Metrics MetricsConsumer
 	Traces  TracesConsumer
+	Logs    LogsConsumer
 }
 
 // Options configure the receiver.
@@ -90,6 +93,9 @@ func (r *Receiver) RegisterHTTP(mux *http.ServeMux, prefix string) {
 	if r.c.Traces != nil {
 		mux.HandleFunc(prefix+"/v1/traces", r.serveTraces)
 	}
+	if r.c.Logs != nil {
+		mux.HandleFunc(prefix+"/v1/logs", r.serveLogs)
+	}
 }
 
 // GRPCServer returns a gRPC server with the OTLP services registered.
@@ -100,6 +106,9 @@ func (r *Receiver) GRPCServer() *grpc.Server {
 	}
 	if r.c.Traces != nil {
 		ptraceotlp.RegisterGRPCServer(s, &tracesGRPC{r: r})
+	}
+	if r.c.Logs != nil {
+		plogotlp.RegisterGRPCServer(s, &logsGRPC{r: r})
 	}
 	return s
 }
@@ -129,16 +138,9 @@ type tracesGRPC struct {
 
 func (g *tracesGRPC) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	resp := ptraceotlp.NewExportResponse()
-	var org string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(tenant.Header); len(v) > 0 {
-			org = v[0]
-		}
-	}
-	t, err := tenant.FromHeader(org)
+	t, err := g.r.grpcTenant(ctx, ingest.SignalTraces)
 	if err != nil {
-		g.r.m.Reject(ingest.SignalTraces, ingest.ProtoOTLPGRPC, ingest.ReasonInvalidTenant, 1)
-		return resp, status.Error(codes.InvalidArgument, err.Error())
+		return resp, err
 	}
 	p, err := g.r.consumeTraces(ctx, ingest.ProtoOTLPGRPC, t, req.Traces())
 	if err != nil {
@@ -149,6 +151,44 @@ func (g *tracesGRPC) Export(ctx context.Context, req ptraceotlp.ExportRequest) (
 		resp.PartialSuccess().SetErrorMessage(p.Message)
 	}
 	return resp, nil
+}
+
+type logsGRPC struct {
+	plogotlp.UnimplementedGRPCServer
+	r *Receiver
+}
+
+func (g *logsGRPC) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	resp := plogotlp.NewExportResponse()
+	t, err := g.r.grpcTenant(ctx, ingest.SignalLogs)
+	if err != nil {
+		return resp, err
+	}
+	p, err := g.r.consumeLogs(ctx, ingest.ProtoOTLPGRPC, t, req.Logs())
+	if err != nil {
+		return resp, status.Error(grpcCode(err), err.Error())
+	}
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedLogRecords(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
+
+// grpcTenant reads the tenant of a gRPC request from its metadata.
+func (r *Receiver) grpcTenant(ctx context.Context, signal string) (string, error) {
+	var org string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(tenant.Header); len(v) > 0 {
+			org = v[0]
+		}
+	}
+	t, err := tenant.FromHeader(org)
+	if err != nil {
+		r.m.Reject(signal, ingest.ProtoOTLPGRPC, ingest.ReasonInvalidTenant, 1)
+		return "", status.Error(codes.InvalidArgument, err.Error())
+	}
+	return t, nil
 }
 
 func grpcCode(err error) codes.Code {
@@ -177,6 +217,12 @@ func (r *Receiver) consumeTraces(ctx context.Context, proto, tenant string, td p
 	n := td.SpanCount()
 	p, err := r.c.Traces.ConsumeTraces(ctx, tenant, td)
 	return r.count(ingest.SignalTraces, proto, n, p, err)
+}
+
+func (r *Receiver) consumeLogs(ctx context.Context, proto, tenant string, ld plog.Logs) (Partial, error) {
+	n := ld.LogRecordCount()
+	p, err := r.c.Logs.ConsumeLogs(ctx, tenant, ld)
+	return r.count(ingest.SignalLogs, proto, n, p, err)
 }
 
 // count records the outcome of consuming n items in the ingest counters.
@@ -276,6 +322,25 @@ func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
 		resp := ptraceotlp.NewExportResponse()
 		if p.Rejected > 0 {
 			resp.PartialSuccess().SetRejectedSpans(p.Rejected)
+			resp.PartialSuccess().SetErrorMessage(p.Message)
+		}
+		return resp, nil
+	})
+}
+
+func (r *Receiver) serveLogs(w http.ResponseWriter, req *http.Request) {
+	r.serve(ingest.SignalLogs, w, req, func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error) {
+		ereq := plogotlp.NewExportRequest()
+		if err := unmarshal(ereq, enc, body); err != nil {
+			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP logs (%s): %v", enc.contentType(), err)}
+		}
+		p, err := r.consumeLogs(ctx, ingest.ProtoOTLPHTTP, tenant, ereq.Logs())
+		if err != nil {
+			return nil, err
+		}
+		resp := plogotlp.NewExportResponse()
+		if p.Rejected > 0 {
+			resp.PartialSuccess().SetRejectedLogRecords(p.Rejected)
 			resp.PartialSuccess().SetErrorMessage(p.Message)
 		}
 		return resp, nil

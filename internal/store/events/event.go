@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -239,14 +240,60 @@ func (e *Event) Attr(key string) (Value, bool) {
 // End is the end time of a span.
 func (e *Event) End() int64 { return e.Time + e.Duration }
 
-// Level is the log level: the severity text if set, else the name of the
-// severity number's range (trace, debug, info, warn, error, fatal), else
-// "unknown", as Loki's detected level.
+// Level is the log level as Loki's detected_level: the name of the
+// severity number's range if it is set (trace, debug, info, warn, error,
+// fatal), else the severity text normalised (lower case; "warning" is
+// "warn", "err" "error", "crit" "critical"), else "unknown".
 func (e *Event) Level() string {
-	if e.SeverityText != "" {
-		return e.SeverityText
+	if e.Severity > 0 {
+		return SeverityLevel(e.Severity)
 	}
-	return SeverityLevel(e.Severity)
+	if e.SeverityText == "" {
+		return "unknown"
+	}
+	return NormalizeLevel(e.SeverityText)
+}
+
+// NormalizeLevel names a level the way Level does: lower case, with the
+// usual spellings of the standard levels mapped to them.
+func NormalizeLevel(s string) string {
+	switch strings.ToLower(s) {
+	case "trace", "trc":
+		return "trace"
+	case "debug", "dbg":
+		return "debug"
+	case "info", "inf", "information", "informational", "notice":
+		return "info"
+	case "warn", "warning", "wrn":
+		return "warn"
+	case "error", "err", "eror":
+		return "error"
+	case "critical", "crit":
+		return "critical"
+	case "fatal", "panic", "emerg", "emergency", "alert":
+		return "fatal"
+	}
+	return strings.ToLower(s)
+}
+
+// LevelSeverity is the OTLP severity number of a normalised level (the
+// first of its range), 0 for one it does not know.
+func LevelSeverity(level string) int32 {
+	switch level {
+	case "trace":
+		return 1
+	case "debug":
+		return 5
+	case "info":
+		return 9
+	case "warn":
+		return 13
+	case "error":
+		return 17
+	case "critical", "fatal":
+		return 21
+	}
+	return 0
 }
 
 // SeverityLevel names an OTLP severity number's range.

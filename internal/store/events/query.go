@@ -49,8 +49,8 @@ func (o Op) String() string { return opNames[o] }
 // (time, service_name, trace_id, span_id, parent_span_id, body,
 // severity_text, severity_number, level, flags, name, kind, duration,
 // status_code, status_message, trace_state, scope_name, scope_version),
-// attributes as attrs.<key> or resource.<key>, or a bare attribute key,
-// looked up in attrs then resource.
+// attributes as attrs.<key> or resource.<key>, a log's stream labels as
+// stream.<name>, or a bare attribute key, looked up in attrs then resource.
 type Filter struct {
 	Field string
 	Op    Op
@@ -244,7 +244,8 @@ var fields = map[string]field{
 }
 
 // lookupField resolves a field name: a column, attrs.<key>,
-// resource.<key>, or a bare key looked up in attrs then resource.
+// resource.<key>, a log's stream label as stream.<name> (see StreamLabel),
+// or a bare key looked up in attrs then resource.
 func lookupField(name string) field {
 	if f, ok := fields[name]; ok {
 		return f
@@ -254,6 +255,19 @@ func lookupField(name string) field {
 	}
 	if k, ok := strings.CutPrefix(name, "resource."); ok {
 		return field{fResource, func(e *Event) (Value, bool) { return e.Resource.Get(k) }}
+	}
+	if k, ok := strings.CutPrefix(name, "stream."); ok {
+		set := fResource
+		switch k {
+		case "service_name":
+			set |= fService
+		case "level":
+			set |= fSevText | fSeverity
+		}
+		return field{set, func(e *Event) (Value, bool) {
+			v, ok := e.StreamLabel(k)
+			return Str(v), ok
+		}}
 	}
 	return field{fAttrs | fResource, func(e *Event) (Value, bool) { return e.Attr(name) }}
 }

@@ -262,7 +262,7 @@ func TestSelectFiltersOrderLimit(t *testing.T) {
 	mid := logs[len(logs)/2].Time
 	cases := []events.Query{
 		{Kind: events.KindLog, Filters: []events.Filter{{Field: "service_name", Op: events.Eq, Value: "payments"}}},
-		{Kind: events.KindLog, Filters: []events.Filter{{Field: "level", Op: events.Eq, Value: "ERROR"}}},
+		{Kind: events.KindLog, Filters: []events.Filter{{Field: "level", Op: events.Eq, Value: "error"}}},
 		{Kind: events.KindLog, Filters: []events.Filter{{Field: "body", Op: events.Token, Value: "BANK"}}},
 		{Kind: events.KindLog, Filters: []events.Filter{{Field: "body", Op: events.Contains, Value: "cache miss"}}},
 		{Kind: events.KindLog, Start: mid, Filters: []events.Filter{{Field: "resource.host.name", Op: events.Re, Value: "orders-.*-1"}}},

@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// LogSink takes the log records of one tenant once they are decoded and
+// checked: the log pipeline (redaction) in front of the event store.
+type LogSink interface {
+	AppendLogs(ctx context.Context, tenant string, logs []events.Event) error
+}
+
+// LogLimits bound log records at ingest. A record over a limit is refused
+// and the rest of its batch is stored; a batch of more than MaxLines
+// records is refused whole. Zero fields are unlimited.
+type LogLimits struct {
+	// MaxLineBytes bounds a record's body.
+	MaxLineBytes int
+	// MaxFields bounds a record's attributes (structured metadata).
+	MaxFields int
+	// MaxLines bounds the records of one request.
+	MaxLines int
+	// MaxFuture refuses records timed further than this ahead of the
+	// receiving clock, as Loki's creation grace period does.
+	MaxFuture time.Duration
+}
+
+// CheckBatch refuses a request of more than MaxLines records.
+func (l LogLimits) CheckBatch(n int) *Error {
+	if l.MaxLines > 0 && n > l.MaxLines {
+		return Errorf(ReasonTooManyLines, "%d log lines in one request, more than the limit of %d (limits.max_log_lines_per_request); send smaller batches", n, l.MaxLines)
+	}
+	return nil
+}
+
+// Check refuses a record over a limit; now is the receiving time in unix ns.
+func (l LogLimits) Check(e *events.Event, now int64) *Error {
+	switch {
+	case l.MaxLineBytes > 0 && len(e.Body) > l.MaxLineBytes:
+		// Not quoted: the line is not redacted yet.
+		return Errorf(ReasonLineTooLong, "log line of service %q at %s is %d bytes, more than the limit of %d (limits.max_log_line_bytes)",
+			e.Service, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), len(e.Body), l.MaxLineBytes)
+	case l.MaxFields > 0 && len(e.Attrs) > l.MaxFields:
+		return Errorf(ReasonTooManyAttributes, "log line of service %q has %d fields (attributes, structured metadata), more than the limit of %d (limits.max_log_fields)",
+			e.Service, len(e.Attrs), l.MaxFields)
+	case l.MaxFuture > 0 && e.Time > now+int64(l.MaxFuture):
+		return Errorf(ReasonTooNew, "log line of service %q is timed %s, more than %v ahead of the server's clock",
+			e.Service, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), l.MaxFuture)
+	}
+	return nil
+}
+
+// CheckLogs keeps the records Check accepts, in place, and records the
+// others in rej.
+func (l LogLimits) CheckLogs(logs []events.Event, rej *Rejections) []events.Event {
+	now := time.Now().UnixNano()
+	kept := logs[:0]
+	for i := range logs {
+		if err := l.Check(&logs[i], now); err != nil {
+			rej.Add(err)
+			continue
+		}
+		kept = append(kept, logs[i])
+	}
+	return kept
+}
