@@ -18,6 +18,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v2"
 
+	"github.com/horus-obs/horus/internal/ingest/jsonlines"
 	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/tenant"
 )
@@ -214,6 +215,8 @@ type LogsConfig struct {
 	Redaction Redaction `yaml:"redaction"`
 	// Tenants override the redaction of some tenants.
 	Tenants map[string]LogsTenant `yaml:"tenants,omitempty"`
+	// JSONLines names the fields with a meaning in JSON lines.
+	JSONLines jsonlines.Fields `yaml:"json_lines"`
 }
 
 // Redaction turns redaction on and chooses its detectors and rules.
@@ -317,6 +320,7 @@ func Default() *Config {
 		Logs: LogsConfig{
 			StreamAttributes: slices.Clone(DefaultStreamAttributes),
 			Redaction:        Redaction{Enabled: true, Config: redact.Default()},
+			JSONLines:        jsonlines.DefaultFields(),
 		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),

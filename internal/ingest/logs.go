@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -66,4 +67,92 @@ func (l LogLimits) CheckLogs(logs []events.Event, rej *Rejections) []events.Even
 		kept = append(kept, logs[i])
 	}
 	return kept
+}
+
+// levelWords are the words DetectLevel looks for, upper and lower case.
+var levelWords = map[string]string{
+	"TRACE": "trace", "DEBUG": "debug", "DBG": "debug", "INFO": "info", "WARN": "warn", "WARNING": "warn",
+	"ERROR": "error", "ERR": "error", "CRITICAL": "critical", "CRIT": "critical", "FATAL": "fatal", "PANIC": "fatal",
+}
+
+// levelFields are the field names a line's level is read from.
+var levelFields = []string{"level", "lvl", "severity", "loglevel", "log.level"}
+
+// DetectLevel finds the level of a log line that carries none, as Loki's
+// detected_level: a level field written as JSON ("level":"warn") or logfmt
+// (level=warn), else the first level word (ERROR, warn, ...) written all
+// upper or all lower case as a whole word. It returns the normalised level,
+// or "" when there is none.
+func DetectLevel(line string) string {
+	for _, f := range levelFields {
+		if v := fieldValue(line, f); v != "" {
+			return events.NormalizeLevel(v)
+		}
+	}
+	for i := 0; i < len(line); {
+		for i < len(line) && !isWordByte(line[i]) {
+			i++
+		}
+		j := i
+		for j < len(line) && isWordByte(line[j]) {
+			j++
+		}
+		if w := line[i:j]; len(w) >= 3 && len(w) <= 8 {
+			if l, ok := levelWords[w]; ok {
+				return l
+			}
+			if l, ok := levelWords[strings.ToUpper(w)]; ok && w == strings.ToLower(w) {
+				return l
+			}
+		}
+		i = j
+	}
+	return ""
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+}
+
+// fieldValue finds "name":"value" or name=value (value quoted or not) in a
+// line, the name a whole word.
+func fieldValue(line, name string) string {
+	for off := 0; off < len(line); {
+		i := strings.Index(line[off:], name)
+		if i < 0 {
+			return ""
+		}
+		i += off
+		off = i + len(name)
+		if i > 0 && (isWordByte(line[i-1]) || line[i-1] == '.') {
+			continue
+		}
+		rest := line[off:]
+		if strings.HasPrefix(rest, `":`) && i > 0 && line[i-1] == '"' {
+			rest = strings.TrimLeft(rest[2:], " ")
+			if strings.HasPrefix(rest, `"`) {
+				if end := strings.IndexByte(rest[1:], '"'); end >= 0 {
+					return rest[1 : 1+end]
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(rest, "=") {
+			rest = rest[1:]
+			if strings.HasPrefix(rest, `"`) {
+				if end := strings.IndexByte(rest[1:], '"'); end >= 0 {
+					return rest[1 : 1+end]
+				}
+				continue
+			}
+			end := strings.IndexAny(rest, " \t,")
+			if end < 0 {
+				end = len(rest)
+			}
+			if end > 0 {
+				return rest[:end]
+			}
+		}
+	}
+	return ""
 }

@@ -40,6 +40,8 @@ import (
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/jsonlines"
+	"github.com/horus-obs/horus/internal/ingest/loki"
 	"github.com/horus-obs/horus/internal/ingest/otlp"
 	"github.com/horus-obs/horus/internal/ingest/remotewrite"
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
@@ -242,6 +244,8 @@ func (s *Server) build() (err error) {
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	receiver.RegisterHTTP(mux, "/otlp")
+	mux.Handle("POST /loki/api/v1/push", &loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")})
+	mux.Handle("POST /api/v1/logs/jsonl", &jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")})
 	mux.Handle("POST /api/v2/spans", &zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

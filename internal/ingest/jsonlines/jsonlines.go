@@ -1,0 +1,428 @@
+// Package jsonlines receives logs as JSON lines (POST /api/v1/logs/jsonl):
+// one JSON object a line, as application loggers write them (slog, zap,
+// logrus, bunyan, pino, logback's JSON encoders).
+//
+// Fields named as Fields says become the record's time, body, level,
+// trace id, span id and service; every other field is an attribute
+// (structured metadata), nested objects flattened with dots. The URL's
+// query parameters are stream labels of every line
+// (?env=prod&host=web-1).
+package jsonlines
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/horus-obs/horus/internal/httpx"
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/tenant"
+)
+
+// Fields names the fields with a meaning, each a list of names tried in
+// order. A name may be dotted to reach into a nested object (trace.id).
+type Fields struct {
+	Time    []string `yaml:"time"`
+	Message []string `yaml:"message"`
+	Level   []string `yaml:"level"`
+	TraceID []string `yaml:"trace_id"`
+	SpanID  []string `yaml:"span_id"`
+	Service []string `yaml:"service"`
+}
+
+// DefaultFields accept the common shapes.
+func DefaultFields() Fields {
+	return Fields{
+		Time:    []string{"timestamp", "time", "ts", "@timestamp"},
+		Message: []string{"message", "msg"},
+		Level:   []string{"level", "severity", "lvl"},
+		TraceID: []string{"trace_id", "traceId", "trace.id", "traceID"},
+		SpanID:  []string{"span_id", "spanId", "span.id", "spanID"},
+		Service: []string{"service.name", "service_name", "service"},
+	}
+}
+
+// Handler answers POST /api/v1/logs/jsonl.
+type Handler struct {
+	Sink    ingest.LogSink
+	Limits  ingest.LogLimits
+	Body    ingest.BodyLimits
+	Fields  Fields
+	Metrics *ingest.Metrics
+	Logger  *slog.Logger
+}
+
+// Response is the answer to a push: how many lines were stored, and if
+// some were refused, how many and why (the first few problems).
+type Response struct {
+	Accepted int    `json:"accepted"`
+	Rejected int    `json:"rejected,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ServeHTTP implements http.Handler. It answers 200 when every line was
+// stored, 400 naming the bad lines when some were refused (the others are
+// stored), and 4xx or 503 with nothing stored for a bad or failed request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &httpx.StatusWriter{ResponseWriter: w}
+	defer func() {
+		h.Metrics.Requests.WithLabelValues(ingest.SignalLogs, ingest.ProtoJSONLines, strconv.Itoa(sw.Code())).Inc()
+	}()
+	resp, rej, err := h.push(r)
+	code := http.StatusOK
+	switch {
+	case err != nil && ingest.ReasonOf(err) != "":
+		h.Metrics.Reject(ingest.SignalLogs, ingest.ProtoJSONLines, ingest.ReasonOf(err), 1)
+		code, resp.Error = ingest.StatusOf(err), err.Error()
+	case err != nil:
+		h.Logger.Error("storing JSON lines failed", "err", err)
+		code, resp.Error = http.StatusServiceUnavailable, err.Error()
+	case rej.Count > 0:
+		for reason, c := range rej.ByReason {
+			h.Metrics.Reject(ingest.SignalLogs, ingest.ProtoJSONLines, reason, c)
+		}
+		code, resp.Rejected = http.StatusBadRequest, rej.Count
+		resp.Error = fmt.Sprintf("%d lines refused (the others were stored): %v", rej.Count, rej.Err())
+	}
+	h.Metrics.Received.WithLabelValues(ingest.SignalLogs, ingest.ProtoJSONLines).Add(float64(resp.Accepted))
+	sw.Header().Set("Content-Type", "application/json")
+	sw.WriteHeader(code)
+	_ = json.NewEncoder(sw).Encode(resp)
+}
+
+func (h *Handler) push(r *http.Request) (Response, *ingest.Rejections, error) {
+	var rej ingest.Rejections
+	if r.Method != http.MethodPost {
+		return Response{}, &rej, ingest.Errorf(ingest.ReasonMalformed, "JSON lines are sent with POST, not %s", r.Method)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q: %v", ct, err)
+		case mt != "application/x-ndjson" && mt != "application/jsonl" && mt != "application/json" &&
+			mt != "application/jsonlines" && mt != "application/x-jsonlines" && mt != "text/plain":
+			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; send application/x-ndjson", ct)
+		}
+	}
+	t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+	if err != nil {
+		return Response{}, &rej, ingest.Errorf(ingest.ReasonInvalidTenant, "%s header: %v", tenant.Header, err)
+	}
+	stream, err := streamLabels(r)
+	if err != nil {
+		return Response{}, &rej, err
+	}
+	body, err := ingest.ReadBody(r, h.Body)
+	if err != nil {
+		return Response{}, &rej, err
+	}
+	if err := h.Limits.CheckBatch(bytes.Count(body, []byte{'\n'}) + 1); err != nil {
+		return Response{}, &rej, err
+	}
+	d := newDecoder(h.Fields, stream, time.Now().UnixNano())
+	logs := d.decode(body, &rej)
+	logs = h.Limits.CheckLogs(logs, &rej)
+	if len(logs) > 0 {
+		if err := h.Sink.AppendLogs(r.Context(), t, logs); err != nil {
+			return Response{}, &rej, fmt.Errorf("store logs: %w", err)
+		}
+	}
+	return Response{Accepted: len(logs)}, &rej, nil
+}
+
+// streamLabels reads the stream labels of a request from its query
+// parameters; service_name is stored as service.name.
+func streamLabels(r *http.Request) (events.Attrs, error) {
+	q := r.URL.Query()
+	var res events.Attrs
+	for k, vs := range q {
+		if events.SanitizeLabelName(k) != k {
+			return nil, ingest.Errorf(ingest.ReasonInvalidLabels, "query parameter %q is not a valid label name (letters, digits and '_')", k)
+		}
+		if len(vs) != 1 {
+			return nil, ingest.Errorf(ingest.ReasonInvalidLabels, "label %q is given %d times", k, len(vs))
+		}
+		if k == "service_name" {
+			k = "service.name"
+		}
+		res = append(res, events.Attr{Key: k, Value: events.Str(vs[0])})
+	}
+	return res, nil
+}
+
+// decoder turns the lines of one request into events.
+type decoder struct {
+	f      Fields
+	stream events.Attrs
+	now    int64
+	// resources by service, shared by the lines of a service
+	resources map[string]events.Attrs
+	keys      map[string]string // interned attribute keys
+
+	// per line
+	e       *events.Event
+	special map[string]int // field name -> which special field (1-based)
+	found   [nSpecial]bool
+	lineErr error
+}
+
+const (
+	fTime = iota
+	fMessage
+	fLevel
+	fTraceID
+	fSpanID
+	fService
+	nSpecial
+)
+
+func newDecoder(f Fields, stream events.Attrs, now int64) *decoder {
+	d := &decoder{f: f, stream: stream, now: now, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{}}
+	for i, names := range [nSpecial][]string{f.Time, f.Message, f.Level, f.TraceID, f.SpanID, f.Service} {
+		for j := len(names) - 1; j >= 0; j-- {
+			d.special[names[j]] = i + 1
+		}
+	}
+	return d
+}
+
+// decode converts the lines of body; a bad line is recorded in rej.
+func (d *decoder) decode(body []byte, rej *ingest.Rejections) []events.Event {
+	logs := make([]events.Event, 0, bytes.Count(body, []byte{'\n'})+1)
+	for n := 1; len(body) > 0; n++ {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		logs = append(logs, events.Event{})
+		if err := d.line(&logs[len(logs)-1], line); err != nil {
+			logs = logs[:len(logs)-1]
+			rej.Add(ingest.Errorf(ingest.ReasonInvalidLine, "line %d: %v", n, err))
+		}
+	}
+	return logs
+}
+
+func (d *decoder) line(e *events.Event, line []byte) error {
+	if line[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	d.e, d.found, d.lineErr = e, [nSpecial]bool{}, nil
+	e.Time = d.now
+	if err := d.object(line, ""); err != nil {
+		return fmt.Errorf("not valid JSON: %v", err)
+	}
+	if d.lineErr != nil {
+		return d.lineErr
+	}
+	if !d.found[fMessage] {
+		e.Body = string(line)
+	}
+	service := e.Service
+	if service == "" {
+		if v, ok := d.stream.Get("service.name"); ok {
+			service = v.Str
+		} else if v, ok := d.stream.Get("service"); ok {
+			service = v.Str
+		} else {
+			service = "unknown_service"
+		}
+	}
+	e.Service = service
+	res, ok := d.resources[service]
+	if !ok {
+		res = append(events.Attrs{}, d.stream...)
+		if _, has := res.Get("service.name"); !has {
+			res = append(res, events.Attr{Key: "service.name", Value: events.Str(service)})
+		} else {
+			for i := range res {
+				if res[i].Key == "service.name" {
+					res[i].Value = events.Str(service)
+				}
+			}
+		}
+		d.resources[service] = res
+	}
+	e.Resource = res
+	if !d.found[fLevel] {
+		if l := ingest.DetectLevel(e.Body); l != "" {
+			e.SeverityText, e.Severity = l, events.LevelSeverity(l)
+		}
+	}
+	return nil
+}
+
+// object walks one JSON object, flattening nested objects under prefix.
+func (d *decoder) object(obj []byte, prefix string) error {
+	return jsonparser.ObjectEach(obj, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
+		k, ok := d.keys[string(key)]
+		if !ok {
+			k = string(key)
+			if bytes.IndexByte(key, '\\') >= 0 {
+				if u, err := jsonparser.ParseString(key); err == nil {
+					k = u
+				}
+			}
+			d.keys[k] = k
+		}
+		if prefix != "" {
+			k = prefix + "." + k
+		}
+		if typ == jsonparser.Object {
+			return d.object(value, k)
+		}
+		if typ == jsonparser.Null {
+			return nil
+		}
+		if s, ok := d.special[k]; ok && !d.found[s-1] {
+			if d.setSpecial(s-1, k, value, typ) {
+				d.found[s-1] = true
+				return nil
+			}
+		}
+		d.e.Attrs = append(d.e.Attrs, events.Attr{Key: k, Value: value2(value, typ)})
+		return nil
+	})
+}
+
+// setSpecial sets a field with a meaning; false keeps it an attribute (a
+// trace id that is not hex, say).
+func (d *decoder) setSpecial(which int, name string, value []byte, typ jsonparser.ValueType) bool {
+	e := d.e
+	switch which {
+	case fTime:
+		t, err := parseTime(value, typ)
+		if err != nil {
+			d.lineErr = fmt.Errorf("field %q: %v", name, err)
+			return false
+		}
+		e.Time = t
+	case fMessage:
+		e.Body = text(value, typ)
+	case fLevel:
+		l := text(value, typ)
+		if typ == jsonparser.Number { // bunyan and pino write numbers: 30 is info
+			if n, err := strconv.Atoi(l); err == nil {
+				l = bunyanLevel(n)
+			}
+		}
+		e.SeverityText = l
+		e.Severity = events.LevelSeverity(events.NormalizeLevel(l))
+	case fTraceID:
+		id, err := events.ParseTraceID(text(value, typ))
+		if err != nil || id.IsZero() {
+			return false
+		}
+		e.TraceID = id
+	case fSpanID:
+		id, err := events.ParseSpanID(text(value, typ))
+		if err != nil || id.IsZero() {
+			return false
+		}
+		e.SpanID = id
+	case fService:
+		if typ != jsonparser.String || len(value) == 0 {
+			return false
+		}
+		e.Service = text(value, typ)
+	}
+	return true
+}
+
+func bunyanLevel(n int) string {
+	switch {
+	case n <= 10:
+		return "trace"
+	case n <= 20:
+		return "debug"
+	case n <= 30:
+		return "info"
+	case n <= 40:
+		return "warn"
+	case n <= 50:
+		return "error"
+	}
+	return "fatal"
+}
+
+func text(value []byte, typ jsonparser.ValueType) string {
+	if typ == jsonparser.String {
+		if bytes.IndexByte(value, '\\') >= 0 {
+			if s, err := jsonparser.ParseString(value); err == nil {
+				return s
+			}
+		}
+	}
+	return string(value)
+}
+
+func value2(value []byte, typ jsonparser.ValueType) events.Value {
+	switch typ {
+	case jsonparser.String:
+		return events.Str(text(value, typ))
+	case jsonparser.Number:
+		if i, err := strconv.ParseInt(string(value), 10, 64); err == nil {
+			return events.Int(i)
+		}
+		if f, err := strconv.ParseFloat(string(value), 64); err == nil {
+			return events.Float(f)
+		}
+	case jsonparser.Boolean:
+		return events.Bool(value[0] == 't')
+	case jsonparser.Array:
+		return events.Value{Type: events.TypeArray, Str: string(value)}
+	}
+	return events.Str(string(value))
+}
+
+// parseTime reads a time: RFC 3339 text, or unix time as a number or
+// numeric text, in seconds, milliseconds, microseconds or nanoseconds by
+// its magnitude (seconds may have a fraction; the others are integers).
+func parseTime(value []byte, typ jsonparser.ValueType) (int64, error) {
+	s := text(value, typ)
+	if typ == jsonparser.String {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UnixNano(), nil
+		}
+		// Go's and Python's default formats: a space for the T.
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UnixNano(), nil
+			}
+		}
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && i >= 0 {
+		switch {
+		case i < 1e11:
+			return i * 1e9, nil
+		case i < 1e14:
+			return i * 1e6, nil
+		case i < 1e17:
+			return i * 1e3, nil
+		}
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f >= 1e11 {
+		return 0, fmt.Errorf("time %q is neither RFC 3339 nor a unix time", s)
+	}
+	sec, frac := math.Modf(f)
+	return int64(sec)*1e9 + int64(math.Round(frac*1e9)), nil
+}

@@ -1,0 +1,86 @@
+package jsonlines
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+func TestDecode(t *testing.T) {
+	body := strings.Join([]string{
+		`{"time":"2026-11-25T10:00:00.123Z","level":"WARN","msg":"disk 91% full","disk":{"path":"/var","free_gb":4.5},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","retries":3,"ok":false,"tags":["a","b"]}`,
+		``,
+		`{"@timestamp":1764064800,"severity":"error","message":"payment failed","service":"payments","trace.id":"not-hex"}`,
+		`{"ts":1764064800123,"msg":"ms"}`,
+		`{"timestamp":"1764064800123456","msg":"us as text","level":30}`,
+		`{"ts":1764064800.5,"message":"fraction","user":{"id":"u1"}}`,
+		`{"no":"message","level":"info"}`,
+		`not json`,
+		`{"ts":"yesterday","msg":"bad time"}`,
+		`{"broken":`,
+		`{"msg":"ERROR in the text","esc\"aped":"x\ny"}`,
+	}, "\n")
+	var rej ingest.Rejections
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano()
+	stream := events.Attrs{{Key: "env", Value: events.Str("prod")}}
+	logs := newDecoder(DefaultFields(), stream, now).decode([]byte(body), &rej)
+	if rej.Count != 3 || !strings.Contains(strings.Join(rej.Messages, "\n"), "line 8: not a JSON object") ||
+		!strings.Contains(rej.Messages[1], `line 9: field "ts": time "yesterday"`) || !strings.Contains(rej.Messages[2], "line 10: not valid JSON") {
+		t.Errorf("rejections = %d %q", rej.Count, rej.Messages)
+	}
+	if len(logs) != 7 {
+		t.Fatalf("%d logs, want 7", len(logs))
+	}
+	e := logs[0]
+	if e.Time != time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC).UnixNano() || e.Body != "disk 91% full" || e.Level() != "warn" ||
+		e.TraceID.String() != "4bf92f3577b34da6a3ce929d0e0e4736" || e.SpanID.String() != "00f067aa0ba902b7" || e.Service != "unknown_service" {
+		t.Errorf("line 1 = %+v", e)
+	}
+	for k, want := range map[string]string{"disk.path": "/var", "disk.free_gb": "4.5", "retries": "3", "ok": "false", "tags": `["a","b"]`} {
+		if v, ok := e.Attrs.Get(k); !ok || v.String() != want {
+			t.Errorf("line 1 attribute %s = %v, want %s", k, v, want)
+		}
+	}
+	if v, _ := e.StreamLabel("env"); v != "prod" {
+		t.Errorf("env label = %q", v)
+	}
+	e = logs[1]
+	if e.Time != 1764064800e9 || e.Service != "payments" || e.Level() != "error" || !e.TraceID.IsZero() {
+		t.Errorf("line 3 = %+v", e)
+	}
+	if v, _ := e.Attrs.Get("trace.id"); v.Str != "not-hex" {
+		t.Errorf("an invalid trace id stays an attribute: %v", e.Attrs)
+	}
+	if v, _ := e.StreamLabel("service_name"); v != "payments" {
+		t.Errorf("service_name label = %q", v)
+	}
+	if logs[2].Time != 1764064800123e6 || logs[3].Time != 1764064800123456e3 || logs[3].Level() != "info" || logs[4].Time != 17640648005e8 {
+		t.Errorf("times %d %d %d, level %q", logs[2].Time, logs[3].Time, logs[4].Time, logs[3].Level())
+	}
+	if v, _ := logs[4].Attrs.Get("user.id"); v.Str != "u1" {
+		t.Errorf("nested user.id = %v", logs[4].Attrs)
+	}
+	if e := logs[5]; e.Body != `{"no":"message","level":"info"}` || e.Time != now || e.Level() != "info" {
+		t.Errorf("a line without a message is its body whole, timed now: %+v", e)
+	}
+	if e := logs[6]; e.Level() != "error" || e.Attrs[0].Key != `esc"aped` || e.Attrs[0].Value.Str != "x\ny" {
+		t.Errorf("line 11 = %+v", e)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-11-25T10:00:00Z","level":"WARN","msg":"x","a":{"b":[1,{"c":null}]}}` + "\n" + `{"ts":1.5e9}`))
+	f.Add([]byte(`{"trace_id":"abc","span_id":"00f067aa0ba902b7","level":50,"\u0041":"\u00e9"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var rej ingest.Rejections
+		logs := newDecoder(DefaultFields(), nil, 1).decode(body, &rej)
+		for i := range logs {
+			if logs[i].Service == "" || logs[i].Resource == nil {
+				t.Fatalf("line without a service or resource: %+v", logs[i])
+			}
+		}
+	})
+}
