@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/grpc"
 
+	lokiapi "github.com/horus-obs/horus/internal/api/loki"
 	"github.com/horus-obs/horus/internal/api/prom"
 	"github.com/horus-obs/horus/internal/api/servicegraph"
 	"github.com/horus-obs/horus/internal/api/tempo"
@@ -244,6 +245,7 @@ func (s *Server) build() (err error) {
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	receiver.RegisterHTTP(mux, "/otlp")
+	lokiapi.New(s.events, logger.With("component", "loki"), lokiapi.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	mux.Handle("POST /loki/api/v1/push", &loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")})
 	mux.Handle("POST /api/v1/logs/jsonl", &jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")})
 	mux.Handle("POST /api/v2/spans", &zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")})
@@ -268,7 +270,7 @@ func (s *Server) build() (err error) {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nremote_write: /api/v1/write\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces\nself-metrics: /metrics\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	s.httpSrv = newHTTPServer(mux, logger)
 

@@ -227,7 +227,7 @@ func (d *decoder) line(e *events.Event, line []byte) error {
 	d.e, d.found, d.lineErr = e, [nSpecial]bool{}, nil
 	e.Time = d.now
 	if err := d.object(line, ""); err != nil {
-		return fmt.Errorf("not valid JSON: %v", err)
+		return fmt.Errorf("not valid JSON: %w", err)
 	}
 	if d.lineErr != nil {
 		return d.lineErr
@@ -310,7 +310,7 @@ func (d *decoder) setSpecial(which int, name string, value []byte, typ jsonparse
 	case fTime:
 		t, err := parseTime(value, typ)
 		if err != nil {
-			d.lineErr = fmt.Errorf("field %q: %v", name, err)
+			d.lineErr = fmt.Errorf("field %q: %w", name, err)
 			return false
 		}
 		e.Time = t

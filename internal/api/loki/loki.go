@@ -1,0 +1,663 @@
+// Package loki serves Loki's HTTP query API over the event store, as
+// Grafana's Loki data source and logcli use it: LogQL queries (instant and
+// range), label names and values, series, index stats and volume,
+// format_query and build info.
+//
+// Responses are Loki's JSON (streams, matrix, vector, scalar; times of
+// lines as nanosecond strings, of samples as float seconds); errors are
+// 4xx/5xx with a plain-text body, as Loki answers.
+package loki
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/query/logql"
+	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/tenant"
+)
+
+// Options configure the API.
+type Options struct {
+	// Timeout bounds one request's work.
+	Timeout time.Duration
+	// MaxLimit caps the lines one query returns.
+	MaxLimit int
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// API is the Loki HTTP API.
+type API struct {
+	store  logql.Store
+	engine *logql.Engine
+	logger *slog.Logger
+	opts   Options
+}
+
+// New returns the API over store.
+func New(store logql.Store, logger *slog.Logger, opts Options) *API {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.MaxLimit <= 0 {
+		opts.MaxLimit = 5000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &API{store: store, engine: logql.NewEngine(store, logql.Options{MaxEntries: opts.MaxLimit}), logger: logger, opts: opts}
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, p := range []string{"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
+		"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
+		"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/format_query"} {
+		var h handlerFunc
+		switch p {
+		case "/loki/api/v1/query":
+			h = a.query
+		case "/loki/api/v1/query_range":
+			h = a.queryRange
+		case "/loki/api/v1/labels":
+			h = a.labelNames
+		case "/loki/api/v1/label/{name}/values":
+			h = a.labelValues
+		case "/loki/api/v1/series":
+			h = a.series
+		case "/loki/api/v1/index/stats":
+			h = a.indexStats
+		case "/loki/api/v1/index/volume":
+			h = a.volume(false)
+		case "/loki/api/v1/index/volume_range":
+			h = a.volume(true)
+		case "/loki/api/v1/format_query":
+			h = a.formatQuery
+		}
+		mux.HandleFunc("GET "+p, a.handle(h))
+		mux.HandleFunc("POST "+p, a.handle(h))
+	}
+	mux.HandleFunc("GET /loki/api/v1/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
+		bi := buildinfo.Get()
+		writeJSON(w, map[string]string{"version": bi.Version, "revision": bi.Revision, "branch": bi.Branch,
+			"buildUser": "", "buildDate": bi.BuildDate, "goVersion": bi.GoVersion})
+	})
+}
+
+// badRequest is a client error, answered 400 with its text.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+type handlerFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
+
+func (a *API) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+		if err != nil {
+			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+		defer cancel()
+		err = h(ctx, t, w, r)
+		var bad *badRequest
+		var perr *logql.ParseError
+		switch {
+		case err == nil:
+		case errors.As(err, &bad):
+			http.Error(w, bad.msg, http.StatusBadRequest)
+		case errors.As(err, &perr), errors.Is(err, logql.ErrLimit), errors.Is(err, logql.ErrPipeline):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case errors.Is(err, context.DeadlineExceeded):
+			http.Error(w, fmt.Sprintf("query timed out after %s", a.opts.Timeout), http.StatusGatewayTimeout)
+		case errors.Is(err, context.Canceled):
+			http.Error(w, "request canceled", 499)
+		default:
+			a.logger.Error("Loki API request failed", "path", r.URL.Path, "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// parseTime reads a time as Loki does: float seconds with a '.', an
+// integer of at most 10 digits as seconds, a longer one as nanoseconds,
+// or RFC 3339.
+func parseTime(name, v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	if strings.Contains(v, ".") {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			s, frac := math.Modf(f)
+			return time.Unix(int64(s), int64(frac*1e9)), nil
+		}
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if len(v) <= 10 {
+			return time.Unix(n, 0), nil
+		}
+		return time.Unix(0, n), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badf("invalid %s %q: want unix seconds, unix nanoseconds or RFC 3339", name, v)
+	}
+	return t, nil
+}
+
+// parseStep reads a step: a duration (15s, 1m) or float seconds.
+func parseStep(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && !math.IsInf(f, 0) {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return 0, badf("invalid step %q: want a duration such as 15s or float seconds", v)
+}
+
+// bounds reads start, end and since: by default the last hour.
+func (a *API) bounds(r *http.Request) (start, end time.Time, err error) {
+	now := a.opts.Now()
+	if end, err = parseTime("end", r.FormValue("end"), now); err != nil {
+		return
+	}
+	def := end.Add(-time.Hour)
+	if s := r.FormValue("since"); s != "" {
+		d, err2 := parseStep(s)
+		if err2 != nil {
+			return start, end, badf("invalid since %q", s)
+		}
+		def = end.Add(-d)
+	}
+	if start, err = parseTime("start", r.FormValue("start"), def); err != nil {
+		return
+	}
+	if end.Before(start) {
+		err = badf("end timestamp must not be before or equal to start time")
+	}
+	return
+}
+
+func (a *API) limit(r *http.Request) (int, error) {
+	v := r.FormValue("limit")
+	if v == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, badf("invalid limit %q: want a positive integer", v)
+	}
+	if n > a.opts.MaxLimit {
+		return 0, badf("max entries limit per query exceeded, limit > max_entries_limit (%d > %d)", n, a.opts.MaxLimit)
+	}
+	return n, nil
+}
+
+func direction(r *http.Request) (forward bool, err error) {
+	switch strings.ToLower(r.FormValue("direction")) {
+	case "", "backward":
+		return false, nil
+	case "forward":
+		return true, nil
+	}
+	return false, badf("invalid direction %q: forward or backward", r.FormValue("direction"))
+}
+
+func (a *API) query(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	q, err := logql.Parse(r.FormValue("query"))
+	if err != nil {
+		return err
+	}
+	if _, ok := q.(*logql.LogExpr); ok {
+		return badf("log queries are not supported as an instant query type, please change your query to a range query type")
+	}
+	at, err := parseTime("time", r.FormValue("time"), a.opts.Now())
+	if err != nil {
+		return err
+	}
+	res, err := a.engine.Exec(ctx, q, logql.Params{Tenant: t, Start: at, End: at, Instant: true})
+	if err != nil {
+		return err
+	}
+	a.write(w, r, res)
+	return nil
+}
+
+func (a *API) queryRange(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	q, err := logql.Parse(r.FormValue("query"))
+	if err != nil {
+		return err
+	}
+	start, end, err := a.bounds(r)
+	if err != nil {
+		return err
+	}
+	limit, err := a.limit(r)
+	if err != nil {
+		return err
+	}
+	forward, err := direction(r)
+	if err != nil {
+		return err
+	}
+	step := time.Duration(math.Max(math.Floor(end.Sub(start).Seconds()/250), 1)) * time.Second
+	if s := r.FormValue("step"); s != "" {
+		if step, err = parseStep(s); err != nil {
+			return err
+		}
+	}
+	if step <= 0 {
+		return badf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+	}
+	if end.Sub(start)/step > 11000 {
+		return badf("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+	}
+	res, err := a.engine.Exec(ctx, q, logql.Params{Tenant: t, Start: start, End: end, Step: step, Limit: limit, Forward: forward})
+	if err != nil {
+		return err
+	}
+	a.write(w, r, res)
+	return nil
+}
+
+// write answers a query result in Loki's JSON.
+func (a *API) write(w http.ResponseWriter, r *http.Request, res *logql.Result) {
+	categorize := strings.Contains(r.Header.Get("X-Loki-Response-Encoding-Flags"), "categorize-labels")
+	data := map[string]any{"resultType": res.Type, "stats": stats(res)}
+	switch res.Type {
+	case "streams":
+		out := []map[string]any{}
+		if categorize {
+			data["encodingFlags"] = []string{"categorize-labels"}
+			// Streams by stream labels alone; the rest rides on each line.
+			byKey := map[string]int{}
+			for _, s := range res.Streams {
+				for _, e := range s.Entries {
+					k := e.Stream.String()
+					i, ok := byKey[k]
+					if !ok {
+						i = len(out)
+						byKey[k] = i
+						out = append(out, map[string]any{"stream": labelMap(e.Stream), "values": [][]any{}})
+					}
+					v := []any{strconv.FormatInt(e.T, 10), e.Line}
+					if e.Metadata.Len() > 0 || e.Parsed.Len() > 0 {
+						cats := map[string]any{}
+						if e.Metadata.Len() > 0 {
+							cats["structuredMetadata"] = labelMap(e.Metadata)
+						}
+						if e.Parsed.Len() > 0 {
+							cats["parsed"] = labelMap(e.Parsed)
+						}
+						v = append(v, cats)
+					}
+					out[i]["values"] = append(out[i]["values"].([][]any), v)
+				}
+			}
+		} else {
+			for _, s := range res.Streams {
+				vals := make([][]string, len(s.Entries))
+				for i, e := range s.Entries {
+					vals[i] = []string{strconv.FormatInt(e.T, 10), e.Line}
+				}
+				out = append(out, map[string]any{"stream": labelMap(s.Labels), "values": vals})
+			}
+		}
+		data["result"] = out
+	case "matrix":
+		out := make([]map[string]any, len(res.Matrix))
+		for i, s := range res.Matrix {
+			vals := make([][]any, len(s.Points))
+			for j, p := range s.Points {
+				vals[j] = samplePair(p)
+			}
+			out[i] = map[string]any{"metric": labelMap(s.Labels), "values": vals}
+		}
+		data["result"] = out
+	case "vector":
+		out := make([]map[string]any, len(res.Vector))
+		for i, s := range res.Vector {
+			out[i] = map[string]any{"metric": labelMap(s.Labels), "value": samplePair(s.Point)}
+		}
+		data["result"] = out
+	case "scalar":
+		data["result"] = samplePair(res.Scalar)
+	}
+	writeJSON(w, map[string]any{"status": "success", "data": data})
+}
+
+func samplePair(p logql.Point) []any {
+	return []any{json.Number(strconv.FormatFloat(float64(p.T)/1e9, 'f', -1, 64)), formatValue(p.V)}
+}
+
+func formatValue(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func labelMap(ls labels.Labels) map[string]string {
+	m := make(map[string]string, ls.Len())
+	ls.Range(func(l labels.Label) { m[l.Name] = l.Value })
+	return m
+}
+
+func stats(res *logql.Result) map[string]any {
+	secs := res.Stats.ExecTime.Seconds()
+	perSec := func(n int64) int64 {
+		if secs <= 0 {
+			return 0
+		}
+		return int64(float64(n) / secs)
+	}
+	entries := 0
+	for _, s := range res.Streams {
+		entries += len(s.Entries)
+	}
+	return map[string]any{"summary": map[string]any{
+		"bytesProcessedPerSecond": perSec(res.Stats.Bytes), "linesProcessedPerSecond": perSec(res.Stats.Lines),
+		"totalBytesProcessed": res.Stats.Bytes, "totalLinesProcessed": res.Stats.Lines,
+		"execTime": secs, "queueTime": 0, "totalEntriesReturned": entries, "splits": 1, "shards": 1,
+	}}
+}
+
+// streams scans the stream label sets of the logs in a range that match
+// the selectors (any, when there are none), calling fn once per distinct
+// set with its line count and bytes.
+func (a *API) streams(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
+	fn func(ls labels.Labels, lines, bytes int64)) error {
+	var exprs []*logql.LogExpr
+	for _, s := range selectors {
+		e, err := logql.Parse(s)
+		if err != nil {
+			return err
+		}
+		le, ok := e.(*logql.LogExpr)
+		if !ok {
+			return badf("%q is not a stream selector", s)
+		}
+		exprs = append(exprs, le)
+	}
+	if len(exprs) == 0 {
+		exprs = append(exprs, nil)
+	}
+	type agg struct {
+		ls           labels.Labels
+		lines, bytes int64
+	}
+	all := map[string]*agg{}
+	for _, le := range exprs {
+		q := events.Query{Tenant: t, Kind: events.KindLog, Start: start.UnixNano(), End: end.UnixNano() + 1,
+			Fields: []string{"time", "resource", "service_name", "level"}}
+		if withBody {
+			q.Fields = append(q.Fields, "body")
+		}
+		if le != nil {
+			q.Filters = logql.StreamFilters(le)
+		}
+		var mu sync.Mutex
+		_, err := a.store.Scan(ctx, q, func(evs []events.Event) error {
+			var buf []events.Label
+			local := map[string]*agg{}
+			for i := range evs {
+				buf = evs[i].StreamLabels(buf[:0])
+				k := labelsKey(buf)
+				g, ok := local[k]
+				if !ok {
+					b := labels.NewScratchBuilder(len(buf))
+					for _, l := range buf {
+						b.Add(l.Name, l.Value)
+					}
+					g = &agg{ls: b.Labels()}
+					local[k] = g
+				}
+				g.lines++
+				g.bytes += int64(len(evs[i].Body))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for k, g := range local {
+				if d, ok := all[k]; ok {
+					d.lines += g.lines
+					d.bytes += g.bytes
+				} else {
+					all[k] = g
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fn(all[k].ls, all[k].lines, all[k].bytes)
+	}
+	return nil
+}
+
+func labelsKey(ls []events.Label) string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.Name)
+		b.WriteByte(0)
+		b.WriteString(l.Value)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func (a *API) selectors(r *http.Request) []string {
+	var sel []string
+	if q := r.FormValue("query"); q != "" {
+		sel = append(sel, q)
+	}
+	return sel
+}
+
+func (a *API) labelNames(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	start, end, err := a.bounds(r)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	err = a.streams(ctx, t, start, end, a.selectors(r), false, func(ls labels.Labels, _, _ int64) {
+		ls.Range(func(l labels.Label) { names[l.Name] = true })
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	writeJSON(w, map[string]any{"status": "success", "data": out})
+	return nil
+}
+
+func (a *API) labelValues(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	start, end, err := a.bounds(r)
+	if err != nil {
+		return err
+	}
+	vals := map[string]bool{}
+	err = a.streams(ctx, t, start, end, a.selectors(r), false, func(ls labels.Labels, _, _ int64) {
+		if v := ls.Get(name); v != "" {
+			vals[v] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]string, 0, len(vals))
+	for v := range vals {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	writeJSON(w, map[string]any{"status": "success", "data": out})
+	return nil
+}
+
+func (a *API) series(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	start, end, err := a.bounds(r)
+	if err != nil {
+		return err
+	}
+	sel := r.Form["match[]"]
+	if len(sel) == 0 {
+		sel = r.Form["match"]
+	}
+	if len(sel) == 0 {
+		return badf("at least one match[] selector is required")
+	}
+	out := []map[string]string{}
+	err = a.streams(ctx, t, start, end, sel, false, func(ls labels.Labels, _, _ int64) {
+		out = append(out, labelMap(ls))
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, map[string]any{"status": "success", "data": out})
+	return nil
+}
+
+func (a *API) indexStats(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	start, end, err := a.bounds(r)
+	if err != nil {
+		return err
+	}
+	var streams, entries, bytes int64
+	err = a.streams(ctx, t, start, end, a.selectors(r), true, func(_ labels.Labels, lines, b int64) {
+		streams++
+		entries += lines
+		bytes += b
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, map[string]int64{"streams": streams, "chunks": streams, "entries": entries, "bytes": bytes})
+	return nil
+}
+
+// volume answers index/volume (a vector) and index/volume_range (a
+// matrix): bytes of log lines by stream, or by the target labels.
+func (a *API) volume(ranged bool) handlerFunc {
+	return func(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+		start, end, err := a.bounds(r)
+		if err != nil {
+			return err
+		}
+		limit := 100
+		if v := r.FormValue("limit"); v != "" {
+			if limit, err = strconv.Atoi(v); err != nil || limit <= 0 {
+				return badf("invalid limit %q", v)
+			}
+		}
+		var targets []string
+		if v := r.FormValue("targetLabels"); v != "" {
+			targets = strings.Split(v, ",")
+		}
+		byLabels := r.FormValue("aggregateBy") == "labels"
+		type vol struct {
+			ls    labels.Labels
+			bytes int64
+		}
+		vols := map[string]*vol{}
+		sel := a.selectors(r)
+		var matchNames []string
+		for _, s := range sel {
+			if e, err := logql.Parse(s); err == nil {
+				if le, ok := e.(*logql.LogExpr); ok {
+					for _, m := range le.Matchers {
+						matchNames = append(matchNames, m.Name)
+					}
+				}
+			}
+		}
+		err = a.streams(ctx, t, start, end, sel, true, func(ls labels.Labels, _, b int64) {
+			keep := targets
+			if keep == nil && byLabels {
+				keep = matchNames
+			}
+			if keep != nil {
+				ls = labels.NewBuilder(ls).Keep(keep...).Labels()
+			}
+			k := ls.String()
+			if v, ok := vols[k]; ok {
+				v.bytes += b
+			} else {
+				vols[k] = &vol{ls, b}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		list := make([]*vol, 0, len(vols))
+		for _, v := range vols {
+			list = append(list, v)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].bytes > list[j].bytes })
+		list = list[:min(limit, len(list))]
+		res := &logql.Result{Type: "vector"}
+		at := end.UnixNano()
+		for _, v := range list {
+			if ranged {
+				res.Type = "matrix"
+				res.Matrix = append(res.Matrix, logql.Series{Labels: v.ls, Points: []logql.Point{{T: at, V: float64(v.bytes)}}})
+			} else {
+				res.Vector = append(res.Vector, logql.Sample{Labels: v.ls, Point: logql.Point{T: at, V: float64(v.bytes)}})
+			}
+		}
+		a.write(w, r, res)
+		return nil
+	}
+}
+
+func (a *API) formatQuery(_ context.Context, _ string, w http.ResponseWriter, r *http.Request) error {
+	q, err := logql.Parse(r.FormValue("query"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, map[string]string{"status": "success", "data": q.String()})
+	return nil
+}

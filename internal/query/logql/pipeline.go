@@ -1,0 +1,387 @@
+package logql
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// Label categories, as Loki's categorize-labels encoding names them.
+const (
+	catStream = iota
+	catMetadata
+	catParsed
+)
+
+// Errors a pipeline sets in __error__, as Loki's.
+const (
+	errJSON       = "JSONParserErr"
+	errLogfmt     = "LogfmtParserErr"
+	errLabelFilt  = "LabelFilterErr"
+	errSample     = "SampleExtractionErr"
+	errTemplate   = "TemplateFormatErr"
+	errorLabel    = "__error__"
+	errorDetails  = "__error_details__"
+	maxLabelBytes = 64 << 10
+)
+
+type label struct {
+	name, value string
+	cat         uint8
+}
+
+// row is one log line going through a pipeline: its line and labels.
+type row struct {
+	line string
+	ts   int64
+	lbls []label
+}
+
+func (r *row) get(name string) (string, bool) {
+	for i := len(r.lbls) - 1; i >= 0; i-- {
+		if r.lbls[i].name == name {
+			return r.lbls[i].value, true
+		}
+	}
+	return "", false
+}
+
+func (r *row) set(name, value string, cat uint8) {
+	for i := range r.lbls {
+		if r.lbls[i].name == name {
+			r.lbls[i].value, r.lbls[i].cat = value, cat
+			return
+		}
+	}
+	r.lbls = append(r.lbls, label{name, value, cat})
+}
+
+func (r *row) del(name string) {
+	for i := range r.lbls {
+		if r.lbls[i].name == name {
+			r.lbls = append(r.lbls[:i], r.lbls[i+1:]...)
+			return
+		}
+	}
+}
+
+// setParsed adds a label extracted from the line. A name a stream label
+// or structured metadata already has gets the suffix _extracted, as in
+// Loki; an earlier parsed label is overwritten.
+func (r *row) setParsed(name, value string) {
+	name = events.SanitizeLabelName(name)
+	for i := range r.lbls {
+		if r.lbls[i].name == name {
+			if r.lbls[i].cat == catParsed {
+				r.lbls[i].value = value
+				return
+			}
+			name += "_extracted"
+			break
+		}
+	}
+	r.set(name, value, catParsed)
+}
+
+func (r *row) setError(kind, details string) {
+	if _, ok := r.get(errorLabel); ok {
+		return // the first error stays
+	}
+	r.set(errorLabel, kind, catParsed)
+	if details != "" {
+		r.set(errorDetails, details, catParsed)
+	}
+}
+
+// load fills the row from an event: the line, the stream labels, and if
+// metadata, the structured metadata (attributes, trace_id, span_id).
+func (r *row) load(e *events.Event, metadata bool) {
+	r.line, r.ts = e.Body, e.Time
+	r.lbls = r.lbls[:0]
+	var buf [16]events.Label
+	for _, l := range e.StreamLabels(buf[:0]) {
+		r.lbls = append(r.lbls, label{l.Name, l.Value, catStream})
+	}
+	if !metadata {
+		return
+	}
+	for _, a := range e.Attrs {
+		n := events.SanitizeLabelName(a.Key)
+		if _, dup := r.get(n); !dup {
+			r.lbls = append(r.lbls, label{n, a.Value.String(), catMetadata})
+		}
+	}
+	if !e.TraceID.IsZero() {
+		r.set("trace_id", e.TraceID.String(), catMetadata)
+	}
+	if !e.SpanID.IsZero() {
+		r.set("span_id", e.SpanID.String(), catMetadata)
+	}
+}
+
+// labels returns the row's labels of the given categories, sorted.
+func (r *row) labels(cats ...uint8) labels.Labels {
+	b := labels.NewScratchBuilder(len(r.lbls))
+	for _, l := range r.lbls {
+		for _, c := range cats {
+			if l.cat == c {
+				b.Add(l.name, l.value)
+				break
+			}
+		}
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// run passes the row through the stages; false drops it.
+func run(stages []Stage, r *row) bool {
+	for _, s := range stages {
+		switch s := s.(type) {
+		case *LineFilter:
+			if !s.match(r.line) {
+				return false
+			}
+		case *ParserStage:
+			s.parse(r)
+		case *LabelFilterStage:
+			if !evalLabelFilter(s.Filter, r) {
+				return false
+			}
+		case *LineFormat:
+			out, err := s.tmpl.Execute(r.line, r.ts, r.get, r.all)
+			if err != nil {
+				r.setError(errTemplate, err.Error())
+				continue
+			}
+			r.line = out
+		case *LabelFormat:
+			s.apply(r)
+		case *DropKeep:
+			s.apply(r)
+		case DecolorizeStage:
+			r.line = DecolorizeLine(r.line)
+		}
+	}
+	return true
+}
+
+func (r *row) all() map[string]string {
+	m := make(map[string]string, len(r.lbls))
+	for _, l := range r.lbls {
+		m[l.name] = l.value
+	}
+	return m
+}
+
+func (f *LineFilter) match(line string) bool {
+	switch f.Op {
+	case "|=":
+		for _, v := range f.Values {
+			if strings.Contains(line, v) {
+				return true
+			}
+		}
+		return false
+	case "!=":
+		for _, v := range f.Values {
+			if strings.Contains(line, v) {
+				return false
+			}
+		}
+		return true
+	case "|~":
+		for _, re := range f.res {
+			if re.MatchString(line) {
+				return true
+			}
+		}
+		return false
+	case "!~":
+		for _, re := range f.res {
+			if re.MatchString(line) {
+				return false
+			}
+		}
+		return true
+	case "|>":
+		for _, p := range f.pats {
+			if p.Matches(line) {
+				return true
+			}
+		}
+		return false
+	case "!>":
+		for _, p := range f.pats {
+			if p.Matches(line) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (s *ParserStage) parse(r *row) {
+	switch s.Kind {
+	case "json":
+		if len(s.Params) > 0 {
+			if err := ValidateJSONLine(r.line); err != nil {
+				r.setError(errJSON, err.Error())
+				return
+			}
+			for _, p := range s.Params {
+				if v, ok := p.json.Extract(r.line); ok {
+					r.setParsed(p.Label, v)
+				} else {
+					r.setParsed(p.Label, "")
+				}
+			}
+			return
+		}
+		if err := JSONFields(r.line, r.setParsed); err != nil {
+			r.setError(errJSON, err.Error())
+		}
+	case "logfmt":
+		if len(s.Params) > 0 {
+			want := make(map[string]string, len(s.Params))
+			for _, p := range s.Params {
+				want[p.Expr] = p.Label
+			}
+			err := Logfmt(r.line, s.Strict, s.Keep, func(k, v string) {
+				if l, ok := want[k]; ok {
+					r.setParsed(l, v)
+				}
+			})
+			if err != nil {
+				r.setError(errLogfmt, err.Error())
+			}
+			return
+		}
+		if err := Logfmt(r.line, s.Strict, s.Keep, r.setParsed); err != nil {
+			r.setError(errLogfmt, err.Error())
+		}
+	case "regexp":
+		m := s.re.FindStringSubmatch(r.line)
+		if m == nil {
+			return
+		}
+		for i, n := range s.names {
+			if n != "" {
+				r.setParsed(n, m[i])
+			}
+		}
+	case "pattern":
+		s.pat.Match(r.line, func(n, v string) { r.setParsed(n, v) })
+	case "unpack":
+		entry := ""
+		err := JSONFields(r.line, func(k, v string) {
+			if k == "_entry" {
+				entry = v
+				return
+			}
+			r.setParsed(k, v)
+		})
+		if err != nil {
+			r.setError(errJSON, err.Error())
+			return
+		}
+		if entry != "" {
+			r.line = entry
+		}
+	}
+}
+
+func evalLabelFilter(f LabelFilter, r *row) bool {
+	switch f := f.(type) {
+	case *LabelBinary:
+		if f.Op == "and" {
+			return evalLabelFilter(f.Left, r) && evalLabelFilter(f.Right, r)
+		}
+		return evalLabelFilter(f.Left, r) || evalLabelFilter(f.Right, r)
+	case *LabelCompare:
+		v, ok := r.get(f.Name)
+		if f.Kind == kindString {
+			return f.match.Matches(v)
+		}
+		if !ok {
+			return false
+		}
+		var n float64
+		var err error
+		switch f.Kind {
+		case kindNumber:
+			n, err = strconv.ParseFloat(v, 64)
+		case kindDuration:
+			n, err = ParseDuration(v)
+		case kindBytes:
+			n, err = ParseBytes(v)
+		}
+		if err != nil {
+			// Loki keeps the line and marks it.
+			r.setError(errLabelFilt, err.Error())
+			return true
+		}
+		switch f.Op {
+		case "==", "=":
+			return n == f.Num
+		case "!=":
+			return n != f.Num
+		case ">":
+			return n > f.Num
+		case ">=":
+			return n >= f.Num
+		case "<":
+			return n < f.Num
+		case "<=":
+			return n <= f.Num
+		}
+	}
+	return false
+}
+
+func (l *LabelFormat) apply(r *row) {
+	// Templates see the labels as they were before this stage.
+	vals := make([]string, len(l.Items))
+	for i, it := range l.Items {
+		if it.Rename {
+			vals[i], _ = r.get(it.Src)
+			continue
+		}
+		out, err := it.tmpl.Execute(r.line, r.ts, r.get, r.all)
+		if err != nil {
+			r.setError(errTemplate, err.Error())
+			continue
+		}
+		vals[i] = out
+	}
+	for i, it := range l.Items {
+		if it.Rename {
+			r.del(it.Src)
+		}
+		if len(vals[i]) > maxLabelBytes {
+			vals[i] = vals[i][:maxLabelBytes]
+		}
+		r.set(it.Dst, vals[i], catParsed)
+	}
+}
+
+func (d *DropKeep) apply(r *row) {
+	keep := r.lbls[:0]
+	for _, l := range r.lbls {
+		hit := false
+		for _, it := range d.Items {
+			if it.Name == l.name && (it.Matcher == nil || it.Matcher.Matches(l.value)) {
+				hit = true
+				break
+			}
+		}
+		if hit == d.Keep {
+			keep = append(keep, l)
+		}
+	}
+	r.lbls = keep
+}

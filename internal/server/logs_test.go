@@ -1,0 +1,213 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/grafana/loki/pkg/push"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// lokiResponse is Loki's query response envelope.
+type lokiResponse struct {
+	Status string `json:"status"`
+	Data   struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Stream map[string]string `json:"stream"`
+			Metric map[string]string `json:"metric"`
+			Values [][]any           `json:"values"`
+			Value  []any             `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func lokiQuery(t *testing.T, ts *testServer, path string, params url.Values, header map[string]string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.URL()+path+"?"+params.Encode(), nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes()
+}
+
+func lokiRange(t *testing.T, ts *testServer, q string, header map[string]string) lokiResponse {
+	t.Helper()
+	now := time.Now()
+	code, body := lokiQuery(t, ts, "/loki/api/v1/query_range", url.Values{
+		"query": {q}, "start": {now.Add(-time.Hour).Format(time.RFC3339Nano)}, "end": {now.Add(time.Minute).Format(time.RFC3339Nano)},
+		"limit": {"100"}, "step": {"60"},
+	}, header)
+	if code != http.StatusOK {
+		t.Fatalf("%s: %d %s", q, code, body)
+	}
+	var r lokiResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("%s: %v: %s", q, err, body)
+	}
+	return r
+}
+
+// TestOTelSDKLogs logs through slog with the OpenTelemetry slog bridge and
+// the SDK's OTLP/HTTP log exporter, inside a span, and reads the lines
+// back through the Loki API: by trace_id, by stream labels, with their
+// secrets redacted.
+func TestOTelSDKLogs(t *testing.T) {
+	ts := startServer(t, "")
+	ctx := context.Background()
+	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(ts.Addrs().OTLPHTTP), otlploghttp.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "checkout"),
+		attribute.String("deployment.environment.name", "test"), attribute.String("process.pid", "4242"))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)), sdklog.WithResource(res))
+	defer func() { _ = lp.Shutdown(ctx) }()
+	logger := otelslog.NewLogger("shop", otelslog.WithLoggerProvider(lp))
+
+	tp := sdktrace.NewTracerProvider()
+	sctx, span := tp.Tracer("shop").Start(ctx, "checkout")
+	traceID := span.SpanContext().TraceID().String()
+	logger.InfoContext(sctx, "cart loaded", "items", 3)
+	logger.ErrorContext(sctx, "payment failed", "card", "4111 1111 1111 1111", "password", "hunter2", "user", "ann@example.com")
+	span.End()
+	logger.WarnContext(ctx, "no trace here")
+	if err := lp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r := lokiRange(t, ts, `{service_name="checkout"} | trace_id="`+traceID+`"`, nil)
+	var lines []string
+	for _, s := range r.Data.Result {
+		if s.Stream["env"] != "test" || s.Stream["trace_id"] != traceID || s.Stream["process_pid"] != "4242" {
+			t.Errorf("stream %v: want env, trace_id and process.pid (as structured metadata)", s.Stream)
+		}
+		for _, v := range s.Values {
+			lines = append(lines, v[1].(string))
+		}
+		if s.Stream["level"] == "error" {
+			if s.Stream["card"] != "**** **** **** 1111" || s.Stream["password"] != "<redacted>" || !strings.HasSuffix(s.Stream["user"], "@example.com") || s.Stream["user"] == "ann@example.com" {
+				t.Errorf("error line's fields not redacted: %v", s.Stream)
+			}
+		}
+	}
+	if strings.Join(lines, "|") != "payment failed|cart loaded" {
+		t.Errorf("lines of trace %s = %q, want both, newest first", traceID, lines)
+	}
+
+	// Labels: stream labels only; process.pid is metadata.
+	code, body := lokiQuery(t, ts, "/loki/api/v1/labels", nil, nil)
+	if code != 200 || !strings.Contains(string(body), `"service_name"`) || !strings.Contains(string(body), `"env"`) || strings.Contains(string(body), "process") {
+		t.Errorf("labels: %d %s", code, body)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/label/level/values", nil, nil)
+	var vals struct {
+		Status string   `json:"status"`
+		Data   []string `json:"data"`
+	}
+	if err := json.Unmarshal(body, &vals); code != 200 || err != nil || vals.Status != "success" || strings.Join(vals.Data, ",") != "error,info,warn" {
+		t.Errorf("level values: %d %s", code, body)
+	}
+
+	// A metric query: lines by level.
+	r = lokiRange(t, ts, `sum by (level) (count_over_time({service_name="checkout"}[1h]))`, nil)
+	got := map[string]string{}
+	for _, s := range r.Data.Result {
+		got[s.Metric["level"]] = s.Values[len(s.Values)-1][1].(string)
+	}
+	if got["info"] != "1" || got["error"] != "1" || got["warn"] != "1" || r.Data.ResultType != "matrix" {
+		t.Errorf("count by level = %v (%s)", got, r.Data.ResultType)
+	}
+}
+
+// TestLokiPush pushes a batch as Promtail and Alloy do (protobuf, snappy,
+// structured metadata) and as JSON, and queries both back.
+func TestLokiPush(t *testing.T) {
+	ts := startServer(t, "")
+	now := time.Now()
+	req := push.PushRequest{Streams: []push.Stream{{
+		Labels: `{job="varlogs", env="prod", filename="/var/log/app.log"}`,
+		Entries: []push.Entry{
+			{Timestamp: now.Add(-2 * time.Second), Line: "level=info msg=started"},
+			{Timestamp: now.Add(-time.Second), Line: "level=error msg=\"db timeout\" token=Bearer abcdefghijklmnop",
+				StructuredMetadata: push.LabelsAdapter{{Name: "trace_id", Value: "4bf92f3577b34da6a3ce929d0e0e4736"}, {Name: "pod", Value: "app-1"}}},
+		},
+	}}}
+	pb, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectPost(t, ts.URL()+"/loki/api/v1/push", snappy.Encode(nil, pb), map[string]string{"Content-Type": "application/x-protobuf"}, http.StatusNoContent, "")
+	js := `{"streams":[{"stream":{"service_name":"api","env":"prod"},"values":[["` + strconv.FormatInt(now.UnixNano(), 10) + `","GET /health 200",{"user":"u1"}]]}]}`
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(js), map[string]string{"Content-Type": "application/json"}, http.StatusNoContent, "")
+
+	r := lokiRange(t, ts, `{env="prod"}`, map[string]string{"X-Loki-Response-Encoding-Flags": "categorize-labels"})
+	var got []string
+	for _, s := range r.Data.Result {
+		for _, v := range s.Values {
+			got = append(got, s.Stream["service_name"]+"/"+s.Stream["level"]+": "+v[1].(string))
+			if len(v) == 3 && s.Stream["service_name"] == "varlogs" {
+				md := v[2].(map[string]any)["structuredMetadata"].(map[string]any)
+				if md["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || md["pod"] != "app-1" {
+					t.Errorf("structured metadata = %v", md)
+				}
+			}
+		}
+		if _, ok := s.Stream["pod"]; ok {
+			t.Errorf("categorized stream %v carries metadata", s.Stream)
+		}
+	}
+	// A line without a level is "unknown", as Loki's detected_level; the
+	// token's whole value is masked.
+	want := []string{"api/unknown: GET /health 200", "varlogs/error: level=error msg=\"db timeout\" token=<redacted>", "varlogs/info: level=info msg=started"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Bad pushes name the problem.
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte("not snappy"), map[string]string{"Content-Type": "application/x-protobuf"}, http.StatusBadRequest, "snappy")
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(`{"streams":[{"stream":{},"values":[["1","x"]]}]}`), map[string]string{"Content-Type": "application/json"}, http.StatusBadRequest, "without labels")
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(`x`), map[string]string{"Content-Type": "text/xml"}, http.StatusUnsupportedMediaType, "not supported")
+
+	// JSON lines.
+	jl := `{"ts":"` + now.Format(time.RFC3339Nano) + `","level":"warn","msg":"disk almost full","service":"storage","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}` + "\n" + `garbage`
+	expectPost(t, ts.URL()+"/api/v1/logs/jsonl?env=prod", []byte(jl), map[string]string{"Content-Type": "application/x-ndjson"}, http.StatusBadRequest, "line 2: not a JSON object")
+	r = lokiRange(t, ts, `{service_name="storage"} | trace_id="4bf92f3577b34da6a3ce929d0e0e4736"`, nil)
+	if len(r.Data.Result) != 1 || r.Data.Result[0].Stream["level"] != "warn" || r.Data.Result[0].Values[0][1] != "disk almost full" {
+		t.Errorf("JSON line back: %+v", r.Data.Result)
+	}
+
+	// Query errors are 400 with the reason.
+	code, body := lokiQuery(t, ts, "/loki/api/v1/query_range", url.Values{"query": {`{env="prod"`}}, nil)
+	if code != 400 || !strings.Contains(string(body), "parse error") {
+		t.Errorf("bad query: %d %s", code, body)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/query", url.Values{"query": {`{env="prod"}`}}, nil)
+	if code != 400 || !strings.Contains(string(body), "range query") {
+		t.Errorf("instant log query: %d %s", code, body)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/format_query", url.Values{"query": {`sum by(level)(count_over_time({env="prod"}|="x"[5m]))`}}, nil)
+	if code != 200 || !strings.Contains(string(body), `sum by (level) (count_over_time({env=\"prod\"} |= \"x\" [5m]))`) {
+		t.Errorf("format_query: %d %s", code, body)
+	}
+}
