@@ -110,8 +110,10 @@ func (h *Handler) push(r *http.Request) (Response, *ingest.Rejections, error) {
 		switch {
 		case err != nil:
 			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q: %v", ct, err)
+		// x-www-form-urlencoded is what curl --data-binary sends unless told.
 		case mt != "application/x-ndjson" && mt != "application/jsonl" && mt != "application/json" &&
-			mt != "application/jsonlines" && mt != "application/x-jsonlines" && mt != "text/plain":
+			mt != "application/jsonlines" && mt != "application/x-jsonlines" && mt != "text/plain" &&
+			mt != "application/x-www-form-urlencoded":
 			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; send application/x-ndjson", ct)
 		}
 	}
