@@ -237,15 +237,20 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 	q := storeQuery(l, p.Tenant, p.Start.UnixNano(), end, true, true)
 	q.Fields = nil
 	// Without stages that drop lines, the store applies the limit.
-	exact := true
+	// (Line filters are pushed down until a stage changes the line.)
+	exact, lineChanged := true, false
 	for _, s := range l.Stages {
 		switch s := s.(type) {
 		case *LineFilter:
-			if s.Op != "|=" || len(s.Values) != 1 || s.Values[0] == "" {
+			if lineChanged || s.Op != "|=" || len(s.Values) != 1 || s.Values[0] == "" {
 				exact = false
 			}
 		case *LabelFilterStage:
 			exact = false
+		case *LineFormat, DecolorizeStage:
+			lineChanged = true
+		case *ParserStage:
+			lineChanged = lineChanged || s.Kind == "unpack"
 		}
 	}
 	if exact {
@@ -555,8 +560,8 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	bucketed := !keepVals && rng%step == 0
 	k := int(rng / step)
 	nb := g.n + k - 1 // buckets from the first window's start
-	if bucketed && int64(nb)*int64(1) > 20_000_000 {
-		bucketed = false
+	if bucketed && nb > 20_000_000 {
+		bucketed = false // a bucket array per series would be too large
 	}
 	first := g.at(0) - rng - off // samples in (first, last]
 	last := g.at(g.n-1) - off
