@@ -2,7 +2,16 @@
 // APIs.
 package httpx
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/horus-obs/horus/internal/tenant"
+)
 
 // StatusWriter is an http.ResponseWriter that remembers the status code.
 type StatusWriter struct {
@@ -43,3 +52,49 @@ func (w *StatusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// BadRequest is a client error, answered 400 with its text.
+type BadRequest struct{ Msg string }
+
+func (e *BadRequest) Error() string { return e.Msg }
+
+// Badf returns a *BadRequest with a formatted message.
+func Badf(format string, args ...any) error {
+	return &BadRequest{fmt.Sprintf(format, args...)}
+}
+
+// TenantFunc handles a query API request of one tenant.
+type TenantFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
+
+// Handle serves h as Loki and Tempo answer their query APIs: the tenant
+// from X-Scope-OrgID, the request's work bounded by timeout, and errors as
+// plain text: 400 for a *BadRequest or an error clientErr reports (nil:
+// none), 504 on timeout, 499 when the client went away, else 500, logged
+// as api's.
+func Handle(api string, timeout time.Duration, logger *slog.Logger, clientErr func(error) bool, h TenantFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+		if err != nil {
+			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		err = h(ctx, t, w, r)
+		var bad *BadRequest
+		switch {
+		case err == nil:
+		case errors.As(err, &bad):
+			http.Error(w, bad.Msg, http.StatusBadRequest)
+		case clientErr != nil && clientErr(err):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case errors.Is(err, context.DeadlineExceeded):
+			http.Error(w, fmt.Sprintf("query timed out after %s", timeout), http.StatusGatewayTimeout)
+		case errors.Is(err, context.Canceled):
+			http.Error(w, "request canceled", 499)
+		default:
+			logger.Error(api+" request failed", "path", r.URL.Path, "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -25,9 +24,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/query/logql"
 	"github.com/horus-obs/horus/internal/store/events"
-	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Options configure the API.
@@ -98,46 +97,25 @@ func (a *API) Register(mux *http.ServeMux) {
 	})
 }
 
-// badRequest is a client error, answered 400 with its text.
-type badRequest struct{ msg string }
+func badf(format string, args ...any) error { return httpx.Badf(format, args...) }
 
-func (e *badRequest) Error() string { return e.msg }
+type handlerFunc = httpx.TenantFunc
 
-func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
-
-type handlerFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
-
+// handle parses the form (series reads match[] from it) and answers
+// errors as Loki does: 400 text for bad requests, parse errors and queries
+// over a limit or with pipeline errors, 500 text otherwise.
 func (a *API) handle(h handlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-		if err != nil {
-			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
-			return
-		}
+	return httpx.Handle("Loki API", a.opts.Timeout, a.logger, clientError, func(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
-			return
+			return badf("bad form: %v", err)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
-		defer cancel()
-		err = h(ctx, t, w, r)
-		var bad *badRequest
-		var perr *logql.ParseError
-		switch {
-		case err == nil:
-		case errors.As(err, &bad):
-			http.Error(w, bad.msg, http.StatusBadRequest)
-		case errors.As(err, &perr), errors.Is(err, logql.ErrLimit), errors.Is(err, logql.ErrPipeline):
-			http.Error(w, err.Error(), http.StatusBadRequest)
-		case errors.Is(err, context.DeadlineExceeded):
-			http.Error(w, fmt.Sprintf("query timed out after %s", a.opts.Timeout), http.StatusGatewayTimeout)
-		case errors.Is(err, context.Canceled):
-			http.Error(w, "request canceled", 499)
-		default:
-			a.logger.Error("Loki API request failed", "path", r.URL.Path, "err", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	}
+		return h(ctx, t, w, r)
+	})
+}
+
+func clientError(err error) bool {
+	var perr *logql.ParseError
+	return errors.As(err, &perr) || errors.Is(err, logql.ErrLimit) || errors.Is(err, logql.ErrPipeline)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -431,18 +409,19 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 		var mu sync.Mutex
 		_, err := a.store.Scan(ctx, q, func(evs []events.Event) error {
 			var buf []events.Label
+			var key []byte
 			local := map[string]*agg{}
 			for i := range evs {
 				buf = evs[i].StreamLabels(buf[:0])
-				k := labelsKey(buf)
-				g, ok := local[k]
+				key = appendLabelsKey(key[:0], buf)
+				g, ok := local[string(key)] // no allocation
 				if !ok {
 					b := labels.NewScratchBuilder(len(buf))
 					for _, l := range buf {
 						b.Add(l.Name, l.Value)
 					}
 					g = &agg{ls: b.Labels()}
-					local[k] = g
+					local[string(key)] = g
 				}
 				g.lines++
 				g.bytes += int64(len(evs[i].Body))
@@ -474,15 +453,15 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 	return nil
 }
 
-func labelsKey(ls []events.Label) string {
-	var b strings.Builder
+// appendLabelsKey appends a key of sorted labels to dst.
+func appendLabelsKey(dst []byte, ls []events.Label) []byte {
 	for _, l := range ls {
-		b.WriteString(l.Name)
-		b.WriteByte(0)
-		b.WriteString(l.Value)
-		b.WriteByte(0)
+		dst = append(dst, l.Name...)
+		dst = append(dst, 0)
+		dst = append(dst, l.Value...)
+		dst = append(dst, 0)
 	}
-	return b.String()
+	return dst
 }
 
 func (a *API) selectors(r *http.Request) []string {

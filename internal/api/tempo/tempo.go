@@ -11,8 +11,6 @@ package tempo
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -20,9 +18,9 @@ import (
 	"time"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/query/traceql"
 	"github.com/horus-obs/horus/internal/store/events"
-	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Store is what the API reads: the event store.
@@ -85,41 +83,14 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/metrics/query", a.handle(a.queryInstant))
 }
 
-// badRequest is a client error, answered 400 with its text.
-type badRequest struct{ msg string }
+func badf(format string, args ...any) error { return httpx.Badf(format, args...) }
 
-func (e *badRequest) Error() string { return e.msg }
+type handlerFunc = httpx.TenantFunc
 
-func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
-
-type handlerFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
-
-// handle resolves the tenant, bounds the request's time and answers
-// errors as Tempo does: 400 text for bad requests, 500 text otherwise.
+// handle answers errors as Tempo does: 400 text for bad requests, 500
+// text otherwise.
 func (a *API) handle(h handlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-		if err != nil {
-			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
-		defer cancel()
-		err = h(ctx, t, w, r)
-		var bad *badRequest
-		switch {
-		case err == nil:
-		case errors.As(err, &bad):
-			http.Error(w, bad.msg, http.StatusBadRequest)
-		case errors.Is(err, context.DeadlineExceeded):
-			http.Error(w, fmt.Sprintf("query timed out after %s", a.opts.Timeout), http.StatusGatewayTimeout)
-		case errors.Is(err, context.Canceled):
-			http.Error(w, "request canceled", 499)
-		default:
-			a.logger.Error("Tempo API request failed", "path", r.URL.Path, "err", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	}
+	return httpx.Handle("Tempo API", a.opts.Timeout, a.logger, nil, h)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
