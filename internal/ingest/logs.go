@@ -8,6 +8,10 @@ import (
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
+// UnknownService is the service of data that names none, as the
+// OpenTelemetry Collector, Loki and Tempo name it.
+const UnknownService = "unknown_service"
+
 // LogSink takes the log records of one tenant once they are decoded and
 // checked: the log pipeline (redaction) in front of the event store.
 type LogSink interface {

@@ -244,7 +244,7 @@ func (d *decoder) line(e *events.Event, line []byte) error {
 		} else if v, ok := d.stream.Get("service"); ok {
 			service = v.Str
 		} else {
-			service = "unknown_service"
+			service = ingest.UnknownService
 		}
 	}
 	e.Service = service

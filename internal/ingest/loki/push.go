@@ -242,7 +242,7 @@ func appendStream(dst []events.Event, s *push.Stream, now int64) ([]events.Event
 			}
 		}
 		if service == "" {
-			service = "unknown_service"
+			service = ingest.UnknownService
 		}
 		res = append(res, events.Attr{Key: "service.name", Value: events.Str(service)})
 	}

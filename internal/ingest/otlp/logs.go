@@ -44,17 +44,8 @@ func (c *EventLogs) ConsumeLogs(ctx context.Context, tenant string, ld plog.Logs
 			return Partial{}, fmt.Errorf("store logs: %w", err)
 		}
 	}
-	if rej.Count == 0 {
-		return Partial{}, nil
-	}
-	if len(logs) == 0 {
-		return Partial{}, rej.Err()
-	}
-	return Partial{Rejected: int64(rej.Count), Message: rej.Err().Error(), ByReason: rej.ByReason}, nil
+	return partial(&rej, len(logs))
 }
-
-// UnknownService is the service of logs that name none, as Loki's.
-const UnknownService = "unknown_service"
 
 // LogsFromOTLP converts OTLP logs to events. A resource's attributes in
 // stream are its records' shared resource (their stream labels); the
@@ -75,7 +66,7 @@ func LogsFromOTLP(ld plog.Logs, stream map[string]bool, now int64) []events.Even
 				extra = append(extra, a)
 			}
 		}
-		service := UnknownService
+		service := ingest.UnknownService
 		if v, ok := res.Get("service.name"); ok && v.String() != "" {
 			service = v.String()
 		} else if v, ok := extra.Get("service.name"); ok && v.String() != "" {

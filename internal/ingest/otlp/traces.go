@@ -36,11 +36,17 @@ func (c *EventSpans) ConsumeTraces(ctx context.Context, tenant string, td ptrace
 			return Partial{}, fmt.Errorf("store spans: %w", err)
 		}
 	}
+	return partial(&rej, len(spans))
+}
+
+// partial answers a batch of which stored items were stored and rej's
+// refused: a partial success, or the refusal itself when nothing was
+// stored (the request as a whole is bad).
+func partial(rej *ingest.Rejections, stored int) (Partial, error) {
 	if rej.Count == 0 {
 		return Partial{}, nil
 	}
-	if len(spans) == 0 {
-		// Nothing stored: the request as a whole is bad.
+	if stored == 0 {
 		return Partial{}, rej.Err()
 	}
 	return Partial{Rejected: int64(rej.Count), Message: rej.Err().Error(), ByReason: rej.ByReason}, nil

@@ -188,7 +188,7 @@ func toEvent(s *span) (events.Event, *ingest.Error) {
 	default:
 		return e, ingest.Errorf(ingest.ReasonInvalidSpan, "span %s: kind %q is not CLIENT, SERVER, PRODUCER or CONSUMER", e.SpanID, trunc(s.Kind))
 	}
-	e.Service = "unknown_service"
+	e.Service = ingest.UnknownService
 	if s.LocalEndpoint != nil && s.LocalEndpoint.ServiceName != "" {
 		e.Service = s.LocalEndpoint.ServiceName
 	}
