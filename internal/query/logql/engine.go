@@ -209,12 +209,12 @@ func StreamFilters(l *LogExpr) []events.Filter {
 // needs reports whether stages read the line and the structured metadata.
 func needs(stages []Stage, extra ...string) (body, meta bool) {
 	for _, s := range stages {
-		switch s := s.(type) {
-		case *LineFilter, *ParserStage, *LineFormat, DecolorizeStage:
+		switch s.(type) {
+		case *LineFilter, *ParserStage, DecolorizeStage:
 			body = true
-			if lf, ok := s.(*LineFormat); ok && strings.Contains(lf.Template, ".") {
-				meta = true
-			}
+		case *LineFormat:
+			// A template may read any label (., $, functions of them).
+			body, meta = true, true
 		case *LabelFilterStage, *LabelFormat, *DropKeep:
 			meta = true
 		}
@@ -235,7 +235,6 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 	}
 	end := p.End.UnixNano() + 1 // Loki's end is inclusive for log queries
 	q := storeQuery(l, p.Tenant, p.Start.UnixNano(), end, true, true)
-	q.Fields = nil
 	// Without stages that drop lines, the store applies the limit.
 	// (Line filters are pushed down until a stage changes the line.)
 	exact, lineChanged := true, false
@@ -580,11 +579,29 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 		needMeta = true
 	}
 	q := storeQuery(r.Log, ev.p.Tenant, first+1, last+1, needBody, needMeta)
+	// keep picks a line's series labels: the enclosing sum's (pushed
+	// down), the aggregation's grouping, else the stream and parsed labels
+	// and the structured metadata the query names.
+	var keep func(*label) bool
+	switch {
+	case pd != nil:
+		keep = func(l *label) bool { return slices.Contains(pd.labels, l.name) && !isErrorLabel(l.name) }
+	case r.Grouping != nil:
+		keep = func(l *label) bool {
+			return slices.Contains(r.Grouping.Labels, l.name) != r.Grouping.Without && !isErrorLabel(l.name)
+		}
+	default:
+		keep = func(l *label) bool {
+			return l.cat == catStream || l.cat == catParsed || l.cat == catMetadata && slices.Contains(extra, l.name)
+		}
+	}
 	var mu sync.Mutex
 	accs := map[string]*acc{}
 	var pipeErr error
 	st, err := ev.e.store.Scan(ev.ctx, q, func(evs []events.Event) error {
 		var rw row
+		var sel []label
+		var keyBuf []byte
 		local := map[string]*acc{}
 		var lines, bytes int64
 		for i := range evs {
@@ -634,28 +651,17 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				mu.Unlock()
 				return pipeErr
 			}
-			var key string
-			var ls labels.Labels
-			switch {
-			case pd != nil:
-				ls = rw.selected(pd.labels, false)
-			case r.Grouping != nil:
-				ls = rw.selected(r.Grouping.Labels, r.Grouping.Without)
-			default:
-				ls = rw.labels(catStream, catParsed)
-				// Structured metadata joins when the query names it.
-				if len(extra) > 0 {
-					ls = mergeLabels(ls, rw.selectedCat(extra, catMetadata))
-				}
-			}
-			key = ls.String()
-			a, ok := local[key]
+			// The series key is built in a reused buffer: the map lookup
+			// does not allocate; labels are made once per new series.
+			sel = rw.pick(sel, keep)
+			keyBuf = appendKey(keyBuf[:0], sel)
+			a, ok := local[string(keyBuf)]
 			if !ok {
-				a = &acc{lbls: ls}
+				a = &acc{lbls: labelsOf(sel)}
 				if bucketed {
 					a.buckets = make([]window, nb)
 				}
-				local[key] = a
+				local[string(keyBuf)] = a
 			}
 			t := e.Time + off
 			if bucketed {
@@ -740,25 +746,36 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	return out, nil
 }
 
-func (r *row) selected(names []string, without bool) labels.Labels {
-	b := labels.NewScratchBuilder(len(names))
-	for _, l := range r.lbls {
-		if slices.Contains(names, l.name) != without && l.name != errorLabel && l.name != errorDetails {
-			b.Add(l.name, l.value)
+func isErrorLabel(name string) bool { return name == errorLabel || name == errorDetails }
+
+// pick fills sel with the row's labels that keep selects, sorted by name.
+func (r *row) pick(sel []label, keep func(*label) bool) []label {
+	sel = sel[:0]
+	for i := range r.lbls {
+		if keep(&r.lbls[i]) {
+			sel = append(sel, r.lbls[i])
 		}
 	}
-	b.Sort()
-	return b.Labels()
+	slices.SortFunc(sel, func(a, b label) int { return strings.Compare(a.name, b.name) })
+	return sel
 }
 
-func (r *row) selectedCat(names []string, cat uint8) labels.Labels {
-	b := labels.NewScratchBuilder(len(names))
-	for _, l := range r.lbls {
-		if l.cat == cat && slices.Contains(names, l.name) {
-			b.Add(l.name, l.value)
-		}
+// appendKey appends a key of sorted labels to buf.
+func appendKey(buf []byte, sel []label) []byte {
+	for _, l := range sel {
+		buf = append(buf, l.name...)
+		buf = append(buf, 0xff)
+		buf = append(buf, l.value...)
+		buf = append(buf, 0xff)
 	}
-	b.Sort()
+	return buf
+}
+
+func labelsOf(sel []label) labels.Labels {
+	b := labels.NewScratchBuilder(len(sel))
+	for _, l := range sel {
+		b.Add(l.name, l.value)
+	}
 	return b.Labels()
 }
 
