@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/horus-obs/horus/bench/eventgen"
+	"github.com/horus-obs/horus/internal/query/logql"
 	"github.com/horus-obs/horus/internal/query/traceql"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
@@ -415,6 +416,40 @@ func queries(o options, reqs int) error {
 			return err
 		}
 	}
+	// LogQL as the Loki API runs it (issue 5's figures): over 24 h, a log
+	// query with the API's default limit of 100, a metric query with 1 m
+	// steps, and the lines of one trace.
+	eng := logql.NewEngine(s, logql.Options{})
+	day := logql.Params{Tenant: tenant, Start: start, End: start.Add(o.span), Limit: 100}
+	for _, lq := range []struct {
+		q    string
+		step time.Duration
+	}{
+		{q: `{service_name="api-gateway"} |= "timeout"`},
+		{q: `{service_name="api-gateway"} |= "` + rare + `"`},
+		{q: `sum by (level) (count_over_time({env="prod"}[1m]))`, step: time.Minute},
+		{q: `{env="prod"} | trace_id="` + ids[6].String() + `"`},
+	} {
+		parsed, err := logql.Parse(lq.q)
+		if err != nil {
+			return err
+		}
+		p := day
+		p.Step = lq.step
+		if err := timeit(o, "LogQL "+truncate(lq.q, 60)+", 24h", func() (int, error) {
+			res, err := eng.Exec(ctx, parsed, p)
+			if err != nil {
+				return 0, err
+			}
+			n := len(res.Matrix)
+			for _, st := range res.Streams {
+				n += len(st.Entries)
+			}
+			return n, nil
+		}); err != nil {
+			return err
+		}
+	}
 	// TraceQL metrics as /api/metrics/query_range runs them, 1h in 1m steps.
 	for _, tq := range []string{
 		`{ status = error } | rate() by (resource.service.name)`,
@@ -434,4 +469,11 @@ func queries(o options, reqs int) error {
 		}
 	}
 	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
 }

@@ -155,7 +155,16 @@ func (e *Engine) Exec(ctx context.Context, q Expr, p Params) (*Result, error) {
 // leading positive line filters, pushed down.
 func storeQuery(l *LogExpr, tenant string, start, end int64, needBody, needMeta bool) events.Query {
 	q := events.Query{Tenant: tenant, Kind: events.KindLog, Start: start, End: end, Filters: StreamFilters(l)}
+	labelsChanged := false
 	for _, s := range l.Stages {
+		switch s := s.(type) {
+		case *ParserStage, *LabelFormat, *DropKeep:
+			labelsChanged = true
+		case *LabelFilterStage:
+			if !labelsChanged {
+				q.Filters = append(q.Filters, idFilters(s.Filter, nil)...)
+			}
+		}
 		lf, ok := s.(*LineFilter)
 		if !ok {
 			if _, isLineChange := s.(*LineFormat); isLineChange {
@@ -183,6 +192,26 @@ func storeQuery(l *LogExpr, tenant string, start, end int64, needBody, needMeta 
 		}
 	}
 	return q
+}
+
+// idFilters are the store filters implied by a label filter's
+// conjuncts trace_id="x" and span_id="x": the id columns, with their
+// Bloom filters, make "the lines of a trace" a lookup. Only label filters
+// before any parser or label change are given, so the labels are still
+// the columns'.
+func idFilters(f LabelFilter, fs []events.Filter) []events.Filter {
+	switch f := f.(type) {
+	case *LabelBinary:
+		if f.Op == "and" {
+			fs = idFilters(f.Left, fs)
+			fs = idFilters(f.Right, fs)
+		}
+	case *LabelCompare:
+		if f.Kind == kindString && f.Op == "=" && f.Str != "" && (f.Name == "trace_id" || f.Name == "span_id") {
+			fs = append(fs, events.Filter{Field: f.Name, Op: events.Eq, Value: f.Str})
+		}
+	}
+	return fs
 }
 
 // StreamFilters are the event-store filters of a log query's stream
