@@ -10,7 +10,6 @@
 package redact
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -54,7 +53,8 @@ func Default() Config {
 // Redactor applies a Config. It is safe for concurrent use.
 type Redactor struct {
 	cfg   Config
-	keys  []string // normalised secret key names
+	keys  [256][]string // normalised secret key names by first byte
+	nkeys int
 	rules []compiledRule
 }
 
@@ -72,7 +72,8 @@ func New(cfg Config) (*Redactor, error) {
 		if n == "" {
 			return nil, fmt.Errorf("redaction: secret key %q is empty once '-', '_' and '.' are dropped", k)
 		}
-		r.keys = append(r.keys, n)
+		r.keys[n[0]] = append(r.keys[n[0]], n)
+		r.nkeys++
 	}
 	for i, rule := range cfg.Rules {
 		re, err := regexp.Compile(rule.Pattern)
@@ -106,14 +107,16 @@ func appendNorm(dst []byte, k string) []byte {
 
 // SecretKey reports whether a key names a secret.
 func (r *Redactor) SecretKey(key string) bool {
-	if len(r.keys) == 0 || key == "" {
+	if r.nkeys == 0 || key == "" {
 		return false
 	}
 	var buf [128]byte
 	n := appendNorm(buf[:0], key) // on the stack for keys up to 128 bytes
-	for _, k := range r.keys {
-		if bytes.Contains(n, []byte(k)) {
-			return true
+	for i, c := range n {
+		for _, k := range r.keys[c] {
+			if len(n)-i >= len(k) && string(n[i:i+len(k)]) == k {
+				return true
+			}
 		}
 	}
 	return false
@@ -134,29 +137,102 @@ func (r *Redactor) Value(key, value string) (string, bool) {
 // Text redacts free text, such as a log line. It returns s itself when
 // nothing was found.
 func (r *Redactor) Text(s string) (string, bool) {
+	return r.text(s, scan(s))
+}
+
+// text runs the detectors t says may find something.
+func (r *Redactor) text(s string, t triggers) (string, bool) {
 	out := s
-	if len(r.keys) > 0 {
+	if r.nkeys > 0 && t.seps > 0 {
 		out = r.keyValues(out)
 	}
-	if r.cfg.Bearer {
+	if r.cfg.Bearer && t.spaced > 0 && len(s) >= 7 {
 		out = r.bearer(out)
 	}
-	if r.cfg.JWT {
+	if r.cfg.JWT && t.dots >= 2 && t.maxRun >= 3 && len(s) >= 30 {
 		out = jwts(out)
 	}
-	if r.cfg.APIKeys {
+	if r.cfg.APIKeys && t.maxRun >= minKeyRun {
 		out = apiKeys(out)
 	}
-	if r.cfg.Cards {
+	if r.cfg.Cards && t.digits >= 13 {
 		out = cards(out)
 	}
-	if r.cfg.Emails {
+	if r.cfg.Emails && t.ats > 0 {
 		out = emails(out)
 	}
 	for _, rule := range r.rules {
 		out = rule.re.ReplaceAllString(out, rule.replace)
 	}
 	return out, out != s
+}
+
+// Byte classes for the triggers pre-pass.
+const (
+	clB64 = 1 << iota // base64url: a run of them may be an API key
+	clDigit
+	clSep // '=' or ':', after a key
+	clAt
+	clDot
+)
+
+var classes = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		if isB64URL(byte(c)) {
+			t[c] |= clB64
+		}
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= clDigit
+	}
+	t['='], t[':'], t['@'], t['.'] = clSep, clSep, clAt, clDot
+	return t
+}()
+
+// triggers counts what each detector needs to find anything: most
+// attribute values and lines have none of it, and cost this one pass.
+type triggers struct {
+	seps, ats, dots int
+	spaced          int // "r " and "c " without case: the ends of "Bearer " and "Basic "
+	digits          int // the most digits in a group joined by single ' ' or '-'
+	maxRun          int // the longest run of base64url bytes
+}
+
+func scan(s string) triggers {
+	var t triggers
+	run, digits, sep := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		c := classes[b]
+		if c&clDigit != 0 {
+			digits++
+			sep = false
+			t.digits = max(t.digits, digits)
+		} else if (b == ' ' || b == '-') && digits > 0 && !sep {
+			sep = true
+		} else {
+			digits, sep = 0, false
+		}
+		if c&clB64 != 0 {
+			run++
+			continue
+		}
+		t.maxRun = max(t.maxRun, run)
+		run = 0
+		switch c {
+		case clSep:
+			t.seps++
+		case clAt:
+			t.ats++
+		case clDot:
+			t.dots++
+		}
+		if b == ' ' && i > 0 && (s[i-1]|0x20 == 'r' || s[i-1]|0x20 == 'c') {
+			t.spaced++
+		}
+	}
+	t.maxRun = max(t.maxRun, run)
+	return t
 }
 
 // edit collects replacements of byte ranges of s, in order.
@@ -324,40 +400,52 @@ var apiKeyPrefixes = []struct {
 	{"key-", 32},    // Mailgun
 }
 
-// apiKeys masks API keys of known formats, keeping their prefix.
+// minKeyRun is the shortest run of base64url bytes an API key can be:
+// prefix and body (SendGrid's "SG." splits the run, but its body alone
+// is longer).
+var minKeyRun = func() int {
+	n := 1 << 30
+	for _, p := range apiKeyPrefixes {
+		if i := strings.IndexByte(p.prefix, '.'); i >= 0 {
+			n = min(n, len(p.prefix)-i-1+p.min)
+		} else {
+			n = min(n, len(p.prefix)+p.min)
+		}
+	}
+	return n
+}()
+
+// keysByFirst indexes apiKeyPrefixes by first byte, in their order.
+var keysByFirst = func() (t [256][]int) {
+	for i, p := range apiKeyPrefixes {
+		t[p.prefix[0]] = append(t[p.prefix[0]], i)
+	}
+	return t
+}()
+
+// apiKeys masks API keys of known formats, keeping their prefix. A key
+// starts a run of base64url bytes; the first prefix listed that fits
+// wins (so sk-ant- before sk-).
 func apiKeys(s string) string {
 	e := edit{s: s}
-	type hit struct{ from, to, keep int }
-	var hits []hit
-	for _, p := range apiKeyPrefixes {
-		for off := 0; ; {
-			j := strings.Index(s[off:], p.prefix)
-			if j < 0 {
-				break
+	for i := 0; i < len(s); i++ {
+		if !isB64URL(s[i]) || i > 0 && isB64URL(s[i-1]) {
+			continue
+		}
+		for _, k := range keysByFirst[s[i]] {
+			p := apiKeyPrefixes[k]
+			if !strings.HasPrefix(s[i:], p.prefix) {
+				continue
 			}
-			i := off + j
 			end := i + len(p.prefix)
 			for end < len(s) && isB64URL(s[end]) {
 				end++
 			}
-			if end-i-len(p.prefix) >= p.min && (i == 0 || !isB64URL(s[i-1])) {
-				hits = append(hits, hit{i, end, len(p.prefix)})
+			if end-i-len(p.prefix) >= p.min {
+				e.replace(i+len(p.prefix), end, Mask)
+				i = end - 1
+				break
 			}
-			off = end
-		}
-	}
-	if len(hits) == 0 {
-		return s
-	}
-	// In order, the first (longest prefix listed first) of overlapping hits.
-	for k := 1; k < len(hits); k++ {
-		for j := k; j > 0 && hits[j].from < hits[j-1].from; j-- {
-			hits[j], hits[j-1] = hits[j-1], hits[j]
-		}
-	}
-	for _, h := range hits {
-		if h.from >= e.last {
-			e.replace(h.from+h.keep, h.to, Mask)
 		}
 	}
 	return e.result()

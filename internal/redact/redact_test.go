@@ -130,6 +130,23 @@ func FuzzText(f *testing.F) {
 	})
 }
 
+// FuzzTriggers checks that the triggers pre-pass never skips a detector
+// that would have found something.
+func FuzzTriggers(f *testing.F) {
+	for _, s := range []string{"password=x", "4111 1111 1111 1111", "a@b.co", "Bearer abcdefghij", "sk_live_0123456789abcdef0",
+		"SG.0123456789012345678901234567890123456789", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", `"token":"`} {
+		f.Add(s)
+	}
+	r := newDefault(f)
+	all := triggers{seps: 1, ats: 1, dots: 2, digits: 13, spaced: 1, maxRun: 1 << 30}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _ := r.Text(s)
+		if want, _ := r.text(s, all); got != want {
+			t.Fatalf("%q: with the pre-pass %q, with every detector %q", s, got, want)
+		}
+	})
+}
+
 // BenchmarkText measures redaction per log line, on lines like the
 // benchmark generator's with and without secrets.
 func BenchmarkText(b *testing.B) {
