@@ -407,12 +407,12 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 			q.Filters = logql.StreamFilters(le)
 		}
 		var mu sync.Mutex
-		_, err := a.store.Scan(ctx, q, func(evs []events.Event) error {
-			var buf []events.Label
+		_, err := a.store.ScanConcurrent(ctx, q, func(evs []events.Event) error {
+			var streams events.StreamLabelCache
 			var key []byte
 			local := map[string]*agg{}
 			for i := range evs {
-				buf = evs[i].StreamLabels(buf[:0])
+				buf := streams.Labels(&evs[i])
 				key = appendLabelsKey(key[:0], buf)
 				g, ok := local[string(key)] // no allocation
 				if !ok {

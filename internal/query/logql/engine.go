@@ -20,7 +20,9 @@ import (
 
 // Store is what the engine reads: the event store.
 type Store interface {
-	Scan(ctx context.Context, q events.Query, fn func([]events.Event) error) (events.ScanStats, error)
+	// ScanConcurrent calls fn with batches of matching events; calls
+	// may overlap.
+	ScanConcurrent(ctx context.Context, q events.Query, fn func([]events.Event) error) (events.ScanStats, error)
 }
 
 // Options bound what a query may cost.
@@ -235,6 +237,23 @@ func StreamFilters(l *LogExpr) []events.Filter {
 	return fs
 }
 
+// metadataNames are the names that may be structured metadata: all but
+// those every line of the selector has as stream labels (level,
+// service_name, and the matchers' names that need a value), which
+// shadow metadata.
+func metadataNames(l *LogExpr, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n == "level" || n == "service_name" || slices.ContainsFunc(l.Matchers, func(m *labels.Matcher) bool {
+			return m.Name == n && !m.Matches("")
+		}) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // needs reports whether stages read the line and the structured metadata.
 func needs(stages []Stage, extra ...string) (body, meta bool) {
 	for _, s := range stages {
@@ -302,7 +321,7 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 		cutoff.Store(kept[limit-1].T)
 		haveCut.Store(true)
 	}
-	st, err := e.store.Scan(ctx, q, func(evs []events.Event) error {
+	st, err := e.store.ScanConcurrent(ctx, q, func(evs []events.Event) error {
 		var r row
 		var local []Entry
 		var lines, bytes int64
@@ -568,12 +587,40 @@ func (w *window) add(t int64, v float64, keepVals bool) {
 // windows; buckets of one step are summed into windows at the end for the
 // mergeable operations.
 type acc struct {
-	lbls    labels.Labels
-	buckets []window // per step bucket (t_i - step, t_i], when bucketed
+	lbls labels.Labels
+	// Per step bucket (t_i - step, t_i], when bucketed: buckets[0] is
+	// bucket lo. A scan batch touches a few buckets, so only those are
+	// kept.
+	buckets []window
+	lo      int
 	samples []struct {
 		t int64
 		v float64
 	}
+}
+
+// bucket returns bucket j, growing the range of buckets kept to hold it.
+func (a *acc) bucket(j int) *window {
+	switch {
+	case len(a.buckets) == 0:
+		a.lo = j
+		a.buckets = append(a.buckets, window{})
+	case j < a.lo:
+		grown := make([]window, a.lo-j+len(a.buckets), a.lo-j+cap(a.buckets))
+		copy(grown[a.lo-j:], a.buckets)
+		a.buckets, a.lo = grown, j
+	case j >= a.lo+len(a.buckets):
+		a.buckets = append(a.buckets, make([]window, j-a.lo-len(a.buckets)+1)...)
+	}
+	return &a.buckets[j-a.lo]
+}
+
+// at returns bucket j, or nil when nothing fell in it.
+func (a *acc) at(j int) *window {
+	if j < a.lo || j >= a.lo+len(a.buckets) {
+		return nil
+	}
+	return &a.buckets[j-a.lo]
 }
 
 func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
@@ -600,7 +647,7 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	if r.Grouping != nil {
 		extra = append(extra, r.Grouping.Labels...)
 	}
-	needBody, needMeta := needs(r.Log.Stages, extra...)
+	needBody, needMeta := needs(r.Log.Stages, metadataNames(r.Log, extra)...)
 	if r.Op == "bytes_over_time" || r.Op == "bytes_rate" {
 		needBody = true
 	}
@@ -627,7 +674,7 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	var mu sync.Mutex
 	accs := map[string]*acc{}
 	var pipeErr error
-	st, err := ev.e.store.Scan(ev.ctx, q, func(evs []events.Event) error {
+	st, err := ev.e.store.ScanConcurrent(ev.ctx, q, func(evs []events.Event) error {
 		var rw row
 		var sel []label
 		var keyBuf []byte
@@ -687,9 +734,6 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 			a, ok := local[string(keyBuf)]
 			if !ok {
 				a = &acc{lbls: labelsOf(sel)}
-				if bucketed {
-					a.buckets = make([]window, nb)
-				}
 				local[string(keyBuf)] = a
 			}
 			t := e.Time + off
@@ -697,7 +741,7 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				// Bucket j covers (t_j - step, t_j], t_j = start + (j-k+1)·step.
 				j := int(ceilDiv(t-g.at(0), step)) + k - 1
 				if j >= 0 && j < nb {
-					a.buckets[j].add(t, v, false)
+					a.bucket(j).add(t, v, false)
 				}
 			} else {
 				a.samples = append(a.samples, struct {
@@ -721,7 +765,9 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 			}
 			if bucketed {
 				for j := range a.buckets {
-					mergeWindow(&dst.buckets[j], &a.buckets[j])
+					if a.buckets[j].count > 0 {
+						mergeWindow(dst.bucket(a.lo+j), &a.buckets[j])
+					}
 				}
 			} else {
 				dst.samples = append(dst.samples, a.samples...)
@@ -749,7 +795,9 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 			ti := g.at(i)
 			if bucketed {
 				for j := i; j < i+k; j++ {
-					mergeWindow(&w, &a.buckets[j])
+					if b := a.at(j); b != nil {
+						mergeWindow(&w, b)
+					}
 				}
 			} else {
 				for hi < len(a.samples) && a.samples[hi].t <= ti {

@@ -38,6 +38,7 @@ type row struct {
 	line string
 	ts   int64
 	lbls []label
+	streams events.StreamLabelCache
 }
 
 func (r *row) get(name string) (string, bool) {
@@ -101,8 +102,7 @@ func (r *row) setError(kind, details string) {
 func (r *row) load(e *events.Event, metadata bool) {
 	r.line, r.ts = e.Body, e.Time
 	r.lbls = r.lbls[:0]
-	var buf [16]events.Label
-	for _, l := range e.StreamLabels(buf[:0]) {
+	for _, l := range r.streams.Labels(e) {
 		r.lbls = append(r.lbls, label{l.Name, l.Value, catStream})
 	}
 	if !metadata {

@@ -142,3 +142,68 @@ func (e *Event) StreamLabels(dst []Label) []Label {
 	}
 	return dst[:start+len(out)]
 }
+
+// StreamLabelCache makes the stream labels of events once per resource:
+// the store shares a resource's attributes between the events that have
+// it, so a scan batch has a few. Not safe for concurrent use.
+type StreamLabelCache struct {
+	m    map[*Attr][]cachedStream
+	last *cachedStream
+}
+
+type cachedStream struct {
+	res     *Attr
+	nres    int
+	service string
+	labels  []Label
+	levelAt int // -1 when the resource names the level
+}
+
+// Labels returns e's stream labels, as StreamLabels does. The slice is
+// the cache's: it is valid until the next call.
+func (c *StreamLabelCache) Labels(e *Event) []Label {
+	var res *Attr
+	if len(e.Resource) > 0 {
+		res = &e.Resource[0]
+	}
+	s := c.last
+	if s == nil || s.res != res || s.nres != len(e.Resource) || s.service != e.Service {
+		s = nil
+		list := c.m[res]
+		for i := range list {
+			if list[i].nres == len(e.Resource) && list[i].service == e.Service {
+				s = &list[i]
+				break
+			}
+		}
+		if s == nil {
+			s = c.add(e, res)
+		}
+		c.last = s
+	}
+	if s.levelAt >= 0 {
+		s.labels[s.levelAt].Value = e.Level()
+	}
+	return s.labels
+}
+
+func (c *StreamLabelCache) add(e *Event, res *Attr) *cachedStream {
+	if c.m == nil || len(c.m) >= 4096 {
+		c.m = map[*Attr][]cachedStream{}
+	}
+	s := cachedStream{res: res, nres: len(e.Resource), service: e.Service, labels: e.StreamLabels(nil), levelAt: -1}
+	fromResource := false
+	for i := range e.Resource {
+		fromResource = fromResource || labelNameIs(e.Resource[i].Key, "level")
+	}
+	if !fromResource {
+		for i, l := range s.labels {
+			if l.Name == "level" {
+				s.levelAt = i
+			}
+		}
+	}
+	c.m[res] = append(c.m[res], s)
+	list := c.m[res]
+	return &list[len(list)-1]
+}

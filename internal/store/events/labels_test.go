@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -56,6 +57,34 @@ func TestLevel(t *testing.T) {
 		e := events.Event{Severity: c.sev, SeverityText: c.text}
 		if got := e.Level(); got != c.want {
 			t.Errorf("Level(%d, %q) = %q, want %q", c.sev, c.text, got, c.want)
+		}
+	}
+}
+
+// TestStreamLabelCache checks the cache against StreamLabels: resources
+// shared and not, levels from the record and from the resource, and a
+// service the resource does not name.
+func TestStreamLabelCache(t *testing.T) {
+	a := events.Attrs{{Key: "service.name", Value: events.Str("api")}, {Key: "host.name", Value: events.Str("h1")}}
+	b := events.Attrs{{Key: "service.name", Value: events.Str("web")}, {Key: "level", Value: events.Str("debug")}}
+	c := events.Attrs{{Key: "k8s.pod.name", Value: events.Str("p1")}}
+	evs := []events.Event{
+		{Resource: a, Service: "api", Severity: 9},
+		{Resource: a, Service: "api", Severity: 17},
+		{Resource: b, Service: "web", Severity: 17},
+		{Resource: a[:1], Service: "api", SeverityText: "WARNING"}, // same first attribute, shorter
+		{Resource: c, Service: "jobs"},
+		{Resource: c, Service: "cron", Severity: 13},
+		{Service: "bare", Severity: 21},
+		{Resource: a, Service: "api", Severity: 5},
+	}
+	var cache events.StreamLabelCache
+	for round := 0; round < 2; round++ {
+		for i := range evs {
+			got := cache.Labels(&evs[i])
+			if want := evs[i].StreamLabels(nil); !slices.Equal(got, want) {
+				t.Errorf("round %d, event %d: %v, want %v", round, i, got, want)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // unit is one piece of a scan: a head's snapshot or one row group.
@@ -217,6 +218,26 @@ func (s *Store) Scan(ctx context.Context, q Query, fn func([]Event) error) (Scan
 		st.Matched += int64(len(evs))
 		return fn(evs)
 	})
+	return st, err
+}
+
+// ScanConcurrent is Scan with calls of fn that may overlap, one per
+// worker: for callers that aggregate into their own per-call state and
+// merge it, so that their work runs in parallel too. The slice is reused
+// after fn returns.
+func (s *Store) ScanConcurrent(ctx context.Context, q Query, fn func([]Event) error) (ScanStats, error) {
+	if err := q.compile(); err != nil {
+		return ScanStats{}, err
+	}
+	units, release := s.snapshot(&q)
+	defer release()
+	var matched atomic.Int64
+	st := ScanStats{Units: len(units)}
+	err := s.parallel(ctx, &q, units, &st, func(_ int, evs []Event) error {
+		matched.Add(int64(len(evs)))
+		return fn(evs)
+	})
+	st.Matched = matched.Load()
 	return st, err
 }
 
