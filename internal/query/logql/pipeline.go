@@ -35,9 +35,9 @@ type label struct {
 
 // row is one log line going through a pipeline: its line and labels.
 type row struct {
-	line string
-	ts   int64
-	lbls []label
+	line    string
+	ts      int64
+	lbls    []label
 	streams events.StreamLabelCache
 }
 
