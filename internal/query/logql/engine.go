@@ -23,6 +23,9 @@ type Store interface {
 	// ScanConcurrent calls fn with batches of matching events; calls
 	// may overlap.
 	ScanConcurrent(ctx context.Context, q events.Query, fn func([]events.Event) error) (events.ScanStats, error)
+	// ScanStreams calls fn with the times of matching logs grouped by
+	// stream; calls may overlap.
+	ScanStreams(ctx context.Context, q events.Query, fn func([]events.StreamTimes) error) (events.ScanStats, error)
 }
 
 // Options bound what a query may cost.
@@ -39,6 +42,9 @@ type Options struct {
 type Engine struct {
 	store Store
 	opts  Options
+	// noStreams turns the grouped line count off, for tests that check
+	// it against the general path.
+	noStreams bool
 }
 
 // NewEngine returns an engine reading store.
@@ -235,6 +241,22 @@ func StreamFilters(l *LogExpr) []events.Filter {
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// countsLines reports whether a range aggregation only counts the lines
+// of streams: count_over_time or rate with no stage but line filters the
+// store applies (see storeQuery).
+func countsLines(r *RangeAgg) bool {
+	if r.Op != "count_over_time" && r.Op != "rate" || r.Unwrap != nil {
+		return false
+	}
+	for _, s := range r.Log.Stages {
+		lf, ok := s.(*LineFilter)
+		if !ok || lf.Op != "|=" || len(lf.Values) != 1 || lf.Values[0] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // metadataNames are the names that may be structured metadata: all but
@@ -674,82 +696,8 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	var mu sync.Mutex
 	accs := map[string]*acc{}
 	var pipeErr error
-	st, err := ev.e.store.ScanConcurrent(ev.ctx, q, func(evs []events.Event) error {
-		var rw row
-		var sel []label
-		var keyBuf []byte
-		local := map[string]*acc{}
-		var lines, bytes int64
-		for i := range evs {
-			e := &evs[i]
-			lines++
-			bytes += int64(len(e.Body))
-			rw.load(e, needMeta)
-			if !run(r.Log.Stages, &rw) {
-				continue
-			}
-			v := 1.0
-			switch {
-			case r.Unwrap != nil:
-				s, _ := rw.get(r.Unwrap.Label)
-				var err error
-				switch r.Unwrap.Conv {
-				case "duration", "duration_seconds":
-					v, err = ParseDuration(s)
-				case "bytes":
-					v, err = ParseBytes(s)
-				default:
-					v, err = parseFloat(s)
-				}
-				if err != nil {
-					rw.setError(errSample, err.Error())
-				}
-				rw.del(r.Unwrap.Label)
-				keep := true
-				for _, f := range r.Unwrap.Filters {
-					if !evalLabelFilter(f, &rw) {
-						keep = false
-						break
-					}
-				}
-				if !keep {
-					continue
-				}
-			case r.Op == "bytes_over_time" || r.Op == "bytes_rate":
-				v = float64(len(rw.line))
-			}
-			if errKind, bad := rw.get(errorLabel); bad {
-				mu.Lock()
-				if pipeErr == nil {
-					details, _ := rw.get(errorDetails)
-					pipeErr = fmt.Errorf("%w: %s (%s) in the line %q; drop such lines with | __error__=\"\"", ErrPipeline, errKind, details, truncate(rw.line))
-				}
-				mu.Unlock()
-				return pipeErr
-			}
-			// The series key is built in a reused buffer: the map lookup
-			// does not allocate; labels are made once per new series.
-			sel = rw.pick(sel, keep)
-			keyBuf = appendKey(keyBuf[:0], sel)
-			a, ok := local[string(keyBuf)]
-			if !ok {
-				a = &acc{lbls: labelsOf(sel)}
-				local[string(keyBuf)] = a
-			}
-			t := e.Time + off
-			if bucketed {
-				// Bucket j covers (t_j - step, t_j], t_j = start + (j-k+1)·step.
-				j := int(ceilDiv(t-g.at(0), step)) + k - 1
-				if j >= 0 && j < nb {
-					a.bucket(j).add(t, v, false)
-				}
-			} else {
-				a.samples = append(a.samples, struct {
-					t int64
-					v float64
-				}{t, v})
-			}
-		}
+	// merge adds a scan batch's series to the query's.
+	merge := func(local map[string]*acc, lines, bytes int64) error {
 		mu.Lock()
 		defer mu.Unlock()
 		ev.stats.Lines += lines
@@ -774,7 +722,121 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 			}
 		}
 		return nil
-	})
+	}
+	// bucketOf is the bucket of a line at t, if any: bucket j covers
+	// (t_j - step, t_j], t_j = start + (j-k+1)·step.
+	bucketOf := func(t int64) (int, bool) {
+		j := int(ceilDiv(t+off-g.at(0), step)) + k - 1
+		return j, j >= 0 && j < nb
+	}
+	var st events.ScanStats
+	var err error
+	if bucketed && countsLines(r) && !needMeta && !ev.e.noStreams {
+		// Lines counted per stream: the store groups them, no line is
+		// read or made an event.
+		st, err = ev.e.store.ScanStreams(ev.ctx, q, func(groups []events.StreamTimes) error {
+			var rw row
+			var sel []label
+			var keyBuf []byte
+			local := map[string]*acc{}
+			var lines int64
+			for gi := range groups {
+				grp := &groups[gi]
+				lines += int64(len(grp.Times))
+				rw.load(&grp.Stream, false)
+				sel = rw.pick(sel, keep)
+				keyBuf = appendKey(keyBuf[:0], sel)
+				a, ok := local[string(keyBuf)]
+				if !ok {
+					a = &acc{lbls: labelsOf(sel)}
+					local[string(keyBuf)] = a
+				}
+				for _, t := range grp.Times {
+					if j, ok := bucketOf(t); ok {
+						a.bucket(j).add(t+off, 1, false)
+					}
+				}
+			}
+			return merge(local, lines, 0)
+		})
+	} else {
+		st, err = ev.e.store.ScanConcurrent(ev.ctx, q, func(evs []events.Event) error {
+			var rw row
+			var sel []label
+			var keyBuf []byte
+			local := map[string]*acc{}
+			var lines, bytes int64
+			for i := range evs {
+				e := &evs[i]
+				lines++
+				bytes += int64(len(e.Body))
+				rw.load(e, needMeta)
+				if !run(r.Log.Stages, &rw) {
+					continue
+				}
+				v := 1.0
+				switch {
+				case r.Unwrap != nil:
+					s, _ := rw.get(r.Unwrap.Label)
+					var err error
+					switch r.Unwrap.Conv {
+					case "duration", "duration_seconds":
+						v, err = ParseDuration(s)
+					case "bytes":
+						v, err = ParseBytes(s)
+					default:
+						v, err = parseFloat(s)
+					}
+					if err != nil {
+						rw.setError(errSample, err.Error())
+					}
+					rw.del(r.Unwrap.Label)
+					keep := true
+					for _, f := range r.Unwrap.Filters {
+						if !evalLabelFilter(f, &rw) {
+							keep = false
+							break
+						}
+					}
+					if !keep {
+						continue
+					}
+				case r.Op == "bytes_over_time" || r.Op == "bytes_rate":
+					v = float64(len(rw.line))
+				}
+				if errKind, bad := rw.get(errorLabel); bad {
+					mu.Lock()
+					if pipeErr == nil {
+						details, _ := rw.get(errorDetails)
+						pipeErr = fmt.Errorf("%w: %s (%s) in the line %q; drop such lines with | __error__=\"\"", ErrPipeline, errKind, details, truncate(rw.line))
+					}
+					mu.Unlock()
+					return pipeErr
+				}
+				// The series key is built in a reused buffer: the map lookup
+				// does not allocate; labels are made once per new series.
+				sel = rw.pick(sel, keep)
+				keyBuf = appendKey(keyBuf[:0], sel)
+				a, ok := local[string(keyBuf)]
+				if !ok {
+					a = &acc{lbls: labelsOf(sel)}
+					local[string(keyBuf)] = a
+				}
+				t := e.Time + off
+				if bucketed {
+					if j, ok := bucketOf(e.Time); ok {
+						a.bucket(j).add(t, v, false)
+					}
+				} else {
+					a.samples = append(a.samples, struct {
+						t int64
+						v float64
+					}{t, v})
+				}
+			}
+			return merge(local, lines, bytes)
+		})
+	}
 	if err != nil {
 		return value{}, err
 	}

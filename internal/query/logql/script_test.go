@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,6 +229,15 @@ func run1(t *testing.T, where string, eng *Engine, q string, p Params) *Result {
 	if err != nil {
 		t.Errorf("%s: %s: %v", where, q, err)
 		return nil
+	}
+	// Line counts grouped by the store answer as the general path does.
+	if res.Type != "streams" {
+		general := *eng
+		general.noStreams = true
+		res2, err := general.Exec(context.Background(), e, p)
+		if err != nil || !reflect.DeepEqual(res.Matrix, res2.Matrix) || !reflect.DeepEqual(res.Vector, res2.Vector) || res.Scalar != res2.Scalar {
+			t.Errorf("%s: %s: without the grouped count: %v %v, with: %v %v", where, q, res2, err, res.Matrix, res.Vector)
+		}
 	}
 	return res
 }

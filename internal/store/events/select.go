@@ -244,6 +244,14 @@ func (s *Store) ScanConcurrent(ctx context.Context, q Query, fn func([]Event) er
 // parallel runs scanUnit over units with one worker per CPU. fn gets the
 // unit's index and may be called concurrently.
 func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanStats, fn func(int, []Event) error) error {
+	return s.parallelUnits(ctx, q, units, st, func(ctx context.Context, i int, u unit, ids []TraceID) error {
+		return s.scanUnit(ctx, q, u, ids, func(evs []Event) error { return fn(i, evs) })
+	})
+}
+
+// parallelUnits runs scan over the units the indexes do not rule out,
+// with one worker per CPU.
+func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *ScanStats, scan func(ctx context.Context, i int, u unit, ids []TraceID) error) error {
 	ids, toks := q.traceIDs(), q.bodyTokens()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,7 +282,7 @@ func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanSt
 					mu.Unlock()
 					continue
 				}
-				err := s.scanUnit(ctx, q, u, ids, func(evs []Event) error { return fn(i, evs) })
+				err := scan(ctx, i, u, ids)
 				if err != nil && errors.Is(err, ErrCorrupt) {
 					s.m.corruptReads.Inc()
 					s.logger.Error("event store: skipping a corrupt row group", "err", err)
