@@ -68,6 +68,24 @@ func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
 	l := &leaf{}
 	repeated := lc.MaxRepetitionLevel > 0
 	maxDef := byte(lc.MaxDefinitionLevel)
+	// Sized up front: growing the slices page by page was most of the
+	// cost of reading a column.
+	n := int(chunk.NumValues())
+	switch lc.Node.Type().Kind() {
+	case parquet.Int64:
+		l.i64 = make([]int64, 0, n)
+	case parquet.Int32:
+		l.i32 = make([]int32, 0, n)
+	case parquet.Double:
+		l.f64 = make([]float64, 0, n)
+	case parquet.Boolean:
+		l.bools = make([]bool, 0, n)
+	case parquet.ByteArray:
+		l.str = make([]string, 0, n)
+	}
+	if repeated {
+		l.rowOff = make([]int32, 0, rg.NumRows()+1)
+	}
 	dicts := map[parquet.Dictionary][]string{}
 	var vals []parquet.Value
 	for {
