@@ -60,6 +60,7 @@ type Filter struct {
 	isNum  bool
 	re     *regexp.Regexp
 	get    func(*Event) (Value, bool)
+	fields fieldSet // the columns it reads
 	lowerV string
 	set    map[string]bool   // In
 	fast   func(*Event) bool // replaces the generic comparison where set
@@ -74,7 +75,8 @@ func (f *Filter) Compile() error {
 	if f.Field == "" {
 		return fmt.Errorf("filter without a field")
 	}
-	f.get = lookupField(f.Field).get
+	fd := lookupField(f.Field)
+	f.get, f.fields = fd.get, fd.set
 	f.fast = fastMatcher(f.Field, f.Op, f.Value)
 	switch f.Op {
 	case Re, NotRe:

@@ -128,14 +128,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 			sel[i] = int32(i)
 		}
 	} else {
-		var e Event
-		for i := 0; i < cols.n; i++ {
-			cols.fill(&e, i)
-			if q.match(&e) {
-				sel = append(sel, int32(i))
-				times = append(times, e.Time)
-			}
-		}
+		sel, times = selectRows(q, cols)
 	}
 	if len(sel) == 0 {
 		return nil
@@ -188,6 +181,93 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		return err
 	}
 	return fn(full)
+}
+
+// selectRows returns the rows of a row group that match q and their
+// times. Filters on the stream (the resource and service columns) are
+// evaluated once per distinct stream, the others per row that passes
+// them, reading only their columns.
+func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
+	const streamFields = fResource | fService
+	var byStream, rest []*Filter
+	var restFields fieldSet
+	for i := range q.Filters {
+		f := &q.Filters[i]
+		if f.fields != 0 && f.fields&^streamFields == 0 {
+			byStream = append(byStream, f)
+		} else {
+			rest = append(rest, f)
+			restFields |= f.fields
+		}
+	}
+	t := c.leafs[bitIndex(fTime)].i64
+	var res, svc []string
+	if l := c.leafs[bitIndex(fResource)]; l != nil {
+		res = l.str
+	}
+	if l := c.leafs[bitIndex(fService)]; l != nil {
+		svc = l.str
+	}
+	type key struct {
+		res, svc       *byte
+		resLen, svcLen int
+	}
+	streams := map[key]bool{}
+	var last key
+	lastOK, haveLast := false, false
+	var e Event
+	rowCols := *c
+	rowCols.set &= restFields
+	for i := 0; i < c.n; i++ {
+		if !q.inRange(t[i]) {
+			continue
+		}
+		if len(byStream) > 0 {
+			var k key
+			if res != nil {
+				k.res, k.resLen = ptr(res[i]), len(res[i])
+			}
+			if svc != nil {
+				k.svc, k.svcLen = ptr(svc[i]), len(svc[i])
+			}
+			if !haveLast || k != last {
+				ok, seen := streams[k]
+				if !seen {
+					var se Event
+					if res != nil {
+						se.Resource = c.res.get(res[i])
+					}
+					if svc != nil {
+						se.Service = svc[i]
+					}
+					ok = true
+					for _, f := range byStream {
+						ok = ok && f.Match(&se)
+					}
+					streams[k] = ok
+				}
+				last, lastOK, haveLast = k, ok, true
+			}
+			if !lastOK {
+				continue
+			}
+		}
+		if len(rest) > 0 {
+			rowCols.fill(&e, i)
+			ok := true
+			for _, f := range rest {
+				if ok = f.Match(&e); !ok {
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		sel = append(sel, int32(i))
+		times = append(times, t[i])
+	}
+	return sel, times
 }
 
 // ScanStats tells what a scan read.

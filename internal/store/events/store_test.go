@@ -268,6 +268,10 @@ func TestSelectFiltersOrderLimit(t *testing.T) {
 		{Kind: events.KindLog, Start: mid, Filters: []events.Filter{{Field: "resource.host.name", Op: events.Re, Value: "orders-.*-1"}}},
 		{Kind: events.KindLog, End: mid, Filters: []events.Filter{{Field: "user_id", Op: events.Neq, Value: logs[0].Attrs[0].Value.Str}}},
 		{Kind: events.KindLog, Filters: []events.Filter{{Field: "trace_id", Op: events.Eq, Value: logs[100].TraceID.String()}}},
+		// Stream filters (evaluated once per stream) with row filters.
+		{Kind: events.KindLog, Start: mid, Filters: []events.Filter{{Field: "stream.host", Op: events.Re, Value: "orders-.*-[12]"},
+			{Field: "body", Op: events.Contains, Value: "order"}, {Field: "stream.service_name", Op: events.Neq, Value: "payments"}}},
+		{Kind: events.KindLog, Filters: []events.Filter{{Field: "stream.level", Op: events.Eq, Value: "warn"}, {Field: "stream.env", Op: events.Eq, Value: "prod"}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "duration", Op: events.Gt, Value: "1000000000"}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "attrs.http.response.status_code", Op: events.Ge, Value: "500"}, {Field: "kind", Op: events.Eq, Value: "2"}}},
 		{Kind: events.KindSpan, Filters: []events.Filter{{Field: "db.system", Op: events.Exists}}},

@@ -130,29 +130,26 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	whole := len(q.Filters) == 0 && q.inRange(u.minT) && q.inRange(u.maxT)
 	times := cols.leafs[bitIndex(fTime)].i64
 	res := cols.leafs[bitIndex(fResource)].str
 	svc := cols.leafs[bitIndex(fService)].str
 	sev := cols.leafs[bitIndex(fSeverity)].i32
 	text := cols.leafs[bitIndex(fSevText)].str
-	var e Event
-	for i := 0; i < cols.n; i++ {
-		if !whole {
-			if !q.inRange(times[i]) {
-				continue
-			}
-			if len(q.Filters) > 0 {
-				cols.fill(&e, i)
-				if !q.match(&e) {
-					continue
-				}
-			}
-		}
+	add := func(i int) {
 		k := streamKey{ptr(svc[i]), len(svc[i]), unsafe.Pointer(ptr(res[i])), len(res[i]), sev[i], ptr(text[i]), len(text[i])}
 		g.add(k, times[i], func() Event {
 			return Event{Resource: cols.res.get(res[i]), Service: svc[i], Severity: sev[i], SeverityText: text[i]}
 		})
+	}
+	if len(q.Filters) == 0 && q.inRange(u.minT) && q.inRange(u.maxT) {
+		for i := 0; i < cols.n; i++ {
+			add(i)
+		}
+		return nil
+	}
+	sel, _ := selectRows(q, cols)
+	for _, i := range sel {
+		add(int(i))
 	}
 	return nil
 }
