@@ -323,14 +323,22 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 		}
 	}
 	if exact {
-		q.Limit, q.Newest = limit, !p.Forward
+		q.Limit = limit
 	}
 	var mu sync.Mutex
 	var kept []Entry
 	var stats Stats
-	// Once limit lines are kept, lines past the cutoff cannot make it.
+	// Once limit lines are kept, lines past the cutoff cannot make it,
+	// nor can the row groups of only such lines.
 	var cutoff atomic.Int64
 	var haveCut atomic.Bool
+	q.Newest = !p.Forward
+	q.Cutoff = func() (int64, bool) {
+		if !haveCut.Load() { // first: trim stores the cutoff before this
+			return 0, false
+		}
+		return cutoff.Load(), true
+	}
 	better := func(a, b int64) bool {
 		if p.Forward {
 			return a < b

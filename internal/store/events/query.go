@@ -289,6 +289,12 @@ type Query struct {
 	// filters; attrs and resource whole by "attrs" and "resource"); others
 	// may be left zero. Aggregations set them so blocks read a few columns.
 	Fields []string
+	// Cutoff, if set, is called by scans before each unit (a row group or
+	// a head): when it returns ok, units whose events are all older than
+	// t (with Newest; newer without) are skipped. ScanConcurrent then
+	// scans in that order. For callers that keep the newest or oldest N
+	// events and know the Nth.
+	Cutoff func() (t int64, ok bool)
 }
 
 // filterFields is what the filters read.

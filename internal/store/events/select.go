@@ -311,6 +311,9 @@ func (s *Store) ScanConcurrent(ctx context.Context, q Query, fn func([]Event) er
 	}
 	units, release := s.snapshot(&q)
 	defer release()
+	if q.Cutoff != nil {
+		sortUnits(units, q.Newest)
+	}
 	var matched atomic.Int64
 	st := ScanStats{Units: len(units)}
 	err := s.parallel(ctx, &q, units, &st, func(_ int, evs []Event) error {
@@ -356,6 +359,14 @@ func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *S
 				next++
 				mu.Unlock()
 				u := units[i]
+				if q.Cutoff != nil {
+					if t, ok := q.Cutoff(); ok && (q.Newest && u.maxT < t || !q.Newest && u.minT > t) {
+						mu.Lock()
+						st.Skipped++
+						mu.Unlock()
+						continue
+					}
+				}
 				if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks) {
 					mu.Lock()
 					st.Skipped++
@@ -404,10 +415,8 @@ func (s *Store) Select(ctx context.Context, q Query) ([]Event, ScanStats, error)
 	before := func(a, b int64) bool { return a < b }
 	if q.Newest {
 		before = func(a, b int64) bool { return a > b }
-		sort.Slice(units, func(i, j int) bool { return units[i].maxT > units[j].maxT })
-	} else {
-		sort.Slice(units, func(i, j int) bool { return units[i].minT < units[j].minT })
 	}
+	sortUnits(units, q.Newest)
 	st := ScanStats{Units: len(units)}
 	var res []Event
 	var mu sync.Mutex
@@ -437,6 +446,16 @@ func (s *Store) Select(ctx context.Context, q Query) ([]Event, ScanStats, error)
 	}
 	st.Matched = int64(len(res))
 	return res, st, nil
+}
+
+// sortUnits orders units newest first (by their newest event) or oldest
+// first (by their oldest).
+func sortUnits(units []unit, newest bool) {
+	if newest {
+		sort.Slice(units, func(i, j int) bool { return units[i].maxT > units[j].maxT })
+	} else {
+		sort.Slice(units, func(i, j int) bool { return units[i].minT < units[j].minT })
+	}
 }
 
 // Trace returns every span of a trace in a tenant, across head and
