@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/net/websocket"
 )
 
 // lokiResponse is Loki's query response envelope.
@@ -209,5 +211,124 @@ func TestLokiPush(t *testing.T) {
 	code, body = lokiQuery(t, ts, "/loki/api/v1/format_query", url.Values{"query": {`sum by(level)(count_over_time({env="prod"}|="x"[5m]))`}}, nil)
 	if code != 200 || !strings.Contains(string(body), `sum by (level) (count_over_time({env=\"prod\"} |= \"x\" [5m]))`) {
 		t.Errorf("format_query: %d %s", code, body)
+	}
+}
+
+// TestLokiTail follows a query over Loki's tail websocket: the first
+// message has the lines already there, a later one the lines pushed
+// after, and lines of other streams never come.
+func TestLokiTail(t *testing.T) {
+	ts := startServer(t, "")
+	now := time.Now()
+	pushJSON := func(service string, at time.Time, line string) {
+		t.Helper()
+		js := `{"streams":[{"stream":{"service_name":"` + service + `"},"values":[["` + strconv.FormatInt(at.UnixNano(), 10) + `",` + strconv.Quote(line) + `]]}]}`
+		expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(js), map[string]string{"Content-Type": "application/json"}, http.StatusNoContent, "")
+	}
+	pushJSON("tailed", now.Add(-time.Minute), "before the tail")
+	pushJSON("other", now.Add(-time.Minute), "another stream")
+
+	u := "ws" + strings.TrimPrefix(ts.URL(), "http") + "/loki/api/v1/tail?" + url.Values{
+		"query": {`{service_name="tailed"}`}, "start": {strconv.FormatInt(now.Add(-time.Hour).UnixNano(), 10)}}.Encode()
+	ws, err := websocket.Dial(u, "", "http://127.0.0.1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ws.Close() }()
+	type message struct {
+		Streams []struct {
+			Stream map[string]string `json:"stream"`
+			Values [][2]string       `json:"values"`
+		} `json:"streams"`
+	}
+	read := func() []string {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var m message
+		if err := websocket.JSON.Receive(ws, &m); err != nil {
+			t.Fatalf("tail: %v", err)
+		}
+		var lines []string
+		for _, s := range m.Streams {
+			for _, v := range s.Values {
+				lines = append(lines, s.Stream["service_name"]+": "+v[1])
+			}
+		}
+		return lines
+	}
+	if got := read(); strings.Join(got, "|") != "tailed: before the tail" {
+		t.Errorf("first message: %q", got)
+	}
+	pushJSON("other", time.Now(), "not this")
+	pushJSON("tailed", time.Now(), "after one")
+	pushJSON("tailed", time.Now(), "after two")
+	var got []string
+	for len(got) < 2 {
+		got = append(got, read()...)
+	}
+	if strings.Join(got, "|") != "tailed: after one|tailed: after two" {
+		t.Errorf("tailed lines: %q", got)
+	}
+
+	// A bad query is refused before the upgrade.
+	code, body := lokiQuery(t, ts, "/loki/api/v1/tail", url.Values{"query": {`rate({a="b"}[1m])`}}, nil)
+	if code != 400 || !strings.Contains(string(body), "log query") {
+		t.Errorf("metric tail: %d %s", code, body)
+	}
+}
+
+// TestLokiDetected checks detected_fields, detected_field values and
+// detected_labels as Grafana's Logs Drilldown reads them.
+func TestLokiDetected(t *testing.T) {
+	ts := startServer(t, "")
+	now := time.Now()
+	var vals []string
+	for i, l := range []string{
+		`level=info msg=\"request done\" status=200 took=12ms size=1KB`,
+		`level=info msg=\"request done\" status=404 took=1.5s size=20KB`,
+		`{\"level\":\"warn\",\"latency\":0.25,\"ok\":true,\"user\":\"u1\"}`,
+	} {
+		vals = append(vals, `["`+strconv.FormatInt(now.Add(time.Duration(i-10)*time.Second).UnixNano(), 10)+`","`+l+`",{"pod":"web-`+strconv.Itoa(i%2)+`"}]`)
+	}
+	js := `{"streams":[{"stream":{"service_name":"web","env":"prod"},"values":[` + strings.Join(vals, ",") + `]},` +
+		`{"stream":{"service_name":"web","env":"dev"},"values":[["` + strconv.FormatInt(now.Add(-5*time.Second).UnixNano(), 10) + `","x=1"]]}]}`
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(js), map[string]string{"Content-Type": "application/json"}, http.StatusNoContent, "")
+
+	code, body := lokiQuery(t, ts, "/loki/api/v1/detected_fields", url.Values{"query": {`{env="prod"}`}}, nil)
+	if code != 200 {
+		t.Fatalf("detected_fields: %d %s", code, body)
+	}
+	var df struct {
+		Fields []struct {
+			Label       string   `json:"label"`
+			Type        string   `json:"type"`
+			Cardinality int      `json:"cardinality"`
+			Parsers     []string `json:"parsers"`
+		} `json:"fields"`
+		Limit int `json:"limit"`
+	}
+	if err := json.Unmarshal(body, &df); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range df.Fields {
+		got = append(got, fmt.Sprintf("%s:%s:%d:%v", f.Label, f.Type, f.Cardinality, f.Parsers))
+	}
+	// level is a stream label, so not a field; pod is metadata (no parser).
+	want := "latency:float:1:[json] msg:string:1:[logfmt] ok:boolean:1:[json] pod:string:2:[] size:bytes:2:[logfmt] status:int:2:[logfmt] took:duration:2:[logfmt] user:string:1:[json]"
+	if strings.Join(got, " ") != want || df.Limit != 1000 {
+		t.Errorf("detected fields (limit %d):\n got %s\nwant %s", df.Limit, strings.Join(got, " "), want)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_field/status/values", url.Values{"query": {`{env="prod"}`}}, nil)
+	if code != 200 || strings.TrimSpace(string(body)) != `{"values":["200","404"]}` {
+		t.Errorf("detected field values: %d %s", code, body)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_labels", url.Values{"query": {`{service_name="web"}`}}, nil)
+	if code != 200 || strings.TrimSpace(string(body)) != `{"detectedLabels":[{"label":"env","cardinality":2},{"label":"level","cardinality":3},{"label":"service_name","cardinality":1}]}` {
+		t.Errorf("detected labels: %d %s", code, body)
+	}
+	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_fields", url.Values{"query": {`count_over_time({env="prod"}[1m])`}}, nil)
+	if code != 400 || !strings.Contains(string(body), "log query") {
+		t.Errorf("detected fields of a metric query: %d %s", code, body)
 	}
 }

@@ -37,6 +37,8 @@ type Options struct {
 	MaxLimit int
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// TailInterval is how often a tail polls for new lines (default 1 s).
+	TailInterval time.Duration
 }
 
 // API is the Loki HTTP API.
@@ -58,6 +60,9 @@ func New(store logql.Store, logger *slog.Logger, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TailInterval <= 0 {
+		opts.TailInterval = time.Second
+	}
 	return &API{store: store, engine: logql.NewEngine(store, logql.Options{MaxEntries: opts.MaxLimit}), logger: logger, opts: opts}
 }
 
@@ -65,7 +70,8 @@ func New(store logql.Store, logger *slog.Logger, opts Options) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	for _, p := range []string{"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
 		"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
-		"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/format_query"} {
+		"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/format_query",
+		"/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values", "/loki/api/v1/detected_labels"} {
 		var h handlerFunc
 		switch p {
 		case "/loki/api/v1/query":
@@ -86,10 +92,17 @@ func (a *API) Register(mux *http.ServeMux) {
 			h = a.volume(true)
 		case "/loki/api/v1/format_query":
 			h = a.formatQuery
+		case "/loki/api/v1/detected_fields":
+			h = a.detectedFields
+		case "/loki/api/v1/detected_field/{name}/values":
+			h = a.detectedFieldValues
+		case "/loki/api/v1/detected_labels":
+			h = a.detectedLabels
 		}
 		mux.HandleFunc("GET "+p, a.handle(h))
 		mux.HandleFunc("POST "+p, a.handle(h))
 	}
+	mux.HandleFunc("GET /loki/api/v1/tail", a.tail)
 	mux.HandleFunc("GET /loki/api/v1/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
 		bi := buildinfo.Get()
 		writeJSON(w, map[string]string{"version": bi.Version, "revision": bi.Revision, "branch": bi.Branch,

@@ -1,0 +1,142 @@
+package loki
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/horus-obs/horus/internal/query/logql"
+	"github.com/horus-obs/horus/internal/tenant"
+)
+
+// tail serves /loki/api/v1/tail: a websocket on which the lines of a log
+// query are sent as they arrive, as Loki's tail and Grafana's live
+// streaming use it. The first message has the newest `limit` lines since
+// start (default an hour ago); then, each poll interval, the lines newer
+// than the last sent and older than delay_for seconds. A message is
+// {"streams":[{"stream":{labels},"values":[["<ns>","line"],...]}],
+// "dropped_entries":null}.
+func (a *API) tail(w http.ResponseWriter, r *http.Request) {
+	t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+	if err != nil {
+		http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	q, err := logql.Parse(r.FormValue("query"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	le, ok := q.(*logql.LogExpr)
+	if !ok {
+		http.Error(w, "tail needs a log query, not a metric query", http.StatusBadRequest)
+		return
+	}
+	limit, err := a.limit(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	delay := time.Duration(0)
+	if v := r.FormValue("delay_for"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 5 {
+			http.Error(w, "invalid delay_for "+strconv.Quote(v)+": want seconds from 0 to 5", http.StatusBadRequest)
+			return
+		}
+		delay = time.Duration(n) * time.Second
+	}
+	now := a.opts.Now()
+	start, err := parseTime("start", r.FormValue("start"), now.Add(-time.Hour))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	// Browsers send an Origin; Grafana's backend and logcli may not. The
+	// API has no cookies to protect, so any origin is accepted.
+	srv := websocket.Server{
+		Handshake: func(*websocket.Config, *http.Request) error { return nil },
+		Handler: func(ws *websocket.Conn) {
+			defer func() { _ = ws.Close() }()
+			a.tailLoop(r.Context(), ws, t, le, start, limit, delay)
+		},
+	}
+	srv.ServeHTTP(w, r)
+}
+
+func (a *API) tailLoop(ctx context.Context, ws *websocket.Conn, tenant string, q *logql.LogExpr, start time.Time, limit int, delay time.Duration) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The client sends nothing; a read returns when it goes away.
+	go func() {
+		var b [64]byte
+		for {
+			if _, err := ws.Read(b[:]); err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
+	from := start
+	first := true
+	ticker := time.NewTicker(a.opts.TailInterval)
+	defer ticker.Stop()
+	for {
+		to := a.opts.Now().Add(-delay)
+		if !to.Before(from) {
+			// The first poll: the newest lines; then the oldest not sent.
+			p := logql.Params{Tenant: tenant, Start: from, End: to, Limit: limit, Forward: !first}
+			qctx, qcancel := context.WithTimeout(ctx, a.opts.Timeout)
+			res, err := a.engine.Exec(qctx, q, p)
+			qcancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					_ = websocket.JSON.Send(ws, map[string]any{"error": err.Error()})
+					a.logger.Warn("Loki API: tail query failed", "err", err)
+				}
+				return
+			}
+			msg, newest, n := tailMessage(res)
+			if n > 0 {
+				if err := websocket.JSON.Send(ws, msg); err != nil {
+					return
+				}
+			}
+			// The end is inclusive: the next poll starts past it, or
+			// past the newest line sent when the limit cut the poll.
+			from = to.Add(time.Nanosecond)
+			if !first && n == limit {
+				from = time.Unix(0, newest+1)
+			}
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// tailMessage makes a tail message of a log query's result, lines oldest
+// first, and returns the newest line's time and the line count.
+func tailMessage(res *logql.Result) (msg map[string]any, newest int64, n int) {
+	streams := []map[string]any{}
+	for _, s := range res.Streams {
+		entries := slices.Clone(s.Entries)
+		sort.Slice(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
+		values := make([][2]string, 0, len(entries))
+		for _, e := range entries {
+			values = append(values, [2]string{strconv.FormatInt(e.T, 10), e.Line})
+			newest = max(newest, e.T)
+			n++
+		}
+		streams = append(streams, map[string]any{"stream": labelMap(s.Labels), "values": values})
+	}
+	return map[string]any{"streams": streams, "dropped_entries": nil}, newest, n
+}
