@@ -327,6 +327,27 @@ func TestLokiDetected(t *testing.T) {
 	if code != 200 || strings.TrimSpace(string(body)) != `{"detectedLabels":[{"label":"env","cardinality":2},{"label":"level","cardinality":3},{"label":"service_name","cardinality":1}]}` {
 		t.Errorf("detected labels: %d %s", code, body)
 	}
+	// Patterns: the two logfmt lines share one template.
+	code, body = lokiQuery(t, ts, "/loki/api/v1/patterns", url.Values{"query": {`{env="prod"}`}, "step": {"1h"}}, nil)
+	var pr struct {
+		Status string `json:"status"`
+		Data   []struct {
+			Pattern string      `json:"pattern"`
+			Samples [][]float64 `json:"samples"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &pr); code != 200 || err != nil || pr.Status != "success" || len(pr.Data) != 2 ||
+		pr.Data[0].Pattern != `level=info msg="request done" <_> <_> <_>` {
+		t.Fatalf("patterns: %d %s", code, body)
+	}
+	if n := 0.0; func() float64 {
+		for _, s := range pr.Data[0].Samples {
+			n += s[1]
+		}
+		return n
+	}() != 2 {
+		t.Errorf("pattern samples %v: want 2 lines in all", pr.Data[0].Samples)
+	}
 	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_fields", url.Values{"query": {`count_over_time({env="prod"}[1m])`}}, nil)
 	if code != 400 || !strings.Contains(string(body), "log query") {
 		t.Errorf("detected fields of a metric query: %d %s", code, body)

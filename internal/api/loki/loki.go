@@ -71,7 +71,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	for _, p := range []string{"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
 		"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
 		"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/format_query",
-		"/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values", "/loki/api/v1/detected_labels"} {
+		"/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values", "/loki/api/v1/detected_labels",
+		"/loki/api/v1/patterns"} {
 		var h handlerFunc
 		switch p {
 		case "/loki/api/v1/query":
@@ -98,6 +99,8 @@ func (a *API) Register(mux *http.ServeMux) {
 			h = a.detectedFieldValues
 		case "/loki/api/v1/detected_labels":
 			h = a.detectedLabels
+		case "/loki/api/v1/patterns":
+			h = a.patterns
 		}
 		mux.HandleFunc("GET "+p, a.handle(h))
 		mux.HandleFunc("POST "+p, a.handle(h))
