@@ -147,6 +147,41 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 		}
 		return nil
 	}
+	// Filters on the stream alone (resource, service, level) are
+	// evaluated once per group, in one lookup with the grouping.
+	byStream := true
+	for i := range q.Filters {
+		byStream = byStream && q.Filters[i].fields != 0 && q.Filters[i].fields&^(fResource|fService|fSeverity|fSevText) == 0
+	}
+	if byStream {
+		passes := map[streamKey]int{} // group index, or -1
+		var last streamKey
+		lastG, haveLast := -1, false
+		for i := 0; i < cols.n; i++ {
+			if !q.inRange(times[i]) {
+				continue
+			}
+			k := streamKey{ptr(svc[i]), len(svc[i]), unsafe.Pointer(ptr(res[i])), len(res[i]), sev[i], ptr(text[i]), len(text[i])}
+			if !haveLast || k != last {
+				gi, seen := passes[k]
+				if !seen {
+					e := Event{Time: times[i], Resource: cols.res.get(res[i]), Service: svc[i], Severity: sev[i], SeverityText: text[i]}
+					gi = -1
+					if q.match(&e) {
+						e.Time = 0
+						gi = len(g.out)
+						g.out = append(g.out, StreamTimes{Stream: e})
+					}
+					passes[k] = gi
+				}
+				last, lastG, haveLast = k, gi, true
+			}
+			if lastG >= 0 {
+				g.out[lastG].Times = append(g.out[lastG].Times, times[i])
+			}
+		}
+		return nil
+	}
 	sel, _ := selectRows(q, cols)
 	for _, i := range sel {
 		add(int(i))
