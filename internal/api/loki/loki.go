@@ -68,42 +68,26 @@ func New(store logql.Store, logger *slog.Logger, opts Options) *API {
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	for _, p := range []string{"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
-		"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
-		"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/format_query",
-		"/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values", "/loki/api/v1/detected_labels",
-		"/loki/api/v1/patterns"} {
-		var h handlerFunc
-		switch p {
-		case "/loki/api/v1/query":
-			h = a.query
-		case "/loki/api/v1/query_range":
-			h = a.queryRange
-		case "/loki/api/v1/labels":
-			h = a.labelNames
-		case "/loki/api/v1/label/{name}/values":
-			h = a.labelValues
-		case "/loki/api/v1/series":
-			h = a.series
-		case "/loki/api/v1/index/stats":
-			h = a.indexStats
-		case "/loki/api/v1/index/volume":
-			h = a.volume(false)
-		case "/loki/api/v1/index/volume_range":
-			h = a.volume(true)
-		case "/loki/api/v1/format_query":
-			h = a.formatQuery
-		case "/loki/api/v1/detected_fields":
-			h = a.detectedFields
-		case "/loki/api/v1/detected_field/{name}/values":
-			h = a.detectedFieldValues
-		case "/loki/api/v1/detected_labels":
-			h = a.detectedLabels
-		case "/loki/api/v1/patterns":
-			h = a.patterns
-		}
-		mux.HandleFunc("GET "+p, a.handle(h))
-		mux.HandleFunc("POST "+p, a.handle(h))
+	for _, route := range []struct {
+		path string
+		h    handlerFunc
+	}{
+		{"/loki/api/v1/query", a.query},
+		{"/loki/api/v1/query_range", a.queryRange},
+		{"/loki/api/v1/labels", a.labelNames},
+		{"/loki/api/v1/label/{name}/values", a.labelValues},
+		{"/loki/api/v1/series", a.series},
+		{"/loki/api/v1/index/stats", a.indexStats},
+		{"/loki/api/v1/index/volume", a.volume(false)},
+		{"/loki/api/v1/index/volume_range", a.volume(true)},
+		{"/loki/api/v1/format_query", a.formatQuery},
+		{"/loki/api/v1/detected_fields", a.detectedFields},
+		{"/loki/api/v1/detected_field/{name}/values", a.detectedFieldValues},
+		{"/loki/api/v1/detected_labels", a.detectedLabels},
+		{"/loki/api/v1/patterns", a.patterns},
+	} {
+		mux.HandleFunc("GET "+route.path, a.handle(route.h))
+		mux.HandleFunc("POST "+route.path, a.handle(route.h))
 	}
 	mux.HandleFunc("GET /loki/api/v1/tail", a.tail)
 	mux.HandleFunc("GET /loki/api/v1/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
@@ -174,6 +158,22 @@ func parseStep(v string) (time.Duration, error) {
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	return 0, badf("invalid step %q: want a duration such as 15s or float seconds", v)
+}
+
+// rangeStep reads a range query's step: by default (end - start) / 250,
+// at least 1 s, as Loki's.
+func rangeStep(r *http.Request, start, end time.Time) (time.Duration, error) {
+	step := time.Duration(math.Max(math.Floor(end.Sub(start).Seconds()/250), 1)) * time.Second
+	if s := r.FormValue("step"); s != "" {
+		var err error
+		if step, err = parseStep(s); err != nil {
+			return 0, err
+		}
+	}
+	if step <= 0 {
+		return 0, badf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+	}
+	return step, nil
 }
 
 // bounds reads start, end and since: by default the last hour.
@@ -261,14 +261,9 @@ func (a *API) queryRange(ctx context.Context, t string, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	step := time.Duration(math.Max(math.Floor(end.Sub(start).Seconds()/250), 1)) * time.Second
-	if s := r.FormValue("step"); s != "" {
-		if step, err = parseStep(s); err != nil {
-			return err
-		}
-	}
-	if step <= 0 {
-		return badf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+	step, err := rangeStep(r, start, end)
+	if err != nil {
+		return err
 	}
 	if end.Sub(start)/step > 11000 {
 		return badf("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")

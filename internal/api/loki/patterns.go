@@ -2,7 +2,6 @@ package loki
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -30,14 +29,9 @@ func (a *API) patterns(ctx context.Context, t string, w http.ResponseWriter, r *
 	if err != nil {
 		return err
 	}
-	step := time.Duration(math.Max(math.Floor(end.Sub(start).Seconds()/250), 1)) * time.Second
-	if s := r.FormValue("step"); s != "" {
-		if step, err = parseStep(s); err != nil {
-			return err
-		}
-		if step <= 0 {
-			return badf("invalid step %q: want a positive duration", s)
-		}
+	step, err := rangeStep(r, start, end)
+	if err != nil {
+		return err
 	}
 	res, err := a.engine.Exec(ctx, le, logql.Params{Tenant: t, Start: start, End: end, Limit: a.opts.MaxLimit})
 	if err != nil {

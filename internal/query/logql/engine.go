@@ -243,6 +243,21 @@ func StreamFilters(l *LogExpr) []events.Filter {
 	return fs
 }
 
+// seriesOf returns the series of a row's labels that keep picks, adding
+// it to m if new. The key is built in a reused buffer (sel and key, given
+// back), so the lookup does not allocate; labels are made once per new
+// series.
+func seriesOf(m map[string]*acc, r *row, keep func(*label) bool, sel []label, key []byte) (*acc, []label, []byte) {
+	sel = r.pick(sel, keep)
+	key = appendKey(key[:0], sel)
+	a, ok := m[string(key)]
+	if !ok {
+		a = &acc{lbls: labelsOf(sel)}
+		m[string(key)] = a
+	}
+	return a, sel, key
+}
+
 // countsLines reports whether a range aggregation only counts the lines
 // of streams: count_over_time or rate with no stage but line filters the
 // store applies (see storeQuery).
@@ -752,13 +767,8 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				grp := &groups[gi]
 				lines += int64(len(grp.Times))
 				rw.load(&grp.Stream, false)
-				sel = rw.pick(sel, keep)
-				keyBuf = appendKey(keyBuf[:0], sel)
-				a, ok := local[string(keyBuf)]
-				if !ok {
-					a = &acc{lbls: labelsOf(sel)}
-					local[string(keyBuf)] = a
-				}
+				var a *acc
+				a, sel, keyBuf = seriesOf(local, &rw, keep, sel, keyBuf)
 				for _, t := range grp.Times {
 					if j, ok := bucketOf(t); ok {
 						a.bucket(j).add(t+off, 1, false)
@@ -821,15 +831,8 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 					mu.Unlock()
 					return pipeErr
 				}
-				// The series key is built in a reused buffer: the map lookup
-				// does not allocate; labels are made once per new series.
-				sel = rw.pick(sel, keep)
-				keyBuf = appendKey(keyBuf[:0], sel)
-				a, ok := local[string(keyBuf)]
-				if !ok {
-					a = &acc{lbls: labelsOf(sel)}
-					local[string(keyBuf)] = a
-				}
+				var a *acc
+				a, sel, keyBuf = seriesOf(local, &rw, keep, sel, keyBuf)
 				t := e.Time + off
 				if bucketed {
 					if j, ok := bucketOf(e.Time); ok {
