@@ -426,7 +426,7 @@ func queries(o options, reqs int) error {
 		step time.Duration
 	}{
 		{q: `{service_name="api-gateway"} |= "timeout"`}, // in no line: the whole day is read
-		{q: `{service_name="orders"} |= "slow request"`},  // in 1 request of 200
+		{q: `{service_name="orders"} |= "slow request"`}, // in 1 request of 200
 		{q: `{service_name="orders"} |= "` + rare + `"`},
 		{q: `sum by (level) (count_over_time({env="prod"}[1m]))`, step: time.Minute},
 		{q: `{env="prod"} | trace_id="` + ids[6].String() + `"`},
