@@ -33,8 +33,9 @@ import (
 // so a block directory without the .tmp suffix is always whole.
 const (
 	blockVersion  = 1
-	rowGroupRows  = 256 << 10 // the default of Options.RowGroupRows
-	indexMagic    = "HORUSIX1"
+	rowGroupRows  = 256 << 10  // the default of Options.RowGroupRows
+	indexMagic    = "HORUSIX2" // IX1: the token filters hold no trigrams
+	indexMagicV1  = "HORUSIX1"
 	traceBloomBit = 10 // bits per distinct trace id: ~1% false positives
 	tokenBloomBit = 8  // bits per distinct token: ~2% false positives
 	tmpSuffix     = ".tmp"
@@ -133,6 +134,7 @@ type blockWriter struct {
 	traceIDs map[TraceID]struct{}
 	tokenSet map[uint64]struct{}
 	tokBuf   []byte
+	grams    *gramSet // the body trigrams of the row group, for logs
 }
 
 func newBlockWriter(root, tenant string, kind Kind, rgRows int64, level, walSegment int, sources []string) (*blockWriter, error) {
@@ -190,6 +192,10 @@ func (w *blockWriter) add(e *Event) error {
 	}
 	if w.logs != nil {
 		w.tokBuf = tokens(e.Body, w.tokBuf, func(t []byte) { w.tokenSet[hashBytes(t)] = struct{}{} })
+		if w.grams == nil {
+			w.grams = new(gramSet)
+		}
+		w.grams.addAll(e.Body)
 		w.logBuf = append(w.logBuf, logRow{})
 		w.logBuf[len(w.logBuf)-1].set(e)
 	} else {
@@ -245,9 +251,16 @@ func (w *blockWriter) endRowGroup() error {
 	}
 	var kb bloom
 	if w.logs != nil {
-		kb = newBloom(len(w.tokenSet), tokenBloomBit)
+		var grams []uint32
+		if w.grams != nil {
+			grams = w.grams.drain()
+		}
+		kb = newBloom(len(w.tokenSet)+len(grams), tokenBloomBit)
 		for h := range w.tokenSet {
 			kb.addHash(h)
+		}
+		for _, g := range grams {
+			kb.addHash(hashGram(g))
 		}
 	}
 	payload := binary.LittleEndian.AppendUint32(nil, uint32(len(tb)*4))
@@ -388,6 +401,7 @@ type block struct {
 
 type rowGroupIndex struct {
 	traces, tokens bloom // nil: not available, everything may match
+	grams          bool  // tokens also holds the bodies' trigrams
 }
 
 func openBlock(dir string) (*block, error) {
@@ -445,7 +459,8 @@ func (b *block) readIndex() error {
 	if err != nil {
 		return err
 	}
-	if !bytes.HasPrefix(data, []byte(indexMagic)) {
+	grams := bytes.HasPrefix(data, []byte(indexMagic))
+	if !grams && !bytes.HasPrefix(data, []byte(indexMagicV1)) {
 		return fmt.Errorf("%w: index.bin: bad magic", ErrCorrupt)
 	}
 	data = data[len(indexMagic):]
@@ -475,7 +490,7 @@ func (b *block) readIndex() error {
 			bad = fmt.Errorf("%w: index.bin: row group %d: %w", ErrCorrupt, i, err)
 			continue
 		}
-		b.rgs[i] = rowGroupIndex{traces: tb, tokens: kb}
+		b.rgs[i] = rowGroupIndex{traces: tb, tokens: kb, grams: grams && kb != nil}
 	}
 	return bad
 }

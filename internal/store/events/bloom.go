@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -103,4 +104,41 @@ func tokens(s string, buf []byte, fn func(tok []byte)) []byte {
 
 func isTokenByte(c byte) bool {
 	return c >= 0x80 || c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+}
+
+// gramSet is the set of byte trigrams of a row group's bodies: a bit per
+// possible trigram (2 MiB), so adding one is a shift and an or. Substring
+// search (Contains) prunes a row group that lacks one of the needle's
+// trigrams.
+type gramSet [1 << 24 / 64]uint64
+
+func gramAt(s string, i int) uint32 {
+	return uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
+}
+
+func (g *gramSet) addAll(s string) {
+	for i := 0; i+3 <= len(s); i++ {
+		v := gramAt(s, i)
+		g[v>>6] |= 1 << (v & 63)
+	}
+}
+
+// drain returns the trigrams in the set and empties it.
+func (g *gramSet) drain() []uint32 {
+	var out []uint32
+	for w, bitsw := range g {
+		for bitsw != 0 {
+			b := bits.TrailingZeros64(bitsw)
+			out = append(out, uint32(w)<<6|uint32(b))
+			bitsw &= bitsw - 1
+		}
+		g[w] = 0
+	}
+	return out
+}
+
+// hashGram is a trigram's key in the token filter: 0xff first, which no
+// token holds, so trigrams and tokens do not share keys.
+func hashGram(g uint32) uint64 {
+	return hashBytes([]byte{0xff, byte(g >> 16), byte(g >> 8), byte(g)})
 }

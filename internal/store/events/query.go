@@ -295,6 +295,8 @@ type Query struct {
 	// scans in that order. For callers that keep the newest or oldest N
 	// events and know the Nth.
 	Cutoff func() (t int64, ok bool)
+
+	grams []uint64 // set by compile: bodyGrams
 }
 
 // filterFields is what the filters read.
@@ -359,6 +361,7 @@ func (q *Query) compile() error {
 			return err
 		}
 	}
+	q.grams = q.bodyGrams()
 	return nil
 }
 
@@ -393,6 +396,20 @@ func (q *Query) bodyTokens() []string {
 	return toks
 }
 
+// bodyGrams returns the keys of the trigrams the query requires in the
+// body: those of its substring filters.
+func (q *Query) bodyGrams() []uint64 {
+	var hs []uint64
+	for _, f := range q.Filters {
+		if f.Field == "body" && f.Op == Contains {
+			for i := 0; i+3 <= len(f.Value); i++ {
+				hs = append(hs, hashGram(gramAt(f.Value, i)))
+			}
+		}
+	}
+	return hs
+}
+
 // mayMatch reports whether a row group with this index may hold matches.
 func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
 	if ids != nil {
@@ -413,6 +430,13 @@ func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
 	for _, t := range toks {
 		if !ix.tokens.hasHash(hashString(t)) {
 			return false
+		}
+	}
+	if ix.grams {
+		for _, h := range q.grams {
+			if !ix.tokens.hasHash(h) {
+				return false
+			}
 		}
 	}
 	return true
