@@ -60,7 +60,7 @@ type leaf struct {
 func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
 	lc, ok := rg.Schema().Lookup(path...)
 	if !ok {
-		return nil, fmt.Errorf("no column %s", strings.Join(path, "."))
+		return nil, fmt.Errorf("%w: no column %s", errRead, strings.Join(path, "."))
 	}
 	chunk := rg.ColumnChunks()[lc.ColumnIndex]
 	pages := chunk.Pages()
