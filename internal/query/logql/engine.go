@@ -186,7 +186,7 @@ func storeQuery(l *LogExpr, tenant string, start, end int64, needBody, needMeta 
 			}
 			continue
 		}
-		if lf.Op == "|=" && len(lf.Values) == 1 && lf.Values[0] != "" {
+		if lf.pushable() {
 			q.Filters = append(q.Filters, events.Filter{Field: "body", Op: events.Contains, Value: lf.Values[0]})
 		}
 	}
@@ -267,7 +267,7 @@ func countsLines(r *RangeAgg) bool {
 	}
 	for _, s := range r.Log.Stages {
 		lf, ok := s.(*LineFilter)
-		if !ok || lf.Op != "|=" || len(lf.Values) != 1 || lf.Values[0] == "" {
+		if !ok || !lf.pushable() {
 			return false
 		}
 	}
@@ -326,7 +326,7 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 	for _, s := range l.Stages {
 		switch s := s.(type) {
 		case *LineFilter:
-			if lineChanged || s.Op != "|=" || len(s.Values) != 1 || s.Values[0] == "" {
+			if lineChanged || !s.pushable() {
 				exact = false
 			}
 		case *LabelFilterStage:

@@ -1,9 +1,11 @@
 package logql
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/grafana/regexp"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -177,52 +179,28 @@ func (r *row) all() map[string]string {
 	return m
 }
 
+// match reports whether the line passes the filter: for |=, |~ and |>,
+// whether any of its values (joined by "or") is found; for !=, !~ and !>,
+// whether none is.
 func (f *LineFilter) match(line string) bool {
+	var found bool
 	switch f.Op {
-	case "|=":
-		for _, v := range f.Values {
-			if strings.Contains(line, v) {
-				return true
-			}
-		}
+	case "|=", "!=":
+		found = slices.ContainsFunc(f.Values, func(v string) bool { return strings.Contains(line, v) })
+	case "|~", "!~":
+		found = slices.ContainsFunc(f.res, func(re *regexp.Regexp) bool { return re.MatchString(line) })
+	case "|>", "!>":
+		found = slices.ContainsFunc(f.pats, func(p *Pattern) bool { return p.Matches(line) })
+	default:
 		return false
-	case "!=":
-		for _, v := range f.Values {
-			if strings.Contains(line, v) {
-				return false
-			}
-		}
-		return true
-	case "|~":
-		for _, re := range f.res {
-			if re.MatchString(line) {
-				return true
-			}
-		}
-		return false
-	case "!~":
-		for _, re := range f.res {
-			if re.MatchString(line) {
-				return false
-			}
-		}
-		return true
-	case "|>":
-		for _, p := range f.pats {
-			if p.Matches(line) {
-				return true
-			}
-		}
-		return false
-	case "!>":
-		for _, p := range f.pats {
-			if p.Matches(line) {
-				return false
-			}
-		}
-		return true
 	}
-	return false
+	return found == (f.Op[0] == '|')
+}
+
+// pushable reports whether the event store can apply the filter itself:
+// one non-empty substring that must be in the line.
+func (f *LineFilter) pushable() bool {
+	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != ""
 }
 
 func (s *ParserStage) parse(r *row) {
