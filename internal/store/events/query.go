@@ -295,8 +295,6 @@ type Query struct {
 	// scans in that order. For callers that keep the newest or oldest N
 	// events and know the Nth.
 	Cutoff func() (t int64, ok bool)
-
-	grams []uint64 // set by compile: bodyGrams
 }
 
 // filterFields is what the filters read.
@@ -338,9 +336,11 @@ func (q *Query) overlaps(minT, maxT int64) bool {
 }
 
 func (q *Query) match(e *Event) bool {
-	if !q.inRange(e.Time) {
-		return false
-	}
+	return q.inRange(e.Time) && q.matchFilters(e)
+}
+
+// matchFilters reports whether e passes every filter (not the time range).
+func (q *Query) matchFilters(e *Event) bool {
 	for i := range q.Filters {
 		if !q.Filters[i].Match(e) {
 			return false
@@ -361,7 +361,6 @@ func (q *Query) compile() error {
 			return err
 		}
 	}
-	q.grams = q.bodyGrams()
 	return nil
 }
 
@@ -411,7 +410,8 @@ func (q *Query) bodyGrams() []uint64 {
 }
 
 // mayMatch reports whether a row group with this index may hold matches.
-func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
+// ids, toks and grams are the query's traceIDs, bodyTokens and bodyGrams.
+func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string, grams []uint64) bool {
 	if ids != nil {
 		if len(ids) == 0 {
 			return false
@@ -433,7 +433,7 @@ func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string) bool {
 		}
 	}
 	if ix.grams {
-		for _, h := range q.grams {
+		for _, h := range grams {
 			if !ix.tokens.hasHash(h) {
 				return false
 			}

@@ -284,21 +284,12 @@ type ScanStats struct {
 // overlap; the slice (not the strings) is reused after fn returns. A row group failing its checksum is skipped and reported in the
 // stats; other errors end the scan.
 func (s *Store) Scan(ctx context.Context, q Query, fn func([]Event) error) (ScanStats, error) {
-	if err := q.compile(); err != nil {
-		return ScanStats{}, err
-	}
-	units, release := s.snapshot(&q)
-	defer release()
 	var mu sync.Mutex
-	var st ScanStats
-	st.Units = len(units)
-	err := s.parallel(ctx, &q, units, &st, func(_ int, evs []Event) error {
+	return s.ScanConcurrent(ctx, q, func(evs []Event) error {
 		mu.Lock()
 		defer mu.Unlock()
-		st.Matched += int64(len(evs))
 		return fn(evs)
 	})
-	return st, err
 }
 
 // ScanConcurrent is Scan with calls of fn that may overlap, one per
@@ -335,7 +326,7 @@ func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanSt
 // parallelUnits runs scan over the units the indexes do not rule out,
 // with one worker per CPU.
 func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *ScanStats, scan func(ctx context.Context, i int, u unit, ids []TraceID) error) error {
-	ids, toks := q.traceIDs(), q.bodyTokens()
+	ids, toks, grams := q.traceIDs(), q.bodyTokens(), q.bodyGrams()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -367,7 +358,7 @@ func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *S
 						continue
 					}
 				}
-				if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks) {
+				if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks, grams) {
 					mu.Lock()
 					st.Skipped++
 					mu.Unlock()

@@ -119,6 +119,22 @@ func (g *streamGrouper) add(k streamKey, t int64, stream func() Event) {
 	g.out[g.lastI].Times = append(g.out[g.lastI].Times, t)
 }
 
+// streamCols are a row group's stream columns.
+type streamCols struct {
+	res, svc, text []string
+	sev            []int32
+	cache          resourceCache
+}
+
+func (c *streamCols) key(i int) streamKey {
+	return streamKey{ptr(c.svc[i]), len(c.svc[i]), unsafe.Pointer(ptr(c.res[i])), len(c.res[i]), c.sev[i], ptr(c.text[i]), len(c.text[i])}
+}
+
+// stream is row i's stream: its resource, service and severity.
+func (c *streamCols) stream(i int) Event {
+	return Event{Resource: c.cache.get(c.res[i]), Service: c.svc[i], Severity: c.sev[i], SeverityText: c.text[i]}
+}
+
 // streamRowGroup groups a row group's matching rows by stream, reading
 // the time, stream and filter columns.
 func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamGrouper) error {
@@ -131,16 +147,9 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 		return err
 	}
 	times := cols.leafs[bitIndex(fTime)].i64
-	res := cols.leafs[bitIndex(fResource)].str
-	svc := cols.leafs[bitIndex(fService)].str
-	sev := cols.leafs[bitIndex(fSeverity)].i32
-	text := cols.leafs[bitIndex(fSevText)].str
-	add := func(i int) {
-		k := streamKey{ptr(svc[i]), len(svc[i]), unsafe.Pointer(ptr(res[i])), len(res[i]), sev[i], ptr(text[i]), len(text[i])}
-		g.add(k, times[i], func() Event {
-			return Event{Resource: cols.res.get(res[i]), Service: svc[i], Severity: sev[i], SeverityText: text[i]}
-		})
-	}
+	sc := streamCols{cols.leafs[bitIndex(fResource)].str, cols.leafs[bitIndex(fService)].str,
+		cols.leafs[bitIndex(fSevText)].str, cols.leafs[bitIndex(fSeverity)].i32, cols.res}
+	add := func(i int) { g.add(sc.key(i), times[i], func() Event { return sc.stream(i) }) }
 	if len(q.Filters) == 0 && q.inRange(u.minT) && q.inRange(u.maxT) {
 		for i := 0; i < cols.n; i++ {
 			add(i)
@@ -161,14 +170,13 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 			if !q.inRange(times[i]) {
 				continue
 			}
-			k := streamKey{ptr(svc[i]), len(svc[i]), unsafe.Pointer(ptr(res[i])), len(res[i]), sev[i], ptr(text[i]), len(text[i])}
+			k := sc.key(i)
 			if !haveLast || k != last {
 				gi, seen := passes[k]
 				if !seen {
-					e := Event{Time: times[i], Resource: cols.res.get(res[i]), Service: svc[i], Severity: sev[i], SeverityText: text[i]}
+					e := sc.stream(i)
 					gi = -1
-					if q.match(&e) {
-						e.Time = 0
+					if q.matchFilters(&e) {
 						gi = len(g.out)
 						g.out = append(g.out, StreamTimes{Stream: e})
 					}
