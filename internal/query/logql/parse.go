@@ -307,7 +307,7 @@ func (p *parser) parseLabelReplace() (SampleExpr, error) {
 	if err != nil {
 		return nil, p.errf(end, "label_replace: bad regular expression %q: %v", args[3], err)
 	}
-	if events.SanitizeLabelName(args[0]) != args[0] {
+	if !events.IsLabelName(args[0]) {
 		return nil, p.errf(end, "label_replace: invalid label name %q", args[0])
 	}
 	return &LabelReplace{Inner: inner, Dst: args[0], Replacement: args[1], Src: args[2], Re: args[3], re: re}, nil

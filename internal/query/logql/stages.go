@@ -20,6 +20,8 @@ import (
 
 	"github.com/buger/jsonparser"
 	"github.com/grafana/regexp"
+
+	"github.com/horus-obs/horus/internal/store/events"
 )
 
 // LogfmtSyntaxError is the error Logfmt returns in strict mode. Its message
@@ -453,7 +455,7 @@ objectEnd:
 // the line, key the unescaped one (they differ only when it had escapes).
 func jsonEmitLeaf(emit func(string, string), prefix []byte, rawKey string, key []byte, value string) {
 	if len(prefix) == 0 {
-		if isSanitizedKey(rawKey) { // so it has no escapes either
+		if events.IsLabelName(rawKey) { // so it has no escapes either
 			emit(rawKey, value)
 			return
 		}
@@ -520,19 +522,6 @@ func trimJSONKey(key []byte) []byte {
 
 func isLabelByte(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-}
-
-// isSanitizedKey reports whether sanitizing s would leave it unchanged.
-func isSanitizedKey(s string) bool {
-	if s == "" || (s[0] >= '0' && s[0] <= '9') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isLabelByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // jsonStringValue unescapes the contents of a JSON string as Loki does.

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
+
+	"github.com/horus-obs/horus/internal/store/events"
 )
 
 type kv struct{ k, v string }
@@ -806,7 +808,7 @@ func FuzzJSONFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		got, err := collect(func(emit func(k, v string)) error { return JSONFields(line, emit) })
 		for _, p := range got {
-			if !isLabelName(p.k) {
+			if !events.IsLabelName(p.k) {
 				t.Fatalf("key %q is not a label name", p.k)
 			}
 			if !utf8.ValidString(p.v) || strings.ContainsRune(p.v, utf8.RuneError) {
@@ -824,18 +826,6 @@ func FuzzJSONFields(f *testing.F) {
 			t.Fatalf("valid object rejected: %v", err)
 		}
 	})
-}
-
-func isLabelName(s string) bool {
-	if s == "" || (s[0] >= '0' && s[0] <= '9') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isLabelByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func FuzzPattern(f *testing.F) {

@@ -40,11 +40,7 @@ func LabelName(key string) string {
 // byte other than ASCII letters, digits and '_' becomes '_', and a name
 // starting with a digit gets a leading '_'.
 func SanitizeLabelName(s string) string {
-	ok := s != "" && !isDigit(s[0])
-	for i := 0; ok && i < len(s); i++ {
-		ok = isLabelByte(s[i])
-	}
-	if ok {
+	if IsLabelName(s) {
 		return s
 	}
 	var b strings.Builder
@@ -59,6 +55,16 @@ func SanitizeLabelName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// IsLabelName reports whether s is a valid label name: one that
+// SanitizeLabelName leaves as it is.
+func IsLabelName(s string) bool {
+	ok := s != "" && !isDigit(s[0])
+	for i := 0; ok && i < len(s); i++ {
+		ok = isLabelByte(s[i])
+	}
+	return ok
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
