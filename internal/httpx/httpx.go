@@ -63,6 +63,17 @@ func Badf(format string, args ...any) error {
 	return &BadRequest{fmt.Sprintf(format, args...)}
 }
 
+// Tenant returns a request's tenant, from X-Scope-OrgID. A bad header is
+// answered 400, naming it, and ok is false.
+func Tenant(w http.ResponseWriter, r *http.Request) (t string, ok bool) {
+	t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+	if err != nil {
+		http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+		return "", false
+	}
+	return t, true
+}
+
 // TenantFunc handles a query API request of one tenant.
 type TenantFunc func(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error
 
@@ -73,14 +84,13 @@ type TenantFunc func(ctx context.Context, tenant string, w http.ResponseWriter, 
 // as api's.
 func Handle(api string, timeout time.Duration, logger *slog.Logger, clientErr func(error) bool, h TenantFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-		if err != nil {
-			http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+		t, ok := Tenant(w, r)
+		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		err = h(ctx, t, w, r)
+		err := h(ctx, t, w, r)
 		var bad *BadRequest
 		switch {
 		case err == nil:

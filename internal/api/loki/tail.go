@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/net/websocket"
 
+	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/query/logql"
-	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // tail serves /loki/api/v1/tail: a websocket on which the lines of a log
@@ -22,9 +22,8 @@ import (
 // {"streams":[{"stream":{labels},"values":[["<ns>","line"],...]}],
 // "dropped_entries":null}.
 func (a *API) tail(w http.ResponseWriter, r *http.Request) {
-	t, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-	if err != nil {
-		http.Error(w, tenant.Header+" header: "+err.Error(), http.StatusBadRequest)
+	t, ok := httpx.Tenant(w, r)
+	if !ok {
 		return
 	}
 	q, err := logql.Parse(r.FormValue("query"))
