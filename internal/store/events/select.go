@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // unit is one piece of a scan: a head's snapshot or one row group.
@@ -208,12 +209,8 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	if l := c.leafs[bitIndex(fService)]; l != nil {
 		svc = l.str
 	}
-	type key struct {
-		res, svc       *byte
-		resLen, svcLen int
-	}
-	streams := map[key]bool{}
-	var last key
+	streams := map[streamKey]bool{} // by resource and service alone
+	var last streamKey
 	lastOK, haveLast := false, false
 	var e Event
 	rowCols := *c
@@ -223,9 +220,9 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 			continue
 		}
 		if len(byStream) > 0 {
-			var k key
+			var k streamKey
 			if res != nil {
-				k.res, k.resLen = ptr(res[i]), len(res[i])
+				k.res, k.resLen = unsafe.Pointer(ptr(res[i])), len(res[i])
 			}
 			if svc != nil {
 				k.svc, k.svcLen = ptr(svc[i]), len(svc[i])
