@@ -99,8 +99,10 @@ func (r *Receiver) RegisterHTTP(mux *http.ServeMux, prefix string) {
 }
 
 // GRPCServer returns a gRPC server with the OTLP services registered.
-func (r *Receiver) GRPCServer() *grpc.Server {
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes)))
+// opts are added to the receiver's own (the message size limit): the
+// server's credentials, interceptors and admission control.
+func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes))}, opts...)...)
 	if r.c.Metrics != nil {
 		pmetricotlp.RegisterGRPCServer(s, &metricsGRPC{r: r})
 	}
