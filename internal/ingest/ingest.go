@@ -68,6 +68,14 @@ const (
 	ReasonLineTooLong       Reason = "line_too_long"
 	ReasonTooManyLines      Reason = "too_many_lines"
 	ReasonInvalidLine       Reason = "invalid_line"
+	// ReasonBodyRead is a body that could not be read: a malformed
+	// chunked encoding, or a client that went away mid-body.
+	ReasonBodyRead Reason = "body_read_failed"
+	// ReasonBodyTimeout is a body that stopped arriving (answered 408).
+	ReasonBodyTimeout Reason = "body_read_timeout"
+	// ReasonOverloaded is a request refused by InFlight (answered 503
+	// with Retry-After, which clients retry).
+	ReasonOverloaded Reason = "overloaded"
 )
 
 // Error is a rejection: data refused for a Reason the client can fix.
