@@ -1,0 +1,200 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+
+	"github.com/horus-obs/horus/internal/ingest"
+)
+
+// retryAfter is the Retry-After given with a 503 for a request refused by
+// the in-flight limits: long enough for the requests in flight to finish.
+const retryAfter = 5 * time.Second
+
+// isIngest says whether a request of the main HTTP listener is a write:
+// the in-flight limits apply to these.
+func isIngest(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch p := r.URL.Path; {
+	case p == "/api/v1/write", p == "/loki/api/v1/push", p == "/api/v1/logs/jsonl", p == "/api/v2/spans":
+		return true
+	default:
+		return strings.HasPrefix(p, "/otlp/")
+	}
+}
+
+// bodyTimeouts bound how long a request body may take: each read must
+// bring bytes within idle, and the whole body must arrive within total
+// from the start of the request; 0 disables either. They protect every
+// handler from a client that announces a body and sends it slowly or not
+// at all (a slowloris on the body, which net/http's ReadHeaderTimeout does
+// not cover). The deadline is lifted once the body is read, so a long
+// query or a tail websocket is not cut.
+type bodyTimeouts struct {
+	idle, total time.Duration
+}
+
+// limitHTTP wraps h: every request's body reads get deadlines (bt), and
+// requests for which ingestOnly is nil or true are admitted by f, carry
+// their ingest.Reservation in their context, and have a 503 answered with
+// Retry-After.
+func limitHTTP(h http.Handler, f *ingest.InFlight, bt bodyTimeouts, ingestOnly func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && (bt.idle > 0 || bt.total > 0) {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), t: bt, start: time.Now()}
+		}
+		if ingestOnly != nil && !ingestOnly(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		res, err := f.Begin()
+		if err != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		defer res.End()
+		h.ServeHTTP(&retryAfterWriter{ResponseWriter: w}, r.WithContext(ingest.WithReservation(r.Context(), res)))
+	})
+}
+
+// retryAfterWriter adds Retry-After to a 503 that lacks one.
+type retryAfterWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *retryAfterWriter) WriteHeader(code int) {
+	if !w.wrote && code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *retryAfterWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// deadlineBody sets the connection's read deadline before each read of a
+// body, and lifts it at the end of the body.
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	t     bodyTimeouts
+	start time.Time
+	done  bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.done {
+		return b.ReadCloser.Read(p)
+	}
+	var d time.Time
+	now := time.Now()
+	if b.t.idle > 0 {
+		d = now.Add(b.t.idle)
+	}
+	if b.t.total > 0 {
+		if end := b.start.Add(b.t.total); d.IsZero() || end.Before(d) {
+			d = end
+		}
+	}
+	// A writer that cannot set deadlines (HTTP/2 over a test transport)
+	// reads without one.
+	_ = b.rc.SetReadDeadline(d)
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		// The deadline stays: net/http's discarding of the unread body
+		// after the answer fails at once instead of waiting for a client
+		// that sends nothing, and the connection is closed.
+		b.done = true
+	}
+	return n, err
+}
+
+// grpcLimits admits OTLP/gRPC calls through f: a call is refused with
+// Unavailable (which the OTLP exporters retry) when f's request limit is
+// reached before its message is read, and when its received message would
+// pass f's byte limit. The reservation ends with the call's context.
+// grpc-go reads a message frame by frame as it arrives (never allocating
+// its announced length up front), so the bytes a call holds before it is
+// counted are bounded by what the client really sent.
+type grpcLimits struct{ f *ingest.InFlight }
+
+// options returns the server options that apply the limits.
+func (g grpcLimits) options() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.InTapHandle(g.tap),
+		grpc.StatsHandler(g),
+		grpc.ChainUnaryInterceptor(g.unary),
+	}
+}
+
+// grpcReservation is a call's reservation and the error of its growth.
+type grpcReservation struct {
+	res *ingest.Reservation
+	err atomic.Pointer[error]
+}
+
+type grpcResKey struct{}
+
+func (g grpcLimits) tap(ctx context.Context, _ *tap.Info) (context.Context, error) {
+	res, err := g.f.Begin()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	// The stream's context ends with the call on every path, including
+	// those that never reach a stats handler's End (an unknown method).
+	context.AfterFunc(ctx, res.End)
+	return context.WithValue(ctx, grpcResKey{}, &grpcReservation{res: res}), nil
+}
+
+func (g grpcLimits) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (g grpcLimits) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	gr, _ := ctx.Value(grpcResKey{}).(*grpcReservation)
+	if gr == nil {
+		return
+	}
+	if p, ok := s.(*stats.InPayload); ok {
+		if err := gr.res.Grow(int64(p.Length)); err != nil {
+			gr.err.Store(&err)
+		}
+	}
+}
+
+func (g grpcLimits) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (g grpcLimits) HandleConn(context.Context, stats.ConnStats) {}
+
+func (g grpcLimits) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if gr, _ := ctx.Value(grpcResKey{}).(*grpcReservation); gr != nil {
+		if err := gr.err.Load(); err != nil {
+			return nil, status.Error(codes.Unavailable, (*err).Error())
+		}
+		ctx = ingest.WithReservation(ctx, gr.res)
+	}
+	return h(ctx, req)
+}
