@@ -30,10 +30,13 @@ type Config struct {
 	// relative to the working directory.
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is the one listen address for the UI and every query and
-	// ingest HTTP API (Prometheus, remote_write, Loki, Tempo).
+	// ingest HTTP API (Prometheus, remote_write, Loki, Tempo). The default,
+	// "localhost:3300", is reachable from this machine only.
 	HTTPAddr string `yaml:"http_addr"`
 	// OTLP holds the OpenTelemetry receiver addresses.
 	OTLP OTLPConfig `yaml:"otlp"`
+	// Web holds TLS, authentication, pprof and CORS for every listener.
+	Web WebConfig `yaml:"web"`
 	// Log configures Horus' own logs.
 	Log LogConfig `yaml:"log"`
 	// Limits bound what one request or one series may carry.
@@ -63,10 +66,10 @@ type Config struct {
 // OTLPConfig holds the listen addresses of the OTLP receivers. An empty
 // address disables that receiver.
 type OTLPConfig struct {
-	// GRPCAddr is the OTLP/gRPC listen address (default ":4317").
+	// GRPCAddr is the OTLP/gRPC listen address (default "localhost:4317").
 	GRPCAddr string `yaml:"grpc_addr"`
-	// HTTPAddr is the OTLP/HTTP listen address (default ":4318"). OTLP/HTTP
-	// is also served on the main HTTP address.
+	// HTTPAddr is the OTLP/HTTP listen address (default "localhost:4318").
+	// OTLP/HTTP is also served on the main HTTP address.
 	HTTPAddr string `yaml:"http_addr"`
 }
 
@@ -263,12 +266,22 @@ type QueryConfig struct {
 var highCardinality = []string{"trace_id", "span_id", "trace.id", "span.id", "user.id", "user_id", "enduser.id",
 	"session.id", "session_id", "request.id", "request_id", "http.request.id", "http.url", "url.full", "db.statement", "db.query.text"}
 
+// The default listen addresses are on the loopback interface, as the
+// OpenTelemetry Collector's receivers are: an unauthenticated Horus is not
+// reachable from other machines until it is told to be (e.g. --http-addr
+// 0.0.0.0:3300).
+const (
+	DefaultHTTPAddr     = "localhost:3300"
+	DefaultOTLPGRPCAddr = "localhost:4317"
+	DefaultOTLPHTTPAddr = "localhost:4318"
+)
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
 		DataDir:  "data",
-		HTTPAddr: ":3300",
-		OTLP:     OTLPConfig{GRPCAddr: ":4317", HTTPAddr: ":4318"},
+		HTTPAddr: DefaultHTTPAddr,
+		OTLP:     OTLPConfig{GRPCAddr: DefaultOTLPGRPCAddr, HTTPAddr: DefaultOTLPHTTPAddr},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Limits: Limits{
 			MaxRequestBodyBytes:   32 * units.MiB,
@@ -332,8 +345,8 @@ func Default() *Config {
 }
 
 // Load reads a YAML file over the defaults. Unknown fields are errors.
-// Relative paths in scrape configs (file_sd files, credentials) are
-// resolved against the file's directory.
+// Relative paths in scrape configs (file_sd files, credentials) and
+// web.config_file are resolved against the file's directory.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -364,6 +377,7 @@ func parse(b []byte, dir string) (*Config, error) {
 	if err := cfg.loadPrometheus(dir); err != nil {
 		return nil, err
 	}
+	cfg.Web.resolve(dir)
 	return cfg, nil
 }
 
@@ -418,6 +432,7 @@ func (c *Config) Validate() error {
 	add(validateAddr("http_addr", c.HTTPAddr, false))
 	add(validateAddr("otlp.grpc_addr", c.OTLP.GRPCAddr, true))
 	add(validateAddr("otlp.http_addr", c.OTLP.HTTPAddr, true))
+	errs = append(errs, c.Web.validate(c.OTLP.GRPCAddr != "")...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

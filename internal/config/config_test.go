@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,134 @@ logs:
 	}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "logs.redaction: redaction rule 0") {
 		t.Errorf("bad rule: Validate = %v", err)
+	}
+}
+
+func TestDefaultAddressesAreLoopback(t *testing.T) {
+	c := Default()
+	for _, a := range []string{c.HTTPAddr, c.OTLP.GRPCAddr, c.OTLP.HTTPAddr} {
+		if host, _, _ := net.SplitHostPort(a); host != "localhost" {
+			t.Errorf("default address %q is not on localhost", a)
+		}
+	}
+	if c.Web.ConfigFile != "" || c.Web.EnablePprof || len(c.Web.CORS.AllowedOrigins) != 0 {
+		t.Errorf("web defaults = %+v; want no web config file, no pprof, no CORS origin", c.Web)
+	}
+}
+
+// TestWebConfigFile checks web.config_file: relative to the Horus
+// configuration file, validated as exporter-toolkit validates it.
+func TestWebConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// bcrypt of "s3cret" at cost 4.
+	write("web.yml", "basic_auth_users:\n  horus: $2a$04$1KGNAuDSWKMvwZywzP/L7OEKF5MAGGo32lRaUgRJqq.YEyMNNt1bO\n")
+	cfg, err := Load(write("horus.yml", "web:\n  config_file: web.yml\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "web.yml"); cfg.Web.ConfigFile != want {
+		t.Errorf("web.config_file = %q, want %q (relative to the config file)", cfg.Web.ConfigFile, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadWebFile(cfg.Web.ConfigFile)
+	if err != nil || !f.Authenticates || f.TLS {
+		t.Errorf("ReadWebFile = %+v, %v; want basic auth, no TLS", f, err)
+	}
+
+	for name, c := range map[string]struct{ web, want string }{
+		"missing file":    {"", "no such file"},
+		"plain password":  {"basic_auth_users:\n  horus: s3cret\n", "hashedSecret too short"},
+		"unknown field":   {"basic_auth:\n  horus: x\n", "field basic_auth not found"},
+		"missing key":     {"tls_server_config:\n  cert_file: c.pem\n", "missing one of key or key_file"},
+		"bad header":      {"http_server_config:\n  headers:\n    X-Foo: bar\n", "can not be configured"},
+		"unknown version": {"tls_server_config:\n  min_version: TLS99\n", "unknown TLS version"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "absent.yml")
+			if c.web != "" {
+				path = write(strings.ReplaceAll(name, " ", "_")+".yml", c.web)
+			}
+			cfg := Default()
+			cfg.Web.ConfigFile = path
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), "web.config_file") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Validate = %v; want an error naming web.config_file and %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCORSConfig(t *testing.T) {
+	c := CORSConfig{AllowedOrigins: []string{"https://grafana.example.com", "https://*.corp.example", "http://localhost:3000"}}
+	for origin, want := range map[string]bool{
+		"https://grafana.example.com": true,
+		"https://GRAFANA.example.com": true,
+		"http://grafana.example.com":  false,
+		"https://a.corp.example":      true,
+		"https://corp.example":        false,
+		"http://localhost:3000":       true,
+		"http://localhost:3001":       false,
+		"https://evil.example":        false,
+		"null":                        false,
+	} {
+		if got := c.AllowsOrigin(origin); got != want {
+			t.Errorf("AllowsOrigin(%q) = %v, want %v", origin, got, want)
+		}
+	}
+	if !(CORSConfig{AllowedOrigins: []string{"*"}}).AllowsOrigin("https://any.example") {
+		t.Error(`"*" does not allow every origin`)
+	}
+	if (CORSConfig{}).AllowsOrigin("https://any.example") {
+		t.Error("the default allows an origin")
+	}
+	for _, bad := range []CORSConfig{
+		{AllowedOrigins: []string{"grafana.example.com"}},
+		{AllowedOrigins: []string{"https://grafana.example.com/"}},
+		{AllowedOrigins: []string{"https://[a"}},
+		{AllowedHeaders: []string{"X-A, X-B"}},
+	} {
+		cfg := Default()
+		cfg.Web.CORS = bad
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "web.cors.allowed_") {
+			t.Errorf("%+v: Validate = %v; want an error naming the field", bad, err)
+		}
+	}
+}
+
+func TestWebFlags(t *testing.T) {
+	dir := t.TempDir()
+	web := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(web, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fl := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--web.config.file", web, "--web.enable-pprof", "--web.cors.allowed-origins", "https://a.example, https://b.example",
+		"--http-addr", "0.0.0.0:3300"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := fl.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.ConfigFile != web || !cfg.Web.EnablePprof || strings.Join(cfg.Web.CORS.AllowedOrigins, " ") != "https://a.example https://b.example" ||
+		cfg.HTTPAddr != "0.0.0.0:3300" {
+		t.Errorf("got %+v, http_addr %q", cfg.Web, cfg.HTTPAddr)
+	}
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--web.enable-pprof=maybe"}); err == nil || !strings.Contains(err.Error(), "web.enable-pprof") {
+		t.Errorf("bad bool: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -23,9 +24,14 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	fs.StringVar(&f.ConfigFile, "config", "", "path to the YAML configuration file (optional)")
 	f.str("data-dir", "directory for all stored data (default \"data\")", func(c *Config, v string) { c.DataDir = v })
-	f.str("http-addr", "listen address for the UI and all HTTP APIs (default \":3300\")", func(c *Config, v string) { c.HTTPAddr = v })
-	f.str("otlp-grpc-addr", "OTLP/gRPC listen address, empty to disable (default \":4317\")", func(c *Config, v string) { c.OTLP.GRPCAddr = v })
-	f.str("otlp-http-addr", "OTLP/HTTP listen address, empty to disable (default \":4318\")", func(c *Config, v string) { c.OTLP.HTTPAddr = v })
+	f.str("http-addr", "listen address for the UI and all HTTP APIs; 0.0.0.0:3300 for every interface (default \""+DefaultHTTPAddr+"\")", func(c *Config, v string) { c.HTTPAddr = v })
+	f.str("otlp-grpc-addr", "OTLP/gRPC listen address, empty to disable (default \""+DefaultOTLPGRPCAddr+"\")", func(c *Config, v string) { c.OTLP.GRPCAddr = v })
+	f.str("otlp-http-addr", "OTLP/HTTP listen address, empty to disable (default \""+DefaultOTLPHTTPAddr+"\")", func(c *Config, v string) { c.OTLP.HTTPAddr = v })
+	f.str("web.config.file", "Prometheus web configuration file (TLS, basic auth) for every listener, as Prometheus' --web.config.file (default none)", func(c *Config, v string) { c.Web.ConfigFile = v })
+	f.boolean("web.enable-pprof", "serve Go's profiler under /debug/pprof (default false)", func(c *Config, b bool) { c.Web.EnablePprof = b })
+	f.str("web.cors.allowed-origins", "comma-separated origins whose web pages may call Horus, e.g. https://grafana.example.com (default none)", func(c *Config, v string) {
+		c.Web.CORS.AllowedOrigins = splitList(v)
+	})
 	f.str("log-level", "log level: debug, info, warn, error (default \"info\")", func(c *Config, v string) { c.Log.Level = v })
 	f.str("log-format", "log format: json or text (default \"json\")", func(c *Config, v string) { c.Log.Format = v })
 	f.dur("retention-time", "how long metric samples are kept, e.g. 15d (default 15d)", func(c *Config, d model.Duration) { c.Metrics.Retention = d })
@@ -74,6 +80,28 @@ func (f *Flags) bytes(name, usage string, apply func(*Config, units.Base2Bytes))
 		f.later(func(c *Config) { apply(c, b) })
 		return nil
 	})
+}
+
+func (f *Flags) boolean(name, usage string, apply func(*Config, bool)) {
+	f.fs.BoolFunc(name, usage, func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not true or false: %w", err)
+		}
+		f.later(func(c *Config) { apply(c, b) })
+		return nil
+	})
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (f *Flags) integer(name, usage string, apply func(*Config, int)) {

@@ -240,21 +240,25 @@ func (s *Server) build() (err error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api.Handler())
-	mux.Handle("/api/v1/write", rw)
+	mux.Handle("/api/v1/write", refuseSimple(rw, im, remoteWriteEndpoint))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
-	receiver.RegisterHTTP(mux, "/otlp")
+	otlpMux := http.NewServeMux()
+	receiver.RegisterHTTP(otlpMux, "/otlp")
+	mux.Handle("/otlp/", refuseSimple(otlpMux, im, otlpHTTPEndpoint))
 	lokiapi.New(s.events, logger.With("component", "loki"), lokiapi.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
-	mux.Handle("POST /loki/api/v1/push", &loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")})
-	mux.Handle("POST /api/v1/logs/jsonl", &jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")})
-	mux.Handle("POST /api/v2/spans", &zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")})
+	mux.Handle("POST /loki/api/v1/push", refuseSimple(&loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")}, im, lokiPushEndpoint))
+	mux.Handle("POST /api/v1/logs/jsonl", refuseSimple(&jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")}, im, jsonLinesEndpoint))
+	mux.Handle("POST /api/v2/spans", refuseSimple(&zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")}, im, zipkinEndpoint))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if cfg.Web.EnablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Horus is Healthy.")
 	})
@@ -272,7 +276,8 @@ func (s *Server) build() (err error) {
 		}
 		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
-	s.httpSrv = newHTTPServer(mux, logger)
+	browser := newBrowserPolicy(cfg.Web.CORS)
+	s.httpSrv = newHTTPServer(browser.wrap(mux), logger)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http_addr: %w", err)
@@ -280,18 +285,22 @@ func (s *Server) build() (err error) {
 	if cfg.OTLP.HTTPAddr != "" {
 		omux := http.NewServeMux()
 		receiver.RegisterHTTP(omux, "")
-		s.otlpHTTPSrv = newHTTPServer(omux, logger)
+		s.otlpHTTPSrv = newHTTPServer(browser.wrap(refuseSimple(omux, im, otlpHTTPEndpoint)), logger)
 		if s.otlpHTTPLn, err = net.Listen("tcp", cfg.OTLP.HTTPAddr); err != nil {
 			return fmt.Errorf("otlp.http_addr: %w", err)
 		}
 	}
 	if cfg.OTLP.GRPCAddr != "" {
-		s.grpcSrv = receiver.GRPCServer()
+		webOpts, werr := s.grpcWebOptions()
+		if werr != nil {
+			return fmt.Errorf("web.config_file: %w", werr)
+		}
+		s.grpcSrv = receiver.GRPCServer(webOpts...)
 		if s.otlpGRPCLn, err = net.Listen("tcp", cfg.OTLP.GRPCAddr); err != nil {
 			return fmt.Errorf("otlp.grpc_addr: %w", err)
 		}
 	}
-	return nil
+	return s.warnExposed()
 }
 
 // buildInfoCollector exposes horus_build_info, Prometheus' convention for
@@ -353,7 +362,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveHTTP := func(name string, srv *http.Server, ln net.Listener) {
 		g.Add(func() error {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.serveWeb(srv, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s server: %w", name, err)
 			}
 			return nil
