@@ -76,6 +76,9 @@ const (
 	// ReasonOverloaded is a request refused by InFlight (answered 503
 	// with Retry-After, which clients retry).
 	ReasonOverloaded Reason = "overloaded"
+	// ReasonTooDeep is a value nested deeper than Horus decodes (arrays
+	// in arrays, maps in maps, JSON objects in objects).
+	ReasonTooDeep Reason = "nested_too_deep"
 )
 
 // Error is a rejection: data refused for a Reason the client can fix.

@@ -116,14 +116,17 @@ func LogsFromOTLP(ld plog.Logs, stream map[string]bool, now int64) []events.Even
 	return dst
 }
 
-// bodyString is a record's body as a log line: text as it is, other
-// values (maps from structured loggers, arrays, bytes) as JSON.
+// bodyString is a record's body as a log line: text as it is, maps (from
+// structured loggers) and arrays as JSON, bytes as base64, numbers and
+// booleans as text.
 func bodyString(v pcommon.Value) string {
-	if v.Type() == pcommon.ValueTypeStr {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
 		return v.Str()
-	}
-	if v.Type() == pcommon.ValueTypeEmpty {
+	case pcommon.ValueTypeEmpty:
 		return ""
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		return jsonText(v)
 	}
 	return v.AsString()
 }

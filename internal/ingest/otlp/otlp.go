@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	grpcencoding "google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/tenant"
 )
 
@@ -99,82 +101,26 @@ func (r *Receiver) RegisterHTTP(mux *http.ServeMux, prefix string) {
 }
 
 // GRPCServer returns a gRPC server with the OTLP services registered.
-// opts are added to the receiver's own (the message size limit): the
-// server's credentials, interceptors and admission control.
+// opts are added to the receiver's own (the message size limit, the codec):
+// the server's credentials, interceptors and admission control. The
+// services take each request as bytes and decode it as OTLP/HTTP does,
+// after the same checks (see package shape), so that a request nested too
+// deep or made of empty items is refused before pdata decodes it.
 func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes))}, opts...)...)
+	s := grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(r.opts.Body.MaxDecodedBytes)),
+		grpc.ForceServerCodecV2(rawCodec{next: grpcencoding.GetCodecV2(rawCodec{}.Name())}),
+	}, opts...)...)
 	if r.c.Metrics != nil {
-		pmetricotlp.RegisterGRPCServer(s, &metricsGRPC{r: r})
+		s.RegisterService(r.grpcService("opentelemetry.proto.collector.metrics.v1.MetricsService", ingest.SignalMetrics, r.exportMetrics), r)
 	}
 	if r.c.Traces != nil {
-		ptraceotlp.RegisterGRPCServer(s, &tracesGRPC{r: r})
+		s.RegisterService(r.grpcService("opentelemetry.proto.collector.trace.v1.TraceService", ingest.SignalTraces, r.exportTraces), r)
 	}
 	if r.c.Logs != nil {
-		plogotlp.RegisterGRPCServer(s, &logsGRPC{r: r})
+		s.RegisterService(r.grpcService("opentelemetry.proto.collector.logs.v1.LogsService", ingest.SignalLogs, r.exportLogs), r)
 	}
 	return s
-}
-
-type metricsGRPC struct {
-	pmetricotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (g *metricsGRPC) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	resp := pmetricotlp.NewExportResponse()
-	p, err := g.r.consumeMetrics(ctx, ingest.ProtoOTLPGRPC, req.Metrics())
-	if err != nil {
-		return resp, status.Error(grpcCode(err), err.Error())
-	}
-	if p.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(p.Message)
-	}
-	return resp, nil
-}
-
-type tracesGRPC struct {
-	ptraceotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (g *tracesGRPC) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	resp := ptraceotlp.NewExportResponse()
-	t, err := g.r.grpcTenant(ctx, ingest.SignalTraces)
-	if err != nil {
-		return resp, err
-	}
-	p, err := g.r.consumeTraces(ctx, ingest.ProtoOTLPGRPC, t, req.Traces())
-	if err != nil {
-		return resp, status.Error(grpcCode(err), err.Error())
-	}
-	if p.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(p.Message)
-	}
-	return resp, nil
-}
-
-type logsGRPC struct {
-	plogotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (g *logsGRPC) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	resp := plogotlp.NewExportResponse()
-	t, err := g.r.grpcTenant(ctx, ingest.SignalLogs)
-	if err != nil {
-		return resp, err
-	}
-	p, err := g.r.consumeLogs(ctx, ingest.ProtoOTLPGRPC, t, req.Logs())
-	if err != nil {
-		return resp, status.Error(grpcCode(err), err.Error())
-	}
-	if p.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedLogRecords(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(p.Message)
-	}
-	return resp, nil
 }
 
 // grpcTenant reads the tenant of a gRPC request from its metadata.
@@ -289,74 +235,107 @@ type undecodable struct{ err *ingest.Error }
 func (u undecodable) Error() string { return u.err.Error() }
 func (u undecodable) Unwrap() error { return u.err }
 
-// export decodes one OTLP/HTTP request body and consumes it.
-type export func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error)
+// export decodes one OTLP request body and consumes it; proto is the
+// protocol it came by (the counters' label).
+type export func(ctx context.Context, proto, tenant string, enc encoding, body []byte) (response, error)
+
+// maxLogRecords is the records limit of a logs request and its name: the
+// consumer's limits.max_log_lines_per_request, else
+// shape.MaxRecordsPerRequest.
+func (r *Receiver) maxLogRecords() (int, string) {
+	if l, ok := r.c.Logs.(*EventLogs); ok && l.Limits.MaxLines > 0 {
+		return l.Limits.MaxLines, "limits.max_log_lines_per_request"
+	}
+	return shape.MaxRecordsPerRequest, defaultLimit
+}
+
+// decode checks a body (see signalShape.check) and decodes it into req.
+// Its errors are undecodable.
+func decode(s signalShape, enc encoding, body []byte, req interface {
+	UnmarshalProto([]byte) error
+	UnmarshalJSON([]byte) error
+}, maxRecords int, limit string) error {
+	if err := s.check(enc, body, maxRecords, limit); err != nil {
+		var ie *ingest.Error
+		if errors.As(err, &ie) {
+			return undecodable{ie}
+		}
+		return err
+	}
+	var err error
+	if enc == encJSON {
+		err = req.UnmarshalJSON(body)
+	} else {
+		err = req.UnmarshalProto(body)
+	}
+	if err != nil {
+		return undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode %s (%s): %v", s.what, enc.contentType(), err)}
+	}
+	return nil
+}
+
+func (r *Receiver) exportMetrics(ctx context.Context, proto, _ string, enc encoding, body []byte) (response, error) {
+	ereq := pmetricotlp.NewExportRequest()
+	if err := decode(metricsSignal, enc, body, ereq, shape.MaxRecordsPerRequest, defaultLimit); err != nil {
+		return nil, err
+	}
+	p, err := r.consumeMetrics(ctx, proto, ereq.Metrics())
+	if err != nil {
+		return nil, err
+	}
+	resp := pmetricotlp.NewExportResponse()
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
+
+func (r *Receiver) exportTraces(ctx context.Context, proto, tenant string, enc encoding, body []byte) (response, error) {
+	ereq := ptraceotlp.NewExportRequest()
+	if err := decode(tracesSignal, enc, body, ereq, shape.MaxRecordsPerRequest, defaultLimit); err != nil {
+		return nil, err
+	}
+	p, err := r.consumeTraces(ctx, proto, tenant, ereq.Traces())
+	if err != nil {
+		return nil, err
+	}
+	resp := ptraceotlp.NewExportResponse()
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
+
+func (r *Receiver) exportLogs(ctx context.Context, proto, tenant string, enc encoding, body []byte) (response, error) {
+	ereq := plogotlp.NewExportRequest()
+	maxRecords, limit := r.maxLogRecords()
+	if err := decode(logsSignal, enc, body, ereq, maxRecords, limit); err != nil {
+		return nil, err
+	}
+	p, err := r.consumeLogs(ctx, proto, tenant, ereq.Logs())
+	if err != nil {
+		return nil, err
+	}
+	resp := plogotlp.NewExportResponse()
+	if p.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedLogRecords(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(p.Message)
+	}
+	return resp, nil
+}
 
 func (r *Receiver) serveMetrics(w http.ResponseWriter, req *http.Request) {
-	r.serve(ingest.SignalMetrics, w, req, func(ctx context.Context, _ string, enc encoding, body []byte) (response, error) {
-		ereq := pmetricotlp.NewExportRequest()
-		if err := unmarshal(ereq, enc, body); err != nil {
-			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP metrics (%s): %v", enc.contentType(), err)}
-		}
-		p, err := r.consumeMetrics(ctx, ingest.ProtoOTLPHTTP, ereq.Metrics())
-		if err != nil {
-			return nil, err
-		}
-		resp := pmetricotlp.NewExportResponse()
-		if p.Rejected > 0 {
-			resp.PartialSuccess().SetRejectedDataPoints(p.Rejected)
-			resp.PartialSuccess().SetErrorMessage(p.Message)
-		}
-		return resp, nil
-	})
+	r.serve(ingest.SignalMetrics, w, req, r.exportMetrics)
 }
 
 func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
-	r.serve(ingest.SignalTraces, w, req, func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error) {
-		ereq := ptraceotlp.NewExportRequest()
-		if err := unmarshal(ereq, enc, body); err != nil {
-			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP traces (%s): %v", enc.contentType(), err)}
-		}
-		p, err := r.consumeTraces(ctx, ingest.ProtoOTLPHTTP, tenant, ereq.Traces())
-		if err != nil {
-			return nil, err
-		}
-		resp := ptraceotlp.NewExportResponse()
-		if p.Rejected > 0 {
-			resp.PartialSuccess().SetRejectedSpans(p.Rejected)
-			resp.PartialSuccess().SetErrorMessage(p.Message)
-		}
-		return resp, nil
-	})
+	r.serve(ingest.SignalTraces, w, req, r.exportTraces)
 }
 
 func (r *Receiver) serveLogs(w http.ResponseWriter, req *http.Request) {
-	r.serve(ingest.SignalLogs, w, req, func(ctx context.Context, tenant string, enc encoding, body []byte) (response, error) {
-		ereq := plogotlp.NewExportRequest()
-		if err := unmarshal(ereq, enc, body); err != nil {
-			return nil, undecodable{ingest.Errorf(ingest.ReasonMalformed, "decode OTLP logs (%s): %v", enc.contentType(), err)}
-		}
-		p, err := r.consumeLogs(ctx, ingest.ProtoOTLPHTTP, tenant, ereq.Logs())
-		if err != nil {
-			return nil, err
-		}
-		resp := plogotlp.NewExportResponse()
-		if p.Rejected > 0 {
-			resp.PartialSuccess().SetRejectedLogRecords(p.Rejected)
-			resp.PartialSuccess().SetErrorMessage(p.Message)
-		}
-		return resp, nil
-	})
-}
-
-func unmarshal(req interface {
-	UnmarshalProto([]byte) error
-	UnmarshalJSON([]byte) error
-}, enc encoding, body []byte) error {
-	if enc == encJSON {
-		return req.UnmarshalJSON(body)
-	}
-	return req.UnmarshalProto(body)
+	r.serve(ingest.SignalLogs, w, req, r.exportLogs)
 }
 
 // serve answers an OTLP/HTTP request: method, content type, tenant and
@@ -386,7 +365,7 @@ func (r *Receiver) serve(signal string, w http.ResponseWriter, req *http.Request
 		r.refuse(sw, enc, signal, err)
 		return
 	}
-	resp, err := exp(req.Context(), t, enc, body)
+	resp, err := exp(req.Context(), ingest.ProtoOTLPHTTP, t, enc, body)
 	if err != nil {
 		var u undecodable
 		if errors.As(err, &u) {

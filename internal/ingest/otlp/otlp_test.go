@@ -57,21 +57,7 @@ func sampleMetrics() pmetric.Metrics {
 // every answer must be a success (maybe partial) or a 4xx, never a 5xx or
 // a panic.
 func FuzzOTLPMetricsHTTP(f *testing.F) {
-	req := pmetricotlp.NewExportRequestFromMetrics(sampleMetrics())
-	pb, _ := req.MarshalProto()
-	js, _ := req.MarshalJSON()
-	f.Add(pb, false)
-	f.Add(js, true)
-	mux := newMux(f)
-	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
-		h := map[string]string{}
-		if isJSON {
-			h["Content-Type"] = "application/json"
-		}
-		if w := post(mux, "/v1/metrics", body, h); w.Code >= 500 {
-			t.Fatalf("status %d: %s", w.Code, w.Body)
-		}
-	})
+	fuzzHTTP(f, newMux(f), "/v1/metrics", pmetricotlp.NewExportRequestFromMetrics(sampleMetrics()))
 }
 
 // TestPromNames checks the OpenTelemetry → Prometheus naming rules on

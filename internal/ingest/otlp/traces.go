@@ -152,9 +152,49 @@ func ValueFrom(v pcommon.Value) events.Value {
 	case pcommon.ValueTypeBytes:
 		return events.Bytes(v.Bytes().AsRaw())
 	case pcommon.ValueTypeSlice:
-		return events.Value{Type: events.TypeArray, Str: v.AsString()}
+		return events.Value{Type: events.TypeArray, Str: jsonText(v)}
 	case pcommon.ValueTypeMap:
-		return events.Value{Type: events.TypeMap, Str: v.AsString()}
+		return events.Value{Type: events.TypeMap, Str: jsonText(v)}
 	}
 	return events.Value{}
+}
+
+// tooDeepText stands for a value nested deeper than MaxValueDepth, which
+// the receiver refuses before decoding: only a caller that builds pdata
+// itself can pass one.
+var tooDeepText = fmt.Sprintf("<value nested more than %d levels deep>", MaxValueDepth)
+
+// jsonText is an array or map value as JSON (pdata's AsString, whose
+// recursion has no bound), or tooDeepText for one that nests deeper than
+// MaxValueDepth.
+func jsonText(v pcommon.Value) string {
+	if tooDeep(v, MaxValueDepth) {
+		return tooDeepText
+	}
+	return v.AsString()
+}
+
+// tooDeep tells whether v needs more than levels levels: a scalar needs
+// one, an array or map one more than its deepest element. It recurses no
+// deeper than levels.
+func tooDeep(v pcommon.Value, levels int) bool {
+	if levels < 1 {
+		return true
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len(); i++ {
+			if tooDeep(s.At(i), levels-1) {
+				return true
+			}
+		}
+	case pcommon.ValueTypeMap:
+		for _, x := range v.Map().All() {
+			if tooDeep(x, levels-1) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -220,18 +220,26 @@ func mustProto(edit func(ptrace.Traces)) []byte {
 // FuzzOTLPTracesHTTP: every answer to an arbitrary body is a success
 // (maybe partial) or a 4xx, never a 5xx or a panic.
 func FuzzOTLPTracesHTTP(f *testing.F) {
-	req := ptraceotlp.NewExportRequestFromTraces(sampleTraces())
+	fuzzHTTP(f, tracesMux(f, spanSink{}), "/v1/traces", ptraceotlp.NewExportRequestFromTraces(sampleTraces()))
+}
+
+// fuzzHTTP posts arbitrary bodies to path as OTLP protobuf and JSON,
+// seeded with req in both: every answer must be a success (maybe
+// partial) or a 4xx, never a 5xx or a panic.
+func fuzzHTTP(f *testing.F, mux http.Handler, path string, req interface {
+	MarshalProto() ([]byte, error)
+	MarshalJSON() ([]byte, error)
+}) {
 	pb, _ := req.MarshalProto()
 	js, _ := req.MarshalJSON()
 	f.Add(pb, false)
 	f.Add(js, true)
-	mux := tracesMux(f, spanSink{})
 	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
 		h := map[string]string{}
 		if isJSON {
 			h["Content-Type"] = "application/json"
 		}
-		if w := post(mux, "/v1/traces", body, h); w.Code >= 500 {
+		if w := post(mux, path, body, h); w.Code >= 500 {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	})

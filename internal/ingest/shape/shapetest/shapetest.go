@@ -1,0 +1,125 @@
+// Package shapetest builds the bodies of the attacks package shape guards
+// against (values nested deep, bodies of empty items) and measures the
+// memory a decoder takes on them, for the decoders' tests and benchmarks.
+package shapetest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"runtime"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Mem is the memory one call took.
+type Mem struct {
+	// Total is the bytes allocated during the call (MemStats.TotalAlloc).
+	Total uint64
+	// Peak is the most the live heap (MemStats.HeapAlloc) grew over its
+	// level before the call, sampled every millisecond and at the end.
+	Peak uint64
+}
+
+// Measure runs f and returns the memory it took. Other goroutines'
+// allocations count too: measure with nothing else running.
+func Measure(f func()) Mem {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var (
+		mu   sync.Mutex
+		peak uint64
+		done = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		if ms.HeapAlloc > before.HeapAlloc && ms.HeapAlloc-before.HeapAlloc > peak {
+			peak = ms.HeapAlloc - before.HeapAlloc
+		}
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	f()
+	sample()
+	close(done)
+	wg.Wait()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return Mem{Total: after.TotalAlloc - before.TotalAlloc, Peak: peak}
+}
+
+// Repeat is n copies of item: the body of n empty items when item is an
+// empty message field (0a 00).
+func Repeat(item []byte, n int) []byte { return bytes.Repeat(item, n) }
+
+// Field is a protobuf length-delimited field num holding msg.
+func Field(num protowire.Number, msg []byte) []byte {
+	b := protowire.AppendTag(nil, num, protowire.BytesType)
+	return protowire.AppendBytes(b, msg)
+}
+
+// Nest is inner inside depth messages, each written as prefix(n) before
+// its content of n bytes: Nest(v, 2, p) is p(len(p(len(v)))+len(p(len(v)))+len(v)) ++ p(len(v)) ++ v.
+// It takes time linear in the result.
+func Nest(inner []byte, depth int, prefix func(n int) []byte) []byte {
+	prefixes := make([][]byte, depth)
+	n := len(inner)
+	for i := range depth {
+		prefixes[i] = prefix(n)
+		n += len(prefixes[i])
+	}
+	out := make([]byte, 0, n)
+	for i := depth - 1; i >= 0; i-- {
+		out = append(out, prefixes[i]...)
+	}
+	return append(out, inner...)
+}
+
+// Prefix is the tag and length of a length-delimited field num holding
+// n bytes.
+func Prefix(num protowire.Number, n int) []byte {
+	b := protowire.AppendTag(nil, num, protowire.BytesType)
+	return protowire.AppendVarint(b, uint64(n))
+}
+
+// NestJSON is open depth times, then middle, then close depth times: a
+// JSON value nested depth levels deep, built without recursion.
+func NestJSON(open, middle, close string, depth int) []byte {
+	var b bytes.Buffer
+	b.Grow(depth*(len(open)+len(close)) + len(middle))
+	for range depth {
+		b.WriteString(open)
+	}
+	b.WriteString(middle)
+	for range depth {
+		b.WriteString(close)
+	}
+	return b.Bytes()
+}
+
+// Gzip compresses b, as an attacker sends it to pass the body limit.
+func Gzip(b []byte) []byte {
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return out.Bytes()
+}
