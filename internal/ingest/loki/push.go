@@ -25,6 +25,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/tenant"
 )
@@ -99,24 +100,15 @@ func (h *Handler) push(r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var req push.PushRequest
-	switch mt {
-	case "application/x-protobuf", "application/protobuf":
-		// The protobuf is snappy-compressed, without a Content-Encoding.
-		if !strings.EqualFold(r.Header.Get("Content-Encoding"), "snappy") {
-			if body, err = ingest.DecodeSnappy(body, h.Body.MaxDecodedBytes); err != nil {
-				return 0, err
-			}
-		}
-		if err := req.Unmarshal(body); err != nil {
-			return 0, ingest.Errorf(ingest.ReasonMalformed, "decode push protobuf: %v", err)
-		}
-	case "", "application/json":
-		if req.Streams, err = decodeJSON(body); err != nil {
+	// The protobuf is snappy-compressed, without a Content-Encoding.
+	if isProtobuf(mt) && !strings.EqualFold(r.Header.Get("Content-Encoding"), "snappy") {
+		if body, err = ingest.DecodeSnappy(body, h.Body.MaxDecodedBytes); err != nil {
 			return 0, err
 		}
-	default:
-		return 0, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; use application/x-protobuf (snappy) or application/json", ct)
+	}
+	var req push.PushRequest
+	if req.Streams, err = h.decode(mt, ct, body); err != nil {
+		return 0, err
 	}
 	total := 0
 	for i := range req.Streams {
@@ -143,6 +135,85 @@ func (h *Handler) push(r *http.Request) (int, error) {
 		return len(logs), &rej
 	}
 	return len(logs), nil
+}
+
+// The shapes of a push for the checks before decoding (package shape):
+// protobuf (push.proto, decoded by gogo into push's structs, strings
+// aliasing the body) and JSON (decoded into jsonPush, then push's
+// structs). A stream without entries counts as a line.
+var (
+	pbPair   = &shape.Shape{Name: "LabelPairAdapter", Cost: 32}
+	pbEntry  = &shape.Shape{Name: "EntryAdapter", Kind: shape.Record, Cost: 88}
+	pbStream = &shape.Shape{Name: "StreamAdapter", Kind: shape.Container, Cost: 48}
+	pbPush   = &shape.Shape{Name: "PushRequest"}
+
+	// A stream's labels: a map entry and a piece of the labels text.
+	jsLabels = &shape.Shape{Name: "stream", MemberCost: 64}
+	// An entry's structured metadata: a map entry and a LabelAdapter.
+	jsMetadata = &shape.Shape{Name: "structured metadata", MemberCost: 96}
+	jsEntry    = &shape.Shape{Name: "value", Kind: shape.Record, Cost: 24 + 88, Any: &shape.Field{Shape: jsMetadata}}
+	jsStream   = &shape.Shape{Name: "stream", Kind: shape.Container, Cost: 32 + 48}
+	jsPush     = &shape.Shape{Name: "push"}
+)
+
+func init() {
+	pbEntry.Fields = []shape.Field{shape.Repeated(3, "structuredMetadata", pbPair), shape.Repeated(4, "parsed", pbPair)}
+	pbStream.Fields = []shape.Field{shape.Repeated(2, "entries", pbEntry)}
+	pbPush.Fields = []shape.Field{shape.Repeated(1, "streams", pbStream)}
+	jsStream.Fields = []shape.Field{shape.Message(0, "stream", jsLabels), shape.Repeated(0, "values", jsEntry)}
+	jsPush.Fields = []shape.Field{shape.Repeated(0, "streams", jsStream)}
+}
+
+// check refuses a push body before it is decoded: more lines than the
+// limit (a stream without any counting as one), a decoding that would take
+// more than package shape's bound of memory, JSON nested deeper than
+// shape.MaxDepth. The error is an *ingest.Error.
+func (h *Handler) check(body []byte, isJSON bool) error {
+	l := shape.Limits{
+		What:          "Loki push",
+		Records:       "log lines",
+		MaxRecords:    h.Limits.MaxLines,
+		RecordsLimit:  "limits.max_log_lines_per_request",
+		RecordsReason: ingest.ReasonTooManyLines,
+		MaxJSONDepth:  shape.MaxDepth,
+	}
+	if l.MaxRecords <= 0 {
+		l.MaxRecords, l.RecordsLimit = shape.MaxRecordsPerRequest, "Horus' limit for one request"
+	}
+	var err error
+	if isJSON {
+		_, err = shape.JSON(body, shape.Message(0, "", jsPush), l)
+	} else {
+		_, err = shape.Proto(body, pbPush, l)
+	}
+	return err
+}
+
+func isProtobuf(mediaType string) bool {
+	return mediaType == "application/x-protobuf" || mediaType == "application/protobuf"
+}
+
+// decode checks (see check) and decodes a push body of media type mt
+// (from Content-Type ct), protobuf already snappy-decoded. Its errors are
+// *ingest.Error.
+func (h *Handler) decode(mt, ct string, body []byte) ([]push.Stream, error) {
+	switch {
+	case isProtobuf(mt):
+		if err := h.check(body, false); err != nil {
+			return nil, err
+		}
+		var req push.PushRequest
+		if err := req.Unmarshal(body); err != nil {
+			return nil, ingest.Errorf(ingest.ReasonMalformed, "decode push protobuf: %v", err)
+		}
+		return req.Streams, nil
+	case mt == "" || mt == "application/json":
+		if err := h.check(body, true); err != nil {
+			return nil, err
+		}
+		return decodeJSON(body)
+	}
+	return nil, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; use application/x-protobuf (snappy) or application/json", ct)
 }
 
 // jsonPush is the JSON push body: streams of labels and [ts, line,
