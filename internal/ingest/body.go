@@ -177,61 +177,107 @@ func (p *Bodies) ReadSnappy(r *http.Request, l BodyLimits) (body []byte, release
 // firstRead is the most readInto allocates before bytes arrive.
 const firstRead = 64 << 10
 
-// readInto reads all of r into *buf, growing it as bytes arrive and
-// reserving each growth in res, refusing more than limit bytes. size is the
-// announced length (Content-Length), -1 if unknown: a size over limit is
-// refused before reading, and a size is never allocated before its bytes
-// arrive (a client announcing 32 MiB and sending nothing holds 64 KiB).
-// decoding says r is a decompressor, whose errors mean a corrupt body
-// rather than a failed read.
+// chunkSize is the size of the pooled chunks that a body larger than its
+// first buffer is read into before it is joined.
+const chunkSize = 1 << 20
+
+// chunkPool holds chunks for readInto. Reading a large body into pooled
+// chunks and joining them once it is complete allocates the body once,
+// where growing one buffer by doubling allocates it about three times
+// over and leaves the rest to the GC: with many large or hostile bodies
+// (a decompression bomb reads up to the decoded limit, then is refused)
+// that garbage, not the live buffers, set the process' peak memory.
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, chunkSize)
+	return &b
+}}
+
+// readInto reads all of r into *buf, refusing more than limit bytes, and
+// reserves in res what it allocates. size is the announced length
+// (Content-Length), -1 if unknown: a size over limit is refused before
+// reading, and a size is never allocated before its bytes arrive (a
+// client announcing 32 MiB and sending nothing holds 64 KiB). A body that
+// fits *buf's capacity (or the first 64 KiB) is read in place; a larger
+// one continues into pooled chunks and is joined into one exact
+// allocation at its end. decoding says r is a decompressor, whose errors
+// mean a corrupt body rather than a failed read.
 func readInto(buf *[]byte, r io.Reader, size, limit int64, what string, decoding bool, res *Reservation) error {
-	tooLarge := func(n int64) error {
-		return Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, n)
-	}
 	if size > limit {
 		return Errorf(ReasonBodyTooLarge, "%s of %d bytes (Content-Length) is larger than the limit of %d bytes", what, size, limit)
 	}
 	b := (*buf)[:0]
-	defer func() { *buf = b }()
+	if cap(b) == 0 {
+		n := int64(firstRead)
+		if size >= 0 {
+			n = min(n, size+1) // one more byte to see the end
+		}
+		n = min(n, limit+1)
+		if err := res.Grow(n); err != nil {
+			return err
+		}
+		b = make([]byte, 0, n)
+	}
+	*buf = b
+	var chunks []*[]byte // filled after b, each to its length but the last
+	defer func() {
+		for _, c := range chunks {
+			chunkPool.Put(c)
+		}
+		res.Release(int64(len(chunks)) * chunkSize)
+	}()
+	cur, total := b, int64(0)
 	for {
-		if len(b) == cap(b) {
-			// Grow geometrically, but no further than the bytes that
-			// could still be accepted.
-			next := max(2*cap(b), firstRead)
-			if size > 0 && cap(b) == 0 {
-				next = int(min(size+1, firstRead))
+		if len(cur) == cap(cur) {
+			if len(chunks) == 0 {
+				b = cur // the first buffer, full
 			}
-			next = int(min(int64(next), limit+1))
-			if err := res.Grow(int64(next)); err != nil {
+			if err := res.Grow(chunkSize); err != nil {
 				return err
 			}
-			nb := make([]byte, len(b), next)
-			copy(nb, b)
-			b = nb
+			c := chunkPool.Get().(*[]byte)
+			chunks = append(chunks, c)
+			cur = (*c)[:0]
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
+		n, err := r.Read(cur[len(cur):cap(cur)])
+		cur = cur[:len(cur)+n]
+		total += int64(n)
 		var mbe *http.MaxBytesError
 		var ne net.Error
 		switch {
-		case int64(len(b)) > limit:
-			return tooLarge(limit)
+		case total > limit:
+			return Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, limit)
 		case err == io.EOF:
+			if len(chunks) == 0 {
+				*buf = cur
+				return nil
+			}
+			if err := res.Grow(total); err != nil {
+				return err
+			}
+			out := append(make([]byte, 0, total), b...)
+			for i, c := range chunks {
+				if i < len(chunks)-1 {
+					out = append(out, *c...)
+				} else {
+					out = append(out, cur...)
+				}
+			}
+			*buf = out
 			return nil
 		case err == nil:
 		case errors.As(err, &mbe):
-			return tooLarge(mbe.Limit)
+			return Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, mbe.Limit)
 		case errors.Is(err, zstd.ErrDecoderSizeExceeded):
-			return tooLarge(limit)
+			return Errorf(ReasonBodyTooLarge, "%s is larger than the limit of %d bytes", what, limit)
 		case decoding:
 			return Errorf(ReasonMalformed, "%s: %v", what, err)
 		case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-			return Errorf(ReasonBodyTimeout, "%s stopped arriving after %d bytes: %v", what, len(b), err)
+			return Errorf(ReasonBodyTimeout, "%s stopped arriving after %d bytes: %v", what, total, err)
 		default:
 			// Reading a request body fails only by the client: a
 			// malformed chunked encoding, or a connection closed
 			// mid-body.
-			return Errorf(ReasonBodyRead, "reading the %s after %d bytes: %v", what, len(b), err)
+			return Errorf(ReasonBodyRead, "reading the %s after %d bytes: %v", what, total, err)
 		}
 	}
 }

@@ -109,6 +109,16 @@ func (r *Reservation) Grow(n int64) error {
 	return nil
 }
 
+// Release gives back n bytes reserved by Grow, for a buffer the request
+// no longer holds.
+func (r *Reservation) Release(n int64) {
+	if r == nil || n <= 0 {
+		return
+	}
+	r.bytes.Add(-n)
+	r.f.bytes.Add(-n)
+}
+
 // Bytes returns the bytes the request has reserved.
 func (r *Reservation) Bytes() int64 {
 	if r == nil {

@@ -195,3 +195,44 @@ func TestReadBodyMalformedChunked(t *testing.T) {
 		t.Fatalf("status %d, want 400", resp.StatusCode)
 	}
 }
+
+// Bodies past the first buffer are read into pooled chunks and joined
+// whole, in every encoding and with or without an announced length; the
+// chunks' reservation is given back.
+func TestReadBodyLarge(t *testing.T) {
+	payload := make([]byte, 3<<20+12345)
+	for i := range payload {
+		payload[i] = byte(i*7 + i/1000)
+	}
+	lim := BodyLimits{MaxBytes: 16 << 20, MaxDecodedBytes: 16 << 20}
+	for _, c := range []struct {
+		enc  string
+		body []byte
+	}{{"", payload}, {"gzip", gzipped(payload)}, {"zstd", zstded(payload)}, {"snappy", snappy.Encode(nil, payload)}} {
+		for _, announced := range []bool{true, false} {
+			f := NewInFlight(0, 0, nil)
+			res, _ := f.Begin()
+			r := request(c.body, c.enc)
+			if !announced {
+				r.ContentLength = -1
+			}
+			r = r.WithContext(WithReservation(r.Context(), res))
+			got, err := ReadBody(r, lim)
+			if err != nil || !bytes.Equal(got, payload) {
+				t.Fatalf("encoding %q, announced %v: %v, %d bytes, equal %v", c.enc, announced, err, len(got), bytes.Equal(got, payload))
+			}
+			// What stays reserved is the bodies returned, not the chunks.
+			if want := int64(len(c.body)+len(payload)) + 2*firstRead; res.Bytes() > want {
+				t.Errorf("encoding %q: %d bytes reserved after the read, want at most %d", c.enc, res.Bytes(), want)
+			}
+			res.End()
+		}
+	}
+	var p Bodies
+	r := request(snappy.Encode(nil, payload), "snappy")
+	got, release, err := p.ReadSnappy(r, lim)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("ReadSnappy of a large body: %v", err)
+	}
+	release()
+}
