@@ -111,6 +111,21 @@ type Limits struct {
 	// MaxLogLinesPerRequest bounds the log lines of one ingest request;
 	// 0: no bound.
 	MaxLogLinesPerRequest int `yaml:"max_log_lines_per_request"`
+	// MaxInflightRequests bounds the ingest requests (HTTP writes and
+	// OTLP/gRPC calls) served at once; more are answered 503 with
+	// Retry-After (gRPC: Unavailable). 0: no bound.
+	MaxInflightRequests int `yaml:"max_inflight_requests"`
+	// MaxInflightBytes bounds the request-body buffers (as received and
+	// decompressed) held by the ingest requests in flight together; a
+	// request whose buffers would pass it is answered 503 with
+	// Retry-After. 0: no bound.
+	MaxInflightBytes units.Base2Bytes `yaml:"max_inflight_bytes"`
+	// BodyIdleTimeout is how long a request body may go without a byte
+	// arriving before it is refused (408). 0: no bound.
+	BodyIdleTimeout model.Duration `yaml:"body_idle_timeout"`
+	// BodyReadTimeout bounds the time from a request's start to the end
+	// of its body, as Prometheus' --web.read-timeout. 0: no bound.
+	BodyReadTimeout model.Duration `yaml:"body_read_timeout"`
 }
 
 // MetricsConfig configures the metrics TSDB.
@@ -296,6 +311,10 @@ func Default() *Config {
 			MaxLogLineBytes:       256 * units.KiB,
 			MaxLogFields:          128,
 			MaxLogLinesPerRequest: 200000,
+			MaxInflightRequests:   256,
+			MaxInflightBytes:      512 * units.MiB,
+			BodyIdleTimeout:       model.Duration(30 * time.Second),
+			BodyReadTimeout:       model.Duration(5 * time.Minute),
 		},
 		Metrics: MetricsConfig{
 			Retention:    model.Duration(15 * 24 * time.Hour),
@@ -472,6 +491,17 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if l.MaxInflightRequests < 0 {
+		add(fieldErr("limits.max_inflight_requests", "must be >= 0 (0: no bound); got %d", l.MaxInflightRequests))
+	}
+	// A body's buffers, as received, as decompressed chunks and joined,
+	// reserve up to its size plus twice its decoded size.
+	if need := l.MaxRequestBodyBytes + 2*l.MaxDecodedBodyBytes; l.MaxInflightBytes != 0 && l.MaxInflightBytes < need {
+		add(fieldErr("limits.max_inflight_bytes", "must be 0 (no bound) or >= max_request_body_bytes + 2 × max_decoded_body_bytes (%v), or the largest body is never admitted; got %v", need, l.MaxInflightBytes))
+	}
+	if l.BodyIdleTimeout < 0 || l.BodyReadTimeout < 0 {
+		add(fieldErr("limits.body_idle_timeout", "limits.body_idle_timeout and body_read_timeout must be >= 0 (0: no bound); got %v, %v", l.BodyIdleTimeout, l.BodyReadTimeout))
+	}
 	if l.MaxLogLineBytes < 0 {
 		add(fieldErr("limits.max_log_line_bytes", "must be >= 0 (0: no bound); got %v", l.MaxLogLineBytes))
 	}

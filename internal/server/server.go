@@ -158,6 +158,8 @@ func (s *Server) build() (err error) {
 		MaxLabelValueLength: cfg.Limits.MaxLabelValueLength,
 	}}
 	body := ingest.BodyLimits{MaxBytes: int64(cfg.Limits.MaxRequestBodyBytes), MaxDecodedBytes: int64(cfg.Limits.MaxDecodedBodyBytes)}
+	inflight := ingest.NewInFlight(cfg.Limits.MaxInflightRequests, int64(cfg.Limits.MaxInflightBytes), s.reg)
+	bodyTO := bodyTimeouts{idle: time.Duration(cfg.Limits.BodyIdleTimeout), total: time.Duration(cfg.Limits.BodyReadTimeout)}
 
 	s.scraper, err = horusscrape.New(logger, s.reg, &ingest.Counting{
 		Next:     s.metrics,
@@ -277,7 +279,7 @@ func (s *Server) build() (err error) {
 		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
-	s.httpSrv = newHTTPServer(browser.wrap(mux), logger)
+	s.httpSrv = newHTTPServer(browser.wrap(limitHTTP(mux, inflight, bodyTO, isIngest)), logger)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http_addr: %w", err)
@@ -285,7 +287,7 @@ func (s *Server) build() (err error) {
 	if cfg.OTLP.HTTPAddr != "" {
 		omux := http.NewServeMux()
 		receiver.RegisterHTTP(omux, "")
-		s.otlpHTTPSrv = newHTTPServer(browser.wrap(refuseSimple(omux, im, otlpHTTPEndpoint)), logger)
+		s.otlpHTTPSrv = newHTTPServer(browser.wrap(limitHTTP(refuseSimple(omux, im, otlpHTTPEndpoint), inflight, bodyTO, nil)), logger)
 		if s.otlpHTTPLn, err = net.Listen("tcp", cfg.OTLP.HTTPAddr); err != nil {
 			return fmt.Errorf("otlp.http_addr: %w", err)
 		}
@@ -295,7 +297,7 @@ func (s *Server) build() (err error) {
 		if werr != nil {
 			return fmt.Errorf("web.config_file: %w", werr)
 		}
-		s.grpcSrv = receiver.GRPCServer(webOpts...)
+		s.grpcSrv = receiver.GRPCServer(append(webOpts, grpcLimits{inflight}.options()...)...)
 		if s.otlpGRPCLn, err = net.Listen("tcp", cfg.OTLP.GRPCAddr); err != nil {
 			return fmt.Errorf("otlp.grpc_addr: %w", err)
 		}
