@@ -68,7 +68,9 @@ func New(guard *ingest.Guard, m *ingest.Metrics, logger *slog.Logger, opts Optio
 	}
 	h.http = remoteapi.NewWriteHandler(h,
 		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
-		remoteapi.WithWriteHandlerLogger(logger),
+		// The handler logs every failure at error level, client errors
+		// included, and Store logs the server's own: its lines are debug.
+		remoteapi.WithWriteHandlerLogger(slog.New(debugOnly{logger.Handler()})),
 		// Replace the default snappy middleware: Horus reads the body under
 		// its own limits in Store.
 		remoteapi.WithWriteHandlerMiddlewares(),
@@ -98,9 +100,13 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	}
 	wr := remoteapi.NewWriteResponse()
 	fail := func(err error) (*remoteapi.WriteResponse, error) {
-		if reason := ingest.ReasonOf(err); reason != "" {
+		switch reason := ingest.ReasonOf(err); {
+		case reason != "":
 			h.metrics.Reject(ingest.SignalMetrics, ingest.ProtoRemoteWrite, reason, 1)
-		} else {
+		case r.Context().Err() != nil:
+			// The client went away; nobody reads the answer.
+			h.logger.Debug("remote write abandoned by the client", "err", err)
+		default:
 			h.logger.Error("remote write failed", "err", err)
 		}
 		wr.SetStatusCode(ingest.StatusOf(err))
@@ -296,3 +302,19 @@ func appendV2(app *ingest.GuardAppender, req *writev2.Request) (remoteapi.WriteR
 	}
 	return stats, nil
 }
+
+// debugOnly is a slog.Handler that logs every record at debug level.
+type debugOnly struct{ slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{d.Handler.WithAttrs(as)} }
+
+func (d debugOnly) WithGroup(name string) slog.Handler { return debugOnly{d.Handler.WithGroup(name)} }
