@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
 )
 
 // Limits bound one series at ingest.
@@ -75,10 +76,18 @@ func truncate(s string) string {
 }
 
 // storageReason maps the TSDB's refusals of a sample to a rejection
-// reason; "" means the error is not the client's fault.
+// reason; "" means the error is not the client's fault. The list is every
+// per-sample error of the head appender (tsdb/head_append_v2.go,
+// storage/interface.go): a sample the TSDB refuses for what it is must be
+// a 4xx, or a remote-write sender retries the request forever (the
+// receiver compliance suite's MUST).
 func storageReason(err error) Reason {
 	var he histogram.Error
 	switch {
+	case errors.Is(err, tsdb.ErrInvalidSample):
+		return ReasonInvalidLabels
+	case errors.Is(err, storage.ErrNativeHistogramsDisabled):
+		return ReasonInvalidHistogram
 	case errors.Is(err, storage.ErrOutOfOrderSample):
 		return ReasonOutOfOrder
 	case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
@@ -194,8 +203,10 @@ type GuardAppender struct {
 	// Appended counts float and histogram samples appended.
 	Appended int
 	// lastOK caches the labels checked last, as a batch often carries
-	// several samples of one series in a row.
-	lastOK labels.Labels
+	// several samples of one series in a row; lastOKSet says it holds
+	// some (the zero Labels is the empty set, which is not valid).
+	lastOK    labels.Labels
+	lastOKSet bool
 	// lastFamily and lastMeta cache the metadata recorded last.
 	lastFamily string
 	lastMeta   metadata.Metadata
@@ -238,12 +249,12 @@ func (a *GuardAppender) AppendValidated(ref storage.SeriesRef, ls labels.Labels,
 }
 
 func (a *GuardAppender) append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options, check bool) (storage.SeriesRef, error) {
-	if check && !labels.Equal(ls, a.lastOK) {
+	if check && (!a.lastOKSet || !labels.Equal(ls, a.lastOK)) {
 		if err := a.limits.CheckLabels(ls); err != nil {
 			a.rejected.Add(err)
 			return 0, nil
 		}
-		a.lastOK = ls
+		a.lastOK, a.lastOKSet = ls, true
 	}
 	if t > a.maxT {
 		a.rejected.Add(Errorf(ReasonTooNew, "sample of series %s at %s is more than %v in the future", truncate(ls.String()), time.UnixMilli(t).UTC().Format(time.RFC3339), MaxAhead))

@@ -60,3 +60,38 @@ func TestGuardPartialBatch(t *testing.T) {
 		t.Errorf("%d series stored, want 1", n)
 	}
 }
+
+// A batch whose first series has an empty label set is refused for that
+// series alone (a 4xx reason, not a store failure), and the valid series
+// after it are stored: the remote-write receiver compliance suite's
+// TestSingleMetric/*/empty_metric (MUST). Labels that skip the guard's
+// checks (AppendValidated) and that the TSDB refuses as invalid are
+// rejections too, never store errors.
+func TestGuardEmptyLabelsFirst(t *testing.T) {
+	db := ingesttest.OpenTSDB(t)
+	g := &ingest.Guard{Next: db, Limits: ingest.Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 16}}
+	app := g.Appender(context.Background())
+	now := time.Now().UnixMilli()
+	for _, ls := range []labels.Labels{labels.EmptyLabels(), labels.FromStrings("__name__", "")} {
+		if _, err := app.Append(0, ls, 0, now, 1, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatalf("append %s: %v, want a rejection", ls, err)
+		}
+		if _, err := app.AppendValidated(0, ls, 0, now, 1, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatalf("append validated %s: %v, want a rejection", ls, err)
+		}
+	}
+	if _, err := app.Append(0, labels.FromStrings("__name__", "good"), 0, now, 1, nil, nil, storage.AOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if app.StoreErr() != nil || app.Appended != 1 || app.Rejections().Count != 4 {
+		t.Fatalf("store error %v, appended %d, rejections %+v; want nil, 1, 4", app.StoreErr(), app.Appended, app.Rejections())
+	}
+	for r := range app.Rejections().ByReason {
+		if ingest.StatusOf(&ingest.Error{Reason: r}) != 400 {
+			t.Errorf("reason %s is not a 400", r)
+		}
+	}
+}

@@ -7,8 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/ingesttest"
@@ -72,5 +79,42 @@ func TestClientFailuresAreNotErrors(t *testing.T) {
 		if r.Level > slog.LevelDebug {
 			t.Errorf("client failure logged at %v: %s", r.Level, r.Message)
 		}
+	}
+}
+
+// The compliance suite's empty_metric (TestSingleMetric, MUST): a request
+// whose first series has no labels is answered 400 naming it, and the
+// valid series beside it are stored (before: 500, and nothing stored, so
+// the sender retried the request forever).
+func TestEmptyLabelSetFirst(t *testing.T) {
+	guard, db := ingesttest.Guard(t)
+	h := New(guard, ingest.NewMetrics(nil), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
+	now := time.Now().UnixMilli()
+	for _, proto := range []string{"v1", "v2"} {
+		var body []byte
+		if proto == "v1" {
+			body, _ = (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+				{Samples: []prompb.Sample{{Value: 1, Timestamp: now}}},
+				{Labels: []prompb.Label{{Name: "__name__", Value: "valid_v1"}}, Samples: []prompb.Sample{{Value: 1, Timestamp: now}}},
+			}}).Marshal()
+		} else {
+			body, _ = (&writev2.Request{Symbols: []string{"", "__name__", "valid_v2"}, Timeseries: []writev2.TimeSeries{
+				{Samples: []writev2.Sample{{Value: 1, Timestamp: now}}},
+				{LabelsRefs: []uint32{1, 2}, Samples: []writev2.Sample{{Value: 1, Timestamp: now}}},
+			}}).Marshal()
+		}
+		w := post(h, snappy.Encode(nil, body), proto)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "no metric name") {
+			t.Errorf("%s: %d %q, want 400 naming the nameless series", proto, w.Code, w.Body)
+		}
+		q, err := db.Querier(0, now+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "valid_"+proto))
+		if !ss.Next() {
+			t.Errorf("%s: the valid series beside the empty one was not stored", proto)
+		}
+		_ = q.Close()
 	}
 }
