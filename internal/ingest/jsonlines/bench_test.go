@@ -1,4 +1,4 @@
-package jsonlines_test
+package jsonlines
 
 import (
 	"bytes"
@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/horus-obs/horus/bench/eventgen"
 	"github.com/horus-obs/horus/internal/ingest"
-	"github.com/horus-obs/horus/internal/ingest/jsonlines"
 	"github.com/horus-obs/horus/internal/pipeline"
 	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/store/events"
@@ -23,16 +21,8 @@ import (
 // without redaction, into a real event store (WAL included): issue 5's
 // ingest figure. Run with -cpu 1 for the per-core rate.
 func BenchmarkJSONLinesEndToEnd(b *testing.B) {
-	g := eventgen.New(1, time.Now().Add(-time.Hour), time.Millisecond)
-	var body bytes.Buffer
-	lines := 0
-	for lines < 1000 {
-		for _, l := range g.Next().Logs {
-			body.Write(eventgen.JSONLine(&l))
-			body.WriteByte('\n')
-			lines++
-		}
-	}
+	lines, n := benchLines()
+	body := bytes.NewBuffer(lines)
 	for _, bc := range []struct {
 		name   string
 		redact bool
@@ -47,11 +37,11 @@ func BenchmarkJSONLinesEndToEnd(b *testing.B) {
 			if !bc.redact {
 				r = nil
 			}
-			h := &jsonlines.Handler{
+			h := &Handler{
 				Sink:    pipeline.NewLogs(st, func(string) *redact.Redactor { return r }, nil),
 				Limits:  ingest.LogLimits{MaxLineBytes: 256 << 10, MaxFields: 128, MaxLines: 200000, MaxFuture: 10 * time.Minute},
 				Body:    ingest.BodyLimits{MaxBytes: 32 << 20, MaxDecodedBytes: 128 << 20},
-				Fields:  jsonlines.DefaultFields(),
+				Fields:  DefaultFields(),
 				Metrics: ingest.NewMetrics(nil),
 				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}
@@ -65,7 +55,7 @@ func BenchmarkJSONLinesEndToEnd(b *testing.B) {
 					b.Fatalf("%d %s", w.Code, w.Body)
 				}
 			}
-			b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "lines/s")
 		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/tenant"
 )
@@ -132,7 +133,7 @@ func (h *Handler) push(r *http.Request) (Response, *ingest.Rejections, error) {
 	if err := h.Limits.CheckBatch(bytes.Count(body, []byte{'\n'}) + 1); err != nil {
 		return Response{}, &rej, err
 	}
-	d := newDecoder(h.Fields, stream, time.Now().UnixNano())
+	d := newDecoder(h.Fields, stream, time.Now().UnixNano(), h.Limits)
 	logs := d.decode(body, &rej)
 	logs = h.Limits.CheckLogs(logs, &rej)
 	if len(logs) > 0 {
@@ -168,15 +169,22 @@ type decoder struct {
 	f      Fields
 	stream events.Attrs
 	now    int64
+	limits ingest.LogLimits
 	// resources by service, shared by the lines of a service
 	resources map[string]events.Attrs
-	keys      map[string]string // interned attribute keys
+	keys      map[string]string // interned attribute keys (dotted paths)
 
 	// per line
+	line    []byte
 	e       *events.Event
 	special map[string]int // field name -> which special field (1-based)
 	found   [nSpecial]bool
 	lineErr error
+	path    []byte // dotted key path of the object being read
+	open    []int  // lengths of path at the objects open
+	array   int    // arrays open inside the array kept whole (0: none)
+	arrayAt int    // offset of the array kept whole
+	arrayOf string // its key
 }
 
 const (
@@ -189,8 +197,8 @@ const (
 	nSpecial
 )
 
-func newDecoder(f Fields, stream events.Attrs, now int64) *decoder {
-	d := &decoder{f: f, stream: stream, now: now, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{}}
+func newDecoder(f Fields, stream events.Attrs, now int64, limits ingest.LogLimits) *decoder {
+	d := &decoder{f: f, stream: stream, now: now, limits: limits, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{}}
 	for i, names := range [nSpecial][]string{f.Time, f.Message, f.Level, f.TraceID, f.SpanID, f.Service} {
 		for j := len(names) - 1; j >= 0; j-- {
 			d.special[names[j]] = i + 1
@@ -199,7 +207,8 @@ func newDecoder(f Fields, stream events.Attrs, now int64) *decoder {
 	return d
 }
 
-// decode converts the lines of body; a bad line is recorded in rej.
+// decode converts the lines of body; a bad line is recorded in rej, with
+// the reason of its *ingest.Error or as an invalid line.
 func (d *decoder) decode(body []byte, rej *ingest.Rejections) []events.Event {
 	logs := make([]events.Event, 0, bytes.Count(body, []byte{'\n'})+1)
 	for n := 1; len(body) > 0; n++ {
@@ -214,22 +223,42 @@ func (d *decoder) decode(body []byte, rej *ingest.Rejections) []events.Event {
 			continue
 		}
 		logs = append(logs, events.Event{})
-		if err := d.line(&logs[len(logs)-1], line); err != nil {
+		if err := d.decodeLine(&logs[len(logs)-1], line); err != nil {
 			logs = logs[:len(logs)-1]
-			rej.Add(ingest.Errorf(ingest.ReasonInvalidLine, "line %d: %v", n, err))
+			var ie *ingest.Error
+			if errors.As(err, &ie) {
+				rej.Add(ingest.Errorf(ie.Reason, "line %d: %s", n, ie.Msg))
+			} else {
+				rej.Add(ingest.Errorf(ingest.ReasonInvalidLine, "line %d: %v", n, err))
+			}
 		}
 	}
 	return logs
 }
 
-func (d *decoder) line(e *events.Event, line []byte) error {
+// decodeLine converts one line. The limits that bound the work come first:
+// a line longer than MaxLineBytes is refused unread; the walk stops at
+// MaxFields fields and at shape.MaxDepth levels. The walk reads each byte
+// once, so a line costs time linear in its length whatever its nesting.
+func (d *decoder) decodeLine(e *events.Event, line []byte) error {
+	if l := d.limits.MaxLineBytes; l > 0 && len(line) > l {
+		return ingest.Errorf(ingest.ReasonLineTooLong, "%d bytes, more than the limit of %d (limits.max_log_line_bytes)", len(line), l)
+	}
 	if line[0] != '{' {
 		return errors.New("not a JSON object")
 	}
-	d.e, d.found, d.lineErr = e, [nSpecial]bool{}, nil
+	d.line, d.e, d.found, d.lineErr = line, e, [nSpecial]bool{}, nil
+	d.path, d.open, d.array = d.path[:0], d.open[:0], 0
 	e.Time = d.now
-	if err := d.object(line, ""); err != nil {
-		return fmt.Errorf("not valid JSON: %w", err)
+	if _, err := shape.Walk(line, shape.MaxDepth, d); err != nil {
+		var je *shape.JSONError
+		switch {
+		case errors.As(err, &je) && je.Depth > 0:
+			return ingest.Errorf(ingest.ReasonTooDeep, "%v, the limit", je)
+		case errors.As(err, &je):
+			return fmt.Errorf("not valid JSON: %w", err)
+		}
+		return err
 	}
 	if d.lineErr != nil {
 		return d.lineErr
@@ -271,37 +300,91 @@ func (d *decoder) line(e *events.Event, line []byte) error {
 	return nil
 }
 
-// object walks one JSON object, flattening nested objects under prefix.
-func (d *decoder) object(obj []byte, prefix string) error {
-	return jsonparser.ObjectEach(obj, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
-		k, ok := d.keys[string(key)]
-		if !ok {
-			k = string(key)
-			if bytes.IndexByte(key, '\\') >= 0 {
-				if u, err := jsonparser.ParseString(key); err == nil {
-					k = u
-				}
-			}
-			d.keys[k] = k
+// key is the dotted path of the member key in the object being read,
+// interned.
+func (d *decoder) key(key []byte) string {
+	n := len(d.path)
+	if n > 0 {
+		d.path = append(d.path, '.')
+	}
+	d.path = append(d.path, key...)
+	k, ok := d.keys[string(d.path)]
+	if !ok {
+		k = string(d.path)
+		d.keys[k] = k
+	}
+	d.path = d.path[:n]
+	return k
+}
+
+// Open implements shape.Visitor: a nested object extends the key path, an
+// array is kept whole as an attribute.
+func (d *decoder) Open(key []byte, array bool, off int) error {
+	switch {
+	case d.array > 0:
+		d.array++
+	case key == nil: // the line's object
+	case array:
+		d.array, d.arrayAt, d.arrayOf = 1, off, d.key(key)
+	default:
+		d.open = append(d.open, len(d.path))
+		if len(d.path) > 0 {
+			d.path = append(d.path, '.')
 		}
-		if prefix != "" {
-			k = prefix + "." + k
+		d.path = append(d.path, key...)
+	}
+	return nil
+}
+
+// Close implements shape.Visitor.
+func (d *decoder) Close(end int) error {
+	switch {
+	case d.array > 0:
+		if d.array--; d.array == 0 {
+			return d.field(d.arrayOf, d.line[d.arrayAt:end], jsonparser.Array)
 		}
-		if typ == jsonparser.Object {
-			return d.object(value, k)
-		}
-		if typ == jsonparser.Null {
+	case len(d.open) > 0:
+		d.path = d.path[:d.open[len(d.open)-1]]
+		d.open = d.open[:len(d.open)-1]
+	}
+	return nil
+}
+
+// Scalar implements shape.Visitor.
+func (d *decoder) Scalar(key, value []byte) error {
+	if d.array > 0 || key == nil {
+		return nil
+	}
+	var typ jsonparser.ValueType
+	switch c := value[0]; {
+	case c == '"':
+		typ, value = jsonparser.String, value[1:len(value)-1]
+	case c == 't' && string(value) == "true", c == 'f' && string(value) == "false":
+		typ = jsonparser.Boolean
+	case c == 'n' && string(value) == "null":
+		return nil
+	case c == '-' || '0' <= c && c <= '9':
+		typ = jsonparser.Number
+	default:
+		return fmt.Errorf("not valid JSON: %q is not a value", value)
+	}
+	return d.field(d.key(key), value, typ)
+}
+
+// field takes one flattened field: a field with a meaning, or an
+// attribute while the line has fewer than MaxFields.
+func (d *decoder) field(k string, value []byte, typ jsonparser.ValueType) error {
+	if s, ok := d.special[k]; ok && !d.found[s-1] {
+		if d.setSpecial(s-1, k, value, typ) {
+			d.found[s-1] = true
 			return nil
 		}
-		if s, ok := d.special[k]; ok && !d.found[s-1] {
-			if d.setSpecial(s-1, k, value, typ) {
-				d.found[s-1] = true
-				return nil
-			}
-		}
-		d.e.Attrs = append(d.e.Attrs, events.Attr{Key: k, Value: value2(value, typ)})
-		return nil
-	})
+	}
+	if l := d.limits.MaxFields; l > 0 && len(d.e.Attrs) >= l {
+		return ingest.Errorf(ingest.ReasonTooManyAttributes, "more than %d fields (attributes, structured metadata), the limit (limits.max_log_fields)", l)
+	}
+	d.e.Attrs = append(d.e.Attrs, events.Attr{Key: k, Value: value2(value, typ)})
+	return nil
 }
 
 // setSpecial sets a field with a meaning; false keeps it an attribute (a

@@ -1,11 +1,19 @@
 package jsonlines
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/horus-obs/horus/bench/eventgen"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
+	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
@@ -26,7 +34,7 @@ func TestDecode(t *testing.T) {
 	var rej ingest.Rejections
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano()
 	stream := events.Attrs{{Key: "env", Value: events.Str("prod")}}
-	logs := newDecoder(DefaultFields(), stream, now).decode([]byte(body), &rej)
+	logs := newDecoder(DefaultFields(), stream, now, ingest.LogLimits{}).decode([]byte(body), &rej)
 	if rej.Count != 3 || !strings.Contains(strings.Join(rej.Messages, "\n"), "line 8: not a JSON object") ||
 		!strings.Contains(rej.Messages[1], `line 9: field "ts": time "yesterday"`) || !strings.Contains(rej.Messages[2], "line 10: not valid JSON") {
 		t.Errorf("rejections = %d %q", rej.Count, rej.Messages)
@@ -74,13 +82,101 @@ func TestDecode(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"time":"2026-11-25T10:00:00Z","level":"WARN","msg":"x","a":{"b":[1,{"c":null}]}}` + "\n" + `{"ts":1.5e9}`))
 	f.Add([]byte(`{"trace_id":"abc","span_id":"00f067aa0ba902b7","level":50,"\u0041":"\u00e9"}`))
+	f.Add(shapetest.NestJSON(`{"a":[{"b":`, "1", "}]}", 40))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var rej ingest.Rejections
-		logs := newDecoder(DefaultFields(), nil, 1).decode(body, &rej)
+		logs := newDecoder(DefaultFields(), nil, 1, ingest.LogLimits{MaxFields: 32, MaxLineBytes: 1 << 16}).decode(body, &rej)
 		for i := range logs {
 			if logs[i].Service == "" || logs[i].Resource == nil {
 				t.Fatalf("line without a service or resource: %+v", logs[i])
 			}
 		}
 	})
+}
+
+// benchLines is about 1000 generated app log lines (JSON, as slog writes
+// them) and their number.
+func benchLines() ([]byte, int) {
+	g := eventgen.New(1, time.Unix(1764064800, 0), time.Millisecond)
+	var body bytes.Buffer
+	lines := 0
+	for lines < 1000 {
+		for _, l := range g.Next().Logs {
+			body.Write(eventgen.JSONLine(&l))
+			body.WriteByte('\n')
+			lines++
+		}
+	}
+	return body.Bytes(), lines
+}
+
+// BenchmarkDecode decodes about 1000 app log lines a round.
+func BenchmarkDecode(b *testing.B) {
+	body, n := benchLines()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var rej ingest.Rejections
+		if logs := newDecoder(DefaultFields(), nil, 1, ingest.LogLimits{}).decode(body, &rej); len(logs) != n {
+			b.Fatalf("%d lines, %v", len(logs), rej.Err())
+		}
+	}
+}
+
+// TestLineLimits posts to the handler on 127.0.0.1: a line over a limit
+// is refused, before it is walked, with the reason of the limit, and the
+// others are stored; the issue's line, objects nested 20,000 deep, is
+// refused at the 65th level with little work.
+func TestLineLimits(t *testing.T) {
+	sink := &shapetest.Sink{}
+	ts := httptest.NewServer(&Handler{Sink: sink, Fields: DefaultFields(),
+		Limits:  ingest.LogLimits{MaxLineBytes: 256 << 10, MaxFields: 8, MaxLines: 100},
+		Body:    ingest.BodyLimits{MaxBytes: 4 << 20, MaxDecodedBytes: 4 << 20},
+		Metrics: ingest.NewMetrics(nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer ts.Close()
+	deep := string(shapetest.NestJSON(`{"a":`, "1", "}", 20_000))
+	lines := []string{
+		`{"msg":"ok"}`,
+		`{"msg":"` + strings.Repeat("x", 256<<10) + `"}`,
+		deep,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}`,
+		string(shapetest.NestJSON(`{"a":`, "1", "}", shape.MaxDepth-1)),
+		`{"a":tru}`,
+	}
+	var code int
+	var msg string
+	mem := shapetest.Measure(func() {
+		code, msg = shapetest.Post(t, ts.Client(), ts.URL, []byte(strings.Join(lines, "\n")), map[string]string{"Content-Type": "application/x-ndjson"})
+	})
+	if code != http.StatusBadRequest || sink.Count("default") != 2 {
+		t.Fatalf("%d %s, %d stored", code, msg, sink.Count("default"))
+	}
+	for _, want := range []string{
+		"line_too_long: line 2: 262154 bytes, more than the limit of 262144",
+		"nested_too_deep: line 3: JSON nested more than 64 levels deep at byte 320",
+		"too_many_attributes: line 4: more than 8 fields",
+		`invalid_line: line 6: not valid JSON: \"tru\" is not a value`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("answer lacks %q: %s", want, msg)
+		}
+	}
+	if body := len(deep) + 300<<10; mem.Total > 16*uint64(body)+4<<20 {
+		t.Errorf("a %d-byte request took %d bytes", body, mem.Total)
+	}
+}
+
+// BenchmarkDeepLine decodes the issue's line: objects nested 20,000 deep
+// (117 KB), which took 15.7 s before the walk stopped at shape.MaxDepth.
+func BenchmarkDeepLine(b *testing.B) {
+	line := shapetest.NestJSON(`{"a":`, "1", "}", 20_000)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var rej ingest.Rejections
+		newDecoder(DefaultFields(), nil, 1, ingest.LogLimits{}).decode(line, &rej)
+		if rej.Count != 1 {
+			b.Fatal("not refused")
+		}
+	}
 }

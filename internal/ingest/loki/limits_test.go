@@ -1,14 +1,11 @@
 package loki
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +15,13 @@ import (
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
-	"github.com/horus-obs/horus/internal/store/events"
 )
-
-// countSink counts the lines it is given; safe for concurrent use.
-type countSink struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (s *countSink) AppendLogs(_ context.Context, _ string, logs []events.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n += len(logs)
-	return nil
-}
 
 // pushServer serves a push handler with maxLines lines a request on
 // 127.0.0.1; bodies may be 64 MiB decoded.
-func pushServer(t testing.TB, maxLines int) (*httptest.Server, *countSink) {
+func pushServer(t testing.TB, maxLines int) (*httptest.Server, *shapetest.Sink) {
 	t.Helper()
-	sink := &countSink{}
+	sink := &shapetest.Sink{}
 	h := &Handler{Sink: sink, Limits: ingest.LogLimits{MaxLines: maxLines}, Body: ingest.BodyLimits{MaxBytes: 64 << 20, MaxDecodedBytes: 64 << 20},
 		Metrics: ingest.NewMetrics(nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ts := httptest.NewServer(h)
@@ -50,27 +33,10 @@ func pushServer(t testing.TB, maxLines int) (*httptest.Server, *countSink) {
 // sends it, JSON gzip-compressed.
 func pushBody(t testing.TB, ts *httptest.Server, body []byte, isJSON bool) (int, string) {
 	t.Helper()
-	ct, enc := "application/x-protobuf", ""
 	if isJSON {
-		ct, enc, body = "application/json", "gzip", shapetest.Gzip(body)
-	} else {
-		body = snappy.Encode(nil, body)
+		return shapetest.Post(t, ts.Client(), ts.URL, shapetest.Gzip(body), map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"})
 	}
-	req, err := http.NewRequest(http.MethodPost, ts.URL, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ct)
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return shapetest.Post(t, ts.Client(), ts.URL, snappy.Encode(nil, body), map[string]string{"Content-Type": "application/x-protobuf"})
 }
 
 func streamOf(n int) []byte {
@@ -114,8 +80,8 @@ func TestPushEmptyItems(t *testing.T) {
 			t.Errorf("%s: a %d-byte body took %d bytes to refuse, more than %d", c.name, len(c.body), mem.Total, limit)
 		}
 	}
-	if sink.n != 0 {
-		t.Errorf("%d lines stored", sink.n)
+	if sink.Count("default") != 0 {
+		t.Errorf("%d lines stored", sink.Count("default"))
 	}
 }
 
@@ -123,8 +89,8 @@ func TestPushEmptyItems(t *testing.T) {
 // both encodings, and a push within it is stored.
 func TestPushLinesLimit(t *testing.T) {
 	ts, sink := pushServer(t, 10)
-	if code, msg := pushBody(t, ts, streamOf(10), false); code != http.StatusNoContent || sink.n != 10 {
-		t.Fatalf("10 lines: %d %s, %d stored", code, msg, sink.n)
+	if code, msg := pushBody(t, ts, streamOf(10), false); code != http.StatusNoContent || sink.Count("default") != 10 {
+		t.Fatalf("10 lines: %d %s, %d stored", code, msg, sink.Count("default"))
 	}
 	for _, c := range []struct {
 		body []byte

@@ -1,7 +1,6 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -27,37 +25,14 @@ import (
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
-	"github.com/horus-obs/horus/internal/store/events"
 )
-
-// logSink keeps what it is given, by tenant; safe for concurrent use.
-type logSink struct {
-	mu   sync.Mutex
-	logs map[string][]events.Event
-}
-
-func (s *logSink) AppendLogs(_ context.Context, tenant string, logs []events.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.logs == nil {
-		s.logs = map[string][]events.Event{}
-	}
-	s.logs[tenant] = append(s.logs[tenant], logs...)
-	return nil
-}
-
-func (s *logSink) count(tenant string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.logs[tenant])
-}
 
 // limitsReceiver takes all three signals; logs are limited to maxLines a
 // request. Bodies may be 64 MiB decoded.
-func limitsReceiver(t testing.TB, maxLines int) (*Receiver, *logSink, spanSink) {
+func limitsReceiver(t testing.TB, maxLines int) (*Receiver, *shapetest.Sink, spanSink) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	logs, spans := &logSink{}, spanSink{}
+	logs, spans := &shapetest.Sink{}, spanSink{}
 	r := New(Consumers{
 		Metrics: &nopMetrics{},
 		Traces:  &EventSpans{Sink: spans},
@@ -86,27 +61,14 @@ func httpServer(t testing.TB, r *Receiver) *httptest.Server {
 // send posts body to the server at path; gzip compresses it first.
 func send(t testing.TB, ts *httptest.Server, path string, body []byte, json, gzip bool) (int, string) {
 	t.Helper()
-	if gzip {
-		body = shapetest.Gzip(body)
-	}
-	req, err := http.NewRequest(http.MethodPost, ts.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
+	h := map[string]string{"Content-Type": "application/x-protobuf"}
 	if json {
-		req.Header.Set("Content-Type", "application/json")
+		h["Content-Type"] = "application/json"
 	}
 	if gzip {
-		req.Header.Set("Content-Encoding", "gzip")
+		body, h["Content-Encoding"] = shapetest.Gzip(body), "gzip"
 	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return shapetest.Post(t, ts.Client(), ts.URL+path, body, h)
 }
 
 // Protobuf of OTLP requests, built by hand to hold what pdata cannot
@@ -164,7 +126,7 @@ func TestValueDepth(t *testing.T) {
 				if json {
 					body = deepJSON(c.wraps, maps)
 				}
-				before := logs.count("default")
+				before := logs.Count("default")
 				code, msg := send(t, ts, "/v1/logs", body, json, false)
 				if code != c.code {
 					t.Fatalf("maps %v, json %v, %d levels: status %d %s, want %d", maps, json, c.wraps+1, code, msg, c.code)
@@ -172,7 +134,7 @@ func TestValueDepth(t *testing.T) {
 				if code == 400 && !strings.Contains(msg, "nests more than 32 levels deep") {
 					t.Errorf("maps %v, json %v: %s", maps, json, msg)
 				}
-				if code == 200 && logs.count("default") != before+1 {
+				if code == 200 && logs.Count("default") != before+1 {
 					t.Errorf("maps %v, json %v: the record was not stored", maps, json)
 				}
 			}
@@ -263,8 +225,8 @@ func TestLogLinesLimit(t *testing.T) {
 	ts := httpServer(t, r)
 	record := shapetest.Field(5, strValue)
 	ten := shapetest.Field(1, shapetest.Field(2, shapetest.Repeat(shapetest.Field(2, record), 10)))
-	if code, msg := send(t, ts, "/v1/logs", ten, false, false); code != 200 || logs.count("default") != 10 {
-		t.Fatalf("10 lines: %d %s, %d stored", code, msg, logs.count("default"))
+	if code, msg := send(t, ts, "/v1/logs", ten, false, false); code != 200 || logs.Count("default") != 10 {
+		t.Fatalf("10 lines: %d %s, %d stored", code, msg, logs.Count("default"))
 	}
 	for _, body := range [][]byte{append(ten, 0x0a, 0x00), append(ten, shapetest.Field(1, shapetest.Field(2, shapetest.Field(2, record)))...)} {
 		code, msg := send(t, ts, "/v1/logs", body, false, false)
@@ -331,8 +293,8 @@ func TestGRPC(t *testing.T) {
 	ld := plog.NewLogs()
 	rec := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	rec.Body().SetStr("hello")
-	if _, err := plogotlp.NewGRPCClient(cc).Export(ctx, plogotlp.NewExportRequestFromLogs(ld)); err != nil || logs.count("team-a") != 1 {
-		t.Fatalf("logs: %v, %d stored", err, logs.count("team-a"))
+	if _, err := plogotlp.NewGRPCClient(cc).Export(ctx, plogotlp.NewExportRequestFromLogs(ld)); err != nil || logs.Count("team-a") != 1 {
+		t.Fatalf("logs: %v, %d stored", err, logs.Count("team-a"))
 	}
 	v := rec.Body().SetEmptySlice()
 	for range MaxValueDepth {
@@ -375,7 +337,7 @@ func FuzzOTLPLogsHTTP(f *testing.F) {
 	f.Add(deepJSON(MaxValueDepth, true), true)
 	f.Add(logsBody(shapetest.Field(5, shapetest.Nest(strValue, MaxValueDepth-1, inMap))), false)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := New(Consumers{Logs: &EventLogs{Limits: ingest.LogLimits{MaxLines: 100, MaxFields: 16}, Sink: &logSink{}}},
+	r := New(Consumers{Logs: &EventLogs{Limits: ingest.LogLimits{MaxLines: 100, MaxFields: 16}, Sink: &shapetest.Sink{}}},
 		ingest.NewMetrics(nil), logger, Options{Body: ingest.BodyLimits{MaxBytes: 1 << 20, MaxDecodedBytes: 4 << 20}})
 	mux := http.NewServeMux()
 	r.RegisterHTTP(mux, "")

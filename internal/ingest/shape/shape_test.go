@@ -36,7 +36,8 @@ func TestWalk(t *testing.T) {
 		{`12`, `=12 `},
 		{``, ``},
 		{`[[],{}]`, `open(,true,0) open(,true,1) close(3) open(,false,4) close(6) close(7) `},
-		{`{"a":"b" "c":"d"}`, `open(,false,0) a="b" ="c" ="d" close(17) `}, // not JSON, but structurally sound
+		{`{"a":1,}`, `open(,false,0) a=1 close(8) `}, // as jsonparser takes it
+		{`[1,]`, `open(,true,0) =1 close(4) `},
 	} {
 		var r recorder
 		if _, err := Walk([]byte(c.in), 0, &r); err != nil {
@@ -56,6 +57,12 @@ func TestWalk(t *testing.T) {
 		{`]`, 0, `unexpected ']' at byte 0`},
 		{`{"a":{`, 0, "unexpected end of JSON at byte 6"},
 		{`[[[1]]]`, 2, "JSON nested more than 2 levels deep at byte 2"},
+		{`{"a":"b" "c":"d"}`, 0, "unexpected string at byte 9"},
+		{`{"a" 1}`, 0, "unexpected '1' at byte 5"},
+		{`[1 2]`, 0, "unexpected '2' at byte 3"},
+		{`{,}`, 0, "unexpected ',' at byte 1"},
+		{`{"a"}`, 0, "unexpected '}' at byte 4"},
+		{`[:]`, 0, "unexpected ':' at byte 1"},
 	} {
 		_, err := Walk([]byte(c.in), c.depth, &recorder{})
 		if err == nil || err.Error() != c.want {

@@ -45,101 +45,141 @@ func (e *JSONError) Error() string {
 // reports its objects, arrays and scalars to v. It does not recurse, so
 // any depth costs the same stack; maxDepth > 0 refuses objects and arrays
 // nested deeper than that with a *JSONError (the top value is depth 1).
-// It checks only the structure (strings terminated, brackets matched,
-// nothing cut short); it accepts a superset of JSON. It returns the offset
-// just past the value, and v's error or a *JSONError.
+// It checks the structure (strings terminated, brackets matched, names,
+// colons and commas where they belong; a comma before a closing bracket
+// is let through, as jsonparser does) but not the text of numbers and
+// literals: it accepts every JSON document and a few more. It returns the
+// offset just past the value, and v's error or a *JSONError.
 func Walk(b []byte, maxDepth int, v Visitor) (int, error) {
 	var (
-		sbuf      [32]bool
-		stack     = sbuf[:0] // true: array
-		kbuf      [64]byte
-		key       []byte
-		haveKey   bool // key is the name of the member whose value is next
-		expectKey bool // in an object, where a member name may stand
+		sbuf  [32]bool
+		stack = sbuf[:0] // true: array
+		kbuf  []byte     // unescaped names, allocated on the first
+		key   []byte     // the name of the member whose value is next
+		want  = wantValue
 	)
-	inObject := func() bool { return len(stack) > 0 && !stack[len(stack)-1] }
-	memberKey := func() []byte {
-		if haveKey && inObject() {
-			return key
-		}
-		return nil
+	unexpected := func(i int, what string) error {
+		return &JSONError{Offset: i, Msg: "unexpected " + what}
+	}
+	// afterValue moves past a value: to the end of the walk at the top.
+	afterValue := func() bool {
+		want, key = wantComma, nil
+		return len(stack) == 0
 	}
 	i := 0
 	for i < len(b) {
 		switch c := b[i]; c {
-		case ' ', '\t', '\n', '\r', ':':
+		case ' ', '\t', '\n', '\r':
+			i++
+		case ':':
+			if want != wantColon {
+				return i, unexpected(i, "':'")
+			}
+			want = wantValue
 			i++
 		case ',':
-			expectKey = inObject()
-			haveKey = false
+			if want != wantComma {
+				return i, unexpected(i, "','")
+			}
+			want = wantValue
+			if !stack[len(stack)-1] {
+				want = wantKey
+			}
 			i++
 		case '"':
 			end, esc := stringEnd(b, i+1)
 			if end < 0 {
 				return i, &JSONError{Offset: i, Msg: "unterminated string"}
 			}
-			if expectKey && inObject() {
-				key, haveKey, expectKey = b[i+1:end-1], true, false
+			switch want {
+			case wantKey, wantKeyOrClose:
+				key, want = b[i+1:end-1], wantColon
 				if esc {
 					// A bad escape keeps the name as written.
-					if k, err := jsonparser.Unescape(key, kbuf[:]); err == nil {
-						key = k
+					if k, err := jsonparser.Unescape(key, kbuf[:cap(kbuf)]); err == nil {
+						key, kbuf = k, k[:0]
 					}
 				}
 				i = end
 				continue
+			case wantValue, wantValueOrClose:
+			default:
+				return i, unexpected(i, "string")
 			}
-			if err := v.Scalar(memberKey(), b[i:end]); err != nil {
+			if err := v.Scalar(key, b[i:end]); err != nil {
 				return i, err
 			}
-			haveKey = false
 			i = end
-			if len(stack) == 0 {
+			if afterValue() {
 				return i, nil
 			}
 		case '{', '[':
+			if want != wantValue && want != wantValueOrClose {
+				return i, unexpected(i, fmt.Sprintf("%q", c))
+			}
 			if maxDepth > 0 && len(stack) >= maxDepth {
 				return i, &JSONError{Offset: i, Depth: maxDepth, Msg: fmt.Sprintf("JSON nested more than %d levels deep", maxDepth)}
 			}
-			if err := v.Open(memberKey(), c == '[', i); err != nil {
+			if err := v.Open(key, c == '[', i); err != nil {
 				return i, err
 			}
 			stack = append(stack, c == '[')
-			haveKey, expectKey = false, c == '{'
+			key, want = nil, wantKeyOrClose
+			if c == '[' {
+				want = wantValueOrClose
+			}
 			i++
 		case '}', ']':
-			if len(stack) == 0 || stack[len(stack)-1] != (c == ']') {
-				return i, &JSONError{Offset: i, Msg: fmt.Sprintf("unexpected %q", c)}
+			array := c == ']'
+			if len(stack) == 0 || stack[len(stack)-1] != array {
+				return i, unexpected(i, fmt.Sprintf("%q", c))
+			}
+			switch {
+			case want == wantComma, want == wantKeyOrClose && !array, want == wantValueOrClose && array:
+			case want == wantKey && !array, want == wantValue && array: // a comma before it
+			default:
+				return i, unexpected(i, fmt.Sprintf("%q", c))
 			}
 			stack = stack[:len(stack)-1]
 			i++
 			if err := v.Close(i); err != nil {
 				return i, err
 			}
-			haveKey, expectKey = false, false
-			if len(stack) == 0 {
+			if afterValue() {
 				return i, nil
 			}
 		default:
+			if want != wantValue && want != wantValueOrClose {
+				return i, unexpected(i, fmt.Sprintf("%q", c))
+			}
 			j := i + 1
 			for j < len(b) && !isDelim(b[j]) {
 				j++
 			}
-			if err := v.Scalar(memberKey(), b[i:j]); err != nil {
+			if err := v.Scalar(key, b[i:j]); err != nil {
 				return i, err
 			}
-			haveKey = false
 			i = j
-			if len(stack) == 0 {
+			if afterValue() {
 				return i, nil
 			}
 		}
 	}
-	if len(stack) > 0 {
+	if len(stack) > 0 || want != wantValue {
 		return i, &JSONError{Offset: i, Msg: "unexpected end of JSON"}
 	}
 	return i, nil
 }
+
+// What Walk expects next.
+const (
+	wantValue = iota
+	wantValueOrClose
+	wantKey
+	wantKeyOrClose
+	wantColon
+	wantComma
+)
 
 // isDelim tells the bytes that end a number or literal.
 func isDelim(c byte) bool {

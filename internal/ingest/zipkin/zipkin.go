@@ -24,9 +24,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/tenant"
 )
@@ -69,7 +71,8 @@ type annotation struct {
 }
 
 // ServeHTTP answers 202 when every span was taken; 400 naming the spans
-// refused (the others are stored), 413 or 415 for the body.
+// refused (the others are stored) or a body nested too deep; 413 for a
+// body too large, of too many spans or of empty items; 415 for its type.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &httpx.StatusWriter{ResponseWriter: w}
 	h.serve(sw, r)
@@ -125,11 +128,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// The shape of a Zipkin body for the checks before decoding (package
+// shape): costs are the structs encoding/json fills and the events they
+// become.
+var (
+	zAnnotation = &shape.Shape{Name: "annotation", Cost: int(unsafe.Sizeof(annotation{}) + unsafe.Sizeof(events.SpanEvent{}))}
+	zEndpoint   = &shape.Shape{Name: "endpoint", Cost: int(unsafe.Sizeof(endpoint{})) + 8}
+	// A tag is a map entry, then an attribute.
+	zTags = &shape.Shape{Name: "tags", MemberCost: 48 + int(unsafe.Sizeof(events.Attr{}))}
+	zSpan = &shape.Shape{Name: "span", Kind: shape.Record, Cost: int(unsafe.Sizeof(span{}) + unsafe.Sizeof(events.Event{})), Fields: []shape.Field{
+		shape.Repeated(0, "annotations", zAnnotation), shape.Message(0, "tags", zTags),
+		shape.Message(0, "localEndpoint", zEndpoint), shape.Message(0, "remoteEndpoint", zEndpoint),
+	}}
+)
+
 // Decode reads a JSON array of Zipkin v2 spans. A body that is not such an
-// array is an error; a span that is invalid (ids, timestamp) or over the
-// limits is recorded in the rejections and left out.
+// array is an error, and so is one of more than shape.MaxRecordsPerRequest
+// spans, one nested deeper than shape.MaxDepth, or one whose decoding would
+// take more memory than package shape allows (checked before decoding); a
+// span that is invalid (ids, timestamp) or over the limits is recorded in
+// the rejections and left out.
 func Decode(body []byte, limits ingest.SpanLimits) ([]events.Event, ingest.Rejections, error) {
 	var rej ingest.Rejections
+	if _, err := shape.JSON(body, shape.Repeated(0, "", zSpan), shape.Limits{
+		What:          "Zipkin spans",
+		Records:       "spans",
+		MaxRecords:    shape.MaxRecordsPerRequest,
+		RecordsLimit:  "Horus' limit for one request",
+		RecordsReason: ingest.ReasonBodyTooLarge,
+		MaxJSONDepth:  shape.MaxDepth,
+	}); err != nil {
+		return nil, rej, err
+	}
 	var in []span
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil {

@@ -6,11 +6,17 @@ package shapetest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
 	"runtime"
 	"sync"
+	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/horus-obs/horus/internal/store/events"
 )
 
 // Mem is the memory one call took.
@@ -122,4 +128,63 @@ func Gzip(b []byte) []byte {
 	_, _ = zw.Write(b)
 	_ = zw.Close()
 	return out.Bytes()
+}
+
+// Post sends body to url by POST with the headers given and returns the
+// status and the body of the answer.
+func Post(t testing.TB, c *http.Client, url string, body []byte, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// Sink counts the log records or spans it is given, by tenant: an
+// ingest.LogSink and ingest.SpanSink. The zero value is ready, and safe
+// for concurrent use.
+type Sink struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// AppendLogs implements ingest.LogSink.
+func (s *Sink) AppendLogs(_ context.Context, tenant string, logs []events.Event) error {
+	s.add(tenant, len(logs))
+	return nil
+}
+
+// AppendSpans implements ingest.SpanSink.
+func (s *Sink) AppendSpans(_ context.Context, tenant string, spans []events.Event) error {
+	s.add(tenant, len(spans))
+	return nil
+}
+
+func (s *Sink) add(tenant string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[tenant] += n
+}
+
+// Count is what the tenant was given.
+func (s *Sink) Count(tenant string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[tenant]
 }
