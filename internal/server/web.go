@@ -31,11 +31,12 @@ import (
 // (GET, or POST with a Content-Type of text/plain,
 // application/x-www-form-urlencoded or multipart/form-data) without asking
 // the server first; CORS only decides whether the page may read the
-// answer. A page can so write into a Horus on localhost unless the write
-// endpoints refuse those types, which every real client (Prometheus, the
-// OpenTelemetry SDKs, Promtail, Alloy, Vector, Fluent Bit, zipkin
-// reporters) never sends. Any other type makes the browser ask first (a
-// CORS preflight), which Horus answers only for web.cors.allowed_origins.
+// answer. A page could so write into a Horus on localhost unless the
+// write endpoints refuse those types, which the clients they are for
+// (Prometheus, the OpenTelemetry SDKs and Collector, Promtail, Alloy,
+// zipkin reporters) do not send. Any other type makes the browser ask
+// first (a CORS preflight), which Horus answers only for
+// web.cors.allowed_origins.
 
 // serveWeb serves srv on ln through exporter-toolkit, which applies the web
 // configuration file (if any): TLS, basic auth, rate limit and headers,
@@ -99,8 +100,9 @@ func grpcTLSConfig(path string) (*tls.Config, error) {
 }
 
 // webCheck is exporter-toolkit's request check: basic auth against
-// basic_auth_users (bcrypt, with its cache and its constant-time answer for
-// unknown users) and the rate limit, with the file read on each request.
+// basic_auth_users (bcrypt, with its cache of results and a hash compared
+// for unknown users too, so that they take as long) and the rate limit,
+// with the file read on each request.
 // exporter-toolkit exports it only inside web.Serve, which wraps the
 // handler of the server it is given in it before serving; so it is taken
 // from a server "served" on a listener that is already closed, rather than
@@ -248,7 +250,9 @@ func (p *browserPolicy) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Add("Vary", "Origin")
+		if len(p.cors.AllowedOrigins) > 0 {
+			w.Header().Add("Vary", "Origin")
+		}
 		allowed := p.cors.AllowsOrigin(origin)
 		if !allowed && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && !sameHost(origin, r.Host) {
 			http.Error(w, fmt.Sprintf("a websocket from origin %q is refused: it is not in web.cors.allowed_origins", origin), http.StatusForbidden)

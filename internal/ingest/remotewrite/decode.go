@@ -8,8 +8,12 @@ import (
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 )
 
 // A streaming decoder of remote-write 1.0 requests (prometheus.WriteRequest).
@@ -57,11 +61,71 @@ type decoder struct {
 	// their raw bytes when contiguous (the cache key), else nil.
 	labelMsgs [][]byte
 	key       []byte
+	// budget bounds the bytes of the buffers of one series (their
+	// capacity): samples, exemplars, histograms and label messages (see
+	// appendBounded).
+	budget int64
+}
+
+// bufferBytes is what the buffers of the series being decoded hold, by
+// their capacity.
+func (d *decoder) bufferBytes() int64 {
+	s := &d.s
+	return int64(cap(s.Samples))*int64(unsafe.Sizeof(prompb.Sample{})) + int64(cap(s.Exemplars))*int64(unsafe.Sizeof(exemplar.Exemplar{})) +
+		int64(cap(s.Histograms))*int64(unsafe.Sizeof(prompb.Histogram{})) + int64(cap(d.labelMsgs))*int64(unsafe.Sizeof([]byte(nil)))
+}
+
+// appendBounded appends v to a buffer of the series, doubling it when it
+// is full, unless that would take the series' buffers past d.budget: the
+// decoder holds one series at a time, but a small body can hold one series
+// of millions of empty samples (12 00), 48 bytes each. It refuses such a
+// series with an *ingest.Error (ReasonBodyTooLarge).
+func appendBounded[T any](d *decoder, buf []T, v T) ([]T, error) {
+	if len(buf) == cap(buf) {
+		n := max(2*cap(buf), 8)
+		if d.bufferBytes()+int64(n-cap(buf))*int64(unsafe.Sizeof(v)) > d.budget {
+			s := &d.s
+			return buf, ingest.Errorf(ingest.ReasonBodyTooLarge, "remote write 1.0: a series of %d labels, %d samples, %d exemplars and %d histograms so far would take more than %d MiB to decode, more than %d times the body's size: they are empty or near-empty; send them filled, or fewer",
+				len(d.labelMsgs), len(s.Samples), len(s.Exemplars), len(s.Histograms), d.budget>>20, shape.MaxAmplification)
+		}
+		grown := make([]T, len(buf), n)
+		copy(grown, buf)
+		buf = grown
+	}
+	return append(buf, v), nil
+}
+
+// trimmed is the most elements a buffer keeps between requests; a larger
+// one (a request with a very long series) is left to the GC rather than
+// held by the pool.
+const trimmed = 4096
+
+// trim drops the buffers grown past trimmed.
+func (d *decoder) trim() {
+	s := &d.s
+	if cap(s.Samples) > trimmed {
+		s.Samples = nil
+	}
+	if cap(s.Exemplars) > trimmed {
+		s.Exemplars = nil
+	}
+	if cap(s.Histograms) > trimmed {
+		s.Histograms = nil
+	}
+	if cap(d.labelMsgs) > trimmed {
+		d.labelMsgs = nil
+	}
 }
 
 // decodeV1 calls series for every TimeSeries of the request in buf and
 // meta for every MetricMetadata. buf must not change until it returns.
+//
+// The buffers of one series are bounded by shape.MaxAmplification times
+// len(buf) plus shape.Allowance: a series past that is refused with an
+// *ingest.Error (ReasonBodyTooLarge).
 func (d *decoder) decodeV1(buf []byte, series func(*v1Series) error, meta func(*prompb.MetricMetadata)) error {
+	d.budget = int64(shape.MaxAmplification)*int64(len(buf)) + shape.Allowance
+	defer d.trim()
 	for len(buf) > 0 {
 		num, typ, n := protowire.ConsumeTag(buf)
 		if n < 0 {
@@ -141,19 +205,22 @@ func (d *decoder) decodeSeries(msg []byte) error {
 					contiguous = false
 				}
 				end = pos
-				d.labelMsgs = append(d.labelMsgs, v)
+				d.labelMsgs, err = appendBounded(d, d.labelMsgs, v)
 			case 2:
 				var smp prompb.Sample
-				smp, err = decodeSample(v)
-				s.Samples = append(s.Samples, smp)
+				if smp, err = decodeSample(v); err == nil {
+					s.Samples, err = appendBounded(d, s.Samples, smp)
+				}
 			case 3:
 				var e exemplar.Exemplar
-				e, err = d.decodeExemplar(v)
-				s.Exemplars = append(s.Exemplars, e)
+				if e, err = d.decodeExemplar(v); err == nil {
+					s.Exemplars, err = appendBounded(d, s.Exemplars, e)
+				}
 			case 4:
 				var h prompb.Histogram
-				err = h.Unmarshal(v)
-				s.Histograms = append(s.Histograms, h)
+				if err = h.Unmarshal(v); err == nil {
+					s.Histograms, err = appendBounded(d, s.Histograms, h)
+				}
 			}
 			if err != nil {
 				return err
@@ -313,4 +380,44 @@ func (d *decoder) decodeExemplar(buf []byte) (exemplar.Exemplar, error) {
 	e.Labels = d.eb.Labels()
 	e.HasTs = e.Ts != 0
 	return e, nil
+}
+
+// The shape of a remote-write 2.0 request (io/prometheus/write/v2,
+// types.proto) for the checks before gogo decodes it whole (package
+// shape): its series are the records; samples, histograms, their bucket
+// spans, exemplars and symbols cost their structs.
+var (
+	v2Span     = &shape.Shape{Name: "BucketSpan", Cost: int(unsafe.Sizeof(writev2.BucketSpan{}))}
+	v2Sample   = &shape.Shape{Name: "Sample", Cost: int(unsafe.Sizeof(writev2.Sample{}))}
+	v2Exemplar = &shape.Shape{Name: "Exemplar", Cost: int(unsafe.Sizeof(writev2.Exemplar{}))}
+	v2Hist     = &shape.Shape{Name: "Histogram", Cost: int(unsafe.Sizeof(writev2.Histogram{})), Fields: []shape.Field{
+		shape.Repeated(8, "negative_spans", v2Span), shape.Repeated(11, "positive_spans", v2Span),
+	}}
+	v2Series = &shape.Shape{Name: "TimeSeries", Kind: shape.Record, Cost: int(unsafe.Sizeof(writev2.TimeSeries{})), Fields: []shape.Field{
+		shape.Repeated(2, "samples", v2Sample), shape.Repeated(3, "histograms", v2Hist), shape.Repeated(4, "exemplars", v2Exemplar),
+	}}
+	v2Request = &shape.Shape{Name: "Request", Fields: []shape.Field{
+		shape.Strings(4, "symbols", int(unsafe.Sizeof(""))), shape.Repeated(5, "timeseries", v2Series),
+	}}
+)
+
+// decodeV2 decodes a remote-write 2.0 request into req once it is checked:
+// a request of more than shape.MaxRecordsPerRequest series, or whose
+// decoding would take more memory than package shape allows (millions of
+// empty series or samples in a small body), is refused before it is
+// decoded. Its errors are *ingest.Error.
+func decodeV2(body []byte, req *writev2.Request) error {
+	if _, err := shape.Proto(body, v2Request, shape.Limits{
+		What:          "remote write 2.0",
+		Records:       "series",
+		MaxRecords:    shape.MaxRecordsPerRequest,
+		RecordsLimit:  "Horus' limit for one request",
+		RecordsReason: ingest.ReasonBodyTooLarge,
+	}); err != nil {
+		return err
+	}
+	if err := req.Unmarshal(body); err != nil {
+		return ingest.Errorf(ingest.ReasonMalformed, "decode remote write 2.0 protobuf: %v", err)
+	}
+	return nil
 }

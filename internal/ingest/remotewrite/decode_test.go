@@ -2,15 +2,24 @@ package remotewrite
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
+	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
 )
 
 // sampleRequest has every kind of entry a remote-write 1.0 sender puts in
@@ -226,4 +235,102 @@ func splitLabelsSeries() []byte {
 	ts = append(ts, 0x12, 0x02, 0x10, 0x05) // Sample{timestamp: 5}
 	ts = append(ts, label("zone", "a")...)
 	return append([]byte{0x0a, byte(len(ts))}, ts...)
+}
+
+// server serves a remote-write handler on 127.0.0.1 whose bodies may be
+// 64 MiB decoded.
+func server(t testing.TB) *httptest.Server {
+	t.Helper()
+	h := newHandler(t)
+	h.opts.Body = ingest.BodyLimits{MaxBytes: 64 << 20, MaxDecodedBytes: 64 << 20}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// write posts a snappy-compressed remote-write body of version v2 or 1.0.
+func write(t testing.TB, ts *httptest.Server, body []byte, v2 bool) (int, string) {
+	t.Helper()
+	ct := "application/x-protobuf"
+	if v2 {
+		ct += ";proto=io.prometheus.write.v2.Request"
+	}
+	return shapetest.Post(t, ts.Client(), ts.URL, snappy.Encode(nil, body), map[string]string{"Content-Type": ct, "Content-Encoding": "snappy"})
+}
+
+// TestEmptyItems: remote-write bodies of empty series or samples are
+// refused with a 413, 2.0 before gogo decodes them, 1.0 at the series that
+// would pass the bound; a real request of both versions is written.
+func TestEmptyItems(t *testing.T) {
+	ts := server(t)
+	now := time.Now().UnixMilli()
+	v2 := &writev2.Request{Symbols: []string{"", "__name__", "m", "i"}}
+	v1 := &prompb.WriteRequest{}
+	for i := range 2000 {
+		v2.Symbols = append(v2.Symbols, fmt.Sprint(i))
+		v2.Timeseries = append(v2.Timeseries, writev2.TimeSeries{LabelsRefs: []uint32{1, 2, 3, uint32(4 + i)}, Samples: []writev2.Sample{{Value: 1, Timestamp: now}}})
+		v1.Timeseries = append(v1.Timeseries, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "m1"}, {Name: "i", Value: fmt.Sprint(i)}},
+			Samples: []prompb.Sample{{Value: 1, Timestamp: now}}})
+	}
+	b2, _ := v2.Marshal()
+	b1, _ := v1.Marshal()
+	if code, msg := write(t, ts, b2, true); code != http.StatusNoContent {
+		t.Fatalf("v2: %d %s", code, msg)
+	}
+	if code, msg := write(t, ts, b1, false); code != http.StatusNoContent {
+		t.Fatalf("v1: %d %s", code, msg)
+	}
+
+	n := shape.MaxRecordsPerRequest + 1
+	label := shapetest.Field(1, append(shapetest.Field(1, []byte("__name__")), shapetest.Field(2, []byte("m"))...))
+	for _, c := range []struct {
+		name string
+		body []byte
+		v2   bool
+	}{
+		{"v2 empty series", shapetest.Repeat([]byte{0x2a, 0x00}, n), true},
+		{"v2 empty samples", shapetest.Field(5, append([]byte{0x0a, 0x02, 0x01, 0x02}, shapetest.Repeat([]byte{0x12, 0x00}, 10*n)...)), true},
+		{"v1 empty samples", shapetest.Field(1, append(label, shapetest.Repeat([]byte{0x12, 0x00}, 10*n)...)), false},
+	} {
+		var code int
+		var msg string
+		mem := shapetest.Measure(func() { code, msg = write(t, ts, c.body, c.v2) })
+		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "body_too_large") {
+			t.Errorf("%s: %d %s", c.name, code, msg)
+		}
+		// 1.0 holds a series up to the bound before it refuses it.
+		limit := 4*uint64(len(c.body)) + 8<<20
+		if !c.v2 {
+			limit = 32*uint64(len(c.body)) + 4*shape.Allowance
+		}
+		if mem.Total > limit {
+			t.Errorf("%s: a %d-byte body took %d bytes to refuse, more than %d", c.name, len(c.body), mem.Total, limit)
+		}
+	}
+}
+
+// FuzzDecodeV2 checks decodeV2 against gogo's decoding on arbitrary input:
+// what the check lets through decodes as gogo decodes it, and what gogo
+// refuses decodeV2 refuses.
+func FuzzDecodeV2(f *testing.F) {
+	b, _ := (&writev2.Request{Symbols: []string{"", "__name__", "m"}, Timeseries: []writev2.TimeSeries{{
+		LabelsRefs: []uint32{1, 2}, Samples: []writev2.Sample{{Value: 1, Timestamp: 5}},
+		Histograms: []writev2.Histogram{{Count: &writev2.Histogram_CountInt{CountInt: 2}, PositiveSpans: []writev2.BucketSpan{{Offset: 0, Length: 1}}, PositiveDeltas: []int64{2}}},
+		Exemplars:  []writev2.Exemplar{{LabelsRefs: []uint32{1, 2}, Value: 1}},
+	}}}).Marshal()
+	f.Add(b)
+	f.Add([]byte{0x2a, 0x00, 0x22, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got, want writev2.Request
+		err := decodeV2(b, &got)
+		werr := want.Unmarshal(b)
+		switch {
+		case err != nil && ingest.ReasonOf(err) == "":
+			t.Fatalf("not a rejection: %v", err)
+		case werr != nil && err == nil:
+			t.Fatalf("gogo refuses (%v), decodeV2 does not", werr)
+		case err == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("decodeV2 %+v, gogo %+v", got, want)
+		}
+	})
 }

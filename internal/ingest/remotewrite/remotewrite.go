@@ -130,8 +130,8 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 		err = appendV1(app, body, h.cache)
 	} else {
 		var req writev2.Request
-		if err := req.Unmarshal(body); err != nil {
-			return fail(ingest.Errorf(ingest.ReasonMalformed, "decode remote write 2.0 protobuf: %v", err))
+		if err := decodeV2(body, &req); err != nil {
+			return fail(err)
 		}
 		stats, err = appendV2(app, &req)
 	}
@@ -224,6 +224,9 @@ func appendV1(app *ingest.GuardAppender, body []byte, cache *seriesCache) error 
 		})
 	})
 	if err != nil && appendErr == nil {
+		if ingest.ReasonOf(err) != "" { // refused by the decoder's bound
+			return err
+		}
 		return ingest.Errorf(ingest.ReasonMalformed, "decode remote write 1.0 protobuf: %v", err)
 	}
 	return err
