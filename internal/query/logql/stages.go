@@ -21,6 +21,7 @@ import (
 	"github.com/buger/jsonparser"
 	"github.com/grafana/regexp"
 
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
@@ -306,6 +307,9 @@ var (
 	ErrJSONNotObject = errors.New("expecting json object, but it is not")
 	// ErrJSONMalformed means the JSON object is truncated or malformed.
 	ErrJSONMalformed = errors.New("malformed json")
+	// ErrJSONTooDeep means objects nest deeper than shape.MaxDepth, the
+	// depth Horus' ingest takes JSON to; the fields before are emitted.
+	ErrJSONTooDeep = fmt.Errorf("json objects nested more than %d levels deep", shape.MaxDepth)
 )
 
 // JSONFields calls emit for every field of the JSON object in line, as
@@ -322,7 +326,9 @@ var (
 //   - arrays and nulls are skipped: Loki documents "Arrays are skipped" and
 //     sets no label for null.
 //
-// Fields before a syntax error are emitted before the error is returned.
+// Fields before a syntax error are emitted before the error is returned;
+// objects nested deeper than shape.MaxDepth are ErrJSONTooDeep (the
+// flattened keys, one part a level, and the work per line stay small).
 // Like Loki (which uses jsonparser), the scan is lenient: text after the
 // closing brace is ignored and number tokens are not validated. Keys and
 // values alias line when they need no unescaping or sanitizing.
@@ -389,6 +395,9 @@ member:
 		jsonEmitLeaf(emit, prefix, rawKey, key, jsonStringValue(line[i+1:end-1], esc))
 		i = end
 	case '{':
+		if len(stack)+1 >= shape.MaxDepth { // the line's object is a level
+			return ErrJSONTooDeep
+		}
 		stack = append(stack, len(prefix))
 		if len(prefix) != 0 {
 			prefix = append(prefix, '_')
