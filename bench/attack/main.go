@@ -76,6 +76,8 @@ type horus struct {
 	base string
 	dir  string
 	done chan error
+	// exit is the process' exit error once stopped.
+	exit error
 }
 
 func freePort() (int, error) {
@@ -83,7 +85,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -121,7 +123,7 @@ func startHorus(o options, dir string) (*horus, error) {
 		}
 		select {
 		case err := <-h.done:
-			return nil, fmt.Errorf("horus exited at start: %v", err)
+			return nil, fmt.Errorf("horus exited at start: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -143,10 +145,10 @@ func (h *horus) stop() {
 	if h.alive() {
 		_ = h.cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-h.done:
+		case h.exit = <-h.done:
 		case <-time.After(30 * time.Second):
 			_ = h.cmd.Process.Kill()
-			<-h.done
+			h.exit = <-h.done
 		}
 	}
 }
@@ -479,7 +481,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	only := map[string]bool{}
 	for _, n := range strings.Split(o.only, ",") {
 		if n != "" {

@@ -111,6 +111,10 @@ type Limits struct {
 	// MaxLogLinesPerRequest bounds the log lines of one ingest request;
 	// 0: no bound.
 	MaxLogLinesPerRequest int `yaml:"max_log_lines_per_request"`
+	// RejectOldSamplesMaxAge refuses log lines timed further than this
+	// behind the clock, as Loki's limit of the same name (default 1 week);
+	// 0: no bound.
+	RejectOldSamplesMaxAge model.Duration `yaml:"reject_old_samples_max_age"`
 	// MaxInflightRequests bounds the ingest requests (HTTP writes and
 	// OTLP/gRPC calls) served at once; more are answered 503 with
 	// Retry-After (gRPC: Unavailable). 0: no bound.
@@ -299,22 +303,23 @@ func Default() *Config {
 		OTLP:     OTLPConfig{GRPCAddr: DefaultOTLPGRPCAddr, HTTPAddr: DefaultOTLPHTTPAddr},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Limits: Limits{
-			MaxRequestBodyBytes:   32 * units.MiB,
-			MaxDecodedBodyBytes:   128 * units.MiB,
-			MaxLabelsPerSeries:    64,
-			MaxLabelNameLength:    1024,
-			MaxLabelValueLength:   4096,
-			MaxSpanBytes:          units.MiB,
-			MaxSpanAttributes:     1024,
-			MaxSpanEvents:         1024,
-			MaxSpanLinks:          1024,
-			MaxLogLineBytes:       256 * units.KiB,
-			MaxLogFields:          128,
-			MaxLogLinesPerRequest: 200000,
-			MaxInflightRequests:   256,
-			MaxInflightBytes:      512 * units.MiB,
-			BodyIdleTimeout:       model.Duration(30 * time.Second),
-			BodyReadTimeout:       model.Duration(5 * time.Minute),
+			MaxRequestBodyBytes:    32 * units.MiB,
+			MaxDecodedBodyBytes:    128 * units.MiB,
+			MaxLabelsPerSeries:     64,
+			MaxLabelNameLength:     1024,
+			MaxLabelValueLength:    4096,
+			MaxSpanBytes:           units.MiB,
+			MaxSpanAttributes:      1024,
+			MaxSpanEvents:          1024,
+			MaxSpanLinks:           1024,
+			MaxLogLineBytes:        256 * units.KiB,
+			MaxLogFields:           128,
+			MaxLogLinesPerRequest:  200000,
+			RejectOldSamplesMaxAge: model.Duration(7 * 24 * time.Hour),
+			MaxInflightRequests:    256,
+			MaxInflightBytes:       512 * units.MiB,
+			BodyIdleTimeout:        model.Duration(30 * time.Second),
+			BodyReadTimeout:        model.Duration(5 * time.Minute),
 		},
 		Metrics: MetricsConfig{
 			Retention:    model.Duration(15 * 24 * time.Hour),
@@ -491,6 +496,9 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if l.RejectOldSamplesMaxAge < 0 {
+		add(fieldErr("limits.reject_old_samples_max_age", "must be >= 0 (0: no bound); got %v", l.RejectOldSamplesMaxAge))
+	}
 	if l.MaxInflightRequests < 0 {
 		add(fieldErr("limits.max_inflight_requests", "must be >= 0 (0: no bound); got %d", l.MaxInflightRequests))
 	}

@@ -31,6 +31,10 @@ type LogLimits struct {
 	// MaxFuture refuses records timed further than this ahead of the
 	// receiving clock, as Loki's creation grace period does.
 	MaxFuture time.Duration
+	// MaxAge refuses records timed further than this behind the
+	// receiving clock, as Loki's reject_old_samples_max_age does (a
+	// timestamp in seconds where nanoseconds are due lands in 1970).
+	MaxAge time.Duration
 }
 
 // CheckBatch refuses a request of more than MaxLines records.
@@ -54,6 +58,9 @@ func (l LogLimits) Check(e *events.Event, now int64) *Error {
 	case l.MaxFuture > 0 && e.Time > now+int64(l.MaxFuture):
 		return Errorf(ReasonTooNew, "log line of service %q is timed %s, more than %v ahead of the server's clock",
 			e.Service, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), l.MaxFuture)
+	case l.MaxAge > 0 && e.Time < now-int64(l.MaxAge):
+		return Errorf(ReasonTooOld, "log line of service %q has timestamp too old: %s, oldest acceptable timestamp is %s (limits.reject_old_samples_max_age); is it in seconds or milliseconds where nanoseconds are due?",
+			e.Service, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), time.Unix(0, now-int64(l.MaxAge)).UTC().Format(time.RFC3339))
 	}
 	return nil
 }

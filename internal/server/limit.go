@@ -28,8 +28,8 @@ func isIngest(r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		return false
 	}
-	switch p := r.URL.Path; {
-	case p == "/api/v1/write", p == "/loki/api/v1/push", p == "/api/v1/logs/jsonl", p == "/api/v2/spans":
+	switch p := r.URL.Path; p {
+	case "/api/v1/write", "/loki/api/v1/push", "/api/v1/logs/jsonl", "/api/v2/spans":
 		return true
 	default:
 		return strings.HasPrefix(p, "/otlp/")

@@ -54,14 +54,20 @@ func waitGauge(t *testing.T, ts *testServer, name string, want float64) {
 	t.Fatalf("%s did not reach %v (at %v)", name, want, ts.selfMetric(t, name, nil))
 }
 
-func postJSONLines(t *testing.T, ts *testServer, body string) *http.Response {
+// answer is a status and headers of a response whose body was read.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func postJSONLines(t *testing.T, ts *testServer, body string) answer {
 	t.Helper()
 	resp, err := http.Post(ts.URL()+"/api/v1/logs/jsonl?service_name=limits", "application/x-ndjson", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	return resp
+	return answer{resp.StatusCode, resp.Header}
 }
 
 // 100 connections announcing 32 MiB bodies and sending a few bytes hold a
@@ -119,15 +125,20 @@ func TestInflightRequestLimit(t *testing.T) {
 		t.Fatalf("third request: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// Queries are not ingest: they are served.
-	if r, err := http.Get(ts.URL() + "/api/v1/query?query=1"); err != nil || r.StatusCode != http.StatusOK {
-		t.Fatalf("a query while ingest is full: %v %v", r, err)
+	r, err := http.Get(ts.URL() + "/api/v1/query?query=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Body.Close()
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("a query while ingest is full: %d", r.StatusCode)
 	}
 
 	cc, err := grpc.NewClient(ts.Addrs().OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	defer func() { _ = cc.Close() }()
 	td := ptrace.NewTraces()
 	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 	sp.SetName("limited")

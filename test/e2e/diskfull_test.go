@@ -137,8 +137,7 @@ type diskFullClient struct {
 	dataPath string // must not appear in any answer
 	full     bool   // the disk is full: a refusal must say so
 
-	leakLogged bool
-	shown      map[string]bool // the signals whose first refusal was logged
+	shown map[string]bool // the signals whose first refusal was logged
 
 	seq     int
 	batches map[string]int // acknowledged remote-write batch -> series
@@ -270,12 +269,6 @@ func (c *diskFullClient) lines() result {
 		func() { c.lineIDs = append(c.lineIDs, ids...) })
 }
 
-// eventStorePathLeak lists the writes whose refusals on a full disk still
-// carry the event WAL's file path: the event store (store.go, Append)
-// wraps the WAL's *fs.PathError as it is. Remove an entry once fixed
-// there, and the test holds it to the rule.
-var eventStorePathLeak = map[string]bool{"OTLP traces": true, "JSON lines": true}
-
 // post sends one write and calls ack if it is acknowledged. A refusal
 // must not show the data path.
 func (c *diskFullClient) post(what, path string, body []byte, header map[string]string, ack func()) result {
@@ -300,14 +293,7 @@ func (c *diskFullClient) post(what, path string, body []byte, header map[string]
 	}
 	if !r.ok {
 		if strings.Contains(r.body, c.dataPath) {
-			if eventStorePathLeak[what] {
-				if !c.leakLogged {
-					c.leakLogged = true
-					c.t.Logf("known, to fix in the event store: %s refused with the data path in the answer: %d %s", what, r.code, r.body)
-				}
-			} else {
-				c.t.Errorf("%s refused with the server's data path in the answer: %d %s", what, r.code, r.body)
-			}
+			c.t.Errorf("%s refused with the server's data path in the answer: %d %s", what, r.code, r.body)
 		} else if c.full && r.code >= 500 && !strings.Contains(r.body, "no space left on device") {
 			c.t.Errorf("%s refused on a full disk without saying why: %d %s", what, r.code, r.body)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,6 +306,32 @@ func (s *Store) head(k headKey) *head {
 // data was not acknowledged; the client may retry.
 var ErrStorage = errors.New("event store cannot write")
 
+// storageErr wraps err, a failure to write, in ErrStorage, with a message
+// that names the store's files relative to its directory: the message
+// reaches clients, which have no business with the server's paths.
+func (s *Store) storageErr(err error) error {
+	return fmt.Errorf("%w: %w", ErrStorage, s.pathless(err))
+}
+
+// pathless returns err with the store's directory cut from its message;
+// errors.Is and errors.As still reach err.
+func (s *Store) pathless(err error) error {
+	msg := err.Error()
+	if cut := strings.ReplaceAll(msg, s.dir+string(filepath.Separator), ""); cut != msg {
+		return &pathlessError{msg: strings.ReplaceAll(cut, s.dir, "."), err: err}
+	}
+	return err
+}
+
+// pathlessError is an error with another message.
+type pathlessError struct {
+	msg string
+	err error
+}
+
+func (e *pathlessError) Error() string { return e.msg }
+func (e *pathlessError) Unwrap() error { return e.err }
+
 // Append stores a batch of events of one tenant and kind. It returns once
 // the batch is in the WAL (as durable as the fsync policy promises) and in
 // the head, where queries see it.
@@ -339,7 +366,7 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 			return fmt.Errorf("append: batch of %d bytes encoded is larger than the WAL's record limit", len(rec))
 		}
 		s.m.appendFailures.Inc()
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+		return s.storageErr(err)
 	}
 	if s.headBytes.Add(int64(s.head(headKey{tenant, kind}).append(evs))) >= int64(s.opts.HeadMaxBytes) {
 		select {
@@ -456,7 +483,7 @@ func (s *Store) backpressure(ctx context.Context) error {
 		ch, ferr := s.flushed, s.flushErr
 		s.mu.RUnlock()
 		if ferr != nil {
-			return fmt.Errorf("%w: blocks cannot be written (%w), and the memory for events waiting for them is full", ErrStorage, ferr)
+			return fmt.Errorf("%w: blocks cannot be written (%w), and the memory for events waiting for them is full", ErrStorage, s.pathless(ferr))
 		}
 		s.m.backpressure.Inc()
 		select {
