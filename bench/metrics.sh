@@ -31,7 +31,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 start_receiver() { # name dir -> sets PID URL
   case $1 in
   horus)
-    ./bin/horus serve --data-dir "$2" --http-addr 127.0.0.1:3300 --otlp-grpc-addr "" --otlp-http-addr "" --log-level warn >"$work/$1.log" 2>&1 &
+    ./bin/horus serve --data-dir "$2" --http-addr 127.0.0.1:3300 --otlp-grpc-addr "" --otlp-http-addr "" --log-level warn --web.enable-pprof >"$work/$1.log" 2>&1 &
     PID=$!; URL=http://127.0.0.1:3300 ;;
   prometheus)
     printf 'global: {}\n' >"$work/prom.yml"
