@@ -366,6 +366,8 @@ type frame struct {
 	counted bool   // msg was entered in the tally
 }
 
+// Open implements Visitor: an object or array is a message when its key
+// (or its array's) names a field of the message it stands in.
 func (s *jsonScan) Open(key []byte, array bool, _ int) error {
 	p := &s.frames[len(s.frames)-1]
 	var fr frame
@@ -401,6 +403,7 @@ func (s *jsonScan) Open(key []byte, array bool, _ int) error {
 	return nil
 }
 
+// Close implements Visitor.
 func (s *jsonScan) Close(int) error {
 	fr := s.frames[len(s.frames)-1]
 	s.frames = s.frames[:len(s.frames)-1]
@@ -410,6 +413,8 @@ func (s *jsonScan) Close(int) error {
 	return nil
 }
 
+// Scalar implements Visitor: a member of a map, or an element of a
+// field of strings, costs.
 func (s *jsonScan) Scalar(_, _ []byte) error {
 	p := &s.frames[len(s.frames)-1]
 	switch {

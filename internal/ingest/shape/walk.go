@@ -37,6 +37,7 @@ type JSONError struct {
 	Msg string
 }
 
+// Error says what is wrong and where: "unexpected ']' at byte 12".
 func (e *JSONError) Error() string {
 	return fmt.Sprintf("%s at byte %d", e.Msg, e.Offset)
 }
