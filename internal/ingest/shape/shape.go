@@ -30,8 +30,6 @@
 package shape
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/horus-obs/horus/internal/ingest"
@@ -266,20 +264,21 @@ func (t *tally) cost(n int) error {
 	return nil
 }
 
-// errStop stops a protobuf walk at a malformation: the decoder will
-// refuse the body there.
-var errStop = fmt.Errorf("malformed protobuf")
-
 // Proto checks a protobuf body whose top message is root. It returns what
-// it counted and an *ingest.Error when a limit is passed. Where the body
-// stops being valid protobuf the walk stops and the body is left to the
-// decoder, which refuses it at that point or before.
+// it counted and an *ingest.Error when a limit is passed or the body is
+// not valid protobuf: the decoders let some invalid protobuf through
+// (gogo skips an overlong varint in an unknown field), and what follows
+// would go uncounted.
 func Proto(b []byte, root *Shape, l Limits) (Tally, error) {
 	t := newTally(&l, len(b))
-	if err := t.proto(b, root); err != nil && err != errStop {
-		return t.Tally, err
-	}
-	return t.Tally, nil
+	err := t.proto(b, root)
+	return t.Tally, err
+}
+
+// malformed is the error of invalid protobuf, n protowire's negative
+// length.
+func (t *tally) malformed(n int) error {
+	return ingest.Errorf(ingest.ReasonMalformed, "decode %s: not valid protobuf: %v", t.l.What, protowire.ParseError(n))
 }
 
 // proto walks the fields of one message of shape s. Its recursion follows
@@ -288,20 +287,20 @@ func (t *tally) proto(b []byte, s *Shape) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return errStop
+			return t.malformed(n)
 		}
 		b = b[n:]
 		f := s.protoField(num)
 		if f == nil || typ != protowire.BytesType {
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return errStop
+				return t.malformed(n)
 			}
 			b = b[n:]
 			continue
 		}
 		v, n := protowire.ConsumeBytes(b)
 		if n < 0 {
-			return errStop
+			return t.malformed(n)
 		}
 		b = b[n:]
 		if f.Shape == nil {
@@ -414,10 +413,16 @@ func (s *jsonScan) Close(int) error {
 }
 
 // Scalar implements Visitor: a member of a map, or an element of a
-// field of strings, costs.
+// field of strings, costs; so does an element of a field of messages (the
+// decoders make an empty message of a null).
 func (s *jsonScan) Scalar(_, _ []byte) error {
 	p := &s.frames[len(s.frames)-1]
 	switch {
+	case p.elems != nil && p.elems.Shape != nil:
+		if err := s.t.enter(p.elems.Shape); err != nil {
+			return err
+		}
+		return s.t.exit(p.elems.Shape, s.t.Records)
 	case p.elems != nil:
 		return s.t.cost(p.elems.ElemCost)
 	case p.msg != nil:

@@ -190,10 +190,20 @@ func TestChecks(t *testing.T) {
 	if _, err := Proto(many, tReq, limits()); ingest.ReasonOf(err) != ingest.ReasonBodyTooLarge || !strings.Contains(err.Error(), "empty or near-empty") {
 		t.Errorf("empty tags: %v", err)
 	}
-	// Malformed protobuf stops the walk without an error: the decoder
-	// refuses it.
-	if _, err := Proto([]byte{0x0a, 0x05, 0x00}, tReq, limits()); err != nil {
-		t.Errorf("truncated: %v", err)
+	// Invalid protobuf is refused, even where a decoder would skip it
+	// (an overlong varint in an unknown field) and go on to decode what
+	// follows uncounted.
+	for _, b := range [][]byte{
+		{0x0a, 0x05, 0x00},
+		append([]byte{0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, pb(1, nil)...),
+	} {
+		if _, err := Proto(b, tReq, limits()); ingest.ReasonOf(err) != ingest.ReasonMalformed || !strings.Contains(err.Error(), "not valid protobuf") {
+			t.Errorf("% x: %v", b, err)
+		}
+	}
+	// A null in an array of messages is an empty message to the decoders.
+	if tally, err := JSON([]byte(`{"groups":[null,{"items":[null,{}]}]}`), Message(0, "", tReq), limits()); err != nil || tally.Records != 3 || tally.Cost != 128 {
+		t.Errorf("nulls: %+v, %v", tally, err)
 	}
 }
 
