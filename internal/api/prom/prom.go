@@ -27,6 +27,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
@@ -61,8 +62,16 @@ type Options struct {
 	Alertmanagers func() v1.AlertmanagerRetriever
 	// LookbackDelta is the engine's lookback delta.
 	LookbackDelta time.Duration
-	// QueryTimeout is the engine's timeout, reported on status pages.
+	// QueryTimeout is the engine's timeout, reported on status pages. It
+	// is also the deadline of every request that takes PromQL or series
+	// selectors (/query, /query_range, /query_exemplars, /series, /labels,
+	// /label/<name>/values ...), from its start, so that looking up series
+	// and label values is bounded as query evaluation is; 0 sets none.
 	QueryTimeout time.Duration
+	// Limits bound the PromQL and the match[] selectors the API parses;
+	// zero fields take the defaults (MaxQueryLength, MaxQueryDepth,
+	// MaxQueryNodes). The engine has its own (EngineOptions.Limits).
+	Limits Limits
 	// MaxBodyBytes bounds a POSTed form.
 	MaxBodyBytes int64
 	// Retention is shown on the runtime-info page.
@@ -79,6 +88,7 @@ type Options struct {
 // API is the Prometheus HTTP API.
 type API struct {
 	api      *v1.API
+	parser   parser.Parser
 	opts     Options
 	rejected *prometheus.CounterVec
 	requests *prometheus.CounterVec
@@ -88,8 +98,9 @@ type API struct {
 // New builds the API over st, evaluating with engine.
 func New(engine promql.QueryEngine, st Storage, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer, o Options) *API {
 	a := &API{
-		opts:  o,
-		start: time.Now(),
+		opts:   o,
+		parser: NewParser(o.Limits),
+		start:  time.Now(),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "horus_query_rejected_total",
 			Help: "Query API requests refused, by API and Prometheus error type (bad_data, timeout, execution...).",
@@ -153,7 +164,7 @@ func New(engine promql.QueryEngine, st Storage, logger *slog.Logger, reg prometh
 		nil,
 		nil,
 		v1.OpenAPIOptions{Version: bi.Version},
-		nil,
+		a.parser,
 		false,
 		o.QueryTimeout,
 	)
@@ -196,9 +207,24 @@ func (a *API) Handler() http.Handler {
 			prom.ServeHTTP(w, req)
 		})
 	}
+	promFormat := inner
+	inner = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if handlerName(req.URL.Path) == "/format_query" && !a.formattable(w, req) {
+			return
+		}
+		promFormat.ServeHTTP(w, req)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Body != nil && a.opts.MaxBodyBytes > 0 {
 			req.Body = http.MaxBytesReader(w, req.Body, a.opts.MaxBodyBytes)
+		}
+		if a.opts.QueryTimeout > 0 && takesPromQL(req.URL.Path) {
+			// Prometheus bounds only the evaluation of a query; this bounds
+			// the whole request, series and label lookups included. The
+			// context is also cancelled when the client goes away.
+			ctx, cancel := context.WithTimeout(req.Context(), a.opts.QueryTimeout)
+			defer cancel()
+			req = req.WithContext(ctx)
 		}
 		rw := &recorder{StatusWriter: httpx.StatusWriter{ResponseWriter: w}}
 		inner.ServeHTTP(rw, req)
@@ -208,6 +234,25 @@ func (a *API) Handler() http.Handler {
 			a.rejected.WithLabelValues("prometheus", errorType(rw.errBody.Bytes(), code)).Inc()
 		}
 	})
+}
+
+// formattable refuses, with a 400 in Prometheus' error shape, a query
+// whose pretty-printing would build more than MaxFormatWork bytes. A query
+// that does not parse is left to Prometheus' handler to refuse. It parses
+// the form, which Prometheus' handler then reads from req.Form.
+func (a *API) formattable(w http.ResponseWriter, req *http.Request) bool {
+	e, err := a.parser.ParseExpr(req.FormValue("query"))
+	if err != nil {
+		return true
+	}
+	if work := formatWork(e); work > MaxFormatWork {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": "bad_data",
+			"error": fmt.Sprintf("invalid parameter \"query\": query is too large to format: printing it would build about %d MiB, more than the limit of %d MiB", work>>20, MaxFormatWork>>20)})
+		return false
+	}
+	return true
 }
 
 // metadata answers /api/v1/metadata as Prometheus does, from the scraped
@@ -277,6 +322,17 @@ func handlerName(p string) string {
 		return p
 	}
 	return "other"
+}
+
+// takesPromQL says whether the endpoint at path p reads PromQL (query) or
+// series selectors (match[]).
+func takesPromQL(p string) bool {
+	switch handlerName(p) {
+	case "/query", "/query_range", "/query_exemplars", "/format_query", "/parse_query",
+		"/series", "/labels", "/label/:name/values":
+		return true
+	}
+	return false
 }
 
 // errorType reads Prometheus' errorType from an error response body.
@@ -351,10 +407,14 @@ type EngineOptions struct {
 	// ActiveQueryDir, when set with MaxConcurrent, is where the active
 	// query log lives, so queries that crashed Horus are logged at start.
 	ActiveQueryDir string
+	// Limits bound the queries the engine parses (the API's, the service
+	// graph's, rules'); zero fields take the defaults.
+	Limits Limits
 }
 
 // NewEngine creates the PromQL engine with the features Prometheus 3
-// enables by default (@ modifier, negative offsets).
+// enables by default (@ modifier, negative offsets), parsing with
+// NewParser(o.Limits).
 func NewEngine(logger *slog.Logger, reg prometheus.Registerer, o EngineOptions) (*promql.Engine, error) {
 	opts := promql.EngineOpts{
 		Logger:               logger.With("component", "promql"),
@@ -367,6 +427,7 @@ func NewEngine(logger *slog.Logger, reg prometheus.Registerer, o EngineOptions) 
 		NoStepSubqueryIntervalFn: func(int64) int64 {
 			return time.Minute.Milliseconds()
 		},
+		Parser: NewParser(o.Limits),
 	}
 	if o.MaxConcurrent > 0 && o.ActiveQueryDir != "" {
 		if err := os.MkdirAll(o.ActiveQueryDir, 0o755); err != nil {
