@@ -72,6 +72,10 @@ type LimitError struct {
 	What string
 }
 
+// Error says which limit the query passed and the limit's value, in the
+// words of LogQL's and TraceQL's errors ("query is N bytes, more than the
+// limit of M", "query nests deeper than M levels", "query has more than M
+// nodes").
 func (e *LimitError) Error() string {
 	switch e.Limit {
 	case "length":

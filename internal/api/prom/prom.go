@@ -407,8 +407,8 @@ type EngineOptions struct {
 	// ActiveQueryDir, when set with MaxConcurrent, is where the active
 	// query log lives, so queries that crashed Horus are logged at start.
 	ActiveQueryDir string
-	// Limits bound the queries the engine parses (the API's, the service
-	// graph's, rules'); zero fields take the defaults.
+	// Limits bound the queries the engine parses (the API's and the
+	// service graph's); zero fields take the defaults.
 	Limits Limits
 }
 
