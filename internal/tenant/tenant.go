@@ -1,8 +1,11 @@
 // Package tenant names tenants: the X-Scope-OrgID header of Grafana's
-// convention, checked to be usable as a directory name.
+// convention, checked to be usable as a directory name. It also carries
+// them: in a request's context (WithContext, FromContext), and on metric
+// series as the reserved Label.
 package tenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -39,4 +42,24 @@ func FromHeader(v string) (string, error) {
 		return "", err
 	}
 	return v, nil
+}
+
+// Label is the reserved label that holds the tenant of a metric series:
+// every series of a tenant other than Default carries it, the default
+// tenant's carry none. Writes refuse it from clients, and reads through
+// the tenancy of the metrics store never show it.
+const Label = "__tenant__"
+
+type ctxKey struct{}
+
+// WithContext returns ctx carrying tenant t.
+func WithContext(ctx context.Context, t string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
+
+// FromContext returns the tenant WithContext put in ctx; ok is false when
+// there is none.
+func FromContext(ctx context.Context) (t string, ok bool) {
+	t, ok = ctx.Value(ctxKey{}).(string)
+	return t, ok
 }
