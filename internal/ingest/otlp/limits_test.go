@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
@@ -218,6 +219,25 @@ func TestEmptyItems(t *testing.T) {
 	}
 }
 
+// TestJSONEmptyName: pdata's JSON reader takes a member named "" for the
+// end of its object and reads on out of step, here taking the elements of
+// an array under "" for spans: such a body is refused.
+func TestJSONEmptyName(t *testing.T) {
+	r, _, spans := limitsReceiver(t, 0)
+	ts := httpServer(t, r)
+	body := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"":[` + strings.Repeat(`{},`, shape.MaxRecordsPerRequest) + `{}]}]}]}]}`
+	if code, msg := send(t, ts, "/v1/traces", []byte(body), true, true); code != 400 || !strings.Contains(msg, "a member name is empty") {
+		t.Errorf("%d %s", code, msg)
+	}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalJSON([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"":[{},{}]}]}]}]}`)); err != nil || req.Traces().SpanCount() != 3 {
+		t.Logf("pdata no longer reads a member named \"\" as the end of its object (%v, %d spans): NoEmptyNames may go", err, req.Traces().SpanCount())
+	}
+	if len(spans["default"]) != 0 {
+		t.Errorf("%d spans stored", len(spans["default"]))
+	}
+}
+
 // TestLogLinesLimit: the configured lines limit applies before decoding,
 // counting empty containers.
 func TestLogLinesLimit(t *testing.T) {
@@ -345,40 +365,51 @@ func FuzzOTLPLogsHTTP(f *testing.F) {
 }
 
 // FuzzCheck: the check before decoding never panics, and a body it
-// passes decodes to no more records than it counted.
+// passes decodes, as logs, traces or metrics, to no more records than it
+// counted (pdata does not read what the check did not see).
 func FuzzCheck(f *testing.F) {
-	for _, td := range []ptrace.Traces{sampleTraces()} {
-		pb, _ := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-		js, _ := ptraceotlp.NewExportRequestFromTraces(td).MarshalJSON()
+	for _, req := range []interface {
+		MarshalProto() ([]byte, error)
+		MarshalJSON() ([]byte, error)
+	}{ptraceotlp.NewExportRequestFromTraces(sampleTraces()), plogotlp.NewExportRequestFromLogs(sampleLogs()), pmetricotlp.NewExportRequestFromMetrics(sampleMetrics())} {
+		pb, _ := req.MarshalProto()
+		js, _ := req.MarshalJSON()
 		f.Add(pb, false)
 		f.Add(js, true)
 	}
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{},{}]}]}]}`), true)
+	type decoder interface {
+		UnmarshalProto([]byte) error
+		UnmarshalJSON([]byte) error
+	}
 	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
 		enc := encProto
 		if isJSON {
 			enc = encJSON
 		}
-		l := shape.Limits{What: "t", MaxRecords: 5, RecordsReason: ingest.ReasonBodyTooLarge, MaxDepth: MaxValueDepth, MaxJSONDepth: 4*MaxValueDepth + 16}
-		var tally shape.Tally
-		var err error
-		if isJSON {
-			tally, err = shape.JSON(body, shape.Message(0, "", tracesRequest), l)
-		} else {
-			tally, err = shape.Proto(body, tracesRequest, l)
-		}
-		if err != nil {
-			return
-		}
-		req := ptraceotlp.NewExportRequest()
-		var derr error
-		if enc == encJSON {
-			derr = req.UnmarshalJSON(body)
-		} else {
-			derr = req.UnmarshalProto(body)
-		}
-		if derr == nil && req.Traces().SpanCount() > tally.Records {
-			t.Fatalf("decoded %d spans, the check counted %d", req.Traces().SpanCount(), tally.Records)
+		traces, logs, metrics := ptraceotlp.NewExportRequest(), plogotlp.NewExportRequest(), pmetricotlp.NewExportRequest()
+		for _, c := range []struct {
+			s       signalShape
+			req     decoder
+			records func() int
+		}{
+			{tracesSignal, traces, func() int { return traces.Traces().SpanCount() }},
+			{logsSignal, logs, func() int { return logs.Logs().LogRecordCount() }},
+			{metricsSignal, metrics, func() int { return metrics.Metrics().DataPointCount() }},
+		} {
+			tally, err := c.s.tally(enc, body, c.s.limits(5, "five"))
+			if err != nil {
+				continue
+			}
+			var derr error
+			if enc == encJSON {
+				derr = c.req.UnmarshalJSON(body)
+			} else {
+				derr = c.req.UnmarshalProto(body)
+			}
+			if derr == nil && c.records() > tally.Records {
+				t.Fatalf("%s: decoded %d %s, the check counted %d", c.s.what, c.records(), c.s.records, tally.Records)
+			}
 		}
 	})
 }

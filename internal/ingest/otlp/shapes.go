@@ -119,12 +119,10 @@ var (
 // defaultLimit names shape.MaxRecordsPerRequest in errors.
 const defaultLimit = "Horus' limit for one request"
 
-// check refuses a body, before it is decoded, whose values nest deeper
-// than MaxValueDepth, that holds more than maxRecords records (limit names
-// that limit), or whose decoding would take more memory than package
-// shape allows. The error is an *ingest.Error.
-func (s signalShape) check(enc encoding, body []byte, maxRecords int, limit string) error {
-	l := shape.Limits{
+// limits are the checks' limits for a request of maxRecords records at
+// most (limit names that limit).
+func (s signalShape) limits(maxRecords int, limit string) shape.Limits {
+	return shape.Limits{
 		What:          s.what,
 		Records:       s.records,
 		MaxRecords:    maxRecords,
@@ -134,12 +132,23 @@ func (s signalShape) check(enc encoding, body []byte, maxRecords int, limit stri
 		// Four JSON levels a value (the AnyValue, its kvlistValue, the
 		// values array, the KeyValue) and the request's own ten.
 		MaxJSONDepth: 4*MaxValueDepth + 16,
+		NoEmptyNames: true, // pdata reads JSON with jsoniter's ReadObject
 	}
-	var err error
-	if enc == encJSON {
-		_, err = shape.JSON(body, shape.Message(0, "", s.root), l)
-	} else {
-		_, err = shape.Proto(body, s.root, l)
-	}
+}
+
+// check refuses a body, before it is decoded, whose values nest deeper
+// than MaxValueDepth, that holds more than maxRecords records (limit names
+// that limit), or whose decoding would take more memory than package
+// shape allows. The error is an *ingest.Error.
+func (s signalShape) check(enc encoding, body []byte, maxRecords int, limit string) error {
+	_, err := s.tally(enc, body, s.limits(maxRecords, limit))
 	return err
+}
+
+// tally is the checks' count of a body under l.
+func (s signalShape) tally(enc encoding, body []byte, l shape.Limits) (shape.Tally, error) {
+	if enc == encJSON {
+		return shape.JSON(body, shape.Message(0, "", s.root), l)
+	}
+	return shape.Proto(body, s.root, l)
 }

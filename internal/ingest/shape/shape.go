@@ -195,6 +195,12 @@ type Limits struct {
 	MaxDepth int
 	// MaxJSONDepth bounds the nesting of JSON objects and arrays.
 	MaxJSONDepth int
+	// NoEmptyNames refuses a JSON member named "", for decoders built on
+	// jsoniter's ReadObject (pdata's), which returns "" for the end of an
+	// object: such a decoder leaves the object there and reads the rest
+	// of the document out of step, so that a body could hide millions of
+	// messages from the check.
+	NoEmptyNames bool
 }
 
 // Tally is what a check counted of a body.
@@ -368,6 +374,9 @@ type frame struct {
 // Open implements Visitor: an object or array is a message when its key
 // (or its array's) names a field of the message it stands in.
 func (s *jsonScan) Open(key []byte, array bool, _ int) error {
+	if err := s.name(key); err != nil {
+		return err
+	}
 	p := &s.frames[len(s.frames)-1]
 	var fr frame
 	var f *Field
@@ -402,6 +411,14 @@ func (s *jsonScan) Open(key []byte, array bool, _ int) error {
 	return nil
 }
 
+// name refuses an empty member name when the limits say so.
+func (s *jsonScan) name(key []byte) error {
+	if key != nil && len(key) == 0 && s.t.l.NoEmptyNames {
+		return ingest.Errorf(ingest.ReasonMalformed, "decode %s: a member name is empty, which the decoder takes for the end of its object", s.t.l.What)
+	}
+	return nil
+}
+
 // Close implements Visitor.
 func (s *jsonScan) Close(int) error {
 	fr := s.frames[len(s.frames)-1]
@@ -415,7 +432,10 @@ func (s *jsonScan) Close(int) error {
 // Scalar implements Visitor: a member of a map, or an element of a
 // field of strings, costs; so does an element of a field of messages (the
 // decoders make an empty message of a null).
-func (s *jsonScan) Scalar(_, _ []byte) error {
+func (s *jsonScan) Scalar(key, _ []byte) error {
+	if err := s.name(key); err != nil {
+		return err
+	}
 	p := &s.frames[len(s.frames)-1]
 	switch {
 	case p.elems != nil && p.elems.Shape != nil:
