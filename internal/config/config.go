@@ -115,6 +115,15 @@ type Limits struct {
 	// behind the clock, as Loki's limit of the same name (default 1 week);
 	// 0: no bound.
 	RejectOldSamplesMaxAge model.Duration `yaml:"reject_old_samples_max_age"`
+	// MaxLogStreamLabels bounds the labels of a log stream, as Loki's
+	// max_label_names_per_series (default 15); 0: no bound.
+	MaxLogStreamLabels int `yaml:"max_log_stream_labels"`
+	// MaxLogLabelNameLength bounds a log stream label's name in bytes, as
+	// Loki's max_label_name_length (1024); 0: no bound.
+	MaxLogLabelNameLength int `yaml:"max_log_label_name_length"`
+	// MaxLogLabelValueLength bounds a log stream label's value in bytes,
+	// as Loki's max_label_value_length (2048); 0: no bound.
+	MaxLogLabelValueLength int `yaml:"max_log_label_value_length"`
 	// MaxInflightRequests bounds the ingest requests (HTTP writes and
 	// OTLP/gRPC calls) served at once; more are answered 503 with
 	// Retry-After (gRPC: Unavailable). 0: no bound.
@@ -316,6 +325,9 @@ func Default() *Config {
 			MaxLogFields:           128,
 			MaxLogLinesPerRequest:  200000,
 			RejectOldSamplesMaxAge: model.Duration(7 * 24 * time.Hour),
+			MaxLogStreamLabels:     15,
+			MaxLogLabelNameLength:  1024,
+			MaxLogLabelValueLength: 2048,
 			MaxInflightRequests:    256,
 			MaxInflightBytes:       512 * units.MiB,
 			BodyIdleTimeout:        model.Duration(30 * time.Second),
@@ -496,6 +508,14 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_log_stream_labels", l.MaxLogStreamLabels}, {"max_log_label_name_length", l.MaxLogLabelNameLength}, {"max_log_label_value_length", l.MaxLogLabelValueLength}} {
+		if f.v < 0 {
+			add(fieldErr("limits."+f.name, "must be >= 0 (0: no bound); got %d", f.v))
+		}
+	}
 	if l.RejectOldSamplesMaxAge < 0 {
 		add(fieldErr("limits.reject_old_samples_max_age", "must be >= 0 (0: no bound); got %v", l.RejectOldSamplesMaxAge))
 	}

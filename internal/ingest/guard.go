@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Limits bound one series at ingest.
@@ -28,7 +30,7 @@ type Limits struct {
 
 // CheckLabels returns an *Error if ls breaks a limit or is not a valid
 // Prometheus series (no metric name, an invalid name, invalid UTF-8, a
-// duplicated label name).
+// duplicated label name) or has the reserved label tenant.Label.
 func (l Limits) CheckLabels(ls labels.Labels) *Error {
 	if n := ls.Len(); n > l.MaxLabelsPerSeries {
 		return Errorf(ReasonTooManyLabels, "series %s has %d labels, more than the limit of %d", truncate(ls.String()), n, l.MaxLabelsPerSeries)
@@ -43,6 +45,8 @@ func (l Limits) CheckLabels(ls labels.Labels) *Error {
 			return
 		}
 		switch {
+		case lb.Name == tenant.Label:
+			err = Errorf(ReasonReservedLabel, "label %q of series %s is reserved: it holds the tenant, which the %s header names", lb.Name, truncate(name), tenant.Header)
 		case len(lb.Name) > l.MaxLabelNameLength:
 			err = Errorf(ReasonLabelNameTooLong, "label name %q of series %s is %d bytes, more than the limit of %d", truncate(lb.Name), truncate(name), len(lb.Name), l.MaxLabelNameLength)
 		case len(lb.Value) > l.MaxLabelValueLength:
@@ -165,6 +169,11 @@ func (r *Rejections) Err() error {
 // of the batch goes on, so that a protocol handler can answer with a
 // partial success. Errors that are not the client's fault abort the append
 // as usual.
+//
+// The samples belong to the tenant of the appender's context
+// (tenant.WithContext; tenant.Default when it names none): the series of
+// a tenant other than the default one get the label tenant.Label with its
+// name, which clients may not send themselves.
 type Guard struct {
 	Next   storage.AppendableV2
 	Limits Limits
@@ -173,18 +182,23 @@ type Guard struct {
 	Metadata MetadataSetter
 }
 
-// MetadataSetter records the metadata of a metric family.
+// MetadataSetter records the metadata of a tenant's metric family.
 type MetadataSetter interface {
-	Set(family string, md metadata.Metadata)
+	Set(tenant, family string, md metadata.Metadata)
 }
 
 // MaxAhead is how far past the wall clock a sample may be, as in
 // Prometheus' remote-write receiver.
 const MaxAhead = 10 * time.Minute
 
-// Appender returns a guarded appender. Its Rejections say what it refused.
+// Appender returns a guarded appender for the tenant of ctx. Its
+// Rejections say what it refused.
 func (g *Guard) Appender(ctx context.Context) *GuardAppender {
-	return &GuardAppender{next: g.Next.AppenderV2(ctx), limits: g.Limits, meta: g.Metadata, maxT: time.Now().Add(MaxAhead).UnixMilli()}
+	org, ok := tenant.FromContext(ctx)
+	if !ok {
+		org = tenant.Default
+	}
+	return &GuardAppender{next: g.Next.AppenderV2(ctx), limits: g.Limits, meta: g.Metadata, tenant: org, maxT: time.Now().Add(MaxAhead).UnixMilli()}
 }
 
 // AppenderV2 implements storage.AppendableV2.
@@ -196,6 +210,7 @@ type GuardAppender struct {
 	next     storage.AppenderV2
 	limits   Limits
 	meta     MetadataSetter
+	tenant   string
 	maxT     int64
 	rejected Rejections
 	// failed is the first error of the store itself (not a rejection).
@@ -210,6 +225,10 @@ type GuardAppender struct {
 	// lastFamily and lastMeta cache the metadata recorded last.
 	lastFamily string
 	lastMeta   metadata.Metadata
+	// tb adds the tenant label; tenantIn and tenantOut cache its last
+	// input and output, for the samples of one series in a row.
+	tb                  labels.Builder
+	tenantIn, tenantOut labels.Labels
 }
 
 var (
@@ -228,7 +247,7 @@ func (a *GuardAppender) StoreErr() error { return a.failed }
 // write 1.0 sends it so).
 func (a *GuardAppender) SetMetadata(family string, md metadata.Metadata) {
 	if a.meta != nil && (family != a.lastFamily || md != a.lastMeta) {
-		a.meta.Set(family, md)
+		a.meta.Set(a.tenant, family, md)
 		a.lastFamily, a.lastMeta = family, md
 	}
 }
@@ -267,7 +286,7 @@ func (a *GuardAppender) append(ref storage.SeriesRef, ls labels.Labels, st, t in
 		}
 		a.SetMetadata(family, opts.Metadata)
 	}
-	ref, err := a.next.Append(ref, ls, st, t, v, h, fh, opts)
+	ref, err := a.next.Append(ref, a.withTenant(ls), st, t, v, h, fh, opts)
 	if err != nil {
 		if reason := storageReason(err); reason != "" {
 			a.rejected.Add(Errorf(reason, "%v for series %s at %d", err, truncate(ls.String()), t))
@@ -296,11 +315,25 @@ func (a *GuardAppender) AppendExemplars(ref storage.SeriesRef, ls labels.Labels,
 	if !ok {
 		return ref, nil
 	}
-	ref, err := ea.AppendExemplars(ref, ls, es)
+	ref, err := ea.AppendExemplars(ref, a.withTenant(ls), es)
 	if err != nil && (errors.Is(err, (*storage.AppendPartialError)(nil)) || errors.Is(err, storage.ErrNotFound)) {
 		return ref, nil
 	}
 	return ref, err
+}
+
+// withTenant returns ls with the label of the appender's tenant; the
+// default tenant's series have none.
+func (a *GuardAppender) withTenant(ls labels.Labels) labels.Labels {
+	if a.tenant == tenant.Default {
+		return ls
+	}
+	if a.tenantOut.IsEmpty() || !labels.Equal(ls, a.tenantIn) {
+		a.tb.Reset(ls)
+		a.tb.Set(tenant.Label, a.tenant)
+		a.tenantIn, a.tenantOut = ls, a.tb.Labels()
+	}
+	return a.tenantOut
 }
 
 // Commit implements storage.AppenderTransaction.

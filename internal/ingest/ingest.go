@@ -13,9 +13,12 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Signals, the first label of every ingest counter.
@@ -79,6 +82,9 @@ const (
 	// ReasonTooDeep is a value nested deeper than Horus decodes (arrays
 	// in arrays, maps in maps, JSON objects in objects).
 	ReasonTooDeep Reason = "nested_too_deep"
+	// ReasonReservedLabel is a series sent with the label that holds the
+	// tenant (tenant.Label), which only Horus sets.
+	ReasonReservedLabel Reason = "reserved_label"
 )
 
 // Error is a rejection: data refused for a Reason the client can fix.
@@ -149,7 +155,11 @@ func (m *Metrics) Reject(signal, protocol string, reason Reason, n int) {
 
 // Counting wraps an appendable to count the samples committed through it
 // in Received, for ingest paths that bypass the guard (scrape, whose
-// limits are Prometheus' per-job ones).
+// limits are Prometheus' per-job ones). Their samples are the default
+// tenant's: a series that comes with the label tenant.Label has it renamed
+// exported___tenant__, as Prometheus renames exposed labels that clash
+// with target labels, so that a scraped target cannot write into a
+// tenant.
 type Counting struct {
 	Next     storage.AppendableV2
 	Received prometheus.Counter
@@ -167,6 +177,12 @@ type countingAppender struct {
 }
 
 func (a *countingAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	if ls.Has(tenant.Label) {
+		b := labels.NewBuilder(ls)
+		b.Del(tenant.Label)
+		b.Set(model.ExportedLabelPrefix+tenant.Label, ls.Get(tenant.Label))
+		ls = b.Labels()
+	}
 	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
 	if err == nil || errors.Is(err, (*storage.AppendPartialError)(nil)) {
 		a.n++

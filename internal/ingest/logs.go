@@ -35,6 +35,50 @@ type LogLimits struct {
 	// receiving clock, as Loki's reject_old_samples_max_age does (a
 	// timestamp in seconds where nanoseconds are due lands in 1970).
 	MaxAge time.Duration
+	// MaxStreamLabels bounds the labels of a record's stream (its
+	// Resource), as Loki's max_label_names_per_series (default 15).
+	MaxStreamLabels int
+	// MaxLabelNameLength and MaxLabelValueLength bound a stream label's
+	// name and value in bytes, as Loki's max_label_name_length (1024) and
+	// max_label_value_length (2048).
+	MaxLabelNameLength, MaxLabelValueLength int
+}
+
+// CheckStream refuses a stream (a record's Resource: its stream labels)
+// over the label limits.
+func (l LogLimits) CheckStream(res events.Attrs) *Error {
+	if l.MaxStreamLabels > 0 && len(res) > l.MaxStreamLabels {
+		return Errorf(ReasonTooManyLabels, "stream %s has %d labels, more than the limit of %d (limits.max_log_stream_labels)", truncate(streamString(res)), len(res), l.MaxStreamLabels)
+	}
+	for _, a := range res {
+		switch {
+		case l.MaxLabelNameLength > 0 && len(a.Key) > l.MaxLabelNameLength:
+			return Errorf(ReasonLabelNameTooLong, "stream label name %q is %d bytes, more than the limit of %d (limits.max_log_label_name_length)", truncate(a.Key), len(a.Key), l.MaxLabelNameLength)
+		case l.MaxLabelValueLength > 0 && len(a.Value.Str) > l.MaxLabelValueLength:
+			return Errorf(ReasonLabelValueTooLong, "value of stream label %q is %d bytes, more than the limit of %d (limits.max_log_label_value_length)", truncate(a.Key), len(a.Value.Str), l.MaxLabelValueLength)
+		}
+	}
+	return nil
+}
+
+// streamString renders stream labels as {name="value", ...}.
+func streamString(res events.Attrs) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, a := range res {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Key)
+		b.WriteString(`="`)
+		b.WriteString(a.Value.String())
+		b.WriteByte('"')
+		if b.Len() > 256 {
+			break
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // CheckBatch refuses a request of more than MaxLines records.
@@ -70,7 +114,19 @@ func (l LogLimits) Check(e *events.Event, now int64) *Error {
 func (l LogLimits) CheckLogs(logs []events.Event, rej *Rejections) []events.Event {
 	now := time.Now().UnixNano()
 	kept := logs[:0]
+	// The records of a stream share one Resource: it is checked once.
+	var lastRes *events.Attr
+	var resErr *Error
 	for i := range logs {
+		if res := logs[i].Resource; len(res) > 0 && &res[0] != lastRes {
+			lastRes, resErr = &res[0], l.CheckStream(res)
+		} else if len(res) == 0 {
+			lastRes, resErr = nil, nil
+		}
+		if resErr != nil {
+			rej.Add(resErr)
+			continue
+		}
 		if err := l.Check(&logs[i], now); err != nil {
 			rej.Add(err)
 			continue

@@ -77,6 +77,9 @@ type ServiceGraphOptions struct {
 // attributes name (peer.service, then db.*, then server.address); a root
 // server span is an edge from "user". Where an edge has one side only,
 // both latency histograms get that side's duration.
+//
+// Spans pair within their tenant only, and the series of a tenant other
+// than tenant.Default carry the reserved label tenant.Label.
 type ServiceGraph struct {
 	opts ServiceGraphOptions
 
@@ -293,7 +296,7 @@ func (g *ServiceGraph) record(tenantID, client, server, conn string, failed bool
 			lb.Add("connection_type", conn)
 		}
 		if tenantID != tenant.Default {
-			lb.Add("tenant", tenantID)
+			lb.Add(tenant.Label, tenantID)
 		}
 		lb.Sort()
 		if s = g.series.add(h, lb.Labels()); s == nil {

@@ -68,12 +68,12 @@ func TestServiceGraph(t *testing.T) {
 
 	name := func(n string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, "__name__", n) }
 	want := map[string]float64{
-		`{__name__="traces_service_graph_request_total", client="frontend", server="payments"}`:                                              2,
-		`{__name__="traces_service_graph_request_total", client="user", connection_type="virtual_node", server="frontend"}`:                  2,
-		`{__name__="traces_service_graph_request_total", client="payments", connection_type="database", server="shop"}`:                      1,
-		`{__name__="traces_service_graph_request_total", client="frontend", connection_type="virtual_node", server="stripe"}`:                1,
-		`{__name__="traces_service_graph_request_total", client="orders", connection_type="messaging_system", server="worker"}`:              1,
-		`{__name__="traces_service_graph_request_total", client="user", connection_type="virtual_node", server="frontend", tenant="team-a"}`: 1,
+		`{__name__="traces_service_graph_request_total", client="frontend", server="payments"}`:                                                  2,
+		`{__name__="traces_service_graph_request_total", client="user", connection_type="virtual_node", server="frontend"}`:                      2,
+		`{__name__="traces_service_graph_request_total", client="payments", connection_type="database", server="shop"}`:                          1,
+		`{__name__="traces_service_graph_request_total", client="frontend", connection_type="virtual_node", server="stripe"}`:                    1,
+		`{__name__="traces_service_graph_request_total", client="orders", connection_type="messaging_system", server="worker"}`:                  1,
+		`{__name__="traces_service_graph_request_total", __tenant__="team-a", client="user", connection_type="virtual_node", server="frontend"}`: 1,
 	}
 	got := latest(t, db, name("traces_service_graph_request_total"))
 	if len(got) != len(want) {

@@ -37,8 +37,9 @@ type SpanMetricsOptions struct {
 // span: traces_spanmetrics_calls_total, traces_spanmetrics_latency
 // (histogram, seconds, with trace_id exemplars) and
 // traces_spanmetrics_size_total, by service, span_name, span_kind,
-// status_code and the configured dimensions. Counts accumulate in memory
-// and Flush writes them, cumulative, to the metrics store.
+// status_code and the configured dimensions, and for a tenant other than
+// tenant.Default the reserved label tenant.Label. Counts accumulate in
+// memory and Flush writes them, cumulative, to the metrics store.
 type SpanMetrics struct {
 	opts    SpanMetricsOptions
 	dimKeys []string // label names of the dimensions
@@ -148,7 +149,7 @@ func (m *SpanMetrics) DeriveSpans(tenantID string, spans []events.Event) {
 				}
 			}
 			if tenantID != tenant.Default {
-				lb.Add("tenant", tenantID)
+				lb.Add(tenant.Label, tenantID)
 			}
 			lb.Sort()
 			if s = m.series.add(h, lb.Labels()); s == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 func openTSDB(t *testing.T) *tsdb.DB {
@@ -122,7 +123,7 @@ func TestSpanMetrics(t *testing.T) {
 	if n != 4 { // one per bucket hit: 2ms (db), 4ms, 512ms, 8.192s
 		t.Errorf("%d exemplars, want 4", n)
 	}
-	if got := len(latest(t, db, labels.MustNewMatcher(labels.MatchEqual, "tenant", "team-a"))); got != 0 {
+	if got := len(latest(t, db, labels.MustNewMatcher(labels.MatchEqual, tenant.Label, "team-a"))); got != 0 {
 		t.Errorf("a series beyond max_series was written")
 	}
 

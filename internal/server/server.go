@@ -12,7 +12,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,7 +226,8 @@ func (s *Server) build() (err error) {
 		Logs:    &otlp.EventLogs{Limits: logLimits, StreamAttributes: streamAttrs, Sink: logs},
 	}, im, logger.With("component", "otlp"), otlp.Options{Body: body})
 
-	api := prom.New(engine, s.metrics, logger.With("component", "api"), s.reg, s.reg, prom.Options{
+	tenancy := metrics.NewTenancy(s.metrics)
+	api := prom.New(engine, promStore{tenancy, s.metrics}, logger.With("component", "api"), s.reg, s.reg, prom.Options{
 		DataDir:        filepath.Join(cfg.DataDir, "metrics"),
 		ListenAddress:  cfg.HTTPAddr,
 		Config:         func() promconfig.Config { return *promCfg },
@@ -241,10 +241,10 @@ func (s *Server) build() (err error) {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", api.Handler())
+	mux.Handle("/api/v1/", &tenantReads{next: api.Handler(), store: s.metrics, tenancy: tenancy})
 	mux.Handle("/api/v1/write", refuseSimple(rw, im, remoteWriteEndpoint))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
-	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, s.metrics, time.Duration(cfg.Query.Timeout)))
+	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	otlpMux := http.NewServeMux()
 	receiver.RegisterHTTP(otlpMux, "/otlp")
@@ -481,11 +481,4 @@ func newLogs(cfg config.LogsConfig, store pipeline.SpanStore, reg prometheus.Reg
 		}
 		return def
 	}, reg), nil
-}
-
-// eventsStatus answers GET /api/v1/events/status: blocks, rows, bytes and
-// compression of the event store per tenant and kind, and corrupt blocks.
-func (s *Server) eventsStatus(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": s.events.Status()})
 }

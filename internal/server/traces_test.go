@@ -38,28 +38,32 @@ type shop struct {
 	frontendURL        string
 }
 
+// spanExporter is an OTLP span exporter to Horus over proto ("grpc" or
+// "http") as tenant org ("" for none).
+func spanExporter(t *testing.T, ctx context.Context, ts *testServer, proto, org string) sdktrace.SpanExporter {
+	t.Helper()
+	var exp sdktrace.SpanExporter
+	var err error
+	headers := map[string]string{}
+	if org != "" {
+		headers["X-Scope-OrgID"] = org
+	}
+	if proto == "grpc" {
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(ts.Addrs().OTLPGRPC), otlptracegrpc.WithInsecure(), otlptracegrpc.WithHeaders(headers))
+	} else {
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(ts.Addrs().OTLPHTTP), otlptracehttp.WithInsecure(), otlptracehttp.WithHeaders(headers))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
 func newShop(t *testing.T, ctx context.Context, ts *testServer, proto, org string) *shop {
 	t.Helper()
-	exporter := func() sdktrace.SpanExporter {
-		var exp sdktrace.SpanExporter
-		var err error
-		headers := map[string]string{}
-		if org != "" {
-			headers["X-Scope-OrgID"] = org
-		}
-		if proto == "grpc" {
-			exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(ts.Addrs().OTLPGRPC), otlptracegrpc.WithInsecure(), otlptracegrpc.WithHeaders(headers))
-		} else {
-			exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(ts.Addrs().OTLPHTTP), otlptracehttp.WithInsecure(), otlptracehttp.WithHeaders(headers))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return exp
-	}
 	provider := func(service string) *sdktrace.TracerProvider {
 		tp := sdktrace.NewTracerProvider(
-			sdktrace.WithBatcher(exporter(), sdktrace.WithBatchTimeout(time.Hour)),
+			sdktrace.WithBatcher(spanExporter(t, ctx, ts, proto, org), sdktrace.WithBatchTimeout(time.Hour)),
 			sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service), attribute.String("deployment.environment", "test"))),
 		)
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -261,26 +265,22 @@ func TestOTelSDKTraces(t *testing.T) {
 				t.Errorf("typed tag values: %d %s", code, body)
 			}
 
-			// Span metrics, with Tempo's names and labels, in PromQL; the
-			// tenant is a label for tenants other than the default.
-			sel := `{service="payments",span_name="charge",span_kind="SPAN_KIND_INTERNAL",status_code="STATUS_CODE_ERROR"`
-			if org != "" {
-				sel += `,tenant="` + org + `"`
-			}
-			sel += "}"
+			// Span metrics, with Tempo's names and labels, in PromQL, as
+			// the tenant's series.
+			sel := `{service="payments",span_name="charge",span_kind="SPAN_KIND_INTERNAL",status_code="STATUS_CODE_ERROR"}`
 			var vec model.Vector
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				if vec = ts.query(t, "traces_spanmetrics_calls_total"+sel, time.Now()); len(vec) == 1 {
+				if vec = ts.queryAs(t, org, "traces_spanmetrics_calls_total"+sel, time.Now()); len(vec) == 1 {
 					break
 				}
 			}
 			if len(vec) != 1 || vec[0].Value != 1 {
 				t.Errorf("traces_spanmetrics_calls_total%s = %v, want 1", sel, vec)
 			}
-			if vec := ts.query(t, `sum(traces_spanmetrics_latency_count{service="frontend",span_kind="SPAN_KIND_CLIENT"})`, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
+			if vec := ts.queryAs(t, org, `sum(traces_spanmetrics_latency_count{service="frontend",span_kind="SPAN_KIND_CLIENT"})`, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
 				t.Errorf("frontend client latency count = %v, want 1", vec)
 			}
-			exs, err := ts.api.QueryExemplars(ctx, "traces_spanmetrics_latency_bucket"+sel, time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
+			exs, err := ts.apiAs(t, org).QueryExemplars(ctx, "traces_spanmetrics_latency_bucket"+sel, time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
 			if err != nil || len(exs) != 1 || len(exs[0].Exemplars) != 1 || string(exs[0].Exemplars[0].Labels["trace_id"]) != id {
 				t.Errorf("span-metrics exemplars = %+v (%v), want one with trace_id %s", exs, err, id)
 			}
@@ -368,12 +368,8 @@ func TestOTelSDKTraces(t *testing.T) {
 					t.Errorf("node %d = %+v, want %s", i, n, want)
 				}
 			}
-			sg := `{client="frontend",server="payments"`
-			if org != "" {
-				sg += `,tenant="` + org + `"`
-			}
-			sg += "}"
-			if vec := ts.query(t, "traces_service_graph_request_failed_total"+sg, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
+			sg := `{client="frontend",server="payments"}`
+			if vec := ts.queryAs(t, org, "traces_service_graph_request_failed_total"+sg, time.Now()); len(vec) != 1 || vec[0].Value != 1 {
 				t.Errorf("traces_service_graph_request_failed_total%s = %v, want 1", sg, vec)
 			}
 
@@ -381,6 +377,9 @@ func TestOTelSDKTraces(t *testing.T) {
 			other := map[string]string{"": "team-b", "team-a": ""}[org]
 			if code, body = tempoGet(t, ts, "/api/traces/"+id, "", other); code != http.StatusNotFound {
 				t.Errorf("trace from tenant %q: %d %s", other, code, body)
+			}
+			if vec := ts.queryAs(t, other, "traces_spanmetrics_calls_total"+sel, time.Now()); len(vec) != 0 {
+				t.Errorf("span metrics from tenant %q: %v", other, vec)
 			}
 		})
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/httpx"
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Storage is what the API reads: samples, chunks and exemplars, plus the
@@ -79,9 +80,11 @@ type Options struct {
 	// Flags are shown on /status/flags.
 	Flags map[string]string
 	// PushedMetadata, when set, adds the metadata of pushed metrics to
-	// /api/v1/metadata, which Prometheus answers from scraped targets only.
+	// /api/v1/metadata, which Prometheus answers from scraped targets only:
+	// that of the request's tenant (tenant.FromContext, else the default
+	// tenant), which alone has the scraped targets' too.
 	PushedMetadata interface {
-		AddTo(out map[string]map[metadata.Metadata]struct{}, metric string)
+		AddTo(out map[string]map[metadata.Metadata]struct{}, tenant, metric string)
 	}
 }
 
@@ -276,7 +279,11 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 	}
 	metric := r.FormValue("metric")
 	all := map[string]map[metadata.Metadata]struct{}{}
-	if m := a.opts.Targets(); m != nil {
+	org, ok := tenant.FromContext(r.Context())
+	if !ok {
+		org = tenant.Default
+	}
+	if m := a.opts.Targets(); m != nil && org == tenant.Default {
 		for _, tt := range m.TargetsActive() {
 			for _, t := range tt {
 				for _, mm := range t.ListMetadata() {
@@ -291,7 +298,7 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	a.opts.PushedMetadata.AddTo(all, metric)
+	a.opts.PushedMetadata.AddTo(all, org, metric)
 	data := map[string][]metadata.Metadata{}
 	for family, set := range all {
 		if limit >= 0 && len(data) >= limit {

@@ -63,7 +63,7 @@ type Edge struct {
 
 // Handler answers GET /api/v1/service-graph?start=&end= (Prometheus'
 // time formats; the last hour by default) for the tenant of
-// X-Scope-OrgID.
+// X-Scope-OrgID, reading q as Build does.
 func Handler(engine promql.QueryEngine, q storage.Queryable, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
@@ -138,18 +138,17 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 // edgeID is an edge's labels.
 type edgeID struct{ client, server, conn string }
 
-// Build reads the graph of tenant org between start and end.
+// Build reads the graph of tenant org between start and end from q, a
+// queryable of the tenant of the context (metrics.Tenancy), which Build
+// sets to org.
 func Build(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, org string, start, end time.Time) (*Graph, error) {
-	sel := fmt.Sprintf(`{tenant=%q}`, "")
-	if org != tenant.Default {
-		sel = fmt.Sprintf(`{tenant=%q}`, org)
-	}
+	ctx = tenant.WithContext(ctx, org)
 	rng := fmt.Sprintf("[%dms]", end.Sub(start).Milliseconds())
 	const by = "client, server, connection_type"
 	queries := []string{
-		fmt.Sprintf("sum by (%s) (increase(traces_service_graph_request_total%s%s))", by, sel, rng),
-		fmt.Sprintf("sum by (%s) (increase(traces_service_graph_request_failed_total%s%s))", by, sel, rng),
-		fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (increase(traces_service_graph_request_server_seconds_bucket%s%s)))", by, sel, rng),
+		fmt.Sprintf("sum by (%s) (increase(traces_service_graph_request_total%s))", by, rng),
+		fmt.Sprintf("sum by (%s) (increase(traces_service_graph_request_failed_total%s))", by, rng),
+		fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (increase(traces_service_graph_request_server_seconds_bucket%s)))", by, rng),
 	}
 	var results [3]map[edgeID]float64
 	for i, qs := range queries {

@@ -79,12 +79,9 @@ func (r *Receiver) grpcService(name, signal string, exp export) *grpc.ServiceDes
 // status naming the problem (InvalidArgument for bad data,
 // ResourceExhausted for too much of it, Unavailable when the store failed).
 func (r *Receiver) exportGRPC(ctx context.Context, signal string, exp export, body []byte) (any, error) {
-	var t string
-	if signal != ingest.SignalMetrics { // metrics are not split by tenant
-		var err error
-		if t, err = r.grpcTenant(ctx, signal); err != nil {
-			return nil, err
-		}
+	t, err := r.grpcTenant(ctx, signal)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := exp(ctx, ingest.ProtoOTLPGRPC, t, encProto, body)
 	if err != nil {

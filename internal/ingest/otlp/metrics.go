@@ -20,7 +20,7 @@ import (
 // rules (unit and _total suffixes), job and instance from service.name,
 // service.namespace and service.instance.id, the other resource attributes
 // on target_info, exemplars with their trace and span ids. Every series
-// passes the ingest guard.
+// passes the ingest guard, which files it under the tenant of the context.
 //
 // Delta temporality is refused with a message: Prometheus series are
 // cumulative (send cumulative, or use the Collector's deltatocumulative

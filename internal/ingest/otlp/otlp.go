@@ -50,9 +50,10 @@ type Partial struct {
 	ByReason map[ingest.Reason]int
 }
 
-// MetricsConsumer stores OTLP metrics. It returns the part it refused, or
-// an error when it could not store the batch; a rejection (*ingest.Error)
-// means the client's data is at fault.
+// MetricsConsumer stores OTLP metrics, as the tenant of the context
+// (tenant.FromContext). It returns the part it refused, or an error when
+// it could not store the batch; a rejection (*ingest.Error) means the
+// client's data is at fault.
 type MetricsConsumer interface {
 	ConsumeMetrics(ctx context.Context, md pmetric.Metrics) (Partial, error)
 }
@@ -73,8 +74,10 @@ type Options struct {
 }
 
 // Receiver serves the OTLP endpoints for the signals it has consumers for.
-// Traces (and logs) belong to the tenant of the X-Scope-OrgID header or
-// gRPC metadata key; metrics are not split by tenant.
+// Every signal belongs to the tenant of the X-Scope-OrgID header or gRPC
+// metadata key (the default tenant without one): traces and logs are
+// handed to their consumer with it, metrics with it in the context
+// (tenant.WithContext).
 type Receiver struct {
 	c      Consumers
 	m      *ingest.Metrics
@@ -274,12 +277,12 @@ func decode(s signalShape, enc encoding, body []byte, req interface {
 	return nil
 }
 
-func (r *Receiver) exportMetrics(ctx context.Context, proto, _ string, enc encoding, body []byte) (response, error) {
+func (r *Receiver) exportMetrics(ctx context.Context, proto, org string, enc encoding, body []byte) (response, error) {
 	ereq := pmetricotlp.NewExportRequest()
 	if err := decode(metricsSignal, enc, body, ereq, shape.MaxRecordsPerRequest, defaultLimit); err != nil {
 		return nil, err
 	}
-	p, err := r.consumeMetrics(ctx, proto, ereq.Metrics())
+	p, err := r.consumeMetrics(tenant.WithContext(ctx, org), proto, ereq.Metrics())
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type decoder struct {
 	s      v1Series
 	// cache, when set, maps raw label bytes to built labels and refs.
 	cache *seriesCache
+	// prefix starts the cache keys of a tenant other than the default
+	// one (see cachePrefix); keyBuf holds such a key.
+	prefix, keyBuf []byte
 	// labelMsgs are the Label messages of the current series; key is
 	// their raw bytes when contiguous (the cache key), else nil.
 	labelMsgs [][]byte
@@ -235,6 +238,10 @@ func (d *decoder) decodeSeries(msg []byte) error {
 	}
 	if d.cache != nil && start >= 0 && contiguous {
 		d.key = msg[start:end]
+		if len(d.prefix) > 0 {
+			d.keyBuf = append(append(d.keyBuf[:0], d.prefix...), d.key...)
+			d.key = d.keyBuf
+		}
 		if e := d.cache.get(d.key); e != nil {
 			// The same bytes decoded and passed the limits before.
 			s.Labels, s.Ref, s.Known = e.ls, e.ref, true

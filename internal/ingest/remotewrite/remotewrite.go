@@ -1,6 +1,7 @@
 // Package remotewrite receives Prometheus remote-write requests (protocol
 // 1.0 and 2.0) at POST /api/v1/write and appends them to the metrics store
-// through the ingest guard.
+// through the ingest guard, as the samples of the tenant the X-Scope-OrgID
+// header names (the default tenant without it; 400 for an invalid one).
 //
 // Content negotiation and the RW 2.0 response headers are Prometheus' own
 // (client_golang's remote API); decoding, limits and the answers to bad
@@ -30,6 +31,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Options configure the handler.
@@ -113,6 +115,10 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 		return wr, err
 	}
 
+	org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+	if err != nil {
+		return fail(ingest.Errorf(ingest.ReasonInvalidTenant, "%s header: %v", tenant.Header, err))
+	}
 	enc := r.Header.Get("Content-Encoding")
 	if enc != "" && enc != "snappy" {
 		return fail(ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Encoding %q is not accepted for remote write; only snappy is", enc))
@@ -124,10 +130,10 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	// Everything kept from the body is copied out before Store returns.
 	defer release()
 
-	app := h.guard.Appender(r.Context())
+	app := h.guard.Appender(tenant.WithContext(r.Context(), org))
 	var stats remoteapi.WriteResponseStats
 	if msgType == remoteapi.WriteV1MessageType {
-		err = appendV1(app, body, h.cache)
+		err = appendV1(app, body, h.cache, org)
 	} else {
 		var req writev2.Request
 		if err := decodeV2(body, &req); err != nil {
@@ -158,12 +164,12 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 	return wr, nil
 }
 
-// appendV1 decodes a remote-write 1.0 request and appends it series by
-// series. A decoding error is a rejection of the whole request (the series
-// appended before it are rolled back by the caller).
-func appendV1(app *ingest.GuardAppender, body []byte, cache *seriesCache) error {
+// appendV1 decodes a remote-write 1.0 request of tenant org and appends
+// it series by series. A decoding error is a rejection of the whole
+// request (the series appended before it are rolled back by the caller).
+func appendV1(app *ingest.GuardAppender, body []byte, cache *seriesCache, org string) error {
 	d := decoderPool.Get().(*decoder)
-	d.cache = cache
+	d.cache, d.prefix = cache, cachePrefix(d.prefix[:0], org)
 	defer decoderPool.Put(d)
 	var appendErr error
 	err := d.decodeV1(body, func(ts *v1Series) error {
@@ -233,6 +239,21 @@ func appendV1(app *ingest.GuardAppender, body []byte, cache *seriesCache) error 
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// cachePrefix appends to b what starts the series-cache keys of tenant
+// org: nothing for the default tenant, whose keys are the raw label bytes,
+// else 0xff, org and 0xff. The references cached are the TSDB's series
+// of one tenant (the guard adds the tenant label), so tenants sending the
+// same label bytes must not share entries; raw label bytes never start
+// with 0xff (they start with a Label field's tag).
+func cachePrefix(b []byte, org string) []byte {
+	if org == tenant.Default {
+		return b
+	}
+	b = append(b, 0xff)
+	b = append(b, org...)
+	return append(b, 0xff)
+}
 
 func appendV2(app *ingest.GuardAppender, req *writev2.Request) (remoteapi.WriteResponseStats, error) {
 	var stats remoteapi.WriteResponseStats
