@@ -215,6 +215,11 @@ func (s *Server) build() (err error) {
 		MaxFields:    cfg.Limits.MaxLogFields,
 		MaxLines:     cfg.Limits.MaxLogLinesPerRequest,
 		MaxFuture:    maxLogFuture,
+		MaxAge:       time.Duration(cfg.Limits.RejectOldSamplesMaxAge),
+
+		MaxStreamLabels:     cfg.Limits.MaxLogStreamLabels,
+		MaxLabelNameLength:  cfg.Limits.MaxLogLabelNameLength,
+		MaxLabelValueLength: cfg.Limits.MaxLogLabelValueLength,
 	}
 	streamAttrs := map[string]bool{}
 	for _, a := range cfg.Logs.StreamAttributes {
