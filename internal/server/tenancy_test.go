@@ -375,6 +375,46 @@ func TestMetricsTenancy(t *testing.T) {
 	otlpEvil := fmt.Sprintf(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"tn.evil.otlp","gauge":{"dataPoints":[{"asDouble":1,"timeUnixNano":"%d","attributes":[{"key":"__tenant__","value":{"stringValue":"team-b"}}]}]}}]}]}]}`, now.UnixNano())
 	expectPost(t, "http://"+ts.Addrs().OTLPHTTP+"/v1/metrics", []byte(otlpEvil), map[string]string{"Content-Type": "application/json", "X-Scope-OrgID": "team-a"},
 		http.StatusOK, `"rejectedDataPoints":"1"`)
+	// As a resource attribute, from the default tenant and from another:
+	// target_info and promoted resource labels go through the same check.
+	for _, org := range []string{"", "team-a"} {
+		otlpRes := fmt.Sprintf(`{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"evil"}},{"key":"__tenant__","value":{"stringValue":"team-b"}}]},"scopeMetrics":[{"metrics":[{"name":"tn.resattr","gauge":{"dataPoints":[{"asDouble":1,"timeUnixNano":"%d"}]}}]}]}]}`, now.UnixNano())
+		h := map[string]string{"Content-Type": "application/json"}
+		if org != "" {
+			h["X-Scope-OrgID"] = org
+		}
+		post := func() {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+ts.Addrs().OTLPHTTP+"/v1/metrics", strings.NewReader(otlpRes))
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+		}
+		post()
+	}
+	// The data point is the writer's own; target_info, which would carry
+	// the label, is refused; the tenant it names gets nothing.
+	for _, org := range []string{"", "team-a", "team-b"} {
+		vec := ts.queryAs(t, org, `{job="evil"}`, time.Now())
+		want := 1
+		if org == "team-b" {
+			want = 0
+		}
+		if len(vec) != want || want == 1 && string(vec[0].Metric["__name__"]) != "tn_resattr" {
+			t.Errorf("tenant %q reads %v, want only its own tn_resattr", org, vec)
+		}
+	}
+	if vec := ts.queryAs(t, "team-b", `{__name__=~".+"}`, time.Now()); len(vec) > 0 {
+		for _, s := range vec {
+			if s.Metric["job"] == "evil" {
+				t.Errorf("team-b reads %v", s)
+			}
+		}
+	}
 	for _, org := range []string{"", "team-a", "team-b"} {
 		if vec := ts.queryAs(t, org, `{__name__=~"tn_evil.*"}`, time.Now()); len(vec) != 0 {
 			t.Errorf("tenant %q reads %v", org, vec)
