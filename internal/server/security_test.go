@@ -192,7 +192,7 @@ func TestCrossOriginWrites(t *testing.T) {
 // configured origin is, preflight included.
 func TestCORS(t *testing.T) {
 	const grafana, evil = "https://grafana.example.com", "https://evil.example"
-	do := func(t *testing.T, method, u, origin string, header map[string]string) *http.Response {
+	do := func(t *testing.T, method, u, origin string, header map[string]string) answer {
 		t.Helper()
 		req, _ := http.NewRequest(method, u, nil)
 		req.Header.Set("Origin", origin)
@@ -205,7 +205,7 @@ func TestCORS(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
-		return resp
+		return answer{resp.StatusCode, resp.Header}
 	}
 	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-scope-orgid"}
 	reads := []string{"/api/v1/query?query=1", "/api/v1/labels", "/loki/api/v1/labels", "/api/search/tags", "/-/ready"}

@@ -30,6 +30,7 @@
 package shape
 
 import (
+	"errors"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/horus-obs/horus/internal/ingest"
@@ -346,7 +347,8 @@ func JSON(b []byte, top Field, l Limits) (Tally, error) {
 	s := &jsonScan{t: t}
 	s.frames = append(s.frames, frame{msg: &Shape{Any: &top}})
 	if _, err := Walk(b, l.MaxJSONDepth, s); err != nil {
-		if je, ok := err.(*JSONError); ok {
+		var je *JSONError
+		if errors.As(err, &je) {
 			if je.Depth > 0 {
 				return t.Tally, ingest.Errorf(ingest.ReasonTooDeep, "%s: %v, the limit", l.What, je)
 			}

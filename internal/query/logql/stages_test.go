@@ -212,7 +212,7 @@ func TestJSONFieldsDeep(t *testing.T) {
 	}
 	for _, levels := range []int{shape.MaxDepth + 1, 1_000_000} {
 		got, err = collect(func(emit func(k, v string)) error { return JSONFields(nest(levels), emit) })
-		if err != ErrJSONTooDeep || len(got) != 1 || got[0].k != "l" {
+		if !errors.Is(err, ErrJSONTooDeep) || len(got) != 1 || got[0].k != "l" {
 			t.Fatalf("%d levels: %v, %v", levels, got, err)
 		}
 	}
@@ -825,7 +825,7 @@ func FuzzJSONFields(f *testing.F) {
 		if !json.Valid([]byte(line)) {
 			return
 		}
-		if err == ErrJSONTooDeep {
+		if errors.Is(err, ErrJSONTooDeep) {
 			if strings.Count(line, "{") <= shape.MaxDepth {
 				t.Fatalf("too deep with %d braces", strings.Count(line, "{"))
 			}
