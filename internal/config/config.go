@@ -133,6 +133,11 @@ type Limits struct {
 	// request whose buffers would pass it is answered 503 with
 	// Retry-After. 0: no bound.
 	MaxInflightBytes units.Base2Bytes `yaml:"max_inflight_bytes"`
+	// MaxGRPCMessageBytes bounds an OTLP/gRPC message after decompression
+	// (gRPC's MaxRecvMsgSize). Each call reserves it in MaxInflightBytes
+	// (twice for a compressed call) before its message is read, since
+	// gRPC reads a whole message before Horus sees it.
+	MaxGRPCMessageBytes units.Base2Bytes `yaml:"max_grpc_message_bytes"`
 	// BodyIdleTimeout is how long a request body may go without a byte
 	// arriving before it is refused (408). 0: no bound.
 	BodyIdleTimeout model.Duration `yaml:"body_idle_timeout"`
@@ -330,6 +335,7 @@ func Default() *Config {
 			MaxLogLabelValueLength: 2048,
 			MaxInflightRequests:    256,
 			MaxInflightBytes:       512 * units.MiB,
+			MaxGRPCMessageBytes:    16 * units.MiB,
 			BodyIdleTimeout:        model.Duration(30 * time.Second),
 			BodyReadTimeout:        model.Duration(5 * time.Minute),
 		},
@@ -526,6 +532,12 @@ func (c *Config) Validate() error {
 	// reserve up to its size plus twice its decoded size.
 	if need := l.MaxRequestBodyBytes + 2*l.MaxDecodedBodyBytes; l.MaxInflightBytes != 0 && l.MaxInflightBytes < need {
 		add(fieldErr("limits.max_inflight_bytes", "must be 0 (no bound) or >= max_request_body_bytes + 2 × max_decoded_body_bytes (%v), or the largest body is never admitted; got %v", need, l.MaxInflightBytes))
+	}
+	if l.MaxGRPCMessageBytes <= 0 || l.MaxGRPCMessageBytes > l.MaxDecodedBodyBytes {
+		add(fieldErr("limits.max_grpc_message_bytes", "must be > 0 and <= limits.max_decoded_body_bytes (%v); got %v", l.MaxDecodedBodyBytes, l.MaxGRPCMessageBytes))
+	}
+	if l.MaxInflightBytes != 0 && l.MaxInflightBytes < 2*l.MaxGRPCMessageBytes {
+		add(fieldErr("limits.max_inflight_bytes", "must be 0 (no bound) or >= 2 × limits.max_grpc_message_bytes (%v), or a compressed OTLP/gRPC call is never admitted; got %v", 2*l.MaxGRPCMessageBytes, l.MaxInflightBytes))
 	}
 	if l.BodyIdleTimeout < 0 || l.BodyReadTimeout < 0 {
 		add(fieldErr("limits.body_idle_timeout", "limits.body_idle_timeout and body_read_timeout must be >= 0 (0: no bound); got %v, %v", l.BodyIdleTimeout, l.BodyReadTimeout))

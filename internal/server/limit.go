@@ -6,12 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
@@ -136,65 +134,40 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 // grpcLimits admits OTLP/gRPC calls through f: a call is refused with
 // Unavailable (which the OTLP exporters retry) when f's request limit is
-// reached before its message is read, and when its received message would
-// pass f's byte limit. The reservation ends with the call's context.
-// grpc-go reads a message frame by frame as it arrives (never allocating
-// its announced length up front), so the bytes a call holds before it is
-// counted are bounded by what the client really sent.
-type grpcLimits struct{ f *ingest.InFlight }
+// reached, or when maxMsg more bytes would pass f's byte limit, before its
+// message is read. grpc-go reads a whole message before any handler or
+// stats hook sees it, so a call reserves the most a message may be
+// (maxMsg, the server's MaxRecvMsgSize) up front; the reservation ends
+// with the call's context.
+type grpcLimits struct {
+	f      *ingest.InFlight
+	maxMsg int
+}
 
 // options returns the server options that apply the limits.
 func (g grpcLimits) options() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(g.maxMsg),
 		grpc.InTapHandle(g.tap),
-		grpc.StatsHandler(g),
-		grpc.ChainUnaryInterceptor(g.unary),
 	}
 }
 
-// grpcReservation is a call's reservation and the error of its growth.
-type grpcReservation struct {
-	res *ingest.Reservation
-	err atomic.Pointer[error]
-}
-
-type grpcResKey struct{}
-
-func (g grpcLimits) tap(ctx context.Context, _ *tap.Info) (context.Context, error) {
+func (g grpcLimits) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	need := int64(g.maxMsg)
+	if enc := info.Header.Get("grpc-encoding"); len(enc) > 0 && enc[0] != "identity" {
+		need *= 2 // the message as received, and decompressed
+	}
 	res, err := g.f.Begin()
+	if err == nil {
+		if err = res.Grow(need); err != nil {
+			res.End()
+		}
+	}
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	// The stream's context ends with the call on every path, including
-	// those that never reach a stats handler's End (an unknown method).
+	// those that never reach a handler (an unknown method).
 	context.AfterFunc(ctx, res.End)
-	return context.WithValue(ctx, grpcResKey{}, &grpcReservation{res: res}), nil
-}
-
-func (g grpcLimits) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
-
-func (g grpcLimits) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	gr, _ := ctx.Value(grpcResKey{}).(*grpcReservation)
-	if gr == nil {
-		return
-	}
-	if p, ok := s.(*stats.InPayload); ok {
-		if err := gr.res.Grow(int64(p.Length)); err != nil {
-			gr.err.Store(&err)
-		}
-	}
-}
-
-func (g grpcLimits) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-
-func (g grpcLimits) HandleConn(context.Context, stats.ConnStats) {}
-
-func (g grpcLimits) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if gr, _ := ctx.Value(grpcResKey{}).(*grpcReservation); gr != nil {
-		if err := gr.err.Load(); err != nil {
-			return nil, status.Error(codes.Unavailable, (*err).Error())
-		}
-		ctx = ingest.WithReservation(ctx, gr.res)
-	}
-	return h(ctx, req)
+	return ingest.WithReservation(ctx, res), nil
 }

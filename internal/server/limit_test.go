@@ -175,6 +175,7 @@ func TestInflightBytesLimit(t *testing.T) {
 		c.Limits.MaxRequestBodyBytes = units.MiB
 		c.Limits.MaxDecodedBodyBytes = units.MiB
 		c.Limits.MaxInflightBytes = 3 * units.MiB
+		c.Limits.MaxGRPCMessageBytes = units.MiB
 	})
 	// Two bodies of 900 KiB out of 1 MiB, stalled, hold a 64 KiB buffer
 	// and a 1 MiB chunk each: a third body of 800 KiB does not fit.
@@ -187,11 +188,34 @@ func TestInflightBytesLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("a body past the byte budget: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// An OTLP/gRPC call reserves the largest message before gRPC reads
+	// it (1 MiB here, 2 MiB compressed): it does not fit either.
+	cc, err := grpc.NewClient(ts.Addrs().OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	client := ptraceotlp.NewGRPCClient(cc)
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetName("budget")
+	sp.SetTraceID([16]byte{2})
+	sp.SetSpanID([8]byte{2})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td)); status.Code(err) != codes.Unavailable {
+		t.Fatalf("gRPC export past the byte budget: %v, want Unavailable", err)
+	}
+
 	_ = s1.Close()
 	_ = s2.Close()
 	waitGauge(t, ts, "horus_ingest_inflight_requests", 0)
 	if resp := postJSONLines(t, ts, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the same body with the budget free: %d", resp.StatusCode)
+	}
+	// gzip, the OpenTelemetry Collector's default, is accepted.
+	if _, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td), grpc.UseCompressor("gzip")); err != nil {
+		t.Fatalf("gzip gRPC export with the budget free: %v", err)
 	}
 	if b := ts.selfMetric(t, "horus_ingest_inflight_bytes", nil); b != 0 {
 		t.Fatalf("%v bytes reserved at rest", b)

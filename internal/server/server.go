@@ -302,7 +302,7 @@ func (s *Server) build() (err error) {
 		if werr != nil {
 			return fmt.Errorf("web.config_file: %w", werr)
 		}
-		s.grpcSrv = receiver.GRPCServer(append(webOpts, grpcLimits{inflight}.options()...)...)
+		s.grpcSrv = receiver.GRPCServer(append(webOpts, grpcLimits{inflight, int(cfg.Limits.MaxGRPCMessageBytes)}.options()...)...)
 		if s.otlpGRPCLn, err = net.Listen("tcp", cfg.OTLP.GRPCAddr); err != nil {
 			return fmt.Errorf("otlp.grpc_addr: %w", err)
 		}

@@ -7,6 +7,9 @@ import (
 
 	"google.golang.org/grpc"
 	grpcencoding "google.golang.org/grpc/encoding"
+	// gzip, which the OpenTelemetry Collector's otlp exporter sends by
+	// default; gRPC bounds its output by the server's MaxRecvMsgSize.
+	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
