@@ -31,6 +31,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/shape"
 	"github.com/horus-obs/horus/internal/tenant"
 )
 
@@ -139,7 +140,7 @@ func (h *Handler) Store(r *http.Request, msgType remoteapi.WriteMessageType) (*r
 		if err := decodeV2(body, &req); err != nil {
 			return fail(err)
 		}
-		stats, err = appendV2(app, &req)
+		stats, err = appendV2(app, &req, len(body))
 	}
 	if err != nil {
 		_ = app.Rollback()
@@ -255,16 +256,26 @@ func cachePrefix(b []byte, org string) []byte {
 	return append(b, 0xff)
 }
 
-func appendV2(app *ingest.GuardAppender, req *writev2.Request) (remoteapi.WriteResponseStats, error) {
+func appendV2(app *ingest.GuardAppender, req *writev2.Request, bodyLen int) (remoteapi.WriteResponseStats, error) {
 	var stats remoteapi.WriteResponseStats
 	b := labels.NewScratchBuilder(16)
 	var es []exemplar.Exemplar
+	// Series reference their labels in the symbol table, so a small body
+	// can name large labels many times over: the labels it expands to are
+	// held to the decoders' memory bound (shape), as remote write 1.0's
+	// are by the decoded body itself.
+	labelBudget := int64(shape.MaxAmplification)*int64(bodyLen) + shape.Allowance
 	for i := range req.Timeseries {
 		ts := &req.Timeseries[i]
 		ls, err := ts.ToLabels(&b, req.Symbols)
 		if err != nil {
 			app.Reject(ingest.Errorf(ingest.ReasonMalformed, "series %d: labels: %v", i, err))
 			continue
+		}
+		ls.Range(func(l labels.Label) { labelBudget -= int64(len(l.Name) + len(l.Value)) })
+		if labelBudget < 0 {
+			return stats, ingest.Errorf(ingest.ReasonBodyTooLarge, "the series' labels, expanded from the symbol table, pass %d× the %d-byte body + %d bytes by series %d; send fewer or smaller series per request",
+				shape.MaxAmplification, bodyLen, shape.Allowance, i)
 		}
 		md, err := ts.ToMetadata(req.Symbols)
 		if err != nil {
