@@ -39,9 +39,14 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 )
 
 type options struct {
@@ -74,6 +79,7 @@ func main() {
 type horus struct {
 	cmd  *exec.Cmd
 	base string
+	grpc string // OTLP/gRPC address
 	dir  string
 	done chan error
 	// exit is the process' exit error once stopped.
@@ -112,7 +118,7 @@ func startHorus(o options, dir string) (*horus, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	h := &horus{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), dir: dir, done: make(chan error, 1)}
+	h := &horus{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), grpc: fmt.Sprintf("127.0.0.1:%d", ports[1]), dir: dir, done: make(chan error, 1)}
 	go func() { h.done <- cmd.Wait() }()
 	for i := 0; i < 600; i++ {
 		if resp, err := http.Get(h.base + "/-/ready"); err == nil {
@@ -279,7 +285,7 @@ type attack struct {
 	// request makes one attack request; nil for hold.
 	request func(base string) (*http.Request, error)
 	// hold, when set, runs the attack itself until ctx ends.
-	hold func(ctx context.Context, base string, codes *codes)
+	hold func(ctx context.Context, h *horus, codes *codes)
 }
 
 // codes counts the answers to attack requests.
@@ -378,6 +384,22 @@ func attacks() []attack {
 	zipkinEmpty := &body{make: func() []byte {
 		return gz(append(append([]byte("["), repeated("{},", empties)...), []byte("{}]")...))
 	}}
+	rw2Symbols := &body{make: func() []byte {
+		req := writev2.Request{Symbols: []string{"", "__name__", "amplified"}}
+		var refs []uint32
+		for i := 0; i < 62; i++ {
+			req.Symbols = append(req.Symbols, fmt.Sprintf("n%02d_%s", i, strings.Repeat("n", 1000)), fmt.Sprintf("%s_%d", strings.Repeat("v", 4000), i))
+			refs = append(refs, uint32(len(req.Symbols)-2), uint32(len(req.Symbols)-1))
+		}
+		now := time.Now().UnixMilli()
+		for s := 0; s < 1000; s++ {
+			req.Symbols = append(req.Symbols, "series", strconv.Itoa(s))
+			ls := append([]uint32{1, 2, uint32(len(req.Symbols) - 2), uint32(len(req.Symbols) - 1)}, refs...)
+			req.Timeseries = append(req.Timeseries, writev2.TimeSeries{LabelsRefs: ls, Samples: []writev2.Sample{{Value: 1, Timestamp: now}}})
+		}
+		b, _ := req.Marshal()
+		return snappy.Encode(nil, b)
+	}}
 	bomb := &body{make: func() []byte {
 		var buf bytes.Buffer
 		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
@@ -423,6 +445,14 @@ func attacks() []attack {
 				}
 				return r, err
 			}},
+		{name: "rw2_symbol_amplification", what: "remote write 2.0 of 1,000 series naming 62 ~5 KB symbols each (34 KB snappy)",
+			request: func(base string) (*http.Request, error) {
+				r, err := post(base, "/api/v1/write", "application/x-protobuf;proto=io.prometheus.write.v2.Request", "snappy", rw2Symbols.get())
+				if r != nil {
+					r.Header.Set("X-Prometheus-Remote-Write-Version", "2.0.0")
+				}
+				return r, err
+			}},
 		{name: "otlp_empty_resource_spans", what: "OTLP/HTTP protobuf traces of 8.4M empty ResourceSpans (gzip)",
 			request: func(base string) (*http.Request, error) {
 				return post(base, "/otlp/v1/traces", "application/x-protobuf", "gzip", otlpEmpty.get())
@@ -435,9 +465,38 @@ func attacks() []attack {
 			request: func(base string) (*http.Request, error) {
 				return post(base, "/api/v1/logs/jsonl", "application/x-ndjson", "gzip", bomb.get())
 			}},
+		{name: "grpc_large_messages", what: "OTLP/gRPC logs calls of 15 MiB messages (an unknown field), 16 at once",
+			hold: func(ctx context.Context, h *horus, c *codes) {
+				cc, err := grpc.NewClient(h.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()),
+					grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+				if err != nil {
+					c.add("dial error")
+					return
+				}
+				defer func() { _ = cc.Close() }()
+				msg := protoField(15, make([]byte, 15<<20))
+				var wg sync.WaitGroup
+				for i := 0; i < 16; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for ctx.Err() == nil {
+							var out rawMsg
+							err := cc.Invoke(ctx, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", rawMsg(msg), &out, grpc.ForceCodecV2(rawCodec{}))
+							if ctx.Err() == nil {
+								c.add(status.Code(err).String())
+							}
+							if err != nil {
+								time.Sleep(100 * time.Millisecond)
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			}},
 		{name: "announced_bodies", what: "150 connections announcing 32 MiB remote-write bodies, sending 10 bytes",
-			hold: func(ctx context.Context, base string, c *codes) {
-				addr := strings.TrimPrefix(base, "http://")
+			hold: func(ctx context.Context, h *horus, c *codes) {
+				addr := strings.TrimPrefix(h.base, "http://")
 				var conns []net.Conn
 				defer func() {
 					for _, cn := range conns {
@@ -536,7 +595,7 @@ func phase(o options, dir string, a attack) (result, error) {
 	actx, cancel := context.WithTimeout(context.Background(), o.phase)
 	defer cancel()
 	if a.hold != nil {
-		go a.hold(actx, h.base, &c)
+		go a.hold(actx, h, &c)
 	} else {
 		for i := 0; i < o.attacker; i++ {
 			go func() {
@@ -565,3 +624,20 @@ func phase(o options, dir string, a attack) (result, error) {
 	r.Killed = !h.alive()
 	return r, nil
 }
+
+// rawMsg is a message sent and received as its protobuf bytes.
+type rawMsg []byte
+
+// rawCodec sends rawMsg as it is.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.(rawMsg))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*(v.(*rawMsg)) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
