@@ -3,8 +3,11 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -236,4 +239,19 @@ func TestReadBodyLarge(t *testing.T) {
 		t.Fatalf("ReadSnappy of a large body: %v", err)
 	}
 	release()
+}
+
+// A store failure is an error, unless the client went away first.
+func TestLogFailure(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	LogFailure(ctx, logger, "storing failed", errors.New("disk full"))
+	cancel()
+	LogFailure(ctx, logger, "storing failed", errors.New("write: broken"))
+	LogFailure(context.Background(), logger, "storing failed", fmt.Errorf("append: %w", context.Canceled))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[1], "level=DEBUG") || !strings.Contains(lines[2], "level=DEBUG") {
+		t.Fatalf("log lines:\n%s", buf.String())
+	}
 }

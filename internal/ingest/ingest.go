@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -196,4 +197,17 @@ func (a *countingAppender) Commit() error {
 		a.received.Add(float64(a.n))
 	}
 	return err
+}
+
+// LogFailure logs a request's failure that is not a rejection (a store
+// error): at error level, or at debug when the client went away first (ctx
+// done, or err a cancellation), since nobody reads that answer and a
+// client that hangs up is not the server's failure.
+func LogFailure(ctx context.Context, logger *slog.Logger, msg string, err error, args ...any) {
+	args = append(args, "err", err)
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		logger.Debug(msg+" (client gone)", args...)
+		return
+	}
+	logger.Error(msg, args...)
 }

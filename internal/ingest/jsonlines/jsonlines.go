@@ -86,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.Reject(ingest.SignalLogs, ingest.ProtoJSONLines, ingest.ReasonOf(err), 1)
 		code, resp.Error = ingest.StatusOf(err), err.Error()
 	case err != nil:
-		h.Logger.Error("storing JSON lines failed", "err", err)
+		ingest.LogFailure(r.Context(), h.Logger, "storing JSON lines failed", err)
 		code, resp.Error = http.StatusServiceUnavailable, err.Error()
 	case rej.Count > 0:
 		for reason, c := range rej.ByReason {

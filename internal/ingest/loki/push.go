@@ -66,7 +66,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.Reject(ingest.SignalLogs, ingest.ProtoLokiPush, ingest.ReasonOf(err), 1)
 		http.Error(sw, err.Error(), ingest.StatusOf(err))
 	default:
-		h.Logger.Error("storing pushed logs failed", "err", err)
+		ingest.LogFailure(r.Context(), h.Logger, "storing pushed logs failed", err)
 		http.Error(sw, err.Error(), http.StatusServiceUnavailable)
 	}
 }

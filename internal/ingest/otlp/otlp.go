@@ -182,7 +182,7 @@ func (r *Receiver) count(signal, proto string, n int, p Partial, err error) (Par
 		if reason := ingest.ReasonOf(err); reason != "" {
 			r.m.Reject(signal, proto, reason, n)
 		} else {
-			r.logger.Error("storing OTLP data failed", "signal", signal, "protocol", proto, "err", err)
+			ingest.LogFailure(context.Background(), r.logger, "storing OTLP data failed", err, "signal", signal, "protocol", proto)
 		}
 		return p, err
 	}

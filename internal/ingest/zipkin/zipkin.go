@@ -108,7 +108,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(spans) > 0 {
 		if err := h.Sink.AppendSpans(r.Context(), org, spans); err != nil {
-			h.Logger.Error("storing Zipkin spans failed", "err", err)
+			ingest.LogFailure(r.Context(), h.Logger, "storing Zipkin spans failed", err)
 			http.Error(w, "storing spans: "+err.Error(), ingest.StatusOf(err))
 			return
 		}
