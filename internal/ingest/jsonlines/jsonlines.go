@@ -222,47 +222,64 @@ func (d *decoder) decode(body []byte, rej *ingest.Rejections) []events.Event {
 		if len(line) == 0 {
 			continue
 		}
-		logs = append(logs, events.Event{})
-		if err := d.decodeLine(&logs[len(logs)-1], line); err != nil {
-			logs = logs[:len(logs)-1]
-			var ie *ingest.Error
-			if errors.As(err, &ie) {
-				rej.Add(ingest.Errorf(ie.Reason, "line %d: %s", n, ie.Msg))
-			} else {
-				rej.Add(ingest.Errorf(ingest.ReasonInvalidLine, "line %d: %v", n, err))
+		// A line may hold several objects one after another ("{...}
+		// {...}", which is what curl -d makes of a file of JSON lines, as
+		// it drops the newlines): each is a record, as jq and
+		// json.Decoder read such a stream. A bad object refuses the rest
+		// of its line, named by number; none is dropped unsaid.
+		for obj := 1; len(line) > 0; obj++ {
+			logs = append(logs, events.Event{})
+			end, err := d.decodeLine(&logs[len(logs)-1], line)
+			if err != nil {
+				logs = logs[:len(logs)-1]
+				where := fmt.Sprintf("line %d", n)
+				if obj > 1 {
+					where = fmt.Sprintf("line %d, object %d", n, obj)
+				}
+				var ie *ingest.Error
+				if errors.As(err, &ie) {
+					rej.Add(ingest.Errorf(ie.Reason, "%s: %s", where, ie.Msg))
+				} else {
+					rej.Add(ingest.Errorf(ingest.ReasonInvalidLine, "%s: %v", where, err))
+				}
+				break
 			}
+			line = bytes.TrimSpace(line[end:])
 		}
 	}
 	return logs
 }
 
-// decodeLine converts one line. The limits that bound the work come first:
+// decodeLine converts the first JSON object of line and returns the offset
+// just past it. The limits that bound the work come first:
 // a line longer than MaxLineBytes is refused unread; the walk stops at
 // MaxFields fields and at shape.MaxDepth levels. The walk reads each byte
 // once, so a line costs time linear in its length whatever its nesting.
-func (d *decoder) decodeLine(e *events.Event, line []byte) error {
+func (d *decoder) decodeLine(e *events.Event, line []byte) (int, error) {
 	if l := d.limits.MaxLineBytes; l > 0 && len(line) > l {
-		return ingest.Errorf(ingest.ReasonLineTooLong, "%d bytes, more than the limit of %d (limits.max_log_line_bytes)", len(line), l)
+		return 0, ingest.Errorf(ingest.ReasonLineTooLong, "%d bytes, more than the limit of %d (limits.max_log_line_bytes)", len(line), l)
 	}
 	if line[0] != '{' {
-		return errors.New("not a JSON object")
+		return 0, errors.New("not a JSON object")
 	}
 	d.line, d.e, d.found, d.lineErr = line, e, [nSpecial]bool{}, nil
 	d.path, d.open, d.array = d.path[:0], d.open[:0], 0
 	e.Time = d.now
-	if _, err := shape.Walk(line, shape.MaxDepth, d); err != nil {
+	end, err := shape.Walk(line, shape.MaxDepth, d)
+	if err != nil {
 		var je *shape.JSONError
 		switch {
 		case errors.As(err, &je) && je.Depth > 0:
-			return ingest.Errorf(ingest.ReasonTooDeep, "%v, the limit", je)
+			return 0, ingest.Errorf(ingest.ReasonTooDeep, "%v, the limit", je)
 		case errors.As(err, &je):
-			return fmt.Errorf("not valid JSON: %w", err)
+			return 0, fmt.Errorf("not valid JSON: %w", err)
 		}
-		return err
+		return 0, err
 	}
 	if d.lineErr != nil {
-		return d.lineErr
+		return 0, d.lineErr
 	}
+	line = line[:end]
 	if !d.found[fMessage] {
 		e.Body = string(line)
 	}
@@ -297,7 +314,7 @@ func (d *decoder) decodeLine(e *events.Event, line []byte) error {
 			e.SeverityText, e.Severity = l, events.LevelSeverity(l)
 		}
 	}
-	return nil
+	return end, nil
 }
 
 // key is the dotted path of the member key in the object being read,

@@ -180,3 +180,23 @@ func BenchmarkDeepLine(b *testing.B) {
 		}
 	}
 }
+
+// Objects one after another on a line (what curl -d makes of a file of
+// JSON lines: it drops the newlines) are each a record; before, the first
+// was stored, the rest lost, and the answer was a 200. A bad object
+// refuses the rest of its line, by line and object number.
+func TestObjectsOnOneLine(t *testing.T) {
+	body := `{"msg":"a"} {"msg":"b"}{"msg":"c"}` + "\n" + `{"msg":"d"} {"msg": oops} {"msg":"e"}` + "\n" + `{"msg":"f"} trailing`
+	var rej ingest.Rejections
+	logs := newDecoder(DefaultFields(), nil, 1, ingest.LogLimits{}).decode([]byte(body), &rej)
+	var got []string
+	for _, e := range logs {
+		got = append(got, e.Body)
+	}
+	if strings.Join(got, ",") != "a,b,c,d,f" {
+		t.Errorf("records %q, want a,b,c,d,f", got)
+	}
+	if rej.Count != 2 || !strings.Contains(rej.Messages[0], "line 2, object 2") || !strings.Contains(rej.Messages[1], "line 3, object 2") {
+		t.Errorf("rejections %+v, want line 2 object 2 and line 3 object 2", rej)
+	}
+}
