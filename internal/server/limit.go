@@ -171,3 +171,17 @@ func (g grpcLimits) tap(ctx context.Context, info *tap.Info) (context.Context, e
 	context.AfterFunc(ctx, res.End)
 	return ingest.WithReservation(ctx, res), nil
 }
+
+// postOnly answers any method but POST with 405 and Allow: POST, as Loki
+// answers a GET of its push endpoint (a method pattern in the mux would
+// leave other methods to the catch-all "/", a 404).
+func postOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, r.Method+" is not allowed here: send data with POST", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

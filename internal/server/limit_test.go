@@ -221,3 +221,22 @@ func TestInflightBytesLimit(t *testing.T) {
 		t.Fatalf("%v bytes reserved at rest", b)
 	}
 }
+
+// A GET of a write endpoint is 405 with Allow: POST (Loki answers its
+// push endpoint so), and is not counted as refused data.
+func TestWriteEndpointsMethod(t *testing.T) {
+	ts := startServer(t, "")
+	for _, p := range []string{"/loki/api/v1/push", "/api/v1/logs/jsonl", "/api/v2/spans", "/api/v1/write", "/otlp/v1/logs"} {
+		resp, err := http.Get(ts.URL() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+			t.Errorf("GET %s: %d, Allow %q; want 405 allowing POST", p, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	if n := ts.selfMetric(t, "horus_ingest_rejected_total", map[string]string{"protocol": "remote_write"}); n != 0 {
+		t.Errorf("a GET of /api/v1/write counted as %v rejected items", n)
+	}
+}

@@ -247,7 +247,7 @@ func (s *Server) build() (err error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", &tenantReads{next: api.Handler(), store: s.metrics, tenancy: tenancy})
-	mux.Handle("/api/v1/write", refuseSimple(rw, im, remoteWriteEndpoint))
+	mux.Handle("/api/v1/write", postOnly(refuseSimple(rw, im, remoteWriteEndpoint)))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
@@ -255,9 +255,9 @@ func (s *Server) build() (err error) {
 	receiver.RegisterHTTP(otlpMux, "/otlp")
 	mux.Handle("/otlp/", refuseSimple(otlpMux, im, otlpHTTPEndpoint))
 	lokiapi.New(s.events, logger.With("component", "loki"), lokiapi.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
-	mux.Handle("POST /loki/api/v1/push", refuseSimple(&loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")}, im, lokiPushEndpoint))
-	mux.Handle("POST /api/v1/logs/jsonl", refuseSimple(&jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")}, im, jsonLinesEndpoint))
-	mux.Handle("POST /api/v2/spans", refuseSimple(&zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")}, im, zipkinEndpoint))
+	mux.Handle("/loki/api/v1/push", postOnly(refuseSimple(&loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")}, im, lokiPushEndpoint)))
+	mux.Handle("/api/v1/logs/jsonl", postOnly(refuseSimple(&jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")}, im, jsonLinesEndpoint)))
+	mux.Handle("/api/v2/spans", postOnly(refuseSimple(&zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")}, im, zipkinEndpoint)))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	if cfg.Web.EnablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

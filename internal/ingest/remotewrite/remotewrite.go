@@ -87,8 +87,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stored := false
 	h.http.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), storedKey{}, &stored)))
 	h.metrics.Requests.WithLabelValues(ingest.SignalMetrics, ingest.ProtoRemoteWrite, strconv.Itoa(sw.Code())).Inc()
-	if !stored && sw.Code() >= 400 {
-		// Refused by content negotiation, before Store.
+	if !stored && sw.Code() == http.StatusUnsupportedMediaType {
+		// Refused by content negotiation, before Store (a wrong method,
+		// 405, carries no data to count).
 		h.metrics.Reject(ingest.SignalMetrics, ingest.ProtoRemoteWrite, ingest.ReasonUnsupportedMedia, 1)
 	}
 }
