@@ -223,3 +223,86 @@ func fieldValue(line, name string) string {
 	}
 	return ""
 }
+
+// IDsInLine finds a trace id and a span id written in a log line's text,
+// as JSON members ("trace_id":"…") or logfmt pairs (trace_id=…), under the
+// names the JSON lines endpoint reads them by (trace_id, traceId, traceID,
+// trace.id; span_id, spanId, spanID, span.id). It returns the hex text of
+// each, "" when absent; the caller parses it. Loki pushes and OTLP bodies
+// whose ids came in the text rather than in fields are so correlated as
+// JSON lines are.
+func IDsInLine(line string) (trace, span string) {
+	return idInLine(line, "trace"), idInLine(line, "span")
+}
+
+// SetIDsFromLine sets e's trace and span ids from its body's text
+// (IDsInLine) where they parse; ids already set are kept.
+func SetIDsFromLine(e *events.Event) {
+	tr, sp := IDsInLine(e.Body)
+	if tr != "" && e.TraceID.IsZero() {
+		if id, err := events.ParseTraceID(tr); err == nil {
+			e.TraceID = id
+		}
+	}
+	if sp != "" && e.SpanID.IsZero() {
+		if id, err := events.ParseSpanID(sp); err == nil {
+			e.SpanID = id
+		}
+	}
+}
+
+// idInLine finds the first "<prefix>_id", "<prefix>Id", "<prefix>ID" or
+// "<prefix>.id" key in line followed by a hex value.
+func idInLine(line, prefix string) string {
+	for from := 0; ; {
+		i := strings.Index(line[from:], prefix)
+		if i < 0 {
+			return ""
+		}
+		i += from
+		from = i + len(prefix)
+		rest := line[from:]
+		var n int
+		switch {
+		case strings.HasPrefix(rest, "_id"), strings.HasPrefix(rest, "Id"), strings.HasPrefix(rest, "ID"), strings.HasPrefix(rest, ".id"):
+			n = 3
+			if rest[0] != '_' && rest[0] != '.' {
+				n = 2
+			}
+		default:
+			continue
+		}
+		// The key starts a JSON name or a logfmt pair.
+		quoted := i > 0 && line[i-1] == '"'
+		if !quoted && i > 0 && line[i-1] != ' ' && line[i-1] != '\t' {
+			continue
+		}
+		rest = rest[n:]
+		if quoted {
+			if !strings.HasPrefix(rest, `"`) {
+				continue
+			}
+			rest = strings.TrimLeft(rest[1:], " \t")
+			if !strings.HasPrefix(rest, ":") {
+				continue
+			}
+			rest = strings.TrimLeft(rest[1:], " \t")
+		} else if !strings.HasPrefix(rest, "=") {
+			continue
+		} else {
+			rest = rest[1:]
+		}
+		rest = strings.TrimPrefix(rest, `"`)
+		end := 0
+		for end < len(rest) && end < 32 && isHex(rest[end]) {
+			end++
+		}
+		if end > 0 && (end == len(rest) || !isHex(rest[end])) {
+			return rest[:end]
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

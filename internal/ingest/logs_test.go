@@ -22,3 +22,23 @@ func TestDetectLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestIDsInLine(t *testing.T) {
+	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	for _, c := range []struct{ line, trace, span string }{
+		{`{"level":"error","trace_id":"` + tid + `","span_id":"` + sid + `","msg":"x"}`, tid, sid},
+		{`{"traceId": "` + tid + `", "spanId" : "` + sid + `"}`, tid, sid},
+		{`level=error trace_id=` + tid + ` span_id=` + sid + ` msg="payment failed"`, tid, sid},
+		{`traceID="` + tid + `" msg=x`, tid, ""},
+		{`{"trace.id":"` + tid + `"}`, tid, ""},
+		{`{"mytrace_id":"` + tid + `","subtrace_id":"ab"}`, "", ""},
+		{`trace_id=not-hex span_id=` + sid, "", sid},
+		{`msg="no ids" tracer=x`, "", ""},
+		{`trace_id=` + tid + `00`, "", ""}, // longer than an id
+	} {
+		tr, sp := IDsInLine(c.line)
+		if tr != c.trace || sp != c.span {
+			t.Errorf("%s: %q %q, want %q %q", c.line, tr, sp, c.trace, c.span)
+		}
+	}
+}

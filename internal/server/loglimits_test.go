@@ -97,3 +97,33 @@ func TestLogStreamLabelLimits(t *testing.T) {
 		t.Errorf("the good stream beside the refused ones: %+v, want its 3 lines", r.Data.Result)
 	}
 }
+
+// A trace id in a pushed line's text (JSON or logfmt), or in an OTLP
+// body, is indexed as the JSON lines endpoint indexes it, so the logs of
+// a trace are found by `| trace_id="…"` whatever the path they came by.
+func TestTraceIDInLineText(t *testing.T) {
+	ts := startServer(t, "")
+	ns := time.Now().UnixNano()
+	const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+	loki := fmt.Sprintf(`{"streams":[{"stream":{"service_name":"payments"},"values":[["%d","{\"level\":\"error\",\"trace_id\":\"%s\",\"msg\":\"json\"}"],["%d","level=error trace_id=%s msg=logfmt"],["%d","no id here"]]}]}`, ns, tid, ns+1, tid, ns+2)
+	expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(loki), map[string]string{"Content-Type": "application/json"}, http.StatusNoContent, "")
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "payments")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.Timestamp(ns + 3))
+	lr.Body().SetStr("otlp body trace_id=" + tid)
+	b, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectPost(t, ts.URL()+"/otlp/v1/logs", b, map[string]string{"Content-Type": "application/x-protobuf"}, http.StatusOK, "")
+	r := lokiRange(t, ts, `{service_name="payments"} | trace_id="`+tid+`"`, nil)
+	n := 0
+	for _, s := range r.Data.Result {
+		n += len(s.Values)
+	}
+	if n != 3 {
+		t.Errorf("logs of trace %s: %d lines, want 3 (JSON, logfmt, OTLP body): %+v", tid, n, r.Data.Result)
+	}
+}

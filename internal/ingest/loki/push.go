@@ -345,6 +345,11 @@ func appendStream(dst []events.Event, s *push.Stream, now int64) ([]events.Event
 			e.SeverityText = lvl
 			e.Severity = events.LevelSeverity(events.NormalizeLevel(lvl))
 		}
+		if e.TraceID.IsZero() {
+			// Ids in the line's text (JSON or logfmt), as the JSON
+			// lines endpoint reads them; the line stays as it is.
+			ingest.SetIDsFromLine(&e)
+		}
 		dst = append(dst, e)
 	}
 	return dst, nil

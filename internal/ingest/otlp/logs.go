@@ -109,6 +109,11 @@ func LogsFromOTLP(ld plog.Logs, stream map[string]bool, now int64) []events.Even
 				if len(arena) > start {
 					e.Attrs = arena[start:len(arena):len(arena)]
 				}
+				if e.TraceID.IsZero() {
+					// A body that carries the ids in its text (a
+					// logger that did not set the record's fields).
+					ingest.SetIDsFromLine(&e)
+				}
 				dst = append(dst, e)
 			}
 		}
