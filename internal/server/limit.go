@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -20,20 +19,6 @@ import (
 // the in-flight limits: long enough for the requests in flight to finish.
 const retryAfter = 5 * time.Second
 
-// isIngest says whether a request of the main HTTP listener is a write:
-// the in-flight limits apply to these.
-func isIngest(r *http.Request) bool {
-	if r.Method != http.MethodPost {
-		return false
-	}
-	switch p := r.URL.Path; p {
-	case "/api/v1/write", "/loki/api/v1/push", "/api/v1/logs/jsonl", "/api/v2/spans":
-		return true
-	default:
-		return strings.HasPrefix(p, "/otlp/")
-	}
-}
-
 // bodyTimeouts bound how long a request body may take: each read must
 // bring bytes within idle, and the whole body must arrive within total
 // from the start of the request; 0 disables either. They protect every
@@ -45,19 +30,24 @@ type bodyTimeouts struct {
 	idle, total time.Duration
 }
 
-// limitHTTP wraps h: every request's body reads get deadlines (bt), and
-// requests for which ingestOnly is nil or true are admitted by f, carry
-// their ingest.Reservation in their context, and have a 503 answered with
-// Retry-After.
-func limitHTTP(h http.Handler, f *ingest.InFlight, bt bodyTimeouts, ingestOnly func(*http.Request) bool) http.Handler {
+// bodyDeadlines gives every request's body reads the deadlines of bt.
+func bodyDeadlines(h http.Handler, bt bodyTimeouts) http.Handler {
+	if bt.idle <= 0 && bt.total <= 0 {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody && (bt.idle > 0 || bt.total > 0) {
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), t: bt, start: time.Now()}
 		}
-		if ingestOnly != nil && !ingestOnly(r) {
-			h.ServeHTTP(w, r)
-			return
-		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// admit wraps a write endpoint: its requests are admitted by f, carry
+// their ingest.Reservation in their context, and have a 503 answered with
+// Retry-After.
+func admit(h http.Handler, f *ingest.InFlight) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, err := f.Begin()
 		if err != nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))

@@ -245,19 +245,22 @@ func (s *Server) build() (err error) {
 		PushedMetadata: pushedMeta,
 	})
 
+	// write is an ingest endpoint: refused for browser-simple content
+	// types, admitted by the in-flight limits.
+	write := func(h http.Handler, e writeEndpoint) http.Handler { return admit(refuseSimple(h, im, e), inflight) }
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", &tenantReads{next: api.Handler(), store: s.metrics, tenancy: tenancy})
-	mux.Handle("/api/v1/write", postOnly(refuseSimple(rw, im, remoteWriteEndpoint)))
+	mux.Handle("/api/v1/write", postOnly(write(rw, remoteWriteEndpoint)))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
 	otlpMux := http.NewServeMux()
 	receiver.RegisterHTTP(otlpMux, "/otlp")
-	mux.Handle("/otlp/", refuseSimple(otlpMux, im, otlpHTTPEndpoint))
+	mux.Handle("/otlp/", write(otlpMux, otlpHTTPEndpoint))
 	lokiapi.New(s.events, logger.With("component", "loki"), lokiapi.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
-	mux.Handle("/loki/api/v1/push", postOnly(refuseSimple(&loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")}, im, lokiPushEndpoint)))
-	mux.Handle("/api/v1/logs/jsonl", postOnly(refuseSimple(&jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")}, im, jsonLinesEndpoint)))
-	mux.Handle("/api/v2/spans", postOnly(refuseSimple(&zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")}, im, zipkinEndpoint)))
+	mux.Handle("/loki/api/v1/push", postOnly(write(&loki.Handler{Sink: logs, Limits: logLimits, Body: body, Metrics: im, Logger: logger.With("component", "loki")}, lokiPushEndpoint)))
+	mux.Handle("/api/v1/logs/jsonl", postOnly(write(&jsonlines.Handler{Sink: logs, Limits: logLimits, Body: body, Fields: cfg.Logs.JSONLines, Metrics: im, Logger: logger.With("component", "jsonlines")}, jsonLinesEndpoint)))
+	mux.Handle("/api/v2/spans", postOnly(write(&zipkin.Handler{Sink: traces, Limits: spanLimits, Body: body, Metrics: im, Logger: logger.With("component", "zipkin")}, zipkinEndpoint)))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	if cfg.Web.EnablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -284,7 +287,7 @@ func (s *Server) build() (err error) {
 		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
-	s.httpSrv = newHTTPServer(browser.wrap(limitHTTP(mux, inflight, bodyTO, isIngest)), logger)
+	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http_addr: %w", err)
@@ -292,7 +295,7 @@ func (s *Server) build() (err error) {
 	if cfg.OTLP.HTTPAddr != "" {
 		omux := http.NewServeMux()
 		receiver.RegisterHTTP(omux, "")
-		s.otlpHTTPSrv = newHTTPServer(browser.wrap(limitHTTP(refuseSimple(omux, im, otlpHTTPEndpoint), inflight, bodyTO, nil)), logger)
+		s.otlpHTTPSrv = newHTTPServer(browser.wrap(bodyDeadlines(write(omux, otlpHTTPEndpoint), bodyTO)), logger)
 		if s.otlpHTTPLn, err = net.Listen("tcp", cfg.OTLP.HTTPAddr); err != nil {
 			return fmt.Errorf("otlp.http_addr: %w", err)
 		}
