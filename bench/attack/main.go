@@ -39,7 +39,6 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
-	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -47,6 +46,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+
+	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
 )
 
 type options struct {
@@ -326,28 +327,6 @@ func (b *body) get() []byte {
 	return b.b
 }
 
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
-
-// repeated is n copies of unit.
-func repeated(unit string, n int) []byte { return bytes.Repeat([]byte(unit), n) }
-
-// protoField wraps payload as a length-delimited protobuf field.
-func protoField(field int, payload []byte) []byte {
-	b := []byte{byte(field<<3 | 2)}
-	n := uint64(len(payload))
-	for n >= 0x80 {
-		b = append(b, byte(n)|0x80)
-		n >>= 7
-	}
-	return append(append(b, byte(n)), payload...)
-}
-
 func post(base, path, ct, enc string, b []byte) (*http.Request, error) {
 	r, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
 	if err != nil {
@@ -363,42 +342,25 @@ func post(base, path, ct, enc string, b []byte) (*http.Request, error) {
 func attacks() []attack {
 	const empties = 8_400_000
 	deepOTLP := &body{make: func() []byte {
-		const depth = 1_000_000
-		var b bytes.Buffer
-		b.WriteString(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":`)
-		b.Write(repeated(`{"arrayValue":{"values":[`, depth))
-		b.Write(repeated(`]}}`, depth))
-		b.WriteString(`}]}]}]}`)
-		return gz(b.Bytes())
+		b := []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":`)
+		b = append(b, shapetest.NestJSON(`{"arrayValue":{"values":[`, "", `]}}`, 1_000_000)...)
+		return shapetest.Gzip(append(b, `}]}]}]}`...))
 	}}
 	deepJSONLine := &body{make: func() []byte {
 		const depth = 58_000 // a 292 KB line
-		return append(append(append(repeated(`{"a":`, depth), '1'), repeated("}", depth)...), '\n')
+		return append(shapetest.NestJSON(`{"a":`, "1", "}", depth), '\n')
 	}}
 	lokiEmpty := &body{make: func() []byte {
-		stream := append(protoField(1, []byte(`{job="attack"}`)), repeated("\x12\x00", empties)...)
-		return snappy.Encode(nil, protoField(1, stream))
+		stream := append(shapetest.Field(1, []byte(`{job="attack"}`)), shapetest.Repeat([]byte("\x12\x00"), empties)...)
+		return snappy.Encode(nil, shapetest.Field(1, stream))
 	}}
-	rw2Empty := &body{make: func() []byte { return snappy.Encode(nil, repeated("\x2a\x00", empties)) }}
-	otlpEmpty := &body{make: func() []byte { return gz(repeated("\x0a\x00", empties)) }}
+	rw2Empty := &body{make: func() []byte { return snappy.Encode(nil, shapetest.Repeat([]byte("\x2a\x00"), empties)) }}
+	otlpEmpty := &body{make: func() []byte { return shapetest.Gzip(shapetest.Repeat([]byte("\x0a\x00"), empties)) }}
 	zipkinEmpty := &body{make: func() []byte {
-		return gz(append(append([]byte("["), repeated("{},", empties)...), []byte("{}]")...))
+		return shapetest.Gzip(append(append([]byte("["), shapetest.Repeat([]byte("{},"), empties)...), "{}]"...))
 	}}
 	rw2Symbols := &body{make: func() []byte {
-		req := writev2.Request{Symbols: []string{"", "__name__", "amplified"}}
-		var refs []uint32
-		for i := 0; i < 62; i++ {
-			req.Symbols = append(req.Symbols, fmt.Sprintf("n%02d_%s", i, strings.Repeat("n", 1000)), fmt.Sprintf("%s_%d", strings.Repeat("v", 4000), i))
-			refs = append(refs, uint32(len(req.Symbols)-2), uint32(len(req.Symbols)-1))
-		}
-		now := time.Now().UnixMilli()
-		for s := 0; s < 1000; s++ {
-			req.Symbols = append(req.Symbols, "series", strconv.Itoa(s))
-			ls := append([]uint32{1, 2, uint32(len(req.Symbols) - 2), uint32(len(req.Symbols) - 1)}, refs...)
-			req.Timeseries = append(req.Timeseries, writev2.TimeSeries{LabelsRefs: ls, Samples: []writev2.Sample{{Value: 1, Timestamp: now}}})
-		}
-		b, _ := req.Marshal()
-		return snappy.Encode(nil, b)
+		return snappy.Encode(nil, shapetest.RW2SymbolAmplification(1000, time.Now().UnixMilli()))
 	}}
 	bomb := &body{make: func() []byte {
 		var buf bytes.Buffer
@@ -474,7 +436,7 @@ func attacks() []attack {
 					return
 				}
 				defer func() { _ = cc.Close() }()
-				msg := protoField(15, make([]byte, 15<<20))
+				msg := shapetest.Field(15, make([]byte, 15<<20))
 				var wg sync.WaitGroup
 				for i := 0; i < 16; i++ {
 					wg.Add(1)

@@ -3,12 +3,10 @@ package remotewrite
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/ingesttest"
+	"github.com/horus-obs/horus/internal/ingest/shape/shapetest"
 )
 
 // records keeps every log record's level and message.
@@ -128,22 +127,7 @@ func TestEmptyLabelSetFirst(t *testing.T) {
 // 1 GB and was answered 204.
 func TestRW2SymbolAmplification(t *testing.T) {
 	h := newHandler(t)
-	req := writev2.Request{Symbols: []string{"", "__name__", "amplified"}}
-	var refs []uint32
-	for i := 0; i < 62; i++ {
-		req.Symbols = append(req.Symbols, fmt.Sprintf("n%02d_%s", i, strings.Repeat("n", 1000)), fmt.Sprintf("%s_%d", strings.Repeat("v", 4000), i))
-		refs = append(refs, uint32(len(req.Symbols)-2), uint32(len(req.Symbols)-1))
-	}
-	now := time.Now().UnixMilli()
-	for s := 0; s < 1000; s++ {
-		req.Symbols = append(req.Symbols, "series", strconv.Itoa(s))
-		ls := append([]uint32{1, 2, uint32(len(req.Symbols) - 2), uint32(len(req.Symbols) - 1)}, refs...)
-		req.Timeseries = append(req.Timeseries, writev2.TimeSeries{LabelsRefs: ls, Samples: []writev2.Sample{{Value: 1, Timestamp: now}}})
-	}
-	body, err := req.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := shapetest.RW2SymbolAmplification(1000, time.Now().UnixMilli())
 	if w := post(h, snappy.Encode(nil, body), "v2"); w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "symbol table") {
 		t.Fatalf("%d-byte request expanding to ~%d MB of labels: %d %s; want 413", len(body), 1000*62*5000>>20, w.Code, w.Body)
 	}

@@ -7,13 +7,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -119,6 +123,29 @@ func NestJSON(open, middle, close string, depth int) []byte {
 		b.WriteString(close)
 	}
 	return b.Bytes()
+}
+
+// RW2SymbolAmplification is a remote write 2.0 request (not compressed)
+// of series series, each naming the same 62 symbols of ~5 KB (names of
+// 1,000 bytes, values of 4,000) and one label of its own: ~130 bytes a
+// series on the wire, ~310 KB of labels a series once expanded.
+func RW2SymbolAmplification(series int, t int64) []byte {
+	req := writev2.Request{Symbols: []string{"", "__name__", "amplified"}}
+	var refs []uint32
+	for i := 0; i < 62; i++ {
+		req.Symbols = append(req.Symbols, fmt.Sprintf("n%02d_%s", i, strings.Repeat("n", 1000)), fmt.Sprintf("%s_%d", strings.Repeat("v", 4000), i))
+		refs = append(refs, uint32(len(req.Symbols)-2), uint32(len(req.Symbols)-1))
+	}
+	for s := 0; s < series; s++ {
+		req.Symbols = append(req.Symbols, "series", strconv.Itoa(s))
+		ls := append([]uint32{1, 2, uint32(len(req.Symbols) - 2), uint32(len(req.Symbols) - 1)}, refs...)
+		req.Timeseries = append(req.Timeseries, writev2.TimeSeries{LabelsRefs: ls, Samples: []writev2.Sample{{Value: 1, Timestamp: t}}})
+	}
+	b, err := req.Marshal()
+	if err != nil {
+		panic(err) // a request made here always marshals
+	}
+	return b
 }
 
 // Gzip compresses b, as an attacker sends it to pass the body limit.
