@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,12 +148,4 @@ func WithReservation(ctx context.Context, r *Reservation) context.Context {
 func ReservationFrom(ctx context.Context) *Reservation {
 	r, _ := ctx.Value(reservationKey{}).(*Reservation)
 	return r
-}
-
-// String describes the limits, for logs.
-func (f *InFlight) String() string {
-	if f == nil {
-		return "no limit"
-	}
-	return fmt.Sprintf("%d requests, %d bytes", f.maxRequests, f.maxBytes)
 }

@@ -111,10 +111,10 @@ func (h *Handler) push(r *http.Request) (Response, *ingest.Rejections, error) {
 		switch {
 		case err != nil:
 			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q: %v", ct, err)
-		// x-www-form-urlencoded is what curl --data-binary sends unless told.
+		// text/plain and forms, which a web page can send cross-origin
+		// unasked, are refused (the server refuses them before this too).
 		case mt != "application/x-ndjson" && mt != "application/jsonl" && mt != "application/json" &&
-			mt != "application/jsonlines" && mt != "application/x-jsonlines" && mt != "text/plain" &&
-			mt != "application/x-www-form-urlencoded":
+			mt != "application/jsonlines" && mt != "application/x-jsonlines":
 			return Response{}, &rej, ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; send application/x-ndjson", ct)
 		}
 	}

@@ -91,7 +91,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" && mt != "text/plain" {
+		if err != nil || mt != "application/json" {
 			fail(ingest.Errorf(ingest.ReasonUnsupportedMedia, "Content-Type %q is not supported; Horus takes Zipkin v2 spans as application/json", ct), 1)
 			return
 		}
