@@ -71,9 +71,8 @@ func readTenantScope(p string) readScope {
 
 // ServeHTTP implements http.Handler.
 func (t *tenantReads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-	if err != nil {
-		writePromError(w, http.StatusBadRequest, "bad_data", tenant.Header+" header: "+err.Error())
+	org, ok := promTenant(w, r)
+	if !ok {
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1")
@@ -145,6 +144,17 @@ func writePromError(w http.ResponseWriter, code int, typ, msg string) {
 	writeJSON(w, code, map[string]string{"status": "error", "errorType": typ, "error": msg})
 }
 
+// promTenant returns a request's tenant, from X-Scope-OrgID; a bad header
+// is answered 400 in Prometheus' error shape, naming it, and ok is false.
+func promTenant(w http.ResponseWriter, r *http.Request) (org string, ok bool) {
+	org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
+	if err != nil {
+		writePromError(w, http.StatusBadRequest, "bad_data", tenant.Header+" header: "+err.Error())
+		return "", false
+	}
+	return org, true
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -155,9 +165,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // compression of the event store per kind, and corrupt blocks, of the
 // tenant of X-Scope-OrgID.
 func (s *Server) eventsStatus(w http.ResponseWriter, r *http.Request) {
-	org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
-	if err != nil {
-		writePromError(w, http.StatusBadRequest, "bad_data", tenant.Header+" header: "+err.Error())
+	org, ok := promTenant(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": statusOf(s.events.Status(), org)})
