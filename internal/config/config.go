@@ -19,8 +19,8 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/horus-obs/horus/internal/ingest/jsonlines"
-	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/tenant"
+	"github.com/horus-obs/horus/sdk/redact"
 )
 
 // Config is the whole Horus configuration. The zero value is not useful;

@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/sdk/redact"
 )
 
 // Logs is the log pipeline: redaction, then the store. It implements

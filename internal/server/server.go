@@ -47,10 +47,10 @@ import (
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/ingest/zipkin"
 	"github.com/horus-obs/horus/internal/pipeline"
-	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 	"github.com/horus-obs/horus/internal/store/metrics"
+	"github.com/horus-obs/horus/sdk/redact"
 )
 
 // ShutdownTimeout bounds how long HTTP servers drain on shutdown.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/pipeline"
-	"github.com/horus-obs/horus/internal/redact"
 	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/sdk/redact"
 )
 
 // BenchmarkJSONLinesEndToEnd pushes batches of 1000 generated app log
