@@ -1,6 +1,12 @@
 package events
 
-import "sync"
+import (
+	"math"
+	"reflect"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // headChunk is the number of events in one chunk of a head.
 const headChunk = 4096
@@ -15,20 +21,37 @@ type head struct {
 	chunks [][]Event
 	n      int
 	traces map[TraceID][]int32 // positions of each trace's events
+	// seen maps the hash of each event's content to its position, so an
+	// exact duplicate (a shipper's retry after a timeout) is dropped as
+	// Loki's ingester drops it: same stream, timestamp, line and metadata.
+	seen map[uint64]int32
 	bytes  int
 	minT   int64
 	maxT   int64
 }
 
-func newHead() *head { return &head{traces: map[TraceID][]int32{}} }
+func newHead() *head { return &head{traces: map[TraceID][]int32{}, seen: map[uint64]int32{}} }
 
-// append adds events and returns the bytes they take.
-func (h *head) append(evs []Event) int {
+// append adds events and returns the bytes they take and how many were
+// exact duplicates of events already in the head (or earlier in evs),
+// which it drops. The WAL keeps what was sent, so its replay drops the
+// same duplicates again.
+func (h *head) append(evs []Event) (added, dups int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	before := h.bytes
+	var d xxhash.Digest
 	for i := range evs {
 		e := &evs[i]
+		sum := e.contentHash(&d)
+		if at, ok := h.seen[sum]; ok {
+			if reflect.DeepEqual(h.at(int(at)), e) {
+				dups++
+				continue
+			}
+		} else {
+			h.seen[sum] = int32(h.n)
+		}
 		if h.n == 0 {
 			h.minT, h.maxT = e.Time, e.Time
 		}
@@ -44,7 +67,70 @@ func (h *head) append(evs []Event) int {
 		h.n++
 		h.bytes += e.size()
 	}
-	return h.bytes - before
+	return h.bytes - before, dups
+}
+
+// at is the event at position i; the caller holds h.mu.
+func (h *head) at(i int) *Event { return &h.chunks[i/headChunk][i%headChunk] }
+
+// contentHash hashes every field of the event, so that equal events hash
+// equal; d is a scratch digest.
+func (e *Event) contentHash(d *xxhash.Digest) uint64 {
+	d.Reset()
+	var b [8]byte
+	num := func(v uint64) {
+		for i := range b {
+			b[i] = byte(v >> (8 * i))
+		}
+		_, _ = d.Write(b[:])
+	}
+	str := func(s string) {
+		num(uint64(len(s)))
+		_, _ = d.WriteString(s)
+	}
+	attrs := func(a Attrs) {
+		num(uint64(len(a)))
+		for i := range a {
+			str(a[i].Key)
+			num(uint64(a[i].Value.Type))
+			str(a[i].Value.Str)
+			num(uint64(a[i].Value.Int))
+			num(math.Float64bits(a[i].Value.Float))
+		}
+	}
+	num(uint64(e.Time))
+	_, _ = d.Write(e.TraceID[:])
+	_, _ = d.Write(e.SpanID[:])
+	str(e.Service)
+	attrs(e.Resource)
+	str(e.Scope)
+	str(e.ScopeVer)
+	attrs(e.Attrs)
+	num(uint64(e.Severity))
+	str(e.SeverityText)
+	str(e.Body)
+	num(uint64(e.Flags))
+	_, _ = d.Write(e.ParentSpanID[:])
+	str(e.Name)
+	num(uint64(e.SpanKind))
+	num(uint64(e.Duration))
+	num(uint64(e.StatusCode))
+	str(e.StatusMessage)
+	str(e.TraceState)
+	num(uint64(len(e.Events)))
+	for i := range e.Events {
+		num(uint64(e.Events[i].Time))
+		str(e.Events[i].Name)
+		attrs(e.Events[i].Attrs)
+	}
+	num(uint64(len(e.Links)))
+	for i := range e.Links {
+		_, _ = d.Write(e.Links[i].TraceID[:])
+		_, _ = d.Write(e.Links[i].SpanID[:])
+		str(e.Links[i].TraceState)
+		attrs(e.Links[i].Attrs)
+	}
+	return d.Sum64()
 }
 
 // headView is a consistent view of a head's events.

@@ -267,6 +267,7 @@ func (s *Store) Status() Status {
 
 type storeMetrics struct {
 	appended           *prometheus.CounterVec
+	duplicates         *prometheus.CounterVec
 	appendFailures     prometheus.Counter
 	blocksWritten      prometheus.Counter
 	blockWriteFailures prometheus.Counter
@@ -280,6 +281,10 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 	m := &storeMetrics{
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "horus_events_appended_total", Help: "Events appended to the event store, by kind.",
+		}, []string{"kind"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horus_events_duplicates_dropped_total",
+			Help: "Exact duplicates of events already in the head (a client's retry), dropped, by kind.",
 		}, []string{"kind"}),
 		appendFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "horus_events_append_failures_total", Help: "Appends refused because the WAL could not write (a full disk, an I/O error).",
@@ -306,7 +311,7 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.appended, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions,
+	reg.MustRegister(m.appended, m.duplicates, m.appendFailures, m.blocksWritten, m.blockWriteFailures, m.compactions,
 		m.corruptReads, m.retentionDeleted, m.backpressure, statusCollector{s})
 	return m
 }

@@ -198,7 +198,8 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 			skipped++
 			return nil
 		}
-		s.headBytes.Add(int64(s.head(k).append(evs)))
+		added, _ := s.head(k).append(evs) // duplicates were counted when they came
+		s.headBytes.Add(int64(added))
 		records++
 		events += len(evs)
 		return nil
@@ -368,13 +369,17 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 		s.m.appendFailures.Inc()
 		return s.storageErr(err)
 	}
-	if s.headBytes.Add(int64(s.head(headKey{tenant, kind}).append(evs))) >= int64(s.opts.HeadMaxBytes) {
+	added, dups := s.head(headKey{tenant, kind}).append(evs)
+	if s.headBytes.Add(int64(added)) >= int64(s.opts.HeadMaxBytes) {
 		select {
 		case s.kick <- struct{}{}:
 		default:
 		}
 	}
-	s.m.appended.WithLabelValues(kind.String()).Add(float64(len(evs)))
+	s.m.appended.WithLabelValues(kind.String()).Add(float64(len(evs) - dups))
+	if dups > 0 {
+		s.m.duplicates.WithLabelValues(kind.String()).Add(float64(dups))
+	}
 	return nil
 }
 

@@ -350,3 +350,46 @@ func TestCheckTenant(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestExactDuplicatesDropped: a shipper that retries a push after a
+// timeout sends the same lines again; as Loki's ingester, the store keeps
+// one of each exact duplicate (same stream, timestamp, line and metadata)
+// in the head and after WAL replay, and keeps lines that differ in any
+// one of those.
+func TestExactDuplicatesDropped(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, events.Options{})
+	ts := t0.UnixNano()
+	line := func(body string, at int64, sm ...events.Attr) events.Event {
+		return events.Event{Time: at, Service: "checkout", Body: body, Severity: 9,
+			Resource: events.Attrs{{Key: "service.name", Value: events.Str("checkout")}}, Attrs: sm}
+	}
+	batch := []events.Event{
+		line("payment accepted", ts),
+		line("payment accepted", ts), // a duplicate inside one push
+		line("payment accepted", ts+1),
+		line("payment declined", ts),
+		line("payment accepted", ts, events.Attr{Key: "order_id", Value: events.Str("o-1")}),
+	}
+	other := line("payment accepted", ts)
+	other.Resource = events.Attrs{{Key: "service.name", Value: events.Str("checkout")}, {Key: "k8s.pod.name", Value: events.Str("b")}}
+	batch = append(batch, other)
+	appendAll(t, s, "t", events.KindLog, batch)
+	appendAll(t, s, "t", events.KindLog, batch) // the retry
+	const want = 5
+	q := events.Query{Kind: events.KindLog, Tenant: "t", Start: ts - 1, End: ts + 10}
+	if got := selectAll(t, s, q); len(got) != want {
+		t.Fatalf("after a retry: %d lines stored, want %d", len(got), want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, events.Options{})
+	if got := selectAll(t, s, q); len(got) != want {
+		t.Fatalf("after WAL replay: %d lines, want %d", len(got), want)
+	}
+	appendAll(t, s, "t", events.KindLog, batch[:1]) // a retry after the restart
+	if got := selectAll(t, s, q); len(got) != want {
+		t.Fatalf("retry after WAL replay: %d lines, want %d", len(got), want)
+	}
+}
