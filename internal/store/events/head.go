@@ -24,10 +24,10 @@ type head struct {
 	// seen maps the hash of each event's content to its position, so an
 	// exact duplicate (a shipper's retry after a timeout) is dropped as
 	// Loki's ingester drops it: same stream, timestamp, line and metadata.
-	seen map[uint64]int32
-	bytes  int
-	minT   int64
-	maxT   int64
+	seen  map[uint64]int32
+	bytes int
+	minT  int64
+	maxT  int64
 }
 
 func newHead() *head { return &head{traces: map[TraceID][]int32{}, seen: map[uint64]int32{}} }
