@@ -46,6 +46,7 @@ type LineFilter struct {
 	Values []string
 	res    []*regexp.Regexp
 	pats   []*Pattern
+	ids    bool // a value is a trace or span id (see matchRow)
 }
 
 // ParserStage extracts labels from the line: json, logfmt, regexp,

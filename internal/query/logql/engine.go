@@ -195,11 +195,20 @@ func storeQuery(l *LogExpr, tenant string, start, end int64, needBody, needMeta 
 		if needBody {
 			q.Fields = append(q.Fields, "body")
 		}
-		if needMeta {
+		if needMeta || idNeedles(l.Stages) {
 			q.Fields = append(q.Fields, "attrs", "trace_id", "span_id")
 		}
 	}
 	return q
+}
+
+// idNeedles reports whether a line filter looks for a trace or span id,
+// which the id columns may hold instead of the line (LineFilter.matchRow).
+func idNeedles(stages []Stage) bool {
+	return slices.ContainsFunc(stages, func(s Stage) bool {
+		lf, ok := s.(*LineFilter)
+		return ok && lf.ids
+	})
 }
 
 // idFilters are the store filters implied by a label filter's

@@ -619,6 +619,7 @@ func (p *parser) parseLineFilter(op token) (*LineFilter, error) {
 			f.pats = append(f.pats, pat)
 		}
 		f.Values = append(f.Values, v.text)
+		f.ids = f.ids || isID(v.text)
 		if !p.isIdent("or") {
 			return f, nil
 		}

@@ -39,6 +39,8 @@ type label struct {
 type row struct {
 	line    string
 	ts      int64
+	traceID events.TraceID // the line's trace and span id columns
+	spanID  events.SpanID
 	lbls    []label
 	streams events.StreamLabelCache
 }
@@ -103,6 +105,7 @@ func (r *row) setError(kind, details string) {
 // metadata, the structured metadata (attributes, trace_id, span_id).
 func (r *row) load(e *events.Event, metadata bool) {
 	r.line, r.ts = e.Body, e.Time
+	r.traceID, r.spanID = e.TraceID, e.SpanID
 	r.lbls = r.lbls[:0]
 	for _, l := range r.streams.Labels(e) {
 		r.lbls = append(r.lbls, label{l.Name, l.Value, catStream})
@@ -144,7 +147,7 @@ func run(stages []Stage, r *row) bool {
 	for _, s := range stages {
 		switch s := s.(type) {
 		case *LineFilter:
-			if !s.match(r.line) {
+			if !s.matchRow(r) {
 				return false
 			}
 		case *ParserStage:
@@ -197,10 +200,68 @@ func (f *LineFilter) match(line string) bool {
 	return found == (f.Op[0] == '|')
 }
 
+// matchRow is match on a row's line, where a |= or != needle that is a
+// trace id (32 hex digits) or span id (16) also matches the row's id
+// columns: Grafana's default trace-to-logs query is
+// {service_name="x"} |= "<trace id>", and ingest moves an id out of a
+// JSON line into its column, while OTLP logs carry it only there.
+func (f *LineFilter) matchRow(r *row) bool {
+	if f.ids && (f.Op == "|=" || f.Op == "!=") && (!r.traceID.IsZero() || !r.spanID.IsZero()) {
+		for _, v := range f.Values {
+			if idEquals(v, r.traceID[:]) || idEquals(v, r.spanID[:]) {
+				return f.Op == "|="
+			}
+		}
+	}
+	return f.match(r.line)
+}
+
+// idEquals reports whether hex (either case) spells id, a non-zero id.
+func idEquals(hex string, id []byte) bool {
+	if len(hex) != 2*len(id) {
+		return false
+	}
+	zero := true
+	for i, b := range id {
+		if hexVal(hex[2*i]) != int(b>>4) || hexVal(hex[2*i+1]) != int(b&15) {
+			return false
+		}
+		zero = zero && b == 0
+	}
+	return !zero
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// isID reports whether s looks like a trace id or span id: 32 or 16 hex
+// digits.
+func isID(s string) bool {
+	if len(s) != 32 && len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if hexVal(s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // pushable reports whether the event store can apply the filter itself:
-// one non-empty substring that must be in the line.
+// one non-empty substring that must be in the line (and not an id, which
+// may be in the id columns instead: see matchRow).
 func (f *LineFilter) pushable() bool {
-	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != ""
+	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != "" && !f.ids
 }
 
 func (s *ParserStage) parse(r *row) {
