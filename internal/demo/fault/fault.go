@@ -498,7 +498,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("fault JSON: %w", err)
+		return err
 	}
 	var g Fault
 	g.ID, g.Kind, g.Version = w.ID, w.Kind, w.Version

@@ -100,7 +100,7 @@ func readFault(w http.ResponseWriter, r *http.Request) (Fault, int, error) {
 		}
 		var f Fault
 		if err := json.Unmarshal(body, &f); err != nil {
-			return Fault{}, http.StatusBadRequest, err
+			return Fault{}, http.StatusBadRequest, fmt.Errorf("fault JSON: %w", err)
 		}
 		if err := f.Validate(); err != nil {
 			return Fault{}, http.StatusBadRequest, err

@@ -169,12 +169,12 @@ func bigOrderSlowQuery() Scenario {
 	return Scenario{
 		Name:  "big-order-slow-query",
 		Title: "An order with hundreds of items makes the products query slow",
-		Description: "For orders of " + strconv.Itoa(bigOrderItems) + " items or more, products runs a catalog query " +
-			"that misses its index and returns every matching row, one per item and price tier, instead of one " +
+		Description: "For orders of " + strconv.Itoa(bigOrderItems) + " items or more, products runs a catalogue query " +
+			"that no index serves and that returns every price tier of every item (six rows an item) instead of one " +
 			"row per item. The load generator places such orders rarely (the heavy tail of order sizes), so the " +
 			"median is untouched and the slowness shows only in the tail.",
 		Expect: "products' p99 latency jumps while its median holds; the catalog query's rows returned jump " +
-			"(db.response.returned_rows on the query span, db_client_response_returned_rows); the slow traces are all " +
+			"(db.response.returned_rows on the lookup span, db_client_response_returned_rows); the slow traces are all " +
 			"orders of " + strconv.Itoa(bigOrderItems) + "+ items (order.item_count on the orders span, item_count in " +
 			"the \"order created\" log line).",
 		Signals: []Signal{
@@ -229,9 +229,9 @@ func ordersPoolExhausted() Scenario {
 		Name:  "orders-pool-exhausted",
 		Title: "The database pool of orders is exhausted: waits, then timeouts",
 		Description: "A leak holds every connection of orders' database pool. Each request that needs the " +
-			"database waits for a connection until its deadline passes, then fails.",
+			"database waits for a connection until its wait times out (2 s), then fails with a 503.",
 		Expect: "orders' pool at its limit (in-use connections equal to the maximum, none idle), the wait count " +
-			"and wait time climbing; orders' latency at its deadline and its 5xx rising; orders logs \"timed out " +
+			"and wait time climbing; orders' latency at the wait timeout and its 5xx rising; orders logs \"timed out " +
 			"waiting for a database connection\"; slow error traces whose database span never starts.",
 		Signals: []Signal{
 			{LangPromQL, `go_sql_in_use_connections{job="orders"} == go_sql_max_open_connections{job="orders"}`,
