@@ -104,14 +104,14 @@ func paymentsBadConfig() Scenario {
 			"It stops accepting connections (its listener is closed, so callers get ECONNREFUSED) and a runaway " +
 			"loop keeps one core busy. The gateway balances payments calls over the three instances on the " +
 			"client side, so about a third of checkouts fail with a 5xx.",
-		Expect: "5xx on the gateway's payments route, about a third of its requests; in the gateway's logs, " +
+		Expect: "5xx on the gateway's checkout route (the one that calls payments), about a third of its requests; in the gateway's logs, " +
 			"\"connection refused\" errors all for peer_instance payments-2, each with the trace_id of a " +
 			"failing trace, whose payments client span has no server span under it; payments-2's CPU at " +
 			"one full core (100%) while the others idle; target_info shows payments-2 on version " +
 			BadConfigVersion + " since the change.",
 		Signals: []Signal{
 			{LangPromQL, `sum by (route, status) (rate(http_requests_total{job="api-gateway", status=~"5.."}[1m]))`,
-				"the payments route answering 5xx, about a third of its rate"},
+				"the checkout route (POST /api/orders, which calls payments) answering 5xx, about a third of its rate"},
 			{LangPromQL, `rate(process_cpu_seconds_total{job="payments"}[1m])`,
 				`instance="payments-2" near 1 (a full core), the other two low`},
 			{LangPromQL, `count by (instance, service_version) (target_info{job="payments"})`,

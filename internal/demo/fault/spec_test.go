@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,6 +144,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if again.String() != s {
 			t.Fatalf("String not stable: %q then %q", s, again.String())
+		}
+		// The JSON form round-trips too (the parent forwards faults as JSON).
+		b, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromJSON Fault
+		if err := json.Unmarshal(b, &fromJSON); err != nil || !reflect.DeepEqual(fromJSON, got) {
+			t.Fatalf("JSON round trip of %q through %s: %#v, %v", spec, b, fromJSON, err)
 		}
 	})
 }
