@@ -10,9 +10,9 @@ import (
 // restarts the instance (Instance "" is every instance of Service) with
 // Version as its service.version resource attribute.
 type Deploy struct {
-	Service  string // service.name
-	Instance string // instance number ("2"); "" is every instance
-	Version  string // the new service.version
+	Service  string `json:"service"`            // service.name
+	Instance string `json:"instance,omitempty"` // instance number ("2"); "" is every instance
+	Version  string `json:"version"`            // the new service.version
 }
 
 // Query languages of Signal.Lang.
@@ -25,29 +25,30 @@ const (
 // Signal is one query that shows a scenario in Horus, and what its answer
 // shows while the scenario is on.
 type Signal struct {
-	Lang  string // LangPromQL, LangLogQL or LangTraceQL
-	Query string // the query, as typed into Grafana or the API
-	Shows string // what the answer shows during the scenario
+	Lang  string `json:"lang"`  // LangPromQL, LangLogQL or LangTraceQL
+	Query string `json:"query"` // the query, as typed into Grafana or the API
+	Shows string `json:"shows"` // what the answer shows during the scenario
 }
 
 // Scenario is a named incident of the demo shop: a deploy and/or faults,
-// and what an on-call engineer should find.
+// and what an on-call engineer should find. Its JSON keys are the fields'
+// names in snake_case; faults in Fault's JSON form.
 type Scenario struct {
 	// Name is the kebab-case name `horus demo scenario NAME` takes.
-	Name string
+	Name string `json:"name"`
 	// Title is a one-line summary.
-	Title string
+	Title string `json:"title"`
 	// Description is what happens, in the terms of the shop.
-	Description string
+	Description string `json:"description"`
 	// Expect is what an on-call engineer should find, in prose; Signals
 	// are its exact queries.
-	Expect  string
-	Signals []Signal
+	Expect  string   `json:"expect"`
+	Signals []Signal `json:"signals"`
 	// Deploy, if set, is rolled out before the faults are added.
-	Deploy *Deploy
+	Deploy *Deploy `json:"deploy,omitempty"`
 	// Faults are added in order (their IDs are "<Name>-<n>", so applying a
 	// scenario twice replaces its faults rather than doubling them).
-	Faults []Fault
+	Faults []Fault `json:"faults"`
 }
 
 // The versions scenarios deploy. The shop's services start at BaseVersion.

@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -113,6 +114,17 @@ func TestScenarios(t *testing.T) {
 	}
 	if _, ok := ScenarioByName("nope"); ok {
 		t.Error("ScenarioByName(nope) found one")
+	}
+	b, err := json.Marshal(all[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name":"payments-bad-config"`, `"deploy":{"service":"payments","instance":"2","version":"1.0.1"}`,
+		`"faults":[{"id":"payments-bad-config-1","kind":"refuse_connections","service":"payments","instance":"2"`,
+		`"signals":[{"lang":"promql","query":`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("scenario JSON %s lacks %s", b, want)
+		}
 	}
 	// Fresh values: changing one call's faults leaves the next call's alone.
 	all[0].Faults[0].Target.Service = "changed"
