@@ -53,8 +53,7 @@ func Default() Config {
 // Redactor applies a Config. It is safe for concurrent use.
 type Redactor struct {
 	cfg   Config
-	keys  [256][]string // normalised secret key names by first byte
-	nkeys int
+	keys  *keyMatcher // the normalised secret key names; nil for none
 	rules []compiledRule
 }
 
@@ -67,13 +66,16 @@ type compiledRule struct {
 // New checks and compiles cfg.
 func New(cfg Config) (*Redactor, error) {
 	r := &Redactor{cfg: cfg}
+	var names []string
 	for _, k := range cfg.SecretKeys {
 		n := normKey(k)
 		if n == "" {
 			return nil, fmt.Errorf("redaction: secret key %q is empty once '-', '_' and '.' are dropped", k)
 		}
-		r.keys[n[0]] = append(r.keys[n[0]], n)
-		r.nkeys++
+		names = append(names, n)
+	}
+	if len(names) > 0 {
+		r.keys = newKeyMatcher(names)
 	}
 	for i, rule := range cfg.Rules {
 		re, err := regexp.Compile(rule.Pattern)
@@ -105,21 +107,11 @@ func appendNorm(dst []byte, k string) []byte {
 	return dst
 }
 
-// SecretKey reports whether a key names a secret.
+// SecretKey reports whether a key names a secret: whether, without case
+// and once '-', '_', '.' and spaces are dropped, it contains one of
+// Config.SecretKeys.
 func (r *Redactor) SecretKey(key string) bool {
-	if r.nkeys == 0 || key == "" {
-		return false
-	}
-	var buf [128]byte
-	n := appendNorm(buf[:0], key) // on the stack for keys up to 128 bytes
-	for i, c := range n {
-		for _, k := range r.keys[c] {
-			if len(n)-i >= len(k) && string(n[i:i+len(k)]) == k {
-				return true
-			}
-		}
-	}
-	return false
+	return r.keys != nil && r.keys.match(key)
 }
 
 // Value redacts the value of an attribute: all of it under a secret key,
@@ -143,7 +135,7 @@ func (r *Redactor) Text(s string) (string, bool) {
 // text runs the detectors t says may find something.
 func (r *Redactor) text(s string, t triggers) (string, bool) {
 	out := s
-	if r.nkeys > 0 && t.seps > 0 {
+	if r.keys != nil && t.seps > 0 {
 		out = r.keyValues(out)
 	}
 	if r.cfg.Bearer && t.spaced > 0 && len(s) >= 7 {

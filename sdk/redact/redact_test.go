@@ -168,3 +168,91 @@ func BenchmarkText(b *testing.B) {
 		r.Text(lines[i%len(lines)])
 	}
 }
+
+// secretKeyReference is SecretKey as its documentation says it: the key,
+// normalised, contains a normalised secret key name.
+func secretKeyReference(names []string, key string) bool {
+	n := normKey(key)
+	for _, k := range names {
+		if strings.Contains(n, normKey(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSecretKey: keys that contain a secret name anywhere, in any case and
+// with separators, and keys that come close without one.
+func TestSecretKey(t *testing.T) {
+	r := newDefault(t)
+	names := Default().SecretKeys
+	for _, c := range []struct {
+		key  string
+		want bool
+	}{
+		{"password", true}, {"db.password", true}, {"X-PASS-WORD", true}, {"user_pwd_hash", true},
+		{"http.request.header.authorization", true}, {"Set-Cookie", true}, {"x_api_key", true},
+		{"client.secret", true}, {"sessionid", true}, {"access_key_id", true}, {"ssecret", true},
+		{"passwor", false}, {"payment_method", false}, {"user_id", false}, {"tenant_id", false},
+		{"status", false}, {"pass", false}, {"tok", false}, {"", false}, {"---", false},
+		{"s.e-c_r e.t", true}, {"pas\xffsword", false}, {"ÄPASSWORD", true},
+	} {
+		if got := r.SecretKey(c.key); got != c.want || got != secretKeyReference(names, c.key) {
+			t.Errorf("SecretKey(%q) = %v, want %v", c.key, got, c.want)
+		}
+	}
+	// Names that overlap one another (a suffix of one is the prefix of
+	// another) and a custom name with bytes outside the letters.
+	cfg := Config{SecretKeys: []string{"abcd", "bce", "cd", "x9ü"}}
+	r2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"abce", "abcx", "xabc", "zbcd", "b-c-e", "X9Ü", "x9ü", "ab", "bc", "a.b.c.d"} {
+		if got, want := r2.SecretKey(k), secretKeyReference(cfg.SecretKeys, k); got != want {
+			t.Errorf("custom names: SecretKey(%q) = %v, want %v", k, got, want)
+		}
+	}
+	if (&Redactor{}).SecretKey("password") {
+		t.Error("a Redactor without names found one")
+	}
+}
+
+// FuzzSecretKey checks the automaton against the reference.
+func FuzzSecretKey(f *testing.F) {
+	for _, s := range []string{"password", "db.Pass-Word", "payment_method", "xsessionx", "autho", "cookiE"} {
+		f.Add(s)
+	}
+	r := newDefault(f)
+	names := Default().SecretKeys
+	f.Fuzz(func(t *testing.T, key string) {
+		if got, want := r.SecretKey(key), secretKeyReference(names, key); got != want {
+			t.Fatalf("SecretKey(%q) = %v, reference %v", key, got, want)
+		}
+	})
+}
+
+// BenchmarkValue redacts the attribute values of a typical log line: short
+// values under ordinary keys, nothing to mask.
+func BenchmarkValue(b *testing.B) {
+	r := newDefault(b)
+	kvs := [][2]string{{"order_id", "ord-88121"}, {"payment_method", "card"}, {"status", "accepted"},
+		{"request_id", "0af7651916cd43dd"}, {"user_id", "u-1234"}, {"tenant_id", "acme"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, kv := range kvs {
+			r.Value(kv[0], kv[1])
+		}
+	}
+}
+
+// BenchmarkSecretKey checks the keys of BenchmarkValue alone.
+func BenchmarkSecretKey(b *testing.B) {
+	r := newDefault(b)
+	keys := []string{"order_id", "payment_method", "status", "request_id", "user_id", "tenant_id"}
+	for b.Loop() {
+		for _, k := range keys {
+			r.SecretKey(k)
+		}
+	}
+}
