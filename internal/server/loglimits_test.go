@@ -93,8 +93,9 @@ func TestLogStreamLabelLimits(t *testing.T) {
 		q.Set(fmt.Sprintf("l%d", i), "v")
 	}
 	expectPost(t, ts.URL()+"/api/v1/logs/jsonl?"+q.Encode(), []byte(`{"msg":"x"}`), map[string]string{"Content-Type": "application/x-ndjson"}, http.StatusBadRequest, "limits.max_log_stream_labels")
-	if r := lokiRange(t, ts, `{job="fine"}`, nil); len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) != 3 {
-		t.Errorf("the good stream beside the refused ones: %+v, want its 3 lines", r.Data.Result)
+	// The three pushes carry the same good line: exact duplicates, kept once.
+	if r := lokiRange(t, ts, `{job="fine"}`, nil); len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) != 1 {
+		t.Errorf("the good stream beside the refused ones: %+v, want its line", r.Data.Result)
 	}
 }
 

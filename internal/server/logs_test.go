@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +352,54 @@ func TestLokiDetected(t *testing.T) {
 	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_fields", url.Values{"query": {`count_over_time({env="prod"}[1m])`}}, nil)
 	if code != 400 || !strings.Contains(string(body), "log query") {
 		t.Errorf("detected fields of a metric query: %d %s", code, body)
+	}
+}
+
+// TestLokiVolumeRangeSteps: index/volume_range answers a point per step
+// holding the bytes of the lines in (t - step, t], as Loki does and as
+// Grafana's log-volume histogram draws it; and a shipper's retry of a
+// push (exact duplicates) does not count twice.
+func TestLokiVolumeRangeSteps(t *testing.T) {
+	ts := startServer(t, "")
+	start := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+	at := func(d time.Duration) string { return strconv.FormatInt(start.Add(d).UnixNano(), 10) }
+	js := `{"streams":[` +
+		`{"stream":{"service_name":"a","env":"prod"},"values":[["` + at(30*time.Second) + `","0123456789"],["` + at(90*time.Second) + `","01234567890123456789"],["` + at(95*time.Second) + `","01234"]]},` +
+		`{"stream":{"service_name":"b","env":"prod"},"values":[["` + at(150*time.Second) + `","0123456"]]}]}`
+	for range 2 { // the second push is a retry
+		expectPost(t, ts.URL()+"/loki/api/v1/push", []byte(js), map[string]string{"Content-Type": "application/json"}, http.StatusNoContent, "")
+	}
+	code, body := lokiQuery(t, ts, "/loki/api/v1/index/volume_range", url.Values{
+		"query": {`{env="prod"}`}, "targetLabels": {"service_name"},
+		"start": {strconv.FormatInt(start.UnixNano(), 10)}, "end": {strconv.FormatInt(start.Add(3*time.Minute).UnixNano(), 10)},
+		"step": {"60s"},
+	}, nil)
+	if code != http.StatusOK {
+		t.Fatalf("volume_range: %d %s", code, body)
+	}
+	var r struct {
+		Data struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	got := map[string]string{}
+	for _, s := range r.Data.Result {
+		var pts []string
+		for _, v := range s.Values {
+			sec, _ := v[0].(float64)
+			pts = append(pts, fmt.Sprintf("%+ds=%v", int64(sec)-start.Unix(), v[1]))
+		}
+		got[s.Metric["service_name"]] = strings.Join(pts, " ")
+	}
+	want := map[string]string{"a": "+60s=10 +120s=25", "b": "+180s=7"}
+	if r.Data.ResultType != "matrix" || !reflect.DeepEqual(got, want) {
+		t.Errorf("volume_range = %s %v, want matrix %v", r.Data.ResultType, got, want)
 	}
 }

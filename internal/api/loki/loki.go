@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -388,6 +389,22 @@ func stats(res *logql.Result) map[string]any {
 // set with its line count and bytes.
 func (a *API) streams(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
 	fn func(ls labels.Labels, lines, bytes int64)) error {
+	return a.streamSteps(ctx, t, start, end, selectors, withBody, 0, func(ls labels.Labels, lines, bytes int64, _ []int64) {
+		fn(ls, lines, bytes)
+	})
+}
+
+// streamSteps is streams with, when step > 0, each stream's line bytes
+// per step as well: steps[k] holds the bytes of lines in
+// (start + (k-1)*step, start + k*step], the window a range query's
+// bytes_over_time(...[step]) evaluated at start + k*step covers.
+func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
+	step time.Duration, fn func(ls labels.Labels, lines, bytes int64, steps []int64)) error {
+	nsteps := 0
+	if step > 0 {
+		nsteps = int(end.Sub(start)/step) + 1 // the points start + k*step <= end
+	}
+	startNs, stepNs := start.UnixNano(), int64(step)
 	var exprs []*logql.LogExpr
 	for _, s := range selectors {
 		e, err := logql.Parse(s)
@@ -406,6 +423,7 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 	type agg struct {
 		ls           labels.Labels
 		lines, bytes int64
+		steps        []int64
 	}
 	all := map[string]*agg{}
 	for _, le := range exprs {
@@ -432,10 +450,19 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 						b.Add(l.Name, l.Value)
 					}
 					g = &agg{ls: b.Labels()}
+					if nsteps > 0 {
+						g.steps = make([]int64, nsteps)
+					}
 					local[string(key)] = g
 				}
 				g.lines++
-				g.bytes += int64(len(evs[i].Body))
+				n := int64(len(evs[i].Body))
+				g.bytes += n
+				if nsteps > 0 {
+					if k := max(0, (evs[i].Time-startNs+stepNs-1)/stepNs); k < int64(nsteps) {
+						g.steps[k] += n
+					}
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -443,6 +470,9 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 				if d, ok := all[k]; ok {
 					d.lines += g.lines
 					d.bytes += g.bytes
+					for j, v := range g.steps {
+						d.steps[j] += v
+					}
 				} else {
 					all[k] = g
 				}
@@ -459,7 +489,7 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fn(all[k].ls, all[k].lines, all[k].bytes)
+		fn(all[k].ls, all[k].lines, all[k].bytes, all[k].steps)
 	}
 	return nil
 }
@@ -588,9 +618,19 @@ func (a *API) volume(ranged bool) handlerFunc {
 			targets = strings.Split(v, ",")
 		}
 		byLabels := r.FormValue("aggregateBy") == "labels"
+		var step time.Duration
+		if ranged {
+			if step, err = rangeStep(r, start, end); err != nil {
+				return err
+			}
+			if end.Sub(start)/step > 11000 {
+				return badf("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+			}
+		}
 		type vol struct {
 			ls    labels.Labels
 			bytes int64
+			steps []int64
 		}
 		vols := map[string]*vol{}
 		sel := a.selectors(r)
@@ -604,7 +644,7 @@ func (a *API) volume(ranged bool) handlerFunc {
 				}
 			}
 		}
-		err = a.streams(ctx, t, start, end, sel, true, func(ls labels.Labels, _, b int64) {
+		err = a.streamSteps(ctx, t, start, end, sel, true, step, func(ls labels.Labels, _, b int64, steps []int64) {
 			keep := targets
 			if keep == nil && byLabels {
 				keep = matchNames
@@ -615,8 +655,11 @@ func (a *API) volume(ranged bool) handlerFunc {
 			k := ls.String()
 			if v, ok := vols[k]; ok {
 				v.bytes += b
+				for j, n := range steps {
+					v.steps[j] += n
+				}
 			} else {
-				vols[k] = &vol{ls, b}
+				vols[k] = &vol{ls, b, slices.Clone(steps)}
 			}
 		})
 		if err != nil {
@@ -629,11 +672,21 @@ func (a *API) volume(ranged bool) handlerFunc {
 		sort.Slice(list, func(i, j int) bool { return list[i].bytes > list[j].bytes })
 		list = list[:min(limit, len(list))]
 		res := &logql.Result{Type: "vector"}
+		if ranged {
+			res.Type = "matrix"
+		}
 		at := end.UnixNano()
 		for _, v := range list {
 			if ranged {
-				res.Type = "matrix"
-				res.Matrix = append(res.Matrix, logql.Series{Labels: v.ls, Points: []logql.Point{{T: at, V: float64(v.bytes)}}})
+				// A point per step with bytes in its window, as Loki's
+				// sum by (...) (bytes_over_time({...}[step])) answers it.
+				var pts []logql.Point
+				for j, n := range v.steps {
+					if n > 0 {
+						pts = append(pts, logql.Point{T: start.UnixNano() + int64(j)*int64(step), V: float64(n)})
+					}
+				}
+				res.Matrix = append(res.Matrix, logql.Series{Labels: v.ls, Points: pts})
 			} else {
 				res.Vector = append(res.Vector, logql.Sample{Labels: v.ls, Point: logql.Point{T: at, V: float64(v.bytes)}})
 			}
