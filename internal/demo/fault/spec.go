@@ -266,14 +266,7 @@ func quote(v string) string {
 	if !strings.ContainsAny(v, " \t\n\r'\"\\") {
 		return v
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(v); i++ {
-		if v[i] == '"' || v[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(v[i])
-	}
-	b.WriteByte('"')
-	return b.String()
+	return `"` + specEscaper.Replace(v) + `"`
 }
+
+var specEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
