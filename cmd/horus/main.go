@@ -1,8 +1,9 @@
 // Command horus is the Horus observability server: metrics, logs and traces
 // in one binary with embedded storage.
 //
-//	horus serve [flags]   run the server
-//	horus version         print the version
+//	horus serve [flags]                 run the server
+//	horus lint metrics URL|FILE|-       lint a Prometheus exposition
+//	horus version                       print the version
 package main
 
 import (
@@ -19,11 +20,16 @@ import (
 
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/config"
+	"github.com/horus-obs/horus/internal/lintmetrics"
 	"github.com/horus-obs/horus/internal/server"
 )
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "horus:", err)
 		}
@@ -35,6 +41,7 @@ const usage = `usage: horus <command> [flags]
 
 commands:
   serve     run the Horus server (see 'horus serve -h')
+  lint      lint metrics: 'horus lint metrics URL|FILE|-' (see 'horus lint metrics -h')
   version   print the version
 `
 
@@ -46,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "lint":
+		return lint(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return nil
@@ -55,6 +64,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// exitCode is an error that is only an exit status: the command reported
+// what it had to say, and main exits with the status and prints nothing.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
+// lint runs 'horus lint metrics'; its exit status (0 clean, 1 problems,
+// 2 errors) becomes the process's.
+func lint(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "metrics" {
+		return errors.New("lint: what to lint? usage: horus lint metrics [flags] URL|FILE|-")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if code := lintmetrics.Main(ctx, args[1:], os.Stdin, stdout, stderr); code != lintmetrics.ExitClean {
+		return exitCode(code)
+	}
+	return nil
 }
 
 // defaultGOGC is the garbage collector's target when GOGC is not set: 75,

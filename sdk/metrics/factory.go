@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -112,27 +113,17 @@ func check(name, help string, typ dto.MetricType, constLabels prometheus.Labels,
 	for _, l := range labels {
 		errs = append(errs, LabelProblems(name, l)...)
 	}
-	for _, l := range slices.Sorted(mapKeys(constLabels)) {
+	for _, l := range slices.Sorted(maps.Keys(constLabels)) {
 		errs = append(errs, LabelProblems(name, l)...)
 	}
 	return join(errs)
-}
-
-func mapKeys(m prometheus.Labels) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // signature identifies what was asked for, to tell a repeat from a conflict.
 func signature(typ dto.MetricType, help string, constLabels prometheus.Labels, labels []string, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%q|%q|", typ, help, labels)
-	for _, k := range slices.Sorted(mapKeys(constLabels)) {
+	for _, k := range slices.Sorted(maps.Keys(constLabels)) {
 		fmt.Fprintf(&b, "%q=%q,", k, constLabels[k])
 	}
 	b.WriteString(extra)
