@@ -497,3 +497,19 @@ func TestGroupsKeepCorrelationTopLevel(t *testing.T) {
 		t.Errorf("groups: service=%v db=%s", m["service"], got)
 	}
 }
+
+// counter counts its LogValue calls.
+type counter struct{ n *int }
+
+func (c counter) LogValue() slog.Value { *c.n++; return slog.StringValue("v") }
+
+// TestLogValuerOnce: a LogValuer in a group is resolved once per line,
+// by this handler, not again by the one beneath.
+func TestLogValuerOnce(t *testing.T) {
+	log, w := newLogger(t, Options{})
+	n := 0
+	log.Info("x", slog.Group("g", slog.Any("lazy", counter{&n}), slog.String("k", "plain")))
+	if n != 1 || fmt.Sprint(w.one(t)["g"]) != "map[k:plain lazy:v]" {
+		t.Errorf("LogValue called %d times, line %s", n, w.buf.String())
+	}
+}

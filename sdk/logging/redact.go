@@ -11,13 +11,16 @@ import (
 
 // redactAttr redacts the value of a under its key: everything under a
 // secret key (secret: a group above had one), else what the text
-// detectors find. It reports whether the value changed.
+// detectors find. It reports whether the value changed; a resolved
+// LogValuer counts as changed, so that the handler beneath does not call
+// LogValue again.
 func redactAttr(r *redact.Redactor, a slog.Attr, secret bool) (slog.Attr, bool) {
-	v := a.Value
-	if v.Kind() == slog.KindLogValuer {
-		v = v.Resolve() // bounded by slog; a panic becomes an error value
-		a.Value = v
+	if a.Value.Kind() == slog.KindLogValuer {
+		a.Value = a.Value.Resolve() // bounded by slog; a panic becomes an error value
+		a, _ = redactAttr(r, a, secret)
+		return a, true
 	}
+	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
 		s := v.String()
