@@ -198,17 +198,15 @@ func Lint(mfs []*dto.MetricFamily, opts Options) []Finding {
 				ids[k] = append(ids[k], v)
 				count++
 			}
+			if f := index[key(name, metrics.RuleHighCardinalityLabel, l)]; f != nil {
+				// The deny list named it already: show what it holds, ids first.
+				f.Examples = examplesOf(ids, kinds, values[l].list)
+				continue
+			}
 			if count < 2 {
 				continue
 			}
-			var examples []string
-			for _, k := range kinds {
-				examples = append(examples, ids[k][:min(3, len(ids[k]))]...)
-			}
-			if f := index[key(name, metrics.RuleHighCardinalityLabel, l)]; f != nil {
-				f.Examples = examples // the deny list named it already: show what it holds
-				continue
-			}
+			examples := examplesOf(ids, kinds, nil)
 			names := make([]string, len(kinds))
 			for i, k := range kinds {
 				names[i] = string(k)
@@ -229,6 +227,19 @@ func Lint(mfs []*dto.MetricFamily, opts Options) []Finding {
 		return cmp.Or(cmp.Compare(a.Metric, b.Metric), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Label, b.Label))
 	})
 	return res
+}
+
+// examplesOf picks up to three values of each id kind found, or, when none
+// looks like an id, the first three of all.
+func examplesOf(ids map[IDKind][]string, kinds []IDKind, all []string) []string {
+	var out []string
+	for _, k := range kinds {
+		out = append(out, ids[k][:min(3, len(ids[k]))]...)
+	}
+	if len(out) == 0 {
+		out = all[:min(3, len(all))]
+	}
+	return out
 }
 
 // cardinality is the finding of a metric over the threshold: its series,

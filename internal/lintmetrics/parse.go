@@ -162,6 +162,7 @@ type omFamily struct {
 	mf       *dto.MetricFamily
 	typ      string // the OpenMetrics type: counter, gauge, histogram, ...
 	children map[string]*dto.Metric
+	counter  bool // an unknown family with a _created sample
 }
 
 // parseOpenMetrics reads OpenMetrics 1.0 with Prometheus' parser and
@@ -214,6 +215,12 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 			if f != nil {
 				suffix, _ = strings.CutPrefix(name, f.omName())
 			}
+			if f != nil && f.typ == "unknown" && suffix == "_created" {
+				// client_golang writes a counter whose name lacks "_total" as
+				// an unknown family with a _created sample: it is a counter.
+				f.counter = true
+				continue
+			}
 			if f == nil || !strings.HasPrefix(name, f.omName()) || !validSuffix(f.typ, suffix) {
 				f = family(name) // a sample without metadata: an untyped family of its own
 				suffix = ""
@@ -225,6 +232,12 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 	for _, f := range order {
 		if h, ok := help[f.omName()]; ok {
 			f.mf.Help = proto.String(h)
+		}
+		if f.counter {
+			f.mf.Type = dto.MetricType_COUNTER.Enum()
+			for _, m := range f.children {
+				m.Counter, m.Untyped = &dto.Counter{Value: m.Untyped.Value}, nil
+			}
 		}
 		keys := make([]string, 0, len(f.children))
 		for k := range f.children {
