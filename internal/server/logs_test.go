@@ -166,13 +166,25 @@ func TestLokiPush(t *testing.T) {
 
 	r := lokiRange(t, ts, `{env="prod"}`, map[string]string{"X-Loki-Response-Encoding-Flags": "categorize-labels"})
 	var got []string
+	sawPod := 0
+	defer func() {
+		if sawPod == 0 {
+			t.Error("no line carried the pushed structured metadata")
+		}
+	}()
 	for _, s := range r.Data.Result {
 		for _, v := range s.Values {
 			got = append(got, s.Stream["service_name"]+"/"+s.Stream["level"]+": "+v[1].(string))
 			if len(v) == 3 && s.Stream["service_name"] == "varlogs" {
 				md := v[2].(map[string]any)["structuredMetadata"].(map[string]any)
-				if md["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || md["pod"] != "app-1" {
-					t.Errorf("structured metadata = %v", md)
+				if md["detected_level"] != s.Stream["level"] {
+					t.Errorf("detected_level = %v, want the level %q", md["detected_level"], s.Stream["level"])
+				}
+				if md["pod"] != nil {
+					sawPod++
+					if md["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || md["pod"] != "app-1" {
+						t.Errorf("structured metadata = %v", md)
+					}
 				}
 			}
 		}
@@ -316,7 +328,7 @@ func TestLokiDetected(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s:%s:%d:%v", f.Label, f.Type, f.Cardinality, f.Parsers))
 	}
 	// level is a stream label, so not a field; pod is metadata (no parser).
-	want := "latency:float:1:[json] msg:string:1:[logfmt] ok:boolean:1:[json] pod:string:2:[] size:bytes:2:[logfmt] status:int:2:[logfmt] took:duration:2:[logfmt] user:string:1:[json]"
+	want := "detected_level:string:2:[] latency:float:1:[json] msg:string:1:[logfmt] ok:boolean:1:[json] pod:string:2:[] size:bytes:2:[logfmt] status:int:2:[logfmt] took:duration:2:[logfmt] user:string:1:[json]"
 	if strings.Join(got, " ") != want || df.Limit != 1000 {
 		t.Errorf("detected fields (limit %d):\n got %s\nwant %s", df.Limit, strings.Join(got, " "), want)
 	}

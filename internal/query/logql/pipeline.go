@@ -101,6 +101,13 @@ func (r *row) setError(kind, details string) {
 	}
 }
 
+// detectedLevel is the structured metadata Loki 3 gives every line
+// (limits_config discover_log_levels, on by default): the line's level as
+// trace, debug, info, warn, error, critical, fatal or unknown. Horus
+// derives it from the severity as the level stream label is (see
+// events.Event.Level); a detected_level the line's metadata has wins.
+const detectedLevel = "detected_level"
+
 // load fills the row from an event: the line, the stream labels, and if
 // metadata, the structured metadata (attributes, trace_id, span_id).
 func (r *row) load(e *events.Event, metadata bool) {
@@ -118,6 +125,9 @@ func (r *row) load(e *events.Event, metadata bool) {
 		if _, dup := r.get(n); !dup {
 			r.lbls = append(r.lbls, label{n, a.Value.String(), catMetadata})
 		}
+	}
+	if _, ok := r.get(detectedLevel); !ok {
+		r.lbls = append(r.lbls, label{detectedLevel, e.Level(), catMetadata})
 	}
 	if !e.TraceID.IsZero() {
 		r.set("trace_id", e.TraceID.String(), catMetadata)
