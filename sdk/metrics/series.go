@@ -92,11 +92,11 @@ func (s *series[T]) slow(h uint64, lvs []string) T {
 		s.dropped.Inc()
 		return s.discard
 	}
-	m := s.create(lvs) // panics (as client_golang does) on a wrong number of values: nothing stored
-	own := make([]string, len(lvs))
+	own := make([]string, len(lvs)) // lvs itself must not escape: the caller's slice stays on its stack
 	for i, v := range lvs {
 		own[i] = strings.Clone(v) // the caller's string may share memory with a larger one (a request line)
 	}
+	m := s.create(own) // panics (as client_golang does) on a wrong number of values: nothing stored
 	if s.dirty == nil {
 		s.dirty = make(map[uint64][]child[T])
 	}
