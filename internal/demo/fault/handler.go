@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,17 +21,21 @@ const maxBody = 64 << 10
 //
 //	GET    /faults       200, the faults in force: a JSON array of Fault (MarshalJSON's form)
 //	GET    /faults/{id}  200, one fault; 404 if there is none with that ID
-//	POST   /faults       add or replace a fault: a JSON Fault body (Content-Type
-//	                     application/json), or a spec (Parse) in the `spec` form
-//	                     field or query parameter; 201 with the fault as stored
+//	POST   /faults       add or replace a fault: a JSON Fault, or {"spec": "<spec>"}
+//	                     (Parse); 201 with the fault as stored
 //	DELETE /faults/{id}  204; 404 if there is none with that ID
 //	DELETE /faults       204, every fault removed
 //
 // A bad request is a 4xx whose JSON body {"error": "..."} names the problem:
 // 400 for a spec or fault that does not parse or validate (or targets another
-// process), 413 for a body over 64 KiB, 415 for another content type, 405
-// (from net/http's ServeMux) for another method. Mount it at the root of an
-// admin listener, or under a prefix with http.StripPrefix.
+// process), 413 for a body over 64 KiB, 415 for a body that is not JSON, 405
+// (from net/http's ServeMux) for another method, 403 for a Host that is not
+// localhost or a loopback address. Like the demo's control API, it takes
+// JSON only and answers loopback names only, so that a web page cannot
+// drive it: a page may POST a form or text anywhere without asking the
+// browser's permission (a CORS "simple request"), but not JSON, and a host
+// name rebound to 127.0.0.1 is refused by its Host. Mount it at the root of
+// an admin listener, or under a prefix with http.StripPrefix.
 func (i *Injector) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, _ *http.Request) {
@@ -47,7 +52,7 @@ func (i *Injector) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no fault with id %q", id))
 	})
 	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		f, status, err := readFault(w, r)
+		f, status, err := ReadFault(w, r)
 		if err != nil {
 			writeError(w, status, err.Error())
 			return
@@ -70,60 +75,70 @@ func (i *Injector) Handler() http.Handler {
 		i.Clear()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("host %q: the fault API answers requests to localhost or a loopback address", r.Host))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a request's Host names this machine:
+// "localhost" or a loopback address, with or without a port.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // ReadFault reads the fault of a POST /faults request as Handler does: a
-// `spec` query parameter, else a JSON body (application/json) or a `spec`
-// form field (application/x-www-form-urlencoded). On error it returns the
-// status to answer (400, 413 or 415) and an error naming the problem. The
-// demo's parent uses it to accept the same requests as the children.
+// JSON body (Content-Type application/json, at most 64 KiB) that is either
+// a fault in Fault's JSON form or {"spec": "<spec>"} (Parse). The fault is
+// validated (Fault.Validate, without a service list). On error it returns
+// the status to answer (400, 413 or 415) and an error naming the problem.
+// The demo's control API can use it to take the same bodies.
 func ReadFault(w http.ResponseWriter, r *http.Request) (Fault, int, error) {
-	return readFault(w, r)
-}
-
-func readFault(w http.ResponseWriter, r *http.Request) (Fault, int, error) {
-	if spec := r.URL.Query().Get("spec"); spec != "" {
-		f, err := Parse(spec)
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return Fault{}, http.StatusUnsupportedMediaType, fmt.Errorf(
+			"content type %q: send a JSON fault or {\"spec\": \"kind=... service=...\"} as application/json", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return Fault{}, bodyStatus(err), fmt.Errorf("read body: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return Fault{}, http.StatusBadRequest, fmt.Errorf("fault JSON: %w", err)
+	}
+	if spec, ok := raw["spec"]; ok {
+		var text string
+		if len(raw) != 1 {
+			return Fault{}, http.StatusBadRequest, errors.New(`a body with "spec" has no other key`)
+		}
+		if err := json.Unmarshal(spec, &text); err != nil {
+			return Fault{}, http.StatusBadRequest, errors.New(`"spec" is a string: "kind=... service=..."`)
+		}
+		f, err := Parse(text)
 		if err != nil {
 			return Fault{}, http.StatusBadRequest, fmt.Errorf("spec: %w", err)
 		}
 		return f, 0, nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch ct {
-	case "application/json":
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return Fault{}, bodyStatus(err), fmt.Errorf("read body: %w", err)
-		}
-		var f Fault
-		if err := json.Unmarshal(body, &f); err != nil {
-			return Fault{}, http.StatusBadRequest, fmt.Errorf("fault JSON: %w", err)
-		}
-		if err := f.Validate(); err != nil {
-			return Fault{}, http.StatusBadRequest, err
-		}
-		return f, 0, nil
-	case "application/x-www-form-urlencoded":
-		if err := r.ParseForm(); err != nil {
-			return Fault{}, bodyStatus(err), fmt.Errorf("read form: %w", err)
-		}
-		spec := r.PostForm.Get("spec")
-		if spec == "" {
-			return Fault{}, http.StatusBadRequest, errors.New("the form has no spec field (spec=kind=... service=...)")
-		}
-		f, err := Parse(spec)
-		if err != nil {
-			return Fault{}, http.StatusBadRequest, fmt.Errorf("spec: %w", err)
-		}
-		return f, 0, nil
-	case "":
-		return Fault{}, http.StatusBadRequest, errors.New("no fault: send a JSON fault (Content-Type: application/json) or a spec (?spec=... or a spec form field)")
-	default:
-		return Fault{}, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: send application/json or a spec form", ct)
+	var f Fault
+	if err := json.Unmarshal(body, &f); err != nil {
+		return Fault{}, http.StatusBadRequest, fmt.Errorf("fault JSON: %w", err)
 	}
+	if err := f.Validate(); err != nil {
+		return Fault{}, http.StatusBadRequest, err
+	}
+	return f, 0, nil
 }
 
 func bodyStatus(err error) int {

@@ -87,15 +87,14 @@ func TestHandler(t *testing.T) {
 	i, srv, _ := newTestServer(t)
 	base := srv.URL + "/faults"
 
-	// A spec in the query, then in a form.
-	code, body := do(t, "POST", base+"?spec="+url.QueryEscape(`kind=error service=payments status=503 id=e1`), "", "")
+	// A spec, then a JSON fault.
+	code, body := do(t, "POST", base, "application/json", `{"spec": "kind=error service=payments status=503 id=e1"}`)
 	if code != 201 || !strings.Contains(body, `"id":"e1"`) || !strings.Contains(body, `"status":503`) {
-		t.Fatalf("POST ?spec= = %d %s", code, body)
+		t.Fatalf("POST spec = %d %s", code, body)
 	}
-	code, body = do(t, "POST", base, "application/x-www-form-urlencoded",
-		"spec="+url.QueryEscape(`kind=refuse_connections service=payments instance=2 id=r1`))
+	code, body = do(t, "POST", base, "application/json", `{"spec": "kind=refuse_connections service=payments instance=2 id=r1"}`)
 	if code != 201 || !i.Refusing() {
-		t.Fatalf("POST form = %d %s", code, body)
+		t.Fatalf("POST spec = %d %s", code, body)
 	}
 	code, body = do(t, "POST", base, "application/json; charset=utf-8",
 		`{"id":"l1","kind":"latency","service":"payments","median":"5ms","p99":"50ms"}`)
@@ -117,8 +116,10 @@ func TestHandler(t *testing.T) {
 		code                      int
 		msg                       string
 	}{
-		{"POST", "?spec=" + url.QueryEscape("kind=latency service=payments median=2s p99=1s"), "", "", 400, "p99=1s is below median=2s"},
-		{"POST", "?spec=" + url.QueryEscape("kind=boom service=payments"), "", "", 400, `unknown kind \"boom\"`},
+		{"POST", "", "application/json", `{"spec": "kind=latency service=payments median=2s p99=1s"}`, 400, "spec: p99=1s is below median=2s"},
+		{"POST", "", "application/json", `{"spec": "kind=boom service=payments"}`, 400, `unknown kind \"boom\"`},
+		{"POST", "", "application/json", `{"spec": 3}`, 400, `\"spec\" is a string`},
+		{"POST", "", "application/json", `{"spec": "kind=error service=payments", "kind": "error"}`, 400, `has no other key`},
 		{"POST", "", "application/json", `{"kind":"error","service":"payments","status":200}`, 400, "4xx or 5xx"},
 		{"POST", "", "application/json", `{"kind":"error","service":"payments","fraction":1.5}`, 400, "fraction=1.5"},
 		{"POST", "", "application/json", `{"kind":"error","service":"payments","colour":1}`, 400, `unknown field \"colour\"`},
@@ -126,8 +127,9 @@ func TestHandler(t *testing.T) {
 		{"POST", "", "application/json", `{"kind":"error","service":"orders"}`, 400, "targets another process"},
 		{"POST", "", "application/json", `{"kind":"error","service":"payments","message":"` + strings.Repeat("x", 70000) + `"}`, 413, "too large"},
 		{"POST", "", "text/plain", "kind=error", 415, `content type \"text/plain\"`},
-		{"POST", "", "", "", 400, "no fault"},
-		{"POST", "", "application/x-www-form-urlencoded", "other=1", 400, "no spec field"},
+		{"POST", "", "", "", 415, `content type \"\"`},
+		{"POST", "?spec=" + url.QueryEscape("kind=error service=payments"), "", "", 415, "send a JSON fault"},
+		{"POST", "", "application/x-www-form-urlencoded", "spec=kind%3Derror+service%3Dpayments", 415, "send a JSON fault"},
 		{"DELETE", "/nope", "", "", 404, `no fault with id \"nope\"`},
 		{"GET", "/nope", "", "", 404, `no fault with id \"nope\"`},
 		{"PUT", "", "", "", 405, ""},
@@ -136,6 +138,30 @@ func TestHandler(t *testing.T) {
 		if code != c.code || !strings.Contains(body, c.msg) {
 			t.Errorf("%s %s (%s): %d %s, want %d with %q", c.method, c.path, c.ctype, code, body, c.code, c.msg)
 		}
+	}
+
+	// A host name that is not a loopback one (a name rebound to 127.0.0.1 by
+	// a web page) is refused.
+	req, err := http.NewRequest("DELETE", base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "shop.example.com"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 403 || len(i.List()) != 3 {
+		t.Fatalf("DELETE with Host shop.example.com = %d, %d faults left", resp.StatusCode, len(i.List()))
+	}
+	for _, h := range []string{"localhost:80", "127.0.0.1", "[::1]:9000", "localhost"} {
+		if !loopbackHost(h) {
+			t.Errorf("loopbackHost(%q) = false", h)
+		}
+	}
+	if loopbackHost("10.0.0.1:80") || loopbackHost("localhost.evil.com") {
+		t.Error("loopbackHost took a remote host")
 	}
 
 	if code, _ := do(t, "DELETE", base+"/r1", "", ""); code != 204 || i.Refusing() {
