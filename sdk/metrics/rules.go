@@ -272,11 +272,11 @@ func NameProblems(name string, typ dto.MetricType) []*RuleError {
 					reservedSuffixFix(lower, s, isCounter, isHistogram || isSummary), srcExposition)
 			}
 		}
-		for _, t := range []string{"counter", "gauge", "histogram", "summary"} {
-			if strings.Contains(lower, "_"+t+"_") || strings.HasSuffix(lower, "_"+t) {
-				add(RuleTypeInName, fmt.Sprintf("the name repeats the metric type %q, which the exposition already carries", t),
-					fmt.Sprintf("drop it: %s", dropWord(lower, t)), srcPromlint)
-			}
+		// Only the metric's own type, as promlint: a gauge of native
+		// histogram buckets may say "histogram".
+		if t := typeName(typ); strings.Contains(lower, "_"+t+"_") || strings.HasSuffix(lower, "_"+t) {
+			add(RuleTypeInName, fmt.Sprintf("the name repeats the metric type %q, which the exposition already carries", t),
+				fmt.Sprintf("drop it: %s", dropWord(lower, t)), srcPromlint)
 		}
 	}
 	// Units: every word but the first (the application prefix).
@@ -337,7 +337,9 @@ func NameProblems(name string, typ dto.MetricType) []*RuleError {
 // (bytes); temperature, temp (celsius); voltage (volts); distance (meters);
 // weight, mass (grams); energy (joules); frequency (hertz); power (watts);
 // utilization, utilisation (ratio) — the unit is missing, and it returns the
-// word and the base unit the name should end in. Only the last word counts,
+// word and the base unit the name should end in. Before a counter's "_total",
+// timeout, timestamp, delay, ttl, age and interval name the events counted
+// (request_timeout_total counts timeouts) and are not taken for quantities. Only the last word counts,
 // so a word that qualifies another (request_time_slots, size_class_bytes) is
 // not taken for the quantity measured; any unit word anywhere in the name
 // (base, non-base or abbreviated) means the unit is given, and the other
@@ -355,11 +357,16 @@ func MissingUnit(name string, counter bool) (quantity, unit string, ok bool) {
 		return "", "", false // one word: the application prefix alone
 	}
 	last := stem[i+1:]
-	if unit, ok = quantities[last]; !ok {
+	if unit, ok = quantities[last]; !ok || (counter && eventNouns[last]) {
 		return "", "", false
 	}
 	return last, unit, true
 }
+
+// eventNouns are the quantities that, before a counter's "_total", name
+// the events counted rather than a quantity summed: timeouts, duplicate
+// timestamps, delays, expired TTLs.
+var eventNouns = map[string]bool{"timeout": true, "timestamp": true, "delay": true, "ttl": true, "age": true, "interval": true}
 
 // quantities maps the last word of a name to the base unit it needs.
 var quantities = map[string]string{

@@ -112,6 +112,8 @@ func TestGoodNamesPass(t *testing.T) {
 		{"shop_email_busy_seconds_total", counter},
 		{"rpc_duration_seconds", summary},
 		{"temperature_min_celsius", gauge},
+		{"tsdb_head_native_histogram_buckets", gauge}, // about histograms, not one: type-in-name is the own type only
+		{"http_request_timeout_total", counter},
 		{"legacy_things_total", untyped},
 		{DroppedSeriesName, counter},
 	}
@@ -199,6 +201,10 @@ func TestMissingUnitHeuristic(t *testing.T) {
 		{"runtime_info", false, "", ""},       // info pseudo-metrics are not checked
 		{"duration", false, "", ""},           // one word: the prefix alone
 		{"jobs_total", true, "", ""},
+		{"http_request_timeout_total", true, "", ""},               // counts timeouts
+		{"scrapes_sample_duplicate_timestamp_total", true, "", ""}, // counts events
+		{"head_max_time", false, "time", "seconds"},
+		{"lowest_timestamp", false, "timestamp", "seconds"},
 	}
 	for _, c := range cases {
 		q, unit, ok := MissingUnit(c.name, c.counter)
