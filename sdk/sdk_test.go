@@ -189,7 +189,6 @@ func gatherSeries(reg prometheus.Gatherer, name string) (map[string]*dto.Metric,
 	return out, nil
 }
 
-
 func sortedKeys(m map[string]*dto.Metric) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
