@@ -292,6 +292,42 @@ type QueryConfig struct {
 	LookbackDelta model.Duration `yaml:"lookback_delta"`
 	// MaxConcurrent bounds queries evaluated at once; more wait.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// Tempo bounds the Tempo API's searches and TraceQL metrics queries.
+	Tempo TempoLimits `yaml:"tempo"`
+}
+
+// TempoLimits bounds the Tempo API (docs/tempo.md). The names, meanings
+// and defaults are those of Tempo's query_frontend search and metrics
+// settings, except where a field says otherwise; a request over a
+// maximum is refused (400) with a message naming it, as Tempo refuses it.
+// 0 disables a maximum.
+type TempoLimits struct {
+	// DefaultResultLimit is the traces a search returns without limit=.
+	DefaultResultLimit int `yaml:"default_result_limit"`
+	// MaxResultLimit is the largest limit= a search takes.
+	MaxResultLimit int `yaml:"max_result_limit"`
+	// DefaultSpansPerSpanSet is the spans per spanset a search returns
+	// without spss= (0: all of them).
+	DefaultSpansPerSpanSet int `yaml:"default_spans_per_span_set"`
+	// MaxSpansPerSpanSet is the largest spss= a search takes.
+	MaxSpansPerSpanSet int `yaml:"max_spans_per_span_set"`
+	// MaxDuration bounds a search's start..end (Tempo: 168h; Horus: no
+	// bound by default).
+	MaxDuration model.Duration `yaml:"max_duration"`
+	// MetricsMaxDuration bounds a metrics query's start..end (Tempo's
+	// metrics max_duration, 24h; Horus: no bound by default).
+	MetricsMaxDuration model.Duration `yaml:"metrics_max_duration"`
+	// MaxIntervals bounds the steps of a metrics query.
+	MaxIntervals int `yaml:"max_intervals"`
+	// MaxExemplars bounds a metrics query's exemplars; a larger
+	// exemplars= is trimmed to it, as Tempo trims it.
+	MaxExemplars int `yaml:"max_exemplars"`
+	// MaxResponseSeries bounds the series of a metrics query (Tempo: no
+	// bound, and a partial answer beyond one; Horus: 1000, refused).
+	MaxResponseSeries int `yaml:"max_response_series"`
+	// TagSampleSpans is how many of the newest spans in the range tag
+	// names and values are read from (Horus' own).
+	TagSampleSpans int `yaml:"tag_sample_spans"`
 }
 
 // highCardinality are attributes refused as span-metrics dimensions
@@ -382,6 +418,16 @@ func Default() *Config {
 			MaxSamples:    50000000,
 			LookbackDelta: model.Duration(5 * time.Minute),
 			MaxConcurrent: 20,
+			Tempo: TempoLimits{
+				DefaultResultLimit:     20,
+				MaxResultLimit:         262144,
+				DefaultSpansPerSpanSet: 3,
+				MaxSpansPerSpanSet:     100,
+				MaxIntervals:           10000,
+				MaxExemplars:           100,
+				MaxResponseSeries:      1000,
+				TagSampleSpans:         50000,
+			},
 		},
 	}
 }
@@ -687,6 +733,30 @@ func (c *Config) Validate() error {
 	}
 	if q.MaxConcurrent <= 0 {
 		add(fieldErr("query.max_concurrent", "must be > 0; got %d", q.MaxConcurrent))
+	}
+	tl := q.Tempo
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_result_limit", tl.MaxResultLimit},
+		{"default_spans_per_span_set", tl.DefaultSpansPerSpanSet}, {"max_spans_per_span_set", tl.MaxSpansPerSpanSet},
+		{"max_intervals", tl.MaxIntervals}, {"max_exemplars", tl.MaxExemplars},
+		{"max_response_series", tl.MaxResponseSeries}, {"tag_sample_spans", tl.TagSampleSpans}} {
+		if f.v < 0 {
+			add(fieldErr("query.tempo."+f.name, "must be >= 0; got %d", f.v))
+		}
+	}
+	if tl.DefaultResultLimit < 1 {
+		add(fieldErr("query.tempo.default_result_limit", "must be >= 1; got %d", tl.DefaultResultLimit))
+	}
+	if tl.MaxResultLimit != 0 && tl.DefaultResultLimit > tl.MaxResultLimit {
+		add(fieldErr("query.tempo.default_result_limit", "must be <= query.tempo.max_result_limit (%d); got %d", tl.MaxResultLimit, tl.DefaultResultLimit))
+	}
+	if tl.MaxSpansPerSpanSet != 0 && tl.DefaultSpansPerSpanSet > tl.MaxSpansPerSpanSet {
+		add(fieldErr("query.tempo.default_spans_per_span_set", "must be <= query.tempo.max_spans_per_span_set (%d); got %d", tl.MaxSpansPerSpanSet, tl.DefaultSpansPerSpanSet))
+	}
+	if tl.MaxDuration < 0 || tl.MetricsMaxDuration < 0 {
+		add(fieldErr("query.tempo", "max_duration and metrics_max_duration must be >= 0"))
 	}
 
 	if c.prom == nil {
