@@ -174,20 +174,31 @@ func one[T prometheus.Collector](f *Factory, name, help string, typ dto.MetricTy
 	return m.(T), nil
 }
 
+// capped is make for a vector: build returns the client_golang vector, its
+// MetricVec and its WithLabelValues; discard makes the discarding series
+// from its descriptor; wrap makes the capped vector of the series table.
+func capped[T, W any](f *Factory, name, help string, typ dto.MetricType, constLabels prometheus.Labels, labels []string, extra string,
+	build func() (prometheus.Collector, *prometheus.MetricVec, func([]string) T), discard func(discardMetric) T, wrap func(vec[T]) W) (W, error) {
+	m, err := f.make(name, help, typ, constLabels, labels, "vec|"+extra, func(desc *prometheus.Desc, dropped prometheus.Counter) (prometheus.Collector, any) {
+		c, mv, create := build()
+		return c, wrap(newVec(c, mv, labels, f.limit, create, discard(discardMetric{desc}), dropped))
+	})
+	if err != nil {
+		var zero W
+		return zero, err
+	}
+	return m.(W), nil
+}
+
 // NewCounterVec creates and registers a counter vector with the label names
 // labels. Errors: every broken rule (*RuleError, see RuleErrors), a
 // conflict with a metric of the same name, or the registry's refusal.
 func (f *Factory) NewCounterVec(opts prometheus.CounterOpts, labels ...string) (*CounterVec, error) {
 	name := prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name)
-	m, err := f.make(name, opts.Help, dto.MetricType_COUNTER, opts.ConstLabels, labels, "vec", func(desc *prometheus.Desc, dropped prometheus.Counter) (prometheus.Collector, any) {
+	return capped(f, name, opts.Help, dto.MetricType_COUNTER, opts.ConstLabels, labels, "", func() (prometheus.Collector, *prometheus.MetricVec, func([]string) prometheus.Counter) {
 		cv := prometheus.NewCounterVec(opts, labels)
-		create := func(lvs []string) prometheus.Counter { return cv.WithLabelValues(lvs...) }
-		return cv, &CounterVec{newVec(cv, cv.MetricVec, labels, f.limit, create, prometheus.Counter(discardCounter{discardMetric{desc}}), dropped)}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m.(*CounterVec), nil
+		return cv, cv.MetricVec, func(lvs []string) prometheus.Counter { return cv.WithLabelValues(lvs...) }
+	}, func(d discardMetric) prometheus.Counter { return discardCounter{d} }, func(v vec[prometheus.Counter]) *CounterVec { return &CounterVec{v} })
 }
 
 // NewCounter creates and registers a counter without labels. The result
@@ -201,15 +212,10 @@ func (f *Factory) NewCounter(opts prometheus.CounterOpts) (prometheus.Counter, e
 // labels. Errors as NewCounterVec.
 func (f *Factory) NewGaugeVec(opts prometheus.GaugeOpts, labels ...string) (*GaugeVec, error) {
 	name := prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name)
-	m, err := f.make(name, opts.Help, dto.MetricType_GAUGE, opts.ConstLabels, labels, "vec", func(desc *prometheus.Desc, dropped prometheus.Counter) (prometheus.Collector, any) {
+	return capped(f, name, opts.Help, dto.MetricType_GAUGE, opts.ConstLabels, labels, "", func() (prometheus.Collector, *prometheus.MetricVec, func([]string) prometheus.Gauge) {
 		gv := prometheus.NewGaugeVec(opts, labels)
-		create := func(lvs []string) prometheus.Gauge { return gv.WithLabelValues(lvs...) }
-		return gv, &GaugeVec{newVec(gv, gv.MetricVec, labels, f.limit, create, prometheus.Gauge(discardGauge{discardMetric{desc}}), dropped)}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m.(*GaugeVec), nil
+		return gv, gv.MetricVec, func(lvs []string) prometheus.Gauge { return gv.WithLabelValues(lvs...) }
+	}, func(d discardMetric) prometheus.Gauge { return discardGauge{d} }, func(v vec[prometheus.Gauge]) *GaugeVec { return &GaugeVec{v} })
 }
 
 // NewGauge creates and registers a gauge without labels. Errors as
@@ -249,15 +255,10 @@ func histogramExtra(opts prometheus.HistogramOpts) string {
 func (f *Factory) NewHistogramVec(opts prometheus.HistogramOpts, labels ...string) (*HistogramVec, error) {
 	name := prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name)
 	opts = f.histogramOpts(opts)
-	m, err := f.make(name, opts.Help, dto.MetricType_HISTOGRAM, opts.ConstLabels, labels, "vec|"+histogramExtra(opts), func(desc *prometheus.Desc, dropped prometheus.Counter) (prometheus.Collector, any) {
+	return capped(f, name, opts.Help, dto.MetricType_HISTOGRAM, opts.ConstLabels, labels, histogramExtra(opts), func() (prometheus.Collector, *prometheus.MetricVec, func([]string) prometheus.Observer) {
 		hv := prometheus.NewHistogramVec(opts, labels)
-		create := func(lvs []string) prometheus.Observer { return hv.WithLabelValues(lvs...) }
-		return hv, &HistogramVec{newVec(hv, hv.MetricVec, labels, f.limit, create, prometheus.Observer(discardObserver{discardMetric{desc}}), dropped)}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m.(*HistogramVec), nil
+		return hv, hv.MetricVec, func(lvs []string) prometheus.Observer { return hv.WithLabelValues(lvs...) }
+	}, func(d discardMetric) prometheus.Observer { return discardObserver{d} }, func(v vec[prometheus.Observer]) *HistogramVec { return &HistogramVec{v} })
 }
 
 // NewHistogram creates and registers a histogram without labels. The result
