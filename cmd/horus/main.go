@@ -20,6 +20,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/config"
+	"github.com/horus-obs/horus/internal/demo"
 	"github.com/horus-obs/horus/internal/lintmetrics"
 	"github.com/horus-obs/horus/internal/server"
 )
@@ -41,6 +42,7 @@ const usage = `usage: horus <command> [flags]
 
 commands:
   serve     run the Horus server (see 'horus serve -h')
+  demo      run Horus with a demo shop, its load and faults (see 'horus demo help')
   lint      lint metrics: 'horus lint metrics URL|FILE|-' (see 'horus lint metrics -h')
   version   print the version
 `
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "demo":
+		return demo.Main(args[1:], stdout, stderr)
 	case "lint":
 		return lint(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
