@@ -67,6 +67,7 @@ type Server struct {
 	derived []derived         // span metrics and the service graph, if on
 	sampler *pipeline.Sampler // nil: tail sampling off
 	ready   atomic.Bool
+	lock    *dataDirLock
 
 	httpLn, otlpHTTPLn, otlpGRPCLn net.Listener
 	httpSrv, otlpHTTPSrv           *http.Server
@@ -105,6 +106,9 @@ func (s *Server) build() (err error) {
 	)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return err
 	}
 
 	s.metrics, err = metrics.Open(filepath.Join(cfg.DataDir, "metrics"), logger, s.reg, metrics.Options{
@@ -461,6 +465,7 @@ func (s *Server) Close() {
 				s.logger.Error("closing event store", "err", err)
 			}
 		}
+		s.lock.release()
 	})
 }
 

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +185,33 @@ func TestStopIsClean(t *testing.T) {
 		_ = resp.Body.Close()
 		t.Fatal("server still answers after stop")
 	}
+}
+
+// TestSecondServerSameDataDir: a second Horus on a data directory in use
+// stops with an error that says so and names the holder, before any store
+// opens (the TSDB would log that it replaced a lock file, then fail with
+// "resource temporarily unavailable"); once the first stops, it starts.
+func TestSecondServerSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	first := startServer(t, dir)
+	cfg := config.Default()
+	cfg.DataDir, cfg.HTTPAddr, cfg.OTLP.GRPCAddr, cfg.OTLP.HTTPAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	_, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	want := fmt.Sprintf("in use by another Horus (pid %d)", os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second server: %v, want an error containing %q", err, want)
+	}
+	if strings.Contains(logs.String(), "lockfile") {
+		t.Errorf("the second server logged about lock files before refusing:\n%s", logs.String())
+	}
+	first.stop()
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	srv.Close()
 }
