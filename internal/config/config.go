@@ -26,7 +26,9 @@ import (
 // Config is the whole Horus configuration. The zero value is not useful;
 // start from Default or Load.
 type Config struct {
-	// DataDir is where every store keeps its files. Relative paths are
+	// DataDir is where every store keeps its files. A relative data_dir
+	// in a config file is relative to the file's directory, as every other
+	// path in the file is; the default and the --data-dir flag are
 	// relative to the working directory.
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is the one listen address for the UI and every query and
@@ -432,9 +434,10 @@ func Default() *Config {
 	}
 }
 
-// Load reads a YAML file over the defaults. Unknown fields are errors.
-// Relative paths in scrape configs (file_sd files, credentials) and
-// web.config_file are resolved against the file's directory.
+// Load reads a YAML file over the defaults. Unknown keys are errors that
+// name the key's YAML path and the nearest known key. Relative paths in the
+// file (data_dir, file_sd files, credentials, web.config_file) are
+// resolved against the file's directory.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -459,8 +462,14 @@ func Parse(b []byte) (*Config, error) { return parse(b, "") }
 // parse is Parse with relative paths resolved against dir.
 func parse(b []byte, dir string) (*Config, error) {
 	cfg := Default()
+	if err := checkKeys(b); err != nil {
+		return nil, err
+	}
 	if err := yaml.UnmarshalStrict(b, cfg); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if dir != "" && cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) && setsKey(b, "data_dir") {
+		cfg.DataDir = filepath.Join(dir, cfg.DataDir)
 	}
 	if err := cfg.loadPrometheus(dir); err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ func TestBadConfigs(t *testing.T) {
 		"bad_retention_size.yaml": "XB",
 		"bad_sampling.yaml":       "traces.sampling.probability",
 		"bad_service_graph.yaml":  "traces.service_graph.wait",
+		// Keys by YAML path, with the nearest known key (not Go's type names).
+		"bad_typo_key.yaml":     "metrics.retension: unknown key; did you mean metrics.retention?",
+		"bad_section_list.yaml": "metrics: want a mapping of keys, got a list",
+		"bad_nested_typo.yaml":  "traces.span_metrics.enabeld: unknown key; did you mean traces.span_metrics.enabled?",
 	}
 	files, _ := filepath.Glob("testdata/bad_*.yaml")
 	if len(files) != len(want) {
@@ -276,5 +280,29 @@ func TestWebFlags(t *testing.T) {
 	RegisterFlags(fs)
 	if err := fs.Parse([]string{"--web.enable-pprof=maybe"}); err == nil || !strings.Contains(err.Error(), "web.enable-pprof") {
 		t.Errorf("bad bool: %v", err)
+	}
+}
+
+// TestDataDirRelativeToFile: a relative data_dir in a config file is
+// relative to the file, as its other paths are; the default is relative
+// to the working directory.
+func TestDataDirRelativeToFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "horus.yml")
+	if err := os.WriteFile(f, []byte("data_dir: store\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "store"); cfg.DataDir != want {
+		t.Errorf("data_dir = %q, want %q", cfg.DataDir, want)
+	}
+	if err := os.WriteFile(f, []byte("http_addr: localhost:3300\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(f); err != nil || cfg.DataDir != "data" {
+		t.Errorf("default data_dir = %q, %v; want \"data\" (the working directory's)", cfg.DataDir, err)
 	}
 }
