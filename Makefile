@@ -1,12 +1,16 @@
 # Horus — the two commands a user needs:
-#   make run    build and start Horus with embedded storage in ./data
+#   make run    build and start Horus with embedded storage in ./data, with the
+#               demo shop, its load and its faults (docs/demo.md); DEMO=0 for
+#               Horus alone
 #   make test   vet, format check, lint and every test (installs what tests need)
 
 GO              ?= go
 BIN             := bin/horus
 GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN           := $(shell $(GO) env GOPATH)/bin
-VERSION         ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+# A semantic version: the tag's (v1.2.3 → 1.2.3) on a tagged commit, else
+# internal/buildinfo/VERSION with -dev; the commit goes in REVISION.
+VERSION         ?= $(shell v=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} || echo $$(cat internal/buildinfo/VERSION)-dev)
 REVISION        := $(shell git rev-parse HEAD 2>/dev/null)
 BRANCH          := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 PKG             := github.com/horus-obs/horus/internal/buildinfo
@@ -23,9 +27,17 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/horus
 
-# ARGS passes extra flags, e.g. make run ARGS="--retention-time 2d".
+# make run starts `horus demo`: Horus, the demo shop (a process per service
+# instance) and its load, data in ./data/demo; make run DEMO=0 starts
+# `horus serve` alone, data in ./data. ARGS passes extra flags, e.g.
+# make run ARGS="--scenario 1" or make run DEMO=0 ARGS="--retention-time 2d".
+DEMO            ?= 1
 run: build
+ifeq ($(DEMO),0)
 	./$(BIN) serve --config horus.example.yml $(ARGS)
+else
+	./$(BIN) demo --config horus.example.yml $(ARGS)
+endif
 
 test: test-deps vet fmt-check lint unit race
 

@@ -4,15 +4,28 @@
 package buildinfo
 
 import (
+	_ "embed"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
+
+// release is the version of the next release, from the file VERSION
+// beside this one; the Makefile reads the same file.
+//
+//go:embed VERSION
+var release string
 
 // Set with -ldflags "-X github.com/horus-obs/horus/internal/buildinfo.Version=...".
 var (
-	// Version is the release version, e.g. "0.1.0".
-	Version = "0.0.0-dev"
+	// Version is the release version, a semantic version (https://semver.org)
+	// such as "0.1.0", or "0.1.0-dev" for a build that is not a tagged
+	// release. Grafana reads the version field of the buildinfo endpoints
+	// as a semantic version, so it is never a bare commit hash: that goes
+	// in Revision.
+	Version = strings.TrimSpace(release) + "-dev"
 	// Revision is the git commit the binary was built from.
 	Revision = ""
 	// Branch is the git branch the binary was built from.
@@ -43,8 +56,16 @@ func Get() Info {
 			}
 		}
 	}
-	return Info{Version: Version, Revision: rev, Branch: Branch, BuildDate: BuildDate, GoVersion: runtime.Version()}
+	v := Version
+	if !semver.MatchString(v) {
+		v = strings.TrimSpace(release) + "-dev"
+	}
+	return Info{Version: v, Revision: rev, Branch: Branch, BuildDate: BuildDate, GoVersion: runtime.Version()}
 }
+
+// semver matches a semantic version 2.0.0 (https://semver.org, its
+// suggested regular expression, without a leading "v").
+var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
 // String renders the information as one line for `horus version`.
 func (i Info) String() string {
