@@ -337,3 +337,45 @@ func TestSDKRegistryLintsClean(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatsAgree: one registry read in each format gives the same
+// families — name, type, help, series — the OpenMetrics reading included
+// (client_golang's OpenMetrics has two families named go_memstats_alloc_bytes,
+// a gauge and a counter, each with its own HELP before its TYPE).
+func TestFormatsAgree(t *testing.T) {
+	srv := serve(t, badRegistry())
+	got := map[string][]string{}
+	for _, accept := range []string{"protobuf", "text", "openmetrics"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		body, f, err := Fetch(ctx, srv.Client(), srv.URL, accept)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := Parse(body, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			got[accept] = append(got[accept], fmt.Sprintf("%s %s help=%q series=%d", mf.GetName(), mf.GetType(), mf.GetHelp(), len(mf.GetMetric())))
+		}
+		slices.Sort(got[accept])
+	}
+	if len(got["protobuf"]) < 40 {
+		t.Fatalf("only %d families", len(got["protobuf"]))
+	}
+	for _, f := range []string{"text", "openmetrics"} {
+		if !slices.Equal(got[f], got["protobuf"]) {
+			for _, l := range got[f] {
+				if !slices.Contains(got["protobuf"], l) {
+					t.Errorf("%s only: %s", f, l)
+				}
+			}
+			for _, l := range got["protobuf"] {
+				if !slices.Contains(got[f], l) {
+					t.Errorf("protobuf only (not %s): %s", f, l)
+				}
+			}
+		}
+	}
+}

@@ -176,17 +176,29 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 	p := textparse.NewOpenMetricsParser(b, labels.NewSymbolTable(), textparse.WithOMParserSTSeriesSkipped())
 	var (
 		order []*omFamily
-		byOM  = map[string]*omFamily{} // by OpenMetrics family name
+		byOM  = map[string]*omFamily{} // families of samples without metadata, by name
 		cur   *omFamily
-		help  = map[string]string{}
+		help  *[2]string // a HELP line (name, text) not yet given to its family
 	)
-	family := func(name string) *omFamily {
-		if f, ok := byOM[name]; ok {
+	takeHelp := func(f *omFamily) {
+		if help != nil && help[0] == f.omName() && f.mf.Help == nil {
+			f.mf.Help = proto.String(help[1])
+			help = nil
+		}
+	}
+	// family returns the family a sample without metadata belongs to (one of
+	// its own name, made once), or with fresh a new one for a TYPE line:
+	// client_golang's OpenMetrics has two families named
+	// go_memstats_alloc_bytes, a gauge and a counter (samples _total).
+	family := func(name string, fresh bool) *omFamily {
+		if f, ok := byOM[name]; ok && !fresh {
 			return f
 		}
 		f := &omFamily{mf: &dto.MetricFamily{Name: proto.String(name), Type: dto.MetricType_UNTYPED.Enum()}, typ: "unknown",
 			children: map[string]*dto.Metric{}}
-		byOM[name] = f
+		if !fresh {
+			byOM[name] = f
+		}
 		order = append(order, f)
 		return f
 	}
@@ -201,12 +213,17 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 		switch e {
 		case textparse.EntryType:
 			name, typ := p.Type()
-			cur = family(string(name))
+			cur = family(string(name), true)
 			cur.typ = string(typ)
 			setType(cur)
+			takeHelp(cur)
 		case textparse.EntryHelp:
 			name, text := p.Help()
-			help[string(name)] = string(text)
+			if cur != nil && cur.omName() == string(name) && cur.mf.Help == nil && len(cur.children) == 0 {
+				cur.mf.Help = proto.String(string(text)) // HELP after TYPE
+			} else {
+				help = &[2]string{string(name), string(text)} // HELP before TYPE, or before untyped samples
+			}
 		case textparse.EntrySeries, textparse.EntryHistogram:
 			var ls labels.Labels
 			p.Labels(&ls)
@@ -222,7 +239,8 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 				continue
 			}
 			if f == nil || !strings.HasPrefix(name, f.omName()) || !validSuffix(f.typ, suffix) {
-				f = family(name) // a sample without metadata: an untyped family of its own
+				f = family(name, false) // a sample without metadata: an untyped family of its own
+				takeHelp(f)
 				suffix = ""
 			}
 			addSample(f, ls, suffix, p, e)
@@ -230,9 +248,6 @@ func parseOpenMetrics(b []byte) ([]*dto.MetricFamily, error) {
 	}
 	out := make([]*dto.MetricFamily, 0, len(order))
 	for _, f := range order {
-		if h, ok := help[f.omName()]; ok {
-			f.mf.Help = proto.String(h)
-		}
 		if f.counter {
 			f.mf.Type = dto.MetricType_COUNTER.Enum()
 			for _, m := range f.children {
