@@ -102,7 +102,7 @@ func (b *Binary) String() string {
 
 func (u *Unary) String() string { return u.Op.String() + u.X.String() }
 
-func (s *Static) String() string { return s.V.Literal() }
+func (s *Static) String() string { return s.V.source() }
 
 func (a *Attribute) String() string {
 	if a.Intrinsic != 0 {
@@ -143,6 +143,8 @@ const (
 	INestedSetParent
 	INestedSetLeft
 	INestedSetRight
+	IChildCount
+	IEventTimeSinceStart
 )
 
 var intrinsicNames = [...]string{
@@ -151,6 +153,7 @@ var intrinsicNames = [...]string{
 	ITraceDuration: "traceDuration", ITraceID: "trace:id", IEventName: "event:name", ILinkTraceID: "link:traceID",
 	ILinkSpanID: "link:spanID", IScopeName: "instrumentation:name", IScopeVersion: "instrumentation:version",
 	INestedSetParent: "nestedSetParent", INestedSetLeft: "nestedSetLeft", INestedSetRight: "nestedSetRight",
+	IChildCount: "span:childCount", IEventTimeSinceStart: "event:timeSinceStart",
 }
 
 func (i Intrinsic) String() string { return intrinsicNames[i] }
@@ -167,7 +170,8 @@ var scopedIntrinsics = map[string]Intrinsic{
 	"span:name": IName, "span:status": IStatus, "span:statusMessage": IStatusMessage, "span:duration": IDuration,
 	"span:kind": IKind, "span:id": ISpanID, "span:parentID": IParentID,
 	"trace:rootName": IRootName, "trace:rootService": IRootService, "trace:duration": ITraceDuration, "trace:id": ITraceID,
-	"event:name": IEventName, "link:traceID": ILinkTraceID, "link:spanID": ILinkSpanID,
+	"span:childCount": IChildCount, "event:name": IEventName, "event:timeSinceStart": IEventTimeSinceStart,
+	"link:traceID": ILinkTraceID, "link:spanID": ILinkSpanID,
 	"instrumentation:name": IScopeName, "instrumentation:version": IScopeVersion,
 }
 
@@ -258,7 +262,7 @@ type AggFilter struct {
 }
 
 func (a *AggFilter) String() string {
-	return a.Agg.String() + " " + a.Op.String() + " " + a.Value.Literal()
+	return a.Agg.String() + " " + a.Op.String() + " " + a.Value.source()
 }
 
 // FilterStage filters the spans of each spanset: | { cond }.

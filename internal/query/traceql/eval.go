@@ -3,6 +3,7 @@ package traceql
 import (
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/horus-obs/horus/internal/store/events"
 )
@@ -20,6 +21,31 @@ type Trace struct {
 	// nested is the nested-set numbering (left, right, parent's left) of
 	// each span, made on first use.
 	nested [][3]int64
+	// children counts each span's children, made on first use.
+	children []int32
+	// arrays are the array attributes decoded so far, by their JSON's
+	// address: each is decoded once per trace, however many conditions
+	// read it.
+	arrays map[textKey]Value
+}
+
+type textKey struct {
+	p *byte
+	n int
+}
+
+// array decodes an array attribute's JSON (see decodeArray), once.
+func (t *Trace) array(js string) Value {
+	k := textKey{unsafe.StringData(js), len(js)}
+	if v, ok := t.arrays[k]; ok {
+		return v
+	}
+	v := decodeArray(js)
+	if t.arrays == nil {
+		t.arrays = map[textKey]Value{}
+	}
+	t.arrays[k] = v
+	return v
 }
 
 // NewTrace indexes the spans of one trace.
@@ -81,6 +107,19 @@ func (t *Trace) nestedSet(i int) [3]int64 {
 		}
 	}
 	return t.nested[i]
+}
+
+// childCount is the number of span i's children in the trace.
+func (t *Trace) childCount(i int) int {
+	if t.children == nil {
+		t.children = make([]int32, len(t.Spans))
+		for _, p := range t.parent {
+			if p >= 0 {
+				t.children[p]++
+			}
+		}
+	}
+	return int(t.children[i])
 }
 
 // RootService is the service of the root span, or Tempo's placeholder.
@@ -459,12 +498,22 @@ func cmpBinary(x *Binary, t *Trace, i, elem int) bool {
 	}
 	l := eval(x.L, t, i, elem)
 	if x.re != nil {
-		if l.T != TStr {
-			return false
+		match := func(v Value) bool { return v.T == TStr && x.re.MatchString(v.S) == (x.Op == OpRe) }
+		if l.T == TArray {
+			return compareElems(x.Op, l.Elements(), match)
 		}
-		return x.re.MatchString(l.S) == (x.Op == OpRe)
+		return match(l)
 	}
-	return compare(x.Op, l, eval(x.R, t, i, elem))
+	r := eval(x.R, t, i, elem)
+	switch {
+	case l.T == TArray && r.T == TArray:
+		return false // Tempo: "array operators must consist of a scalar and an array operand"
+	case l.T == TArray:
+		return compareElems(x.Op, l.Elements(), func(v Value) bool { return compare(x.Op, v, r) })
+	case r.T == TArray:
+		return compareElems(x.Op, r.Elements(), func(v Value) bool { return compare(x.Op, l, v) })
+	}
+	return compare(x.Op, l, r)
 }
 
 // elems returns the number of events (links) of span e when x reads event
@@ -483,7 +532,7 @@ func elemScope(e Expr) string {
 	switch x := e.(type) {
 	case *Attribute:
 		switch {
-		case x.Intrinsic == IEventName || x.Intrinsic == INone && x.Scope == "event":
+		case x.Intrinsic == IEventName || x.Intrinsic == IEventTimeSinceStart || x.Intrinsic == INone && x.Scope == "event":
 			return "event"
 		case x.Intrinsic == ILinkTraceID || x.Intrinsic == ILinkSpanID || x.Intrinsic == INone && x.Scope == "link":
 			return "link"
@@ -551,6 +600,13 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 		return Value{}
 	case INestedSetParent, INestedSetLeft, INestedSetRight:
 		return IntV(t.nestedSet(i)[a.Intrinsic-INestedSetParent])
+	case IChildCount:
+		return IntV(int64(t.childCount(i)))
+	case IEventTimeSinceStart:
+		if elem >= 0 && elem < len(e.Events) {
+			return DurationV(e.Events[elem].Time - e.Time)
+		}
+		return Value{}
 	case IScopeName:
 		return StrV(e.Scope)
 	case IScopeVersion:
@@ -581,13 +637,19 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 	if !ok {
 		return Value{}
 	}
+	if v.Type == events.TypeArray {
+		return t.array(v.Str)
+	}
 	return FromEvent(v)
 }
 
-// FromEvent converts a stored attribute value.
+// FromEvent converts a stored attribute value. An array is decoded (see
+// decodeArray); a map stays its JSON text.
 func FromEvent(v events.Value) Value {
 	switch v.Type {
-	case events.TypeStr, events.TypeArray, events.TypeMap:
+	case events.TypeArray:
+		return decodeArray(v.Str)
+	case events.TypeStr, events.TypeMap:
 		return StrV(v.Str)
 	case events.TypeInt:
 		return IntV(v.Int)

@@ -243,25 +243,93 @@ func (p *parser) filterBody(open token) (*Filter, error) {
 	return &Filter{Cond: cond}, nil
 }
 
-// checkCondition refuses filters that cannot be true or false: { 1 + 2 }.
+// checkCondition refuses filters that cannot be true or false: { 1 + 2 }
+// (Tempo: "span filter field expressions must resolve to a boolean").
 func checkCondition(e Expr, pos int) error {
-	switch x := e.(type) {
-	case *Binary:
-		if x.Op.comparison() || x.Op == OpAnd || x.Op == OpOr {
-			return nil
-		}
-	case *Unary:
-		if x.Op == OpNot {
-			return nil
-		}
-	case *Static:
-		if x.V.T == TBool {
-			return nil
-		}
-	case *Attribute:
-		return nil // a bool attribute
+	if t := impliedType(e); t == TBool || t == tAny {
+		return nil
 	}
 	return &ParseError{pos, fmt.Sprintf("spanset filter %s is not a condition (want a comparison, &&, || or !)", e)}
+}
+
+// impliedType is the type of an expression known before evaluation, as
+// Tempo infers it (pkg/traceql/ast.go, impliedType): a literal's, an
+// intrinsic's, bool for comparisons and && || !, an arithmetic
+// operation's left operand's (its right one's when the left is an
+// attribute); tAny for an attribute, whose type is known per span only.
+func impliedType(e Expr) Type {
+	switch x := e.(type) {
+	case *Static:
+		return x.V.T
+	case *Attribute:
+		return intrinsicTypes[x.Intrinsic]
+	case *Unary:
+		if x.Op == OpNot {
+			return TBool
+		}
+		return impliedType(x.X)
+	case *Binary:
+		if x.Op.comparison() || x.Op == OpAnd || x.Op == OpOr {
+			return TBool
+		}
+		if t := impliedType(x.L); t != tAny {
+			return t
+		}
+		return impliedType(x.R)
+	}
+	return tAny
+}
+
+// intrinsicTypes are the intrinsics' types, as Tempo's documentation
+// lists them ("Intrinsic fields"); an attribute (INone) is tAny.
+var intrinsicTypes = [...]Type{
+	INone: tAny, IName: TStr, IStatus: TStatus, IStatusMessage: TStr, IDuration: TDuration, IKind: TKind,
+	ISpanID: TStr, IParentID: TStr, IRootName: TStr, IRootService: TStr, ITraceDuration: TDuration,
+	ITraceID: TStr, IEventName: TStr, ILinkTraceID: TStr, ILinkSpanID: TStr, IScopeName: TStr,
+	IScopeVersion: TStr, INestedSetParent: TInt, INestedSetLeft: TInt, INestedSetRight: TInt,
+	IChildCount: TInt, IEventTimeSinceStart: TDuration,
+}
+
+// sameKind reports whether values of these types may meet in one
+// operation, by Tempo's rule (enum_statics.go, isMatchingOperand): the
+// same type, two numbers (ints, floats, durations), nil with anything,
+// or an attribute.
+func sameKind(a, b Type) bool {
+	return a == b || a == tAny || b == tAny || a == TNil || b == TNil || a.number() && b.number()
+}
+
+// typeCheck refuses an operation on operands whose types Tempo refuses
+// before evaluating anything (ast_validate.go), with Tempo's words:
+// status = 2, duration = "1s", name > 3, true > false, .a + "x".
+func typeCheck(b *Binary, pos int) error {
+	lt, rt := impliedType(b.L), impliedType(b.R)
+	if !sameKind(lt, rt) {
+		return &ParseError{pos, fmt.Sprintf("binary operations must operate on the same type: %s (%s %s %s)", b, lt, b.Op, rt)}
+	}
+	if !typeHas(b.Op, lt) || !typeHas(b.Op, rt) {
+		return &ParseError{pos, fmt.Sprintf("illegal operation for the given types: %s (%s has no %s)", b, pick(typeHas(b.Op, lt), rt, lt), b.Op)}
+	}
+	if b.Op == OpEq && (isNilLiteral(b.L) || isNilLiteral(b.R)) {
+		other := b.L
+		if isNilLiteral(b.L) {
+			other = b.R
+		}
+		if a, ok := other.(*Attribute); ok && (a.Intrinsic != INone || a.Scope == "resource" && a.Name == "service.name") {
+			what := "intrinsics cannot be nil"
+			if a.Intrinsic == INone {
+				what = "resource.service.name cannot be nil"
+			}
+			return &ParseError{pos, fmt.Sprintf("%s = nil is not valid because %s", a, what)}
+		}
+	}
+	return nil
+}
+
+func pick[T any](first bool, a, b T) T {
+	if first {
+		return a
+	}
+	return b
 }
 
 func (p *parser) stage() (Stage, error) {
@@ -329,6 +397,9 @@ func (p *parser) aggregate(fn token) (*Aggregate, error) {
 	}
 	if _, err := p.expect(tRParen); err != nil {
 		return nil, err
+	}
+	if t := impliedType(f); t != tAny && !t.number() {
+		return nil, &ParseError{fn.pos, fmt.Sprintf("aggregate field expressions must resolve to a number type: %s(%s) reads a %s", fn.text, f, t)}
 	}
 	a.Field = f
 	return a, nil
@@ -437,12 +508,14 @@ func (p *parser) or() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.accept(tOr) {
+	for t := p.peek(); p.accept(tOr); t = p.peek() {
 		r, err := p.and()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{Op: OpOr, L: l, R: r}
+		if l, err = binary(OpOr, l, r, t.pos); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -452,12 +525,14 @@ func (p *parser) and() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.accept(tAnd) {
+	for t := p.peek(); p.accept(tAnd); t = p.peek() {
 		r, err := p.comparison()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{Op: OpAnd, L: l, R: r}
+		if l, err = binary(OpAnd, l, r, t.pos); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -492,8 +567,20 @@ func (p *parser) comparison() (Expr, error) {
 			}
 			b.re = re
 		}
+		if err := typeCheck(b, t.pos); err != nil {
+			return nil, err
+		}
 		l = b
 	}
+}
+
+// binary makes l op r, type-checked.
+func binary(op Op, l, r Expr, pos int) (Expr, error) {
+	b := &Binary{Op: op, L: l, R: r}
+	if err := typeCheck(b, pos); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (p *parser) additive() (Expr, error) {
@@ -503,7 +590,8 @@ func (p *parser) additive() (Expr, error) {
 	}
 	for {
 		var op Op
-		switch p.peek().kind {
+		t := p.peek()
+		switch t.kind {
 		case tAdd:
 			op = OpAdd
 		case tSub:
@@ -516,7 +604,9 @@ func (p *parser) additive() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{Op: op, L: l, R: r}
+		if l, err = binary(op, l, r, t.pos); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -527,7 +617,8 @@ func (p *parser) multiplicative() (Expr, error) {
 	}
 	for {
 		var op Op
-		switch p.peek().kind {
+		t := p.peek()
+		switch t.kind {
 		case tMul:
 			op = OpMul
 		case tDiv:
@@ -542,7 +633,9 @@ func (p *parser) multiplicative() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{Op: op, L: l, R: r}
+		if l, err = binary(op, l, r, t.pos); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -561,7 +654,7 @@ func (p *parser) power() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Binary{Op: OpPow, L: l, R: r}, nil
+		return binary(OpPow, l, r, t.pos)
 	}
 	return l, nil
 }
@@ -578,6 +671,13 @@ func (p *parser) unary() (Expr, error) {
 		x, err := p.unary()
 		if err != nil {
 			return nil, err
+		}
+		op := OpNeg
+		if t.kind == tNot {
+			op = OpNot
+		}
+		if xt := impliedType(x); !typeHas(op, xt) {
+			return nil, &ParseError{t.pos, fmt.Sprintf("illegal operation for the given type: %s%s (%s has no unary %s)", op, x, xt, op)}
 		}
 		if t.kind == tNot {
 			return &Unary{Op: OpNot, X: x}, nil

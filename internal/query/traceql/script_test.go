@@ -47,7 +47,8 @@ import (
 // status, msg (status message), start and dur (offsets from the trace's
 // base time), parent (a span of the same trace, or "missing"), event (adds an event),
 // link (adds a link: trace:span), and attributes span.k, resource.k and
-// event.k (on the last event) with typed values: "text", 42, 1.5, true.
+// event.k (on the last event) with typed values: "text", 42, 1.5, true,
+// and arrays as JSON: ["a","b"], [1,2].
 // An eval lists every spanset of every matching trace, each line
 // "trace: spans [by() and aggregate values]"; traces not listed must not
 // match. An error names a part of the parse error.
@@ -342,6 +343,9 @@ func unquote(v string) string {
 }
 
 func typed(v string) events.Value {
+	if strings.HasPrefix(v, "[") {
+		return events.Value{Type: events.TypeArray, Str: v} // as OTLP ingest keeps arrays: JSON
+	}
 	if s, err := strconv.Unquote(v); err == nil {
 		return events.Str(s)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/grafana/regexp"
+
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
@@ -268,6 +270,23 @@ func pushable(e Expr) (events.Filter, bool) {
 	switch v.T {
 	case TStatus, TKind, TDuration:
 		val = strconv.FormatInt(v.I, 10)
+	}
+	if a.Intrinsic == INone && field != "service_name" {
+		// An attribute may be an array, which the store holds as its JSON
+		// text and TraceQL compares element by element: the filter lets
+		// every array through (JSON text starts with '['). Text ordering
+		// lets arrays through > and >= (the store compares a non-number
+		// as text, and '[' sorts after every number's first character)
+		// but not < and <=, nor, in general, !~: for those only the
+		// attribute's presence is required.
+		switch op {
+		case OpEq:
+			return events.Filter{Field: field, Op: events.Re, Value: "(?:" + regexp.QuoteMeta(val) + `)|\[.*`}, true
+		case OpRe:
+			return events.Filter{Field: field, Op: events.Re, Value: "(?:" + val + `)|\[.*`}, true
+		case OpLt, OpLte, OpNRe:
+			return events.Filter{Field: field, Op: events.Exists}, true
+		}
 	}
 	return events.Filter{Field: field, Op: storeOps[op], Value: val}, true
 }
