@@ -105,22 +105,22 @@ func paymentsBadConfig() Scenario {
 			"It stops accepting connections (its listener is closed, so callers get ECONNREFUSED) and a runaway " +
 			"loop keeps one core busy. The gateway balances payments calls over the three instances on the " +
 			"client side, so about a third of checkouts fail with a 5xx.",
-		Expect: "5xx on the gateway's checkout route (the one that calls payments), about a third of its requests; in the gateway's logs, " +
-			"\"connection refused\" errors all for peer_instance payments-2, each with the trace_id of a " +
-			"failing trace, whose payments client span has no server span under it; payments-2's CPU at " +
-			"one full core (100%) while the others idle; target_info shows payments-2 on version " +
-			BadConfigVersion + " since the change.",
+		Expect: "502s on the gateway's checkout route (/api/orders, which calls payments), about a third of its " +
+			"requests; in the gateway's logs, \"connection refused\" errors all for peer_instance payments-2, each " +
+			"with the trace_id of a failing trace, whose payments client span has no server span under it; " +
+			"payments-2's CPU far above the others' (a full core, 100%, when the machine has one to spare); " +
+			"target_info shows payments-2 on version " + BadConfigVersion + " since the change.",
 		Signals: []Signal{
 			{LangPromQL, `sum by (route, status) (rate(http_requests_total{job="api-gateway", status=~"5.."}[1m]))`,
-				"the checkout route (POST /api/orders, which calls payments) answering 5xx, about a third of its rate"},
+				`route="/api/orders" (the checkout, which calls payments) answering 502, about a third of its rate`},
 			{LangPromQL, `rate(process_cpu_seconds_total{job="payments"}[1m])`,
-				`instance="payments-2" near 1 (a full core), the other two low`},
+				`instance="payments-2" far above the other two: 1 (a full core) on a machine with a core to spare`},
 			{LangPromQL, `count by (instance, service_version) (target_info{job="payments"})`,
 				`payments-2 on ` + BadConfigVersion + `, payments-1 and payments-3 on ` + BaseVersion},
 			{LangLogQL, `{service_name="api-gateway"} |= "connection refused"`,
 				`error lines "... connect: connection refused" with peer_instance="payments-2" and a trace_id`},
-			{LangLogQL, `sum by (peer_instance) (count_over_time({service_name="api-gateway"} |= "connection refused" [5m]))`,
-				`one series, peer_instance="payments-2"`},
+			{LangLogQL, `sum by (peer_instance) (count_over_time({service_name="api-gateway"} |= "connection refused" | peer_instance!="" [5m]))`,
+				`one series, peer_instance="payments-2" (the lines of the failed calls; the checkout's own "request failed" lines have no peer)`},
 			{LangTraceQL, `{resource.service.name="api-gateway" && span.peer.service="payments" && status=error}`,
 				"the failing checkouts: the gateway's client span to payments in error, with no payments span under it"},
 		},
@@ -174,15 +174,16 @@ func bigOrderSlowQuery() Scenario {
 			"that no index serves and that returns every price tier of every item (six rows an item) instead of one " +
 			"row per item. The load generator places such orders rarely (the heavy tail of order sizes), so the " +
 			"median is untouched and the slowness shows only in the tail.",
-		Expect: "products' p99 latency jumps while its median holds; the catalog query's rows returned jump " +
-			"(db.response.returned_rows on the lookup span, db_client_response_returned_rows); the slow traces are all " +
-			"orders of " + strconv.Itoa(bigOrderItems) + "+ items (order.item_count on the orders span, item_count in " +
-			"the \"order created\" log line).",
+		Expect: "now and then a products lookup takes seconds and returns thousands of rows " +
+			"(db.response.returned_rows on the lookup span, the histogram db_client_response_returned_rows, " +
+			"whose exemplars point at the traces), while products' p99 holds: about one order in a thousand has " +
+			strconv.Itoa(bigOrderItems) + "+ items. The slow traces are all such orders (order.item_count on the " +
+			"orders span, item_count in the \"order created\" log line).",
 		Signals: []Signal{
-			{LangPromQL, `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="products"}[5m])))`,
-				"p99 up by an order of magnitude; the same query at 0.5 unchanged"},
-			{LangPromQL, `histogram_quantile(0.99, sum by (le) (rate(db_client_response_returned_rows_bucket{job="products"}[5m])))`,
-				"rows returned per query jump (thousands instead of the order's item count)"},
+			{LangPromQL, `sum(increase(http_request_duration_seconds_count{job="products"}[15m])) - sum(increase(http_request_duration_seconds_bucket{job="products", le="1.0"}[15m]))`,
+				`lookups slower than 1 s in the last 15 minutes: 0 before, about one per big order after (le values are floats, "1.0", as Prometheus 3 writes them)`},
+			{LangPromQL, `sum(increase(db_client_response_returned_rows_count{job="products"}[15m])) - sum(increase(db_client_response_returned_rows_bucket{job="products", le="1000.0"}[15m]))`,
+				"queries that returned more than 1000 rows: 0 before (one row an item, 400 items at most), one per big order after"},
 			{LangTraceQL, `{resource.service.name="products" && span.db.response.returned_rows > 1000}`,
 				"the slow query spans"},
 			{LangTraceQL, `{resource.service.name="orders" && span.order.item_count >= ` + strconv.Itoa(bigOrderItems) + `} >> {span.db.response.returned_rows > 1000}`,
@@ -206,9 +207,9 @@ func ordersBadDeploy() Scenario {
 		Expect: "orders' error ratio steps from about 0 to about " + strconv.FormatFloat(badDeployErrorShare, 'g', -1, 64) +
 			" at the deploy's time, which target_info (service_version " + BadOrdersVersion + ") and the change " +
 			"event mark; the errors are all on version " + BadOrdersVersion + " and log \"" + msg + "\". Rolling " +
-			"back (removing the faults and deploying " + BaseVersion + ") ends them.",
+			"back (horus demo scenario off: the fault removed, " + BaseVersion + " deployed again) ends them.",
 		Signals: []Signal{
-			{LangPromQL, `sum(rate(http_requests_total{job="orders", status=~"5.."}[5m])) / sum(rate(http_requests_total{job="orders"}[5m]))`,
+			{LangPromQL, `sum(rate(http_requests_total{job="orders", status=~"5.."}[1m])) / sum(rate(http_requests_total{job="orders"}[1m]))`,
 				"the error ratio, about " + strconv.FormatFloat(badDeployErrorShare, 'g', -1, 64) + " from the deploy on"},
 			{LangPromQL, `count by (service_version) (target_info{job="orders"})`,
 				"service_version " + BadOrdersVersion + " since the deploy"},
