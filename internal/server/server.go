@@ -257,7 +257,7 @@ func (s *Server) build() (err error) {
 	mux.Handle("/api/v1/write", postOnly(write(rw, remoteWriteEndpoint)))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
-	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout)}).Register(mux)
+	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout), Limits: cfg.Query.Tempo}).Register(mux)
 	otlpMux := http.NewServeMux()
 	receiver.RegisterHTTP(otlpMux, "/otlp")
 	mux.Handle("/otlp/", write(otlpMux, otlpHTTPEndpoint))
@@ -282,6 +282,15 @@ func (s *Server) build() (err error) {
 			return
 		}
 		fmt.Fprintln(w, "Horus is Ready.")
+	})
+	// /ready is the probe Tempo's and Loki's manifests use (Tempo: 200
+	// "ready", else 503 with the reason).
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "Horus is starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		http.Error(w, "ready", http.StatusOK)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
