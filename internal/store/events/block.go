@@ -168,7 +168,7 @@ func newBlockWriter(root, tenant string, kind Kind, rgRows int64, level, walSegm
 		parquet.KeyValueMetadata("horus.kind", kind.String()),
 		parquet.KeyValueMetadata("horus.tenant", tenant),
 	}
-	if kind == KindLog {
+	if kind.schema() == KindLog {
 		w.logs = parquet.NewGenericWriter[logRow](f, opts...)
 	} else {
 		w.spans = parquet.NewGenericWriter[spanRow](f, opts...)
@@ -502,7 +502,7 @@ func (b *block) close() error { return b.file.Close() }
 func (b *block) readRowGroup(i int, fn func([]Event) error) error {
 	rg := b.pf.RowGroups()[i]
 	err := safely("rows", func() error {
-		if b.kind == KindLog {
+		if b.kind.schema() == KindLog {
 			return readRows[logRow](rg, fn)
 		}
 		return readRows[spanRow](rg, fn)
@@ -551,7 +551,7 @@ func (b *block) readSelected(i int, sel []int32) ([]Event, error) {
 		return evs, nil
 	}
 	err := safely("rows", func() (err error) {
-		if b.kind == KindLog {
+		if b.kind.schema() == KindLog {
 			evs, err = readRowsAt[logRow](rg, sel)
 		} else {
 			evs, err = readRowsAt[spanRow](rg, sel)
@@ -579,7 +579,7 @@ func readSelectedByColumn(rg parquet.RowGroup, kind Kind, sel []int32) ([]Event,
 	for k, i := range sel {
 		cols.fill(&out[k], int(i))
 	}
-	if kind != KindSpan {
+	if kind.schema() != KindSpan {
 		return out, nil
 	}
 	r := parquet.NewGenericRowGroupReader[spanNested](rg)

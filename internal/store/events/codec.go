@@ -10,7 +10,7 @@ import (
 // A WAL record holds one appended batch: the events of one tenant and kind.
 //
 //	version  byte (1)
-//	kind     byte
+//	kind     byte: 1 logs, 2 spans, 3 changes
 //	tenant   string
 //	count    uvarint
 //	events   count times:
@@ -20,7 +20,7 @@ import (
 //	  same       byte: 1 if resource, service and scope are the previous event's
 //	  service, resource attrs, scope, scope version   when same is 0
 //	  attrs
-//	  logs:  severity varint, severity text, body, flags uvarint
+//	  logs and changes:  severity varint, severity text, body, flags uvarint
 //	  spans: parent span id 8 bytes, name, span kind varint, duration uvarint,
 //	         status code varint, status message, trace state,
 //	         events (uvarint count; time varint from the span's start, name, attrs),
@@ -95,7 +95,7 @@ func appendRecord(b []byte, tenant string, kind Kind, evs []Event) []byte {
 			b = appendString(b, e.ScopeVer)
 		}
 		b = appendAttrs(b, e.Attrs)
-		if kind == KindLog {
+		if kind.schema() == KindLog {
 			b = binary.AppendVarint(b, int64(e.Severity))
 			b = appendString(b, e.SeverityText)
 			b = appendString(b, e.Body)
@@ -261,7 +261,7 @@ func decodeRecord(rec string) (tenant string, kind Kind, evs []Event, err error)
 		return "", 0, nil, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
 	}
 	kind = Kind(d.byte("kind"))
-	if d.err == nil && kind != KindLog && kind != KindSpan {
+	if d.err == nil && !kind.valid() {
 		d.fail("kind")
 	}
 	tenant = d.string("tenant")
@@ -294,7 +294,7 @@ func decodeRecord(rec string) (tenant string, kind Kind, evs []Event, err error)
 			d.fail("resource flag")
 		}
 		e.Attrs = d.attrs()
-		if kind == KindLog {
+		if kind.schema() == KindLog {
 			e.Severity = d.int32("severity")
 			e.SeverityText = d.string("severity text")
 			e.Body = d.string("body")

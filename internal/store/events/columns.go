@@ -248,7 +248,7 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, 
 		return nil
 	}
 	for _, cl := range cols {
-		if want&cl.f == 0 || (cl.kind != 0 && cl.kind != kind) {
+		if want&cl.f == 0 || (cl.kind != 0 && cl.kind != kind.schema()) {
 			continue
 		}
 		l, err := readLeaf(rg, cl.name)

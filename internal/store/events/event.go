@@ -13,13 +13,18 @@ import (
 	"unsafe"
 )
 
-// Kind is the kind of event: a log record or a span.
+// Kind is the kind of event: a log record, a span, or a change event.
 type Kind uint8
 
 // The kinds of event.
 const (
 	KindLog Kind = iota + 1
 	KindSpan
+	// KindChange is a change event (a deploy, a configuration change;
+	// package changes): stored with the logs' schema, but under a kind of
+	// its own, so that no log query, label or stream listing of a tenant
+	// ever reads one, while the WAL, blocks and retention are the logs'.
+	KindChange
 )
 
 func (k Kind) String() string {
@@ -28,6 +33,8 @@ func (k Kind) String() string {
 		return "logs"
 	case KindSpan:
 		return "spans"
+	case KindChange:
+		return "changes"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -39,8 +46,22 @@ func ParseKind(s string) (Kind, error) {
 		return KindLog, nil
 	case "spans":
 		return KindSpan, nil
+	case "changes":
+		return KindChange, nil
 	}
-	return 0, fmt.Errorf("unknown event kind %q (want logs or spans)", s)
+	return 0, fmt.Errorf("unknown event kind %q (want logs, spans or changes)", s)
+}
+
+// valid reports whether k is one of the kinds.
+func (k Kind) valid() bool { return k >= KindLog && k <= KindChange }
+
+// schema is the kind whose columns, WAL encoding and block schema k's
+// events have: a change event is stored as a log record is.
+func (k Kind) schema() Kind {
+	if k == KindChange {
+		return KindLog
+	}
+	return k
 }
 
 // TraceID is a W3C/OTLP trace id; all zeros means none.

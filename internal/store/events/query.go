@@ -350,7 +350,7 @@ func (q *Query) matchFilters(e *Event) bool {
 }
 
 func (q *Query) compile() error {
-	if q.Kind != KindLog && q.Kind != KindSpan {
+	if !q.Kind.valid() {
 		return fmt.Errorf("query: unknown kind %d", q.Kind)
 	}
 	if q.End != 0 && q.End < q.Start {

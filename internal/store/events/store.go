@@ -340,7 +340,7 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 	if err := CheckTenant(tenant); err != nil {
 		return err
 	}
-	if kind != KindLog && kind != KindSpan {
+	if !kind.valid() {
 		return fmt.Errorf("append: unknown kind %d", kind)
 	}
 	if len(evs) == 0 {

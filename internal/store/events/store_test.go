@@ -34,6 +34,15 @@ func open(t testing.TB, dir string, opts events.Options) *events.Store {
 	return s
 }
 
+// reopen closes s and opens its directory again, as a restart does.
+func reopen(t testing.TB, s *events.Store, dir string) *events.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return open(t, dir, events.Options{})
+}
+
 func generate(n int, seed uint64) (spans, logs []events.Event) {
 	g := eventgen.New(seed, t0, 10*time.Millisecond)
 	for len(logs) < n {
@@ -118,7 +127,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		kind events.Kind
 		evs  []events.Event
-	}{{events.KindSpan, spans}, {events.KindLog, logs}} {
+	}{{events.KindSpan, spans}, {events.KindLog, logs}, {events.KindChange, logs}} {
 		rec := events.AppendRecord(nil, "team-a", tc.kind, tc.evs)
 		tenant, kind, got, err := events.DecodeRecord(string(rec))
 		if err != nil {
@@ -204,10 +213,7 @@ func TestStoreHeadBlocksAndRestart(t *testing.T) {
 	}
 
 	// Restart: the WAL brings the head back.
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, dir, events.Options{})
+	s = reopen(t, s, dir)
 	check("after restart")
 
 	// Everything in blocks, then compacted into one per tenant and kind.
@@ -222,10 +228,7 @@ func TestStoreHeadBlocksAndRestart(t *testing.T) {
 	if segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*")); len(segs) != 1 {
 		t.Fatalf("WAL not truncated: %v", segs)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, dir, events.Options{})
+	s = reopen(t, s, dir)
 	check("blocks after restart")
 }
 
@@ -381,10 +384,7 @@ func TestExactDuplicatesDropped(t *testing.T) {
 	if got := selectAll(t, s, q); len(got) != want {
 		t.Fatalf("after a retry: %d lines stored, want %d", len(got), want)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, dir, events.Options{})
+	s = reopen(t, s, dir)
 	if got := selectAll(t, s, q); len(got) != want {
 		t.Fatalf("after WAL replay: %d lines, want %d", len(got), want)
 	}
