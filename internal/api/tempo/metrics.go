@@ -111,16 +111,29 @@ func (a *API) metricsParams(tenant string, r *http.Request, instant bool) (trace
 	} else {
 		req.Step = max((end-start)/100, int64(time.Second)) // Grafana sends one; ~100 points
 	}
-	if req.Steps() > 11000 {
-		return req, badf("invalid step: %d intervals are too many (the most is 11000); choose a larger step", req.Steps())
+	// Tempo's bounds (modules/frontend/metrics_query_validation.go), with
+	// its messages.
+	lim := a.opts.Limits
+	if maxRange := time.Duration(lim.MetricsMaxDuration); maxRange > 0 && end-start > int64(maxRange) {
+		return req, badf("metrics query time range exceeds the maximum allowed duration of %s (query.tempo.metrics_max_duration)", maxRange)
 	}
-	req.Exemplars = 100
+	if n := int64(lim.MaxIntervals); !instant && n > 0 && (end-start)/req.Step > n {
+		return req, badf("step of %s is too small, minimum step for given range is %s (query.tempo.max_intervals is %d)",
+			time.Duration(req.Step), time.Duration((end-start)/n), n)
+	}
+	// Exemplars: max_exemplars by default, and a larger request trimmed
+	// to it, as Tempo's API documentation says.
+	req.Exemplars = lim.MaxExemplars
 	if v := r.FormValue("exemplars"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
 			return req, badf("invalid exemplars: %q is not a count", v)
 		}
-		req.Exemplars = min(n, 1000)
+		req.Exemplars = int(min(n, uint64(lim.MaxExemplars)))
+	}
+	req.MaxSeries = lim.MaxResponseSeries
+	if req.MaxSeries == 0 {
+		req.MaxSeries = math.MaxInt
 	}
 	return req, nil
 }

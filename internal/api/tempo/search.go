@@ -3,6 +3,7 @@ package tempo
 import (
 	"cmp"
 	"context"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -57,16 +58,29 @@ type keyValue struct {
 
 // anyValue is an OTLP AnyValue in tempopb's JSON.
 type anyValue struct {
-	StringValue *string  `json:"stringValue,omitempty"`
-	IntValue    *string  `json:"intValue,omitempty"`
-	DoubleValue *float64 `json:"doubleValue,omitempty"`
-	BoolValue   *bool    `json:"boolValue,omitempty"`
+	StringValue *string     `json:"stringValue,omitempty"`
+	IntValue    *string     `json:"intValue,omitempty"`
+	DoubleValue *float64    `json:"doubleValue,omitempty"`
+	BoolValue   *bool       `json:"boolValue,omitempty"`
+	ArrayValue  *arrayValue `json:"arrayValue,omitempty"`
 }
 
-// toAny renders a TraceQL value as Tempo does: durations, status and kind
-// as text, nil as "nil".
+type arrayValue struct {
+	Values []anyValue `json:"values"`
+}
+
+// toAny renders a TraceQL value as Tempo does (pkg/traceql/engine.go,
+// Static.AsAnyValue): durations, status and kind as text, nil as "nil",
+// arrays as arrayValue.
 func toAny(v traceql.Value) anyValue {
 	switch v.T {
+	case traceql.TArray:
+		elems := v.Elements()
+		arr := &arrayValue{Values: make([]anyValue, len(elems))}
+		for i, e := range elems {
+			arr.Values[i] = toAny(e)
+		}
+		return anyValue{ArrayValue: arr}
 	case traceql.TInt:
 		s := strconv.FormatInt(v.I, 10)
 		return anyValue{IntValue: &s}
@@ -89,9 +103,11 @@ func nonZero(n int64) string {
 }
 
 // search answers /api/search: a TraceQL query (q), or legacy tags with
-// minDuration and maxDuration, over start..end.
+// minDuration and maxDuration, over start..end. limit and spss are
+// bounded as Tempo bounds them (query.tempo: a larger value is a 400).
 func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error {
-	req := traceql.SearchRequest{Tenant: tenant, Limit: 20}
+	lim := a.opts.Limits
+	req := traceql.SearchRequest{Tenant: tenant, Limit: lim.DefaultResultLimit}
 	q, tags := r.FormValue("q"), r.FormValue("tags")
 	if q != "" && tags != "" {
 		return badf("invalid request: can't specify tags and q in the same query")
@@ -111,19 +127,33 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 	}
 	req.Query = query
 	if v := r.FormValue("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return badf("invalid limit: %q is not a whole number", v)
+		}
+		if n == 0 {
 			return badf("invalid limit: must be a positive number")
 		}
-		req.Limit = min(n, a.opts.MaxLimit)
-	}
-	spss := 3
-	if v := r.FormValue("spss"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return badf("invalid spss: must be a positive number")
+		if lim.MaxResultLimit > 0 && n > uint64(lim.MaxResultLimit) {
+			return badf("limit %d exceeds max limit %d (query.tempo.max_result_limit)", n, lim.MaxResultLimit)
 		}
-		spss = n
+		req.Limit = int(n)
+	}
+	spss := lim.DefaultSpansPerSpanSet
+	if v := r.FormValue("spss"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return badf("invalid spss: %q is not a whole number", v)
+		}
+		if lim.MaxSpansPerSpanSet > 0 && n > uint64(lim.MaxSpansPerSpanSet) {
+			return badf("spans per span set exceeds %d. received %d (query.tempo.max_spans_per_span_set)", lim.MaxSpansPerSpanSet, n)
+		}
+		if n > 0 {
+			spss = int(n)
+		}
+	}
+	if spss == 0 {
+		spss = math.MaxInt // every matched span
 	}
 	for _, p := range []struct {
 		name string
@@ -143,16 +173,16 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 	if req.Start, req.End, err = timeRange(r); err != nil {
 		return err
 	}
-
-	res, st, err := traceql.Search(ctx, a.store, req)
-	if err != nil {
-		return err
+	// Tempo bounds end - start in seconds (start and end are unix seconds;
+	// the range timeRange returns ends a second after end).
+	if maxRange := time.Duration(lim.MaxDuration); maxRange > 0 && req.Start != 0 && req.End != 0 && time.Duration(req.End-int64(time.Second)-req.Start) > maxRange {
+		return badf("range specified by start and end exceeds %s. received start=%s end=%s (query.tempo.max_duration)",
+			maxRange, r.FormValue("start"), r.FormValue("end"))
 	}
+
 	fields := query.SpanFields()
-	out := searchResponse{Traces: []traceMeta{}, Metrics: searchMetrics{
-		InspectedTraces: uint32(st.InspectedTraces), TotalBlocks: uint32(st.Units), CompletedJobs: 1, TotalJobs: 1,
-	}}
-	for _, tr := range res {
+	out := searchResponse{Traces: []traceMeta{}}
+	req.Each = func(tr traceql.TraceResult) error {
 		t := tr.Trace
 		m := traceMeta{
 			TraceID:           traceIDString(t.ID),
@@ -168,7 +198,13 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 			m.SpanSet = &m.SpanSets[0]
 		}
 		out.Traces = append(out.Traces, m)
+		return nil
 	}
+	_, st, err := traceql.Search(ctx, a.store, req)
+	if err != nil {
+		return err
+	}
+	out.Metrics = searchMetrics{InspectedTraces: uint32(st.InspectedTraces), TotalBlocks: uint32(st.Units), CompletedJobs: 1, TotalJobs: 1}
 	writeJSON(w, out)
 	return nil
 }

@@ -13,9 +13,10 @@ import (
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
-// intrinsicTags are the intrinsics Tempo lists in the intrinsic scope.
-var intrinsicTags = []string{"duration", "event:name", "instrumentation:name", "instrumentation:version",
-	"kind", "name", "rootName", "rootServiceName", "span:duration", "span:id", "span:kind", "span:name",
+// intrinsicTags are the intrinsics Tempo lists in the intrinsic scope
+// (grafana/tempo pkg/search/util.go, GetVirtualIntrinsicValues).
+var intrinsicTags = []string{"duration", "event:name", "event:timeSinceStart", "instrumentation:name", "instrumentation:version",
+	"kind", "link:spanID", "link:traceID", "name", "rootName", "rootServiceName", "span:duration", "span:id", "span:kind", "span:name",
 	"span:parentID", "span:status", "span:statusMessage", "status", "statusMessage", "trace:duration",
 	"trace:id", "trace:rootName", "trace:rootService", "traceDuration"}
 
@@ -28,7 +29,7 @@ func (a *API) sample(ctx context.Context, tenant string, r *http.Request, filter
 		return nil, err
 	}
 	evs, _, err := a.store.Select(ctx, events.Query{Tenant: tenant, Kind: events.KindSpan, Start: start, End: end,
-		Filters: filters, Fields: fields, Limit: a.opts.TagSample, Newest: true})
+		Filters: filters, Fields: fields, Limit: a.opts.Limits.TagSampleSpans, Newest: true})
 	return evs, err
 }
 
@@ -47,29 +48,55 @@ func queryFilters(r *http.Request) []events.Filter {
 	return traceql.Pushdown(parsed)
 }
 
-// tagNames returns the span and resource attribute names in the sample.
-func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request) (span, resource map[string]bool, err error) {
-	evs, err := a.sample(ctx, tenant, r, queryFilters(r), []string{"attrs", "resource"})
+// tagNames returns the attribute names in the sample by scope: span and
+// resource, and event and link when events (links) asks for them.
+func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request, nested bool) (map[string]map[string]bool, error) {
+	fields := []string{"attrs", "resource"}
+	if nested {
+		fields = append(fields, "events", "links")
+	}
+	evs, err := a.sample(ctx, tenant, r, queryFilters(r), fields)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	sk, rk := map[string]bool{}, map[string]bool{}
+	names := map[string]map[string]bool{"span": {}, "resource": {}, "event": {}, "link": {}}
+	add := func(scope string, attrs events.Attrs) {
+		for _, at := range attrs {
+			names[scope][at.Key] = true
+		}
+	}
 	for i := range evs {
-		for _, at := range evs[i].Attrs {
-			sk[at.Key] = true
+		add("span", evs[i].Attrs)
+		add("resource", evs[i].Resource)
+		for _, ev := range evs[i].Events {
+			add("event", ev.Attrs)
 		}
-		for _, at := range evs[i].Resource {
-			rk[at.Key] = true
+		for _, l := range evs[i].Links {
+			add("link", l.Attrs)
 		}
 	}
-	return sk, rk, nil
+	return names, nil
 }
 
-func limitParam(r *http.Request) int {
-	if n, err := strconv.Atoi(r.FormValue("limit")); err == nil && n > 0 {
-		return n
+// tagParams reads the parameters of tag requests as Tempo does: limit
+// (the most names per scope or values; 0 or none: all) and
+// maxStaleValues (checked, then unused: Horus reads a bounded sample, see
+// query.tempo.tag_sample_spans); a bad number is a 400.
+func tagParams(r *http.Request) (limit int, err error) {
+	for _, name := range []string{"limit", "maxStaleValues"} {
+		v := r.FormValue(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return 0, badf("invalid %s: %q is not a whole number", name, v)
+		}
+		if name == "limit" {
+			limit = int(n)
+		}
 	}
-	return 0
+	return limit, nil
 }
 
 func sortedKeys(m map[string]bool, limit int) []string {
@@ -84,14 +111,67 @@ func sortedKeys(m map[string]bool, limit int) []string {
 	return out
 }
 
-// tagsV1 answers /api/search/tags: span and resource attribute names.
+// tagScopes are the scopes of Tempo's tag endpoints' scope parameter.
+var tagScopes = []string{"span", "resource", "event", "link", "instrumentation", "intrinsic"}
+
+// scopedTags answers the tag endpoints: the names of each scope asked for
+// (scope=, all by default), the scopes of attributes that have none left
+// out unless asked for. Instrumentation scope attributes are not stored:
+// that scope has no names.
+func (a *API) scopedTags(ctx context.Context, tenant string, r *http.Request) ([]scopeTags, error) {
+	scope := r.FormValue("scope")
+	if scope != "" && scope != "all" && !slices.Contains(tagScopes, scope) {
+		return nil, badf("invalid scope: %s (want one of %s)", scope, strings.Join(tagScopes, ", "))
+	}
+	limit, err := tagParams(r)
+	if err != nil {
+		return nil, err
+	}
+	all := scope == "" || scope == "all"
+	var names map[string]map[string]bool
+	if scope != "intrinsic" {
+		if names, err = a.tagNames(ctx, tenant, r, all || scope == "event" || scope == "link"); err != nil {
+			return nil, err
+		}
+	}
+	scopes := []scopeTags{}
+	for _, sc := range tagScopes {
+		switch {
+		case !all && sc != scope:
+		case sc == "intrinsic":
+			scopes = append(scopes, scopeTags{sc, sortedKeys(setOf(intrinsicTags), limit)})
+		case all && len(names[sc]) == 0 && sc != "span" && sc != "resource":
+		default:
+			scopes = append(scopes, scopeTags{sc, sortedKeys(names[sc], limit)})
+		}
+	}
+	return scopes, nil
+}
+
+func setOf(s []string) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, k := range s {
+		m[k] = true
+	}
+	return m
+}
+
+// tagsV1 answers /api/search/tags: the names of every scope asked for in
+// one list (span and resource by default, as Tempo's v1 answers).
 func (a *API) tagsV1(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error {
-	span, res, err := a.tagNames(ctx, tenant, r)
+	scopes, err := a.scopedTags(ctx, tenant, r)
 	if err != nil {
 		return err
 	}
-	maps.Copy(span, res)
-	writeJSON(w, map[string]any{"tagNames": sortedKeys(span, limitParam(r))})
+	seen := map[string]bool{}
+	for _, sc := range scopes {
+		if sc.Name == "intrinsic" && r.FormValue("scope") != "intrinsic" {
+			continue
+		}
+		maps.Copy(seen, setOf(sc.Tags))
+	}
+	limit, _ := tagParams(r)
+	writeJSON(w, map[string]any{"tagNames": sortedKeys(seen, limit)})
 	return nil
 }
 
@@ -101,32 +181,11 @@ type scopeTags struct {
 }
 
 // tagsV2 answers /api/v2/search/tags: names by scope (span, resource,
-// intrinsic), optionally one scope.
+// event, link, instrumentation, intrinsic), optionally one scope.
 func (a *API) tagsV2(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error {
-	scope := r.FormValue("scope")
-	switch scope {
-	case "", "span", "resource", "intrinsic", "event", "link", "instrumentation":
-	default:
-		return badf("invalid scope: %s", scope)
-	}
-	var scopes []scopeTags
-	if scope != "intrinsic" {
-		span, res, err := a.tagNames(ctx, tenant, r)
-		if err != nil {
-			return err
-		}
-		if scope == "" || scope == "span" {
-			scopes = append(scopes, scopeTags{"span", sortedKeys(span, limitParam(r))})
-		}
-		if scope == "" || scope == "resource" {
-			scopes = append(scopes, scopeTags{"resource", sortedKeys(res, limitParam(r))})
-		}
-	}
-	if scope == "" || scope == "intrinsic" {
-		scopes = append(scopes, scopeTags{"intrinsic", intrinsicTags})
-	}
-	if scopes == nil {
-		scopes = []scopeTags{}
+	scopes, err := a.scopedTags(ctx, tenant, r)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, map[string]any{"scopes": scopes})
 	return nil
@@ -144,6 +203,10 @@ var keywordValues = map[traceql.Intrinsic][]string{
 
 // tagValues collects the distinct values of a field over the sample.
 func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, field traceql.Expr) ([]typedValue, error) {
+	limit, err := tagParams(r)
+	if err != nil {
+		return nil, err
+	}
 	attr, _ := field.(*traceql.Attribute)
 	var fields []string
 	switch {
@@ -184,18 +247,27 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 	roots := attr.Intrinsic == traceql.IRootName || attr.Intrinsic == traceql.IRootService
 	t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
 	seen := map[typedValue]bool{}
-	limit := limitParam(r)
 	var out []typedValue
+	add := func(v traceql.Value) {
+		tv := typedValue{v.T.String(), v.Text()}
+		if v.T != traceql.TNil && !seen[tv] {
+			seen[tv] = true
+			out = append(out, tv)
+		}
+	}
 	for i := range evs {
 		if roots && !evs[i].ParentSpanID.IsZero() {
 			continue
 		}
 		for _, v := range traceql.FieldValues(field, t, i) {
-			tv := typedValue{v.T.String(), v.Text()}
-			if v.T != traceql.TNil && !seen[tv] {
-				seen[tv] = true
-				out = append(out, tv)
+			if v.T == traceql.TArray {
+				// An array's values are its elements, as Tempo lists them.
+				for _, e := range v.Elements() {
+					add(e)
+				}
+				continue
 			}
+			add(v)
 		}
 		if limit > 0 && len(out) >= limit {
 			out = out[:limit]

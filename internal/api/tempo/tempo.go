@@ -11,13 +11,17 @@ package tempo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/query/traceql"
 	"github.com/horus-obs/horus/internal/store/events"
@@ -34,11 +38,9 @@ type Store interface {
 type Options struct {
 	// Timeout bounds one request's work.
 	Timeout time.Duration
-	// MaxLimit caps the traces one search returns.
-	MaxLimit int
-	// TagSample is how many of the newest spans in the range tag names
-	// and values are read from.
-	TagSample int
+	// Limits bound searches, metrics queries and tag lookups (the
+	// configuration's query.tempo); the zero value is the defaults.
+	Limits config.TempoLimits
 }
 
 // API is the Tempo HTTP API.
@@ -53,16 +55,18 @@ func New(store Store, logger *slog.Logger, opts Options) *API {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	if opts.MaxLimit <= 0 {
-		opts.MaxLimit = 1000
+	if opts.Limits == (config.TempoLimits{}) {
+		opts.Limits = config.Default().Query.Tempo
 	}
-	if opts.TagSample <= 0 {
-		opts.TagSample = 50000
-	}
+	opts.Limits.DefaultResultLimit = max(opts.Limits.DefaultResultLimit, 1)
 	return &API{store: store, logger: logger, opts: opts}
 }
 
-// Register adds the API's routes to mux.
+// Register adds the API's routes to mux: every endpoint of Tempo's HTTP
+// API (https://grafana.com/docs/tempo/latest/api_docs/) but /ready,
+// /metrics and /debug/pprof, which the server serves for all its APIs.
+// Those of Tempo's distributed deployment and its experimental ones are
+// refused with a 501 naming what Horus offers instead (docs/tempo.md).
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/echo", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "echo", http.StatusOK)
@@ -81,6 +85,72 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v2/search/tag/{tag}/values", a.handle(a.tagValuesV2))
 	mux.HandleFunc("GET /api/metrics/query_range", a.handle(a.queryRange))
 	mux.HandleFunc("GET /api/metrics/query", a.handle(a.queryInstant))
+	mux.HandleFunc("GET /status", a.status)
+	mux.HandleFunc("GET /status/{endpoint}", a.status)
+	for pattern, instead := range unsupported {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, r.URL.Path+" is not supported by Horus: "+instead, http.StatusNotImplemented)
+		})
+	}
+}
+
+// unsupported are Tempo's endpoints Horus does not serve, each with what
+// to use instead.
+var unsupported = map[string]string{
+	"POST /api/v2/traces/diff": "Tempo's trace diff is experimental; fetch both traces with /api/v2/traces/<id>",
+	"/api/overrides":           "Horus has no per-tenant overrides; limits are in its configuration file (query.tempo, limits)",
+	"/querier/":                "Horus runs no separate querier; use /api/traces/<id> and /api/v2/traces/<id>",
+	"/memberlist":              "Horus is a single process without a memberlist",
+	"/live-store/":             "Horus is a single process without live stores; its head is queried directly",
+	"/distributor/ring":        "Horus is a single process without a ring",
+	"/partition-ring":          "Horus is a single process without a partition ring",
+	"/usage_metrics":           "Horus has no usage trackers; its own metrics are on /metrics",
+}
+
+// statusEndpoints are Tempo's /status/<endpoint> pages Horus answers.
+var statusEndpoints = []string{"version", "endpoints"}
+
+// status answers Tempo's /status pages as text: version and endpoints
+// (Tempo's routes Horus serves); /status alone prints both. The others
+// (services, config, runtime_config, overrides, usage-stats,
+// backendscheduler) describe Tempo's modules and are refused with a 501.
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	endpoints := statusEndpoints
+	if e := r.PathValue("endpoint"); e != "" {
+		if !slices.Contains(statusEndpoints, e) {
+			http.Error(w, "/status/"+e+" is not supported by Horus (it has /status/version and /status/endpoints; "+
+				"its configuration is its YAML file, its state in /metrics and /api/v1/events/status)", http.StatusNotImplemented)
+			return
+		}
+		endpoints = []string{e}
+	}
+	var b strings.Builder
+	for _, e := range endpoints {
+		b.WriteString("GET /status/" + e + "\n")
+		switch e {
+		case "version":
+			bi := buildinfo.Get()
+			fmt.Fprintf(&b, "horus, version %s (branch: %s, revision: %s)\n  build date: %s\n  go version: %s\n",
+				bi.Version, bi.Branch, bi.Revision, bi.BuildDate, bi.GoVersion)
+		case "endpoints":
+			for _, p := range servedEndpoints {
+				b.WriteString(p + "\n")
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// servedEndpoints lists Tempo's endpoints Horus serves, as /status/endpoints
+// prints them.
+var servedEndpoints = []string{
+	"GET /ready", "GET /metrics", "GET /debug/pprof/ (with web.enable_pprof)",
+	"GET /api/echo", "GET /api/status/buildinfo", "GET /status", "GET /status/version", "GET /status/endpoints",
+	"GET /api/traces/{traceID}", "GET /api/v2/traces/{traceID}", "GET /api/search",
+	"GET /api/search/tags", "GET /api/v2/search/tags", "GET /api/search/tag/{tag}/values",
+	"GET /api/v2/search/tag/{tag}/values", "GET /api/metrics/query_range", "GET /api/metrics/query",
+	"POST /otlp/v1/traces (and :4318/v1/traces, :4317 gRPC)", "POST /api/v2/spans (Zipkin)",
 }
 
 func badf(format string, args ...any) error { return httpx.Badf(format, args...) }

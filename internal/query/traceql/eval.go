@@ -109,6 +109,10 @@ func (t *Trace) nestedSet(i int) [3]int64 {
 	return t.nested[i]
 }
 
+// Parent is the index of span i's parent in the trace, -1 if it has none
+// there.
+func (t *Trace) Parent(i int) int { return t.parent[i] }
+
 // childCount is the number of span i's children in the trace.
 func (t *Trace) childCount(i int) int {
 	if t.children == nil {

@@ -153,8 +153,12 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		}
 		a := series[key.String()]
 		if a == nil {
-			if len(series) >= req.MaxSeries || (len(series)+1)*steps > MaxPoints {
-				tooMany = limitErr("the query has more than %d series: narrow it, or group by fewer values", req.MaxSeries)
+			switch {
+			case len(series) >= req.MaxSeries:
+				tooMany = limitErr("the query has more than %d series (query.tempo.max_response_series): narrow it, or group by fewer values", req.MaxSeries)
+				return
+			case (len(series)+1)*steps > MaxPoints:
+				tooMany = limitErr("the query has more than %d series × steps: narrow it, group by fewer values or choose a larger step", MaxPoints)
 				return
 			}
 			a = &acc{labels: seriesLabels(m, byVals, bucket)}

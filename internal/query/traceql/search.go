@@ -26,6 +26,10 @@ type SearchRequest struct {
 	// bound.
 	MinDuration, MaxDuration int64
 	Limit                    int // traces; 0: 20
+	// Each, if set, is given each trace the search matches, as it is
+	// found, and Search returns none: a caller that renders results at
+	// once holds one trace at a time, however large Limit.
+	Each func(TraceResult) error
 }
 
 // TraceResult is a trace a search matched.
@@ -60,7 +64,8 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 		return nil, st, err
 	}
 	var out []TraceResult
-	for len(ids) > 0 && len(out) < limit {
+	found := 0
+	for len(ids) > 0 && found < limit {
 		n := min(len(ids), batch)
 		traces, err := store.Traces(ctx, req.Tenant, ids[:n])
 		if err != nil {
@@ -78,12 +83,20 @@ func Search(ctx context.Context, store SpanStore, req SearchRequest) ([]TraceRes
 				continue
 			}
 			if sets := req.Query.Eval(t); len(sets) > 0 {
-				out = append(out, TraceResult{Trace: t, Spansets: sets})
-				if len(out) == limit {
+				found++
+				if req.Each != nil {
+					if err := req.Each(TraceResult{Trace: t, Spansets: sets}); err != nil {
+						return nil, st, err
+					}
+				} else {
+					out = append(out, TraceResult{Trace: t, Spansets: sets})
+				}
+				if found == limit {
 					break
 				}
 			}
 		}
+		clear(traces)
 		ids = ids[n:]
 	}
 	return out, st, nil
@@ -321,6 +334,35 @@ func storeField(a *Attribute) string {
 		return a.Name
 	}
 	return ""
+}
+
+// TraceLevel returns a field of q's conditions that is not the span's
+// own (trace-level intrinsics, parent., nested sets, span:childCount),
+// or nil: what a filter of one span at a time cannot answer.
+func TraceLevel(q *Query) *Attribute {
+	var found *Attribute
+	var walk func(Expr)
+	walk = func(e Expr) {
+		switch x := e.(type) {
+		case *Attribute:
+			switch {
+			case x.Scope == "parent", x.Intrinsic >= IRootName && x.Intrinsic <= ITraceID,
+				x.Intrinsic >= INestedSetParent && x.Intrinsic <= IChildCount:
+				if found == nil {
+					found = x
+				}
+			}
+		case *Binary:
+			walk(x.L)
+			walk(x.R)
+		case *Unary:
+			walk(x.X)
+		}
+	}
+	if f, ok := q.Root.(*Filter); ok {
+		walk(f.Cond)
+	}
+	return found
 }
 
 // SpanFields are the fields a search returns with each span: the
