@@ -53,6 +53,12 @@ type Config struct {
 	Traces TracesConfig `yaml:"traces"`
 	// Logs configures the log pipeline.
 	Logs LogsConfig `yaml:"logs"`
+	// SLOFiles are glob patterns of SLO files (Sloth prometheus/v1,
+	// OpenSLO v1 or Horus' own form; docs/slo.md) whose generated
+	// recording and alerting rules are loaded with the rule files and
+	// reloaded with them. Relative patterns in a config file are relative
+	// to the file, as Prometheus' rule_files are.
+	SLOFiles []string `yaml:"slo_files,omitempty"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -475,6 +481,11 @@ func parse(b []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Web.resolve(dir)
+	for i, p := range cfg.SLOFiles {
+		if dir != "" && p != "" && !filepath.IsAbs(p) {
+			cfg.SLOFiles[i] = filepath.Join(dir, p)
+		}
+	}
 	return cfg, nil
 }
 
@@ -766,6 +777,12 @@ func (c *Config) Validate() error {
 	}
 	if tl.MaxDuration < 0 || tl.MetricsMaxDuration < 0 {
 		add(fieldErr("query.tempo", "max_duration and metrics_max_duration must be >= 0"))
+	}
+
+	for _, p := range c.SLOFiles {
+		if _, err := filepath.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
+			add(fieldErr("slo_files", "%q is not a valid glob pattern", p))
+		}
 	}
 
 	if c.prom == nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,27 @@ func TestDataDirRelativeToFile(t *testing.T) {
 	}
 	if cfg, err = Load(f); err != nil || cfg.DataDir != "data" {
 		t.Errorf("default data_dir = %q, %v; want \"data\" (the working directory's)", cfg.DataDir, err)
+	}
+}
+
+// TestSLOFiles: relative slo_files patterns in a config file are relative
+// to the file (as Prometheus' rule_files); a malformed glob is refused by
+// name.
+func TestSLOFiles(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "horus.yml")
+	if err := os.WriteFile(f, []byte("slo_files: [slos/*.yml, /etc/horus/slo.yml]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(dir, "slos/*.yml"), "/etc/horus/slo.yml"}; !slices.Equal(cfg.SLOFiles, want) {
+		t.Errorf("slo_files = %q, want %q", cfg.SLOFiles, want)
+	}
+	cfg.SLOFiles = []string{"slos/[.yml"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "slo_files") {
+		t.Errorf("a malformed glob: %v, want an error naming slo_files", err)
 	}
 }
