@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,26 @@ type Config struct {
 	// reloaded with them. Relative patterns in a config file are relative
 	// to the file, as Prometheus' rule_files are.
 	SLOFiles []string `yaml:"slo_files,omitempty"`
+	// RuleFiles are glob patterns of Prometheus rule files (PromQL), as
+	// prometheus.yml's rule_files; relative patterns in a config file are
+	// relative to the file. A group labelled horus_query_language: logql
+	// or traceql is evaluated in that language (docs/alerting.md).
+	RuleFiles []string `yaml:"rule_files,omitempty"`
+	// LogQLRuleFiles are glob patterns of rule files whose groups are
+	// LogQL (Loki ruler files as they are), relative as RuleFiles.
+	LogQLRuleFiles []string `yaml:"logql_rule_files,omitempty"`
+	// TraceQLRuleFiles are glob patterns of rule files whose groups are
+	// TraceQL metrics queries, relative as RuleFiles.
+	TraceQLRuleFiles []string `yaml:"traceql_rule_files,omitempty"`
+	// Alerting is Prometheus' alerting section (alertmanagers with
+	// static_configs, timeout, api_version, path_prefix...;
+	// alert_relabel_configs), as in prometheus.yml.
+	Alerting yaml.MapSlice `yaml:"alerting,omitempty"`
+	// ExternalURL is the URL users reach Horus at, for the links in
+	// alerts (generatorURL, horus_url); default http://<http_addr>.
+	ExternalURL string `yaml:"external_url,omitempty"`
+	// Rules configures rule evaluation.
+	Rules RulesConfig `yaml:"rules"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -69,6 +90,28 @@ type Config struct {
 	// prom is Global and ScrapeConfigs loaded by Prometheus' own config
 	// loader, which validates them and fills their defaults.
 	prom *promconfig.Config
+}
+
+// RulesConfig configures the rule manager, as Prometheus' --rules.*
+// flags do (evaluation_interval is global's, as in prometheus.yml).
+type RulesConfig struct {
+	// OutageTolerance is the longest outage of Horus after which a
+	// pending or firing alert's 'for' state is restored
+	// (--rules.alert.for-outage-tolerance, 1h).
+	OutageTolerance model.Duration `yaml:"outage_tolerance"`
+	// ForGracePeriod is the least 'for' time left to an alert restored
+	// after an outage (--rules.alert.for-grace-period, 10m).
+	ForGracePeriod model.Duration `yaml:"for_grace_period"`
+	// ResendDelay is how often a firing alert is sent again
+	// (--rules.alert.resend-delay, 1m).
+	ResendDelay model.Duration `yaml:"resend_delay"`
+	// TraceQLRange is the span of time a TraceQL metrics rule counts at
+	// each evaluation ([t - range, t)), which TraceQL cannot say in the
+	// query (default 5m).
+	TraceQLRange model.Duration `yaml:"traceql_range"`
+	// NotificationQueueCapacity is the alerts queued for each
+	// Alertmanager (--alertmanager.notification-queue-capacity, 10000).
+	NotificationQueueCapacity int `yaml:"notification_queue_capacity"`
 }
 
 // OTLPConfig holds the listen addresses of the OTLP receivers. An empty
@@ -421,6 +464,13 @@ func Default() *Config {
 			Redaction:        Redaction{Enabled: true, Config: redact.Default()},
 			JSONLines:        jsonlines.DefaultFields(),
 		},
+		Rules: RulesConfig{
+			OutageTolerance:           model.Duration(time.Hour),
+			ForGracePeriod:            model.Duration(10 * time.Minute),
+			ResendDelay:               model.Duration(time.Minute),
+			TraceQLRange:              model.Duration(5 * time.Minute),
+			NotificationQueueCapacity: 10000,
+		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
 			MaxSamples:    50000000,
@@ -481,32 +531,39 @@ func parse(b []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Web.resolve(dir)
-	for i, p := range cfg.SLOFiles {
-		if dir != "" && p != "" && !filepath.IsAbs(p) {
-			cfg.SLOFiles[i] = filepath.Join(dir, p)
+	for _, files := range [][]string{cfg.SLOFiles, cfg.LogQLRuleFiles, cfg.TraceQLRuleFiles} {
+		for i, p := range files {
+			if dir != "" && p != "" && !filepath.IsAbs(p) {
+				files[i] = filepath.Join(dir, p)
+			}
 		}
 	}
 	return cfg, nil
 }
 
-// loadPrometheus loads the global and scrape_configs sections with
-// Prometheus' config loader; dir resolves relative file paths.
+// loadPrometheus loads the global, scrape_configs, rule_files and
+// alerting sections with Prometheus' config loader; dir resolves relative
+// file paths (rule_files too, as Prometheus resolves them against
+// prometheus.yml's directory).
 func (c *Config) loadPrometheus(dir string) error {
 	sub := struct {
 		Global        yaml.MapSlice   `yaml:"global,omitempty"`
 		ScrapeConfigs []yaml.MapSlice `yaml:"scrape_configs,omitempty"`
-	}{c.Global, c.ScrapeConfigs}
+		RuleFiles     []string        `yaml:"rule_files,omitempty"`
+		Alerting      yaml.MapSlice   `yaml:"alerting,omitempty"`
+	}{c.Global, c.ScrapeConfigs, c.RuleFiles, c.Alerting}
 	b, err := yaml.Marshal(sub)
 	if err != nil {
-		return fmt.Errorf("global/scrape_configs: %w", err)
+		return fmt.Errorf("global/scrape_configs/rule_files/alerting: %w", err)
 	}
 	pc, err := promconfig.Load(string(b), nil)
 	if err != nil {
-		return &FieldError{Field: "global/scrape_configs", Err: err}
+		return &FieldError{Field: "global/scrape_configs/rule_files/alerting", Err: err}
 	}
 	if dir != "" {
 		pc.SetDirectory(dir)
 	}
+	c.RuleFiles = pc.RuleFiles
 	c.prom = pc
 	return nil
 }
@@ -783,6 +840,28 @@ func (c *Config) Validate() error {
 		if _, err := filepath.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
 			add(fieldErr("slo_files", "%q is not a valid glob pattern", p))
 		}
+	}
+	for field, files := range map[string][]string{"rule_files": c.RuleFiles, "logql_rule_files": c.LogQLRuleFiles, "traceql_rule_files": c.TraceQLRuleFiles} {
+		for _, p := range files {
+			if _, err := filepath.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
+				add(fieldErr(field, "%q is not a valid glob pattern", p))
+			}
+		}
+	}
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
+			add(fieldErr("external_url", "must be an absolute URL such as https://horus.example.com; got %q", c.ExternalURL))
+		}
+	}
+	r := c.Rules
+	if r.OutageTolerance < 0 || r.ForGracePeriod < 0 || r.ResendDelay < 0 {
+		add(fieldErr("rules", "outage_tolerance, for_grace_period and resend_delay must be >= 0"))
+	}
+	if r.TraceQLRange <= 0 {
+		add(fieldErr("rules.traceql_range", "must be > 0; got %v", r.TraceQLRange))
+	}
+	if r.NotificationQueueCapacity < 1 {
+		add(fieldErr("rules.notification_queue_capacity", "must be >= 1; got %d", r.NotificationQueueCapacity))
 	}
 
 	if c.prom == nil {

@@ -329,3 +329,62 @@ func TestSLOFiles(t *testing.T) {
 		t.Errorf("a malformed glob: %v, want an error naming slo_files", err)
 	}
 }
+
+// TestRuleFilesAndAlerting: rule_files and alerting are Prometheus'
+// sections, loaded by its loader (relative rule files against the config
+// file's directory, alertmanagers' defaults filled); logql_rule_files and
+// traceql_rule_files are relative the same way; a bad alerting section is
+// refused naming it.
+func TestRuleFilesAndAlerting(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "horus.yml")
+	body := `rule_files: [rules/*.yml]
+logql_rule_files: [logs/*.yml]
+traceql_rule_files: [/etc/horus/traces.yml]
+external_url: https://horus.example.com
+global:
+  evaluation_interval: 30s
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["localhost:9093"]
+      timeout: 5s
+`
+	if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pc := cfg.PrometheusConfig()
+	if want := []string{filepath.Join(dir, "rules/*.yml")}; !slices.Equal(pc.RuleFiles, want) || !slices.Equal(cfg.RuleFiles, want) {
+		t.Errorf("rule_files = %q / %q, want %q", pc.RuleFiles, cfg.RuleFiles, want)
+	}
+	if want := []string{filepath.Join(dir, "logs/*.yml")}; !slices.Equal(cfg.LogQLRuleFiles, want) {
+		t.Errorf("logql_rule_files = %q, want %q", cfg.LogQLRuleFiles, want)
+	}
+	if got := time.Duration(pc.GlobalConfig.EvaluationInterval); got != 30*time.Second {
+		t.Errorf("evaluation_interval = %v", got)
+	}
+	ams := pc.AlertingConfig.AlertmanagerConfigs
+	if len(ams) != 1 || time.Duration(ams[0].Timeout) != 5*time.Second || ams[0].APIVersion != "v2" {
+		t.Errorf("alertmanagers = %+v", ams)
+	}
+	for _, bad := range []string{
+		"alerting:\n  alertmanagers:\n    - api_version: v9\n",
+		"rule_files: ['rules/[.yml']\n",
+		"external_url: horus.example.com\n",
+	} {
+		cfg, err := Parse([]byte(bad))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}
