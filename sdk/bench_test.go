@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/horus-obs/horus/sdk"
-	"github.com/horus-obs/horus/sdk/metrics"
 )
 
 // discardProcessor ends spans without exporting them: the benchmarks
@@ -40,21 +39,17 @@ func serve(b *testing.B, h http.Handler) {
 	b.Helper()
 	req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
 	b.ReportAllocs()
-	cpu := cpuTime()
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("status %d", w.Code)
-		}
+		serveOne(b, h, req)
 	}
-	reportCPU(b, cpu)
 }
 
-// reportCPU reports the process CPU time per operation since cpu, as
-// cpu-ns/op (garbage collection included).
-func reportCPU(b *testing.B, cpu time.Duration) {
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+func serveOne(b *testing.B, h http.Handler, req *http.Request) {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d", w.Code)
+	}
 }
 
 // BenchmarkMiddleware serves GET /items/{id} through a ServeMux, each
@@ -76,53 +71,90 @@ func reportCPU(b *testing.B, cpu time.Duration) {
 //     mux runs: the SDK asks ServeMux.Handler), nor handle request ids,
 //     request log fields or panics.
 func BenchmarkMiddleware(b *testing.B) {
-	start := func(b *testing.B, level slog.Level) *sdk.Telemetry {
-		tel, shutdown, err := sdk.Start(context.Background(), sdk.Config{
-			Service: "bench", LogWriter: io.Discard, LogLevel: level,
-			SpanProcessors: []sdktrace.SpanProcessor{discardProcessor{}},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = shutdown(context.Background()) })
-		return tel
+	for _, name := range middlewareVariants {
+		b.Run(name, func(b *testing.B) { serve(b, middlewareHandler(b, name)) })
 	}
-	b.Run("sdk", func(b *testing.B) {
-		tel := start(b, slog.LevelInfo)
-		serve(b, tel.Middleware(benchMux()))
-	})
-	b.Run("sdk-no-request-log", func(b *testing.B) {
-		tel := start(b, slog.LevelWarn)
-		serve(b, tel.Middleware(benchMux()))
-	})
-	b.Run("otelhttp+client_golang", func(b *testing.B) {
-		tel := start(b, slog.LevelWarn) // for the same TracerProvider and propagator
-		reg := prometheus.NewRegistry()
-		requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "h"}, []string{"method", "route", "status"})
-		duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "h", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
-		inProgress := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "http_requests_in_progress", Help: "h"}, []string{"method"})
-		reg.MustRegister(requests, duration, inProgress)
-		mux := benchMux()
-		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+}
+
+// BenchmarkMiddlewarePaired times the three variants of BenchmarkMiddleware
+// in alternating slices of 200 requests, so that the load of a shared
+// machine, which comes and goes, falls on each alike; it reports each
+// one's ns per request and the SDK's ratios to the baseline. One b.N is
+// one request of each.
+//
+//	go test -run '^$' -bench MiddlewarePaired -benchtime 20000x -count 10 .
+func BenchmarkMiddlewarePaired(b *testing.B) {
+	hs := make([]http.Handler, len(middlewareVariants))
+	for i, name := range middlewareVariants {
+		hs[i] = middlewareHandler(b, name)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
+	spent := make([]time.Duration, len(hs))
+	const slice = 200
+	for done := 0; done < b.N; done += slice {
+		n := min(slice, b.N-done)
+		for i, h := range hs {
 			start := time.Now()
-			g := inProgress.WithLabelValues(r.Method)
-			g.Inc()
-			defer g.Dec()
-			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-			mux.ServeHTTP(sw, r)
-			route := r.Pattern[len(r.Method)+1:]
-			var ex prometheus.Labels
-			if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
-				ex = prometheus.Labels{"trace_id": sc.TraceID().String()}
+			for range n {
+				serveOne(b, h, req)
 			}
-			requests.WithLabelValues(r.Method, route, statusText(sw.status)).(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
-			duration.WithLabelValues(r.Method, route).(prometheus.ExemplarObserver).ObserveWithExemplar(time.Since(start).Seconds(), ex)
-		})
-		serve(b, otelhttp.NewHandler(inner, "",
-			otelhttp.WithTracerProvider(tel.TracerProvider),
-			otelhttp.WithPropagators(tel.Propagator),
-			otelhttp.WithMeterProvider(noopmetric.NewMeterProvider())))
+			spent[i] += time.Since(start)
+		}
+	}
+	for i, name := range middlewareVariants {
+		b.ReportMetric(float64(spent[i].Nanoseconds())/float64(b.N), name+"-ns/op")
+	}
+	b.ReportMetric(float64(spent[1])/float64(spent[0]), "sdk-no-request-log/baseline")
+	b.ReportMetric(float64(spent[2])/float64(spent[0]), "sdk/baseline")
+}
+
+// middlewareVariants are the handlers compared, the baseline first.
+var middlewareVariants = []string{"otelhttp+client_golang", "sdk-no-request-log", "sdk"}
+
+// middlewareHandler builds one of middlewareVariants over benchMux, on a
+// Telemetry of its own whose spans are sampled and discarded.
+func middlewareHandler(b *testing.B, name string) http.Handler {
+	level := slog.LevelInfo
+	if name != "sdk" {
+		level = slog.LevelWarn // no "request completed" line
+	}
+	tel, shutdown, err := sdk.Start(context.Background(), sdk.Config{
+		Service: "bench", LogWriter: io.Discard, LogLevel: level,
+		SpanProcessors: []sdktrace.SpanProcessor{discardProcessor{}},
 	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = shutdown(context.Background()) })
+	if name != "otelhttp+client_golang" {
+		return tel.Middleware(benchMux())
+	}
+	// The baseline, on the same TracerProvider and propagator.
+	reg := prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "h"}, []string{"method", "route", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "h", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
+	inProgress := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "http_requests_in_progress", Help: "h"}, []string{"method"})
+	reg.MustRegister(requests, duration, inProgress)
+	mux := benchMux()
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		g := inProgress.WithLabelValues(r.Method)
+		g.Inc()
+		defer g.Dec()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		route := r.Pattern[len(r.Method)+1:]
+		var ex prometheus.Labels
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
+			ex = prometheus.Labels{"trace_id": sc.TraceID().String()}
+		}
+		requests.WithLabelValues(r.Method, route, statusText(sw.status)).(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
+		duration.WithLabelValues(r.Method, route).(prometheus.ExemplarObserver).ObserveWithExemplar(time.Since(start).Seconds(), ex)
+	})
+	return otelhttp.NewHandler(inner, "",
+		otelhttp.WithTracerProvider(tel.TracerProvider),
+		otelhttp.WithPropagators(tel.Propagator),
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()))
 }
 
 type statusWriter struct {
@@ -140,52 +172,4 @@ func statusText(code int) string {
 		return "200"
 	}
 	return http.StatusText(code)
-}
-
-// BenchmarkCounter and BenchmarkHistogram compare an observation on a
-// vector made by the metrics Factory (hygiene checks at creation, series
-// cap at lookup) with one on a plain client_golang vector: a lookup of an
-// existing series by three (two) label values, then Inc (Observe).
-func BenchmarkCounter(b *testing.B) {
-	opts := prometheus.CounterOpts{Name: "http_requests_total", Help: "Requests."}
-	b.Run("factory", func(b *testing.B) {
-		v, err := metrics.NewFactory(prometheus.NewRegistry(), metrics.Options{}).NewCounterVec(opts, "method", "route", "status")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			v.WithLabelValues("GET", "/items/{id}", "200").Inc()
-		}
-	})
-	b.Run("client_golang", func(b *testing.B) {
-		v := prometheus.NewCounterVec(opts, []string{"method", "route", "status"})
-		prometheus.NewRegistry().MustRegister(v)
-		b.ReportAllocs()
-		for b.Loop() {
-			v.WithLabelValues("GET", "/items/{id}", "200").Inc()
-		}
-	})
-}
-
-func BenchmarkHistogram(b *testing.B) {
-	opts := prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "Latency.", Buckets: prometheus.DefBuckets}
-	b.Run("factory", func(b *testing.B) {
-		v, err := metrics.NewFactory(prometheus.NewRegistry(), metrics.Options{}).NewHistogramVec(opts, "method", "route")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			v.WithLabelValues("GET", "/items/{id}").Observe(0.042)
-		}
-	})
-	b.Run("client_golang", func(b *testing.B) {
-		v := prometheus.NewHistogramVec(opts, []string{"method", "route"})
-		prometheus.NewRegistry().MustRegister(v)
-		b.ReportAllocs()
-		for b.Loop() {
-			v.WithLabelValues("GET", "/items/{id}").Observe(0.042)
-		}
-	})
 }

@@ -60,6 +60,13 @@ type Config struct {
 	LogWriter io.Writer
 	// LogLevel is the minimum level logged. nil is slog.LevelInfo.
 	LogLevel slog.Leveler
+	// RequestLogLevel is the level of Middleware's "request completed" line
+	// for a request answered below 500 (a 5xx is logged at error level).
+	// The zero value is slog.LevelInfo; slog.LevelDebug keeps the lines out
+	// of an Info log, which saves the line's cost on a busy service (see
+	// docs/benchmarks.md) while the RED metrics and spans still count every
+	// request.
+	RequestLogLevel slog.Level
 	// ExportLogs also sends every log record over OTLP/HTTP to Endpoint
 	// through the OpenTelemetry slog bridge, with the trace context of the
 	// record's context. Ignored without an endpoint.
@@ -74,10 +81,12 @@ type Config struct {
 	// Prometheus' usual scrape interval.
 	MetricsInterval time.Duration
 
-	// NativeHistograms adds a native (sparse, exponential) histogram with
-	// bucket factor 1.1 to the SDK's duration histograms, beside the
-	// classic buckets, which are always kept so that scrapers without
-	// native histogram support still read them.
+	// NativeHistograms adds a native (sparse, exponential) histogram, bucket
+	// factor 1.1, to every histogram created through Telemetry.Metrics (the
+	// SDK's duration histograms included), beside the classic buckets,
+	// which are always kept so that scrapers and the text and OpenMetrics
+	// formats without native histograms still read them. Native histograms
+	// are exposed in Prometheus' protobuf format only.
 	NativeHistograms bool
 	// SeriesLimit caps the series of each metric created through
 	// Telemetry.Metrics (the HTTP metrics of Middleware and Transport

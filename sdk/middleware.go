@@ -102,9 +102,10 @@ func newServerMetrics(f *metrics.Factory) (*serverMetrics, error) {
 //     in X-Request-ID, and puts it in the request's log fields
 //     (logging.WithFields), so every log line written with the request's
 //     context carries request_id beside trace_id and span_id;
-//   - logs "request started" (debug level) and "request completed" (info,
-//     error for a 5xx status) with method, route, path, status and
-//     duration_ms;
+//   - logs "request started" (debug level) and "request completed"
+//     (Config.RequestLogLevel, info by default; error for a 5xx status)
+//     with method, route, path, status and duration_ms (milliseconds, to
+//     the microsecond);
 //   - recovers a handler's panic: logs it at error level with its stack,
 //     counts it in http_server_panics_total{method,route}, records it on the
 //     span, and answers 500 Internal Server Error when nothing was written
@@ -220,7 +221,7 @@ func (h *serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		observe(t.http.duration.WithLabelValues(method, route), elapsed.Seconds(), exemplar)
 		releaseExemplar(exemplar)
 
-		level := slog.LevelInfo
+		level := t.requestLogLevel
 		if status >= 500 {
 			level = slog.LevelError
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -776,4 +777,46 @@ func TestSeriesLimitBoundsRoutes(t *testing.T) {
 	if d == nil || d.GetCounter().GetValue() != 15 {
 		t.Errorf("dropped series lookups of http_requests_total: %v, want 15", d)
 	}
+}
+
+// TestSetGlobal: SetGlobal makes t the OpenTelemetry and slog default.
+func TestSetGlobal(t *testing.T) {
+	prevTP, prevProp, prevLog := otel.GetTracerProvider(), otel.GetTextMapPropagator(), slog.Default()
+	defer func() {
+		otel.SetTracerProvider(prevTP)
+		otel.SetTextMapPropagator(prevProp)
+		slog.SetDefault(prevLog)
+	}()
+	s := startService(t, sdk.Config{Service: "global"})
+	s.SetGlobal()
+	_, span := otel.Tracer("lib").Start(context.Background(), "library work")
+	span.End()
+	if got := waitSpan(t, s.spans, "library work", func(sp sdktrace.ReadOnlySpan) bool { return sp.Name() == "library work" }); resourceAttr(got, "service.name") != "global" {
+		t.Errorf("global tracer's span under service %q", resourceAttr(got, "service.name"))
+	}
+	if f := otel.GetTextMapPropagator().Fields(); !slices.Contains(f, "traceparent") || !slices.Contains(f, "b3") {
+		t.Errorf("global propagator fields %q", f)
+	}
+	slog.Info("via slog's default")
+	s.logs.line(t, "via slog's default", nil)
+}
+
+// TestRequestLogLevel: "request completed" lines of successful requests
+// can be moved below the logger's level; failures stay at error.
+func TestRequestLogLevel(t *testing.T) {
+	s := startService(t, sdk.Config{RequestLogLevel: slog.LevelDebug})
+	srv := httptest.NewServer(s.Middleware(shopMux(s)))
+	defer srv.Close()
+	get(t, srv.URL+"/items/1", nil)
+	get(t, srv.URL+"/fail", nil)
+	var completed []string
+	for _, l := range s.logs.lines(t) {
+		if l["msg"] == "request completed" {
+			completed = append(completed, fmt.Sprint(l["level"], " ", l["route"]))
+		}
+	}
+	if !slices.Equal(completed, []string{"ERROR /fail"}) {
+		t.Errorf("request completed lines %q, want only the 502's", completed)
+	}
+	s.logs.line(t, "item viewed", nil) // the handler's own line is still written
 }

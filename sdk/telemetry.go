@@ -68,6 +68,8 @@ type Telemetry struct {
 	// fields, secrets redacted; with Config.ExportLogs also over OTLP.
 	Logger *slog.Logger
 
+	requestLogLevel slog.Level // Config.RequestLogLevel
+
 	loggerProvider *sdklog.LoggerProvider   // nil unless logs are exported
 	meterProvider  *sdkmetric.MeterProvider // nil unless metrics are pushed
 
@@ -81,9 +83,11 @@ type Telemetry struct {
 // up later as export errors through otel.Handle).
 //
 // shutdown flushes the spans and logs still batched, pushes the metrics a
-// last time when they are pushed, and stops every provider; ctx bounds how
-// long it waits. It returns the providers' errors joined, and is safe to call
-// more than once: later calls return the first call's result.
+// last time when they are pushed, and stops every provider, in that order;
+// ctx bounds how long it waits. It returns the providers' errors joined, a
+// final export that failed (receiver unreachable, data refused) included,
+// and is safe to call more than once: later calls return the first call's
+// result without doing anything.
 func Start(ctx context.Context, cfg Config) (*Telemetry, func(context.Context) error, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err
@@ -101,7 +105,7 @@ func Start(ctx context.Context, cfg Config) (*Telemetry, func(context.Context) e
 		return nil, nil, err
 	}
 
-	t := &Telemetry{Resource: res}
+	t := &Telemetry{Resource: res, requestLogLevel: cfg.RequestLogLevel}
 	var stops []func(context.Context) error
 	fail := func(err error) (*Telemetry, func(context.Context) error, error) {
 		for i := len(stops) - 1; i >= 0; i-- {
