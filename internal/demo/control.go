@@ -86,7 +86,7 @@ func (d *Demo) controlHandler() http.Handler {
 		answer(w, http.StatusOK, fs, err)
 	})
 	mux.HandleFunc("POST /api/demo/faults", func(w http.ResponseWriter, r *http.Request) {
-		f, status, err := readFaultJSON(w, r)
+		f, status, err := fault.ReadFault(w, r)
 		if err != nil {
 			writeControlError(w, status, err)
 			return
@@ -210,32 +210,6 @@ func localOnly(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// readFaultJSON reads a fault to add: a JSON fault (fault.Fault's JSON
-// form) or {"spec": "<spec>"} (fault.Parse).
-func readFaultJSON(w http.ResponseWriter, r *http.Request) (fault.Fault, int, error) {
-	var raw map[string]json.RawMessage
-	if status, err := readControlJSON(w, r, &raw); err != nil {
-		return fault.Fault{}, status, err
-	}
-	if spec, ok := raw["spec"]; ok && len(raw) == 1 {
-		var text string
-		if err := json.Unmarshal(spec, &text); err != nil {
-			return fault.Fault{}, http.StatusBadRequest, fmt.Errorf("spec: %w", err)
-		}
-		f, err := fault.Parse(text)
-		if err != nil {
-			return fault.Fault{}, http.StatusBadRequest, fmt.Errorf("spec: %w", err)
-		}
-		return f, 0, nil
-	}
-	b, _ := json.Marshal(raw)
-	var f fault.Fault
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fault.Fault{}, http.StatusBadRequest, err
-	}
-	return f, 0, nil
 }
 
 // maxRate bounds the load's peak rate, checkouts per second.

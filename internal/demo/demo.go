@@ -536,8 +536,14 @@ func (d *Demo) stop(ctx context.Context) error {
 // change reports ev to the OnChange hook and the demo's log.
 func (d *Demo) change(ev ChangeEvent) {
 	ev.Time = time.Now()
-	d.logger.Info("change", "kind", ev.Kind, "service", ev.Service, "instance", ev.Instance,
-		"version", ev.Version, "scenario", ev.Scenario, "fault_id", ev.FaultID, "detail", ev.Detail)
+	attrs := []any{"kind", ev.Kind}
+	for _, kv := range [][2]string{{"service", ev.Service}, {"instance", ev.Instance}, {"version", ev.Version},
+		{"previous", ev.Previous}, {"scenario", ev.Scenario}, {"fault_id", ev.FaultID}, {"detail", ev.Detail}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	d.logger.Info("change", attrs...)
 	d.faults.mu.Lock()
 	d.faults.changes = append(d.faults.changes, ev)
 	if len(d.faults.changes) > changeHistory {

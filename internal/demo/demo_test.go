@@ -344,12 +344,7 @@ func TestDemo(t *testing.T) {
 
 	// A fault through the parent: payments-2 refuses connections.
 	ctx := context.Background()
-	var p2 InstanceStatus
-	for _, in := range d.Instances() {
-		if in.InstanceID == "payments-2" {
-			p2 = in
-		}
-	}
+	p2 := instanceStatus(d, "payments-2")
 	st, err := d.AddFault(ctx, fault.Fault{Kind: fault.KindRefuse, Target: fault.Target{Service: "payments", Instance: "2"}})
 	if err != nil || !slices.Equal(st.Instances, []string{"payments-2"}) {
 		t.Fatalf("add fault: %+v, %v", st, err)
@@ -361,26 +356,48 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("faults: %+v, %v", fs, err)
 	}
 
-	// A deploy of payments-2: a new process, the new version, the same
-	// address, and the fault given again to the new process.
-	res, err := d.Deploy(ctx, DeployRequest{Service: "payments", Instance: "2", Version: "2.0.0"})
-	if err != nil || len(res.Instances) != 1 || res.Previous["payments-2"] != DefaultVersion {
-		t.Fatalf("deploy: %+v, %v", res, err)
-	}
-	if in := res.Instances[0]; in.PID == p2.PID || in.Version != "2.0.0" || in.Addr != p2.Addr || !in.Running {
-		t.Fatalf("after the deploy: %+v (before: %+v)", in, p2)
-	}
-	if _, err := net.DialTimeout("tcp", p2.Addr, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("dial payments-2 after the deploy: %v, want connection refused (the fault again)", err)
-	}
 	if found, err := d.RemoveFault(ctx, st.Fault.ID); !found || err != nil {
 		t.Fatalf("remove fault: %v, %v", found, err)
 	}
-	c, err := net.DialTimeout("tcp", p2.Addr, 2*time.Second)
-	if err != nil {
-		t.Fatalf("dial payments-2 after the fault: %v", err)
+	dialOK(t, p2.Addr)
+
+	// Scenario 1: a deploy of payments-2 carrying two faults. A new
+	// process, the new version, the same address, refusing connections
+	// from its start; off, the faults end and the deploy is rolled back.
+	sc, err := d.StartScenario(ctx, "1")
+	if err != nil || !sc.Active || sc.Name != "payments-bad-config" {
+		t.Fatalf("scenario 1: %+v, %v", sc, err)
 	}
-	_ = c.Close()
+	after := instanceStatus(d, "payments-2")
+	if after.PID == p2.PID || after.Version != fault.BadConfigVersion || after.Addr != p2.Addr || !after.Running {
+		t.Fatalf("payments-2 after the scenario's deploy: %+v (before: %+v)", after, p2)
+	}
+	if _, err := net.DialTimeout("tcp", p2.Addr, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial payments-2 after the deploy: %v, want connection refused", err)
+	}
+	if fs, err := d.Faults(ctx); err != nil || len(fs) != 2 || !slices.Equal(fs[0].Instances, []string{"payments-2"}) ||
+		fs[0].Fault.Version != fault.BadConfigVersion {
+		t.Fatalf("faults of scenario 1: %+v, %v", fs, err)
+	}
+	if err := d.StopScenario(ctx); err != nil {
+		t.Fatalf("scenario off: %v", err)
+	}
+	if back := instanceStatus(d, "payments-2"); back.Version != DefaultVersion || back.PID == after.PID || !back.Running {
+		t.Fatalf("payments-2 after the rollback: %+v", back)
+	}
+	dialOK(t, p2.Addr)
+	if fs, err := d.Faults(ctx); err != nil || len(fs) != 0 {
+		t.Fatalf("faults after scenario off: %+v, %v", fs, err)
+	}
+	var kinds []string
+	for _, ev := range d.Changes() {
+		kinds = append(kinds, ev.Kind)
+	}
+	want := []string{"fault_added", "fault_removed", "fault_added", "fault_added", "deploy", "scenario_on",
+		"fault_removed", "fault_removed", "rollback", "scenario_off"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("change events %v, want %v", kinds, want)
+	}
 
 	// Stop: every service process gone.
 	var pids []int
@@ -395,6 +412,25 @@ func TestDemo(t *testing.T) {
 	if alive := living(pids); len(alive) > 0 {
 		t.Fatalf("service processes alive after Stop: %v", alive)
 	}
+}
+
+func instanceStatus(d *Demo, id string) InstanceStatus {
+	for _, in := range d.Instances() {
+		if in.InstanceID == id {
+			return in
+		}
+	}
+	return InstanceStatus{}
+}
+
+// dialOK checks that addr accepts a connection.
+func dialOK(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	_ = c.Close()
 }
 
 // living returns the pids among pids whose process exists and is not a

@@ -16,7 +16,7 @@ func DayShape(hour float64) float64 {
 		d = math.Min(d, 24-d) // the day wraps around midnight
 		return math.Exp(-(d * d) / (2 * width * width))
 	}
-	v := 0.12 + 0.7*bump(12.5, 2.5) + 0.88*bump(20, 2)
+	v := 0.12 + 0.7*bump(12.5, 2.5) + 0.87*bump(20, 2)
 	return math.Min(v, 1)
 }
 
@@ -66,7 +66,7 @@ func (z *zipf) draw(r *rand.Rand) int {
 }
 
 // OrderSize draws an order's item count from a Pareto distribution with
-// minimum 1 and shape 1.3, capped at maxItems: about 88% of orders have
+// minimum 1 and shape 1.3, capped at maxItems: about 90% of orders have
 // 1 to 5 items, and one in 400 has 100 or more (P(X > x) = x^-1.3).
 func OrderSize(r *rand.Rand, maxItems int) int {
 	x := math.Pow(1-r.Float64(), -1/paretoShape) // inverse CDF, in [1, ∞)
