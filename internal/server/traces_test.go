@@ -421,7 +421,7 @@ func TestTempoAPIErrors(t *testing.T) {
 		{"/api/metrics/query_range?q=%7B%7D", "", 400, "not a metrics query"},
 		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&step=0", "", 400, "invalid step"},
 		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&start=10&end=5", "", 400, "start must be before end"},
-		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&since=1h&step=0.1", "", 400, "too many"},
+		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&since=1h&step=0.1", "", 400, "step of 100ms is too small, minimum step for given range is 360ms"},
 		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()"), "", 200, `{"series":[],"metrics":{"inspectedSpans":"0","completedJobs":1,"totalJobs":1}}`},
 		{"/api/metrics/query?q=" + url.QueryEscape("{} | rate("), "", 400, "invalid TraceQL query"},
 		// The service graph answers as Prometheus' API does.
