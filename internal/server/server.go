@@ -38,6 +38,7 @@ import (
 	"github.com/horus-obs/horus/internal/api/servicegraph"
 	"github.com/horus-obs/horus/internal/api/tempo"
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/changes"
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/ingest/jsonlines"
@@ -63,6 +64,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	metrics *metrics.Store
 	events  *events.Store
+	changes *changes.Store
 	scraper *horusscrape.Scraper
 	derived []derived         // span metrics and the service graph, if on
 	sampler *pipeline.Sampler // nil: tail sampling off
@@ -142,6 +144,14 @@ func (s *Server) build() (err error) {
 		return err
 	}
 
+	// Change events: kept in the event store, a sample each in the metrics
+	// store; the versions known are read back so that a restart makes no
+	// change for a version already recorded.
+	s.changes = changes.New(s.events, s.metrics, changes.Options{Logger: logger.With("component", "changes"), Registerer: s.reg})
+	if _, err := s.changes.Seed(context.Background()); err != nil {
+		return fmt.Errorf("change events: %w", err)
+	}
+
 	engine, err := prom.NewEngine(logger, s.reg, prom.EngineOptions{
 		Timeout:        time.Duration(cfg.Query.Timeout),
 		MaxSamples:     cfg.Query.MaxSamples,
@@ -179,7 +189,7 @@ func (s *Server) build() (err error) {
 	rw := remotewrite.New(guard, im, logger.With("component", "remote_write"), remotewrite.Options{Body: body})
 	otlpMetrics := otlp.NewPromMetrics(guard, func() promconfig.OTLPConfig { return promCfg.OTLPConfig },
 		time.Duration(cfg.Query.LookbackDelta), logger.With("component", "otlp"))
-	traces := &pipeline.Traces{Store: s.events}
+	traces := &pipeline.Traces{Store: s.events, Derivers: []pipeline.SpanDeriver{s.changes}}
 	if sm := cfg.Traces.SpanMetrics; sm.Enabled {
 		m := pipeline.NewSpanMetrics(pipeline.SpanMetricsOptions{Dimensions: sm.Dimensions, MaxSeries: sm.MaxSeries}, s.reg)
 		traces.Derivers = append(traces.Derivers, m)
@@ -210,7 +220,7 @@ func (s *Server) build() (err error) {
 		MaxEvents:     cfg.Limits.MaxSpanEvents,
 		MaxLinks:      cfg.Limits.MaxSpanLinks,
 	}
-	logs, err := newLogs(cfg.Logs, s.events, s.reg)
+	logs, err := newLogs(cfg.Logs, s.changes.WatchLogs(s.events), s.reg)
 	if err != nil {
 		return err
 	}
@@ -230,7 +240,7 @@ func (s *Server) build() (err error) {
 		streamAttrs[a] = true
 	}
 	receiver := otlp.New(otlp.Consumers{
-		Metrics: otlpMetrics,
+		Metrics: s.changes.WatchMetrics(otlpMetrics),
 		Traces:  &otlp.EventSpans{Limits: spanLimits, Sink: traces},
 		Logs:    &otlp.EventLogs{Limits: logLimits, StreamAttributes: streamAttrs, Sink: logs},
 	}, im, logger.With("component", "otlp"), otlp.Options{Body: body})
@@ -256,6 +266,9 @@ func (s *Server) build() (err error) {
 	mux.Handle("/api/v1/", &tenantReads{next: api.Handler(), store: s.metrics, tenancy: tenancy})
 	mux.Handle("/api/v1/write", postOnly(write(rw, remoteWriteEndpoint)))
 	mux.HandleFunc("GET /api/v1/events/status", s.eventsStatus)
+	mux.Handle("/api/v1/changes", s.changes.Handler(body, func(h http.Handler) http.Handler {
+		return write(h, writeEndpoint{"changes", "api", "application/json"})
+	}))
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout), Limits: cfg.Query.Tempo}).Register(mux)
 	otlpMux := http.NewServeMux()
@@ -297,7 +310,7 @@ func (s *Server) build() (err error) {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
 	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)
