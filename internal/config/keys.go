@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/horus-obs/horus/internal/yamlkeys"
 )
 
 // checkKeys walks a YAML document against the Config struct and reports,
@@ -30,34 +31,6 @@ func checkKeys(b []byte) error {
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-// yamlFields lists the YAML keys of a struct type, inline fields' keys
-// included.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		if strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
-			for k, v := range yamlFields(f.Type) {
-				out[k] = v
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
 func walkKeys(v any, t reflect.Type, path string, errs *[]error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -75,7 +48,7 @@ func walkKeys(v any, t reflect.Type, path string, errs *[]error) {
 			*errs = append(*errs, &FieldError{Field: orTop(path), Err: fmt.Errorf("want a mapping of keys, got %s", yamlKind(v))})
 			return
 		}
-		fields := yamlFields(t)
+		fields := yamlkeys.Fields(t)
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, fmt.Sprint(k))
@@ -85,7 +58,7 @@ func walkKeys(v any, t reflect.Type, path string, errs *[]error) {
 			ft, known := fields[k]
 			if !known {
 				msg := "unknown key"
-				if near := nearest(k, fields); near != "" {
+				if near := yamlkeys.Nearest(k, fields); near != "" {
 					msg += fmt.Sprintf("; did you mean %s?", join(path, near))
 				}
 				*errs = append(*errs, &FieldError{Field: join(path, k), Err: errors.New(msg)})
@@ -135,42 +108,6 @@ func yamlKind(v any) string {
 		return fmt.Sprintf("the text %q", v)
 	}
 	return fmt.Sprintf("the value %v", v)
-}
-
-// nearest is the known key closest to k by edit distance, if it is close
-// enough to be a typo (at most a third of the key's length, and 3).
-func nearest(k string, fields map[string]reflect.Type) string {
-	best, bestD := "", min(3, max(1, len(k)/3))+1
-	for f := range fields {
-		if d := editDistance(k, f); d < bestD || d == bestD && f < best {
-			best, bestD = f, d
-		}
-	}
-	if bestD > min(3, max(1, len(k)/3)) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // setsKey reports whether the YAML document sets a top-level key.
