@@ -322,6 +322,7 @@ func TestTempoEndpoints(t *testing.T) {
 		{"GET", "/distributor/ring", 501, "single process"},
 		{"GET", "/partition-ring", 501, "single process"},
 		{"GET", "/usage_metrics", 501, "no usage trackers"},
+		{"POST", "/api/mcp", 501, "no MCP server"},
 	} {
 		req, _ := http.NewRequest(c.method, ts.URL()+c.path, nil)
 		resp, err := http.DefaultClient.Do(req)

@@ -105,6 +105,7 @@ var unsupported = map[string]string{
 	"/distributor/ring":        "Horus is a single process without a ring",
 	"/partition-ring":          "Horus is a single process without a partition ring",
 	"/usage_metrics":           "Horus has no usage trackers; its own metrics are on /metrics",
+	"/api/mcp":                 "Horus has no MCP server; use the HTTP API",
 }
 
 // statusEndpoints are Tempo's /status/<endpoint> pages Horus answers.
