@@ -404,3 +404,32 @@ func TestTempoTraceFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestTempoLegacyTags: tag-based search as Tempo evaluates it
+// (tempodb/encoding/vparquet4/block_search.go): each tag may be met by
+// another span of the trace; service.name, name, http.url and the other
+// well-known columns match a substring; http.status_code an int; other
+// keys an attribute equal to the value.
+func TestTempoLegacyTags(t *testing.T) {
+	ts := startCompat(t)
+	for _, c := range []struct {
+		tags  string
+		found bool
+	}{
+		{"service.name=ho", true},
+		{"service.name=HO", false},
+		{"name=charge http.status_code=200", true},
+		{"root.name=heck root.service.name=sho", true},
+		{"http.status_code=404", false},
+		{`name="a.b"`, false},
+		{"status.code=unset name=pay", true},
+		{"status.code=error", false},
+		{"cart.skus=sku-900", true},
+		{"cart.skus=sku-9", false},
+	} {
+		code, b := tempoGet(t, ts, "/api/search?"+url.Values{"tags": {c.tags}}.Encode(), "", "")
+		if code != 200 || strings.Contains(string(b), compatTraceID) != c.found {
+			t.Errorf("tags %s: %d %s, want found %v", c.tags, code, b, c.found)
+		}
+	}
+}

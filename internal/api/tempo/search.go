@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafana/regexp"
+
 	"github.com/horus-obs/horus/internal/query/traceql"
 )
 
@@ -244,7 +246,14 @@ func fieldKey(e traceql.Expr) string {
 }
 
 // tagsQuery turns legacy search tags (logfmt: service.name=api
-// http.status_code=500) into TraceQL.
+// http.status_code=500) into TraceQL as Tempo evaluates them
+// (tempodb/encoding/vparquet4/block_search.go, makePipelineWithRowGroups):
+// each tag may be met by a different span of the trace; the well-known
+// columns (service.name, name, http.method, http.url, the Kubernetes
+// ones, root.name, root.service.name) match a substring of the value,
+// case-sensitively; http.status_code an int; status.code a status
+// (unknown names are unset, as in Tempo); any other key a span or
+// resource attribute equal to the value.
 func tagsQuery(tags string) (string, error) {
 	kvs, err := parseLogfmt(tags)
 	if err != nil {
@@ -258,21 +267,48 @@ func tagsQuery(tags string) (string, error) {
 		}
 		seen[kv[0]] = true
 		k, v := kv[0], kv[1]
+		substring := strconv.Quote(".*" + regexp.QuoteMeta(v) + ".*")
+		var cond string
 		switch {
-		case k == "name":
-			conds = append(conds, "name = "+strconv.Quote(v))
-		case k == "status.code" && (v == "error" || v == "ok" || v == "unset"):
-			conds = append(conds, "status = "+v)
+		case substringTags[k] != "":
+			cond = substringTags[k] + " =~ " + substring
+		case k == "http.status_code" && isInt(v):
+			cond = "span.http.status_code = " + v
+		case k == "status.code":
+			switch v {
+			case "ok", "error":
+			default:
+				v = "unset"
+			}
+			cond = "status = " + v
 		case k == "error" && v == "true":
-			conds = append(conds, "status = error")
+			cond = "status = error" // Zipkin's and Jaeger's error tag, which ingest makes the status
 		default:
-			conds = append(conds, "."+quoteName(k)+" = "+strconv.Quote(v))
+			cond = "." + quoteName(k) + " = " + strconv.Quote(v)
 		}
+		conds = append(conds, "{ "+cond+" }")
 	}
 	if len(conds) == 0 {
 		return "{}", nil
 	}
-	return "{ " + strings.Join(conds, " && ") + " }", nil
+	slices.Sort(conds) // logfmt order does not matter; a stable query
+	return strings.Join(conds, " && "), nil
+}
+
+// substringTags are the legacy search tags Tempo keeps in columns of their
+// own and matches by substring, with the TraceQL field each is.
+var substringTags = map[string]string{
+	"service.name": "resource.service.name", "name": "name", "http.method": "span.http.method",
+	"http.url": "span.http.url", "root.name": "rootName", "root.service.name": "rootServiceName",
+	"cluster": "resource.cluster", "namespace": "resource.namespace", "pod": "resource.pod",
+	"container": "resource.container", "k8s.cluster.name": "resource.k8s.cluster.name",
+	"k8s.namespace.name": "resource.k8s.namespace.name", "k8s.pod.name": "resource.k8s.pod.name",
+	"k8s.container.name": "resource.k8s.container.name",
+}
+
+func isInt(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 func quoteName(k string) string {
