@@ -42,6 +42,9 @@ type svcState struct {
 	version  string    // the service's current version
 	previous string    // the one before it
 	changed  time.Time // when version became current
+	// flapped is when the previous version was last seen again within
+	// flapWindow: the old instances of a rolling deploy still sending.
+	flapped time.Time
 	// instances maps each instance ("" for telemetry without
 	// service.instance.id) to the version it last sent.
 	instances map[string]string
@@ -73,9 +76,10 @@ func (v *versions) known(tenant, service, instance, version string) bool {
 // none (Horus cannot tell a deploy from telemetry it had not received
 // before); a version other than the service's current one does, once:
 // the first instance to send it is the change's instance, the others
-// follow silently. Within flapWindow of a change, a switch back to the
-// previous version is taken for the old instances of a rolling deploy
-// still sending under the same key: no change.
+// follow silently. Within flapWindow of a change (or of the last such
+// switch), a switch back to the previous version is taken for the old
+// instances of a rolling deploy still sending: no change, and the new
+// version stays current.
 func (v *versions) observe(tenant, service, instance, version string, now time.Time) *Change {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -97,8 +101,8 @@ func (v *versions) observe(tenant, service, instance, version string, now time.T
 	switch {
 	case version == st.version:
 		return nil
-	case version == st.previous && now.Sub(st.changed) < flapWindow:
-		st.version, st.previous, st.changed = version, st.version, now
+	case version == st.previous && now.Sub(later(st.changed, st.flapped)) < flapWindow:
+		st.flapped = now
 		return nil
 	}
 	c := &Change{
@@ -271,4 +275,11 @@ func pstr(m pcommon.Map, k string) string {
 		return v.Str()
 	}
 	return ""
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
