@@ -40,10 +40,12 @@ type Stage interface {
 
 // LineFilter keeps lines that contain (|=), do not contain (!=), match
 // (|~), do not match (!~) one of its values (or-chained), or match (|>)
-// or not (!>) a pattern.
+// or not (!>) a pattern. With |= and !=, a value may be ip("pattern"):
+// the line holds (or not) an address the pattern matches.
 type LineFilter struct {
 	Op     string
 	Values []string
+	IPs    []*IPMatcher // parallel to Values: non-nil for ip("...")
 	res    []*regexp.Regexp
 	pats   []*Pattern
 	ids    bool // a value is a trace or span id (see matchRow)
@@ -62,10 +64,12 @@ type ParserStage struct {
 	pat    *Pattern
 }
 
-// LabelExtraction is a json or logfmt parameter: label=expression.
+// LabelExtraction is a json or logfmt parameter: label="expression", or
+// a bare name, short for name="name" (Loki's labelExtractionExpression).
 type LabelExtraction struct {
 	Label string
 	Expr  string
+	Bare  bool // written as a bare name
 	json  *JSONExpr
 }
 
@@ -86,7 +90,8 @@ type LabelBinary struct {
 }
 
 // LabelCompare compares a label with a string (=, !=, =~, !~), a number,
-// a duration or a byte size (==, !=, >, >=, <, <=).
+// a duration or a byte size (= or ==, !=, >, >=, <, <=), or an ip()
+// pattern (=, !=).
 type LabelCompare struct {
 	Name  string
 	Op    string
@@ -94,6 +99,7 @@ type LabelCompare struct {
 	Str   string
 	Num   float64 // numbers; durations in seconds; byte sizes
 	Text  string  // the literal as written
+	IP    *IPMatcher
 	match *labels.Matcher
 }
 
@@ -104,6 +110,7 @@ const (
 	kindNumber
 	kindDuration
 	kindBytes
+	kindIP
 )
 
 // LineFormat replaces the line by a template's output.
@@ -230,6 +237,9 @@ func (f *LineFilter) String() string {
 	q := make([]string, len(f.Values))
 	for i, v := range f.Values {
 		q[i] = strconv.Quote(v)
+		if i < len(f.IPs) && f.IPs[i] != nil {
+			q[i] = "ip(" + q[i] + ")"
+		}
 	}
 	return f.Op + " " + strings.Join(q, " or ")
 }
@@ -249,6 +259,10 @@ func (p *ParserStage) String() string {
 		if i > 0 {
 			s += ","
 		}
+		if e.Label == e.Expr && e.Bare {
+			s += " " + e.Label
+			continue
+		}
 		s += " " + e.Label + "=" + strconv.Quote(e.Expr)
 	}
 	return s
@@ -256,14 +270,27 @@ func (p *ParserStage) String() string {
 
 func (f *LabelFilterStage) String() string { return "| " + f.Filter.String() }
 
+// String writes "and" and "or" with parentheses where the usual
+// precedence ("and" before "or", left to right) would group otherwise:
+// `a, b or c` (Loki's grouping: a and (b or c)) prints as
+// `a and (b or c)`.
 func (b *LabelBinary) String() string {
-	return b.Left.String() + " " + b.Op + " " + b.Right.String()
+	l, r := b.Left.String(), b.Right.String()
+	if lb, ok := b.Left.(*LabelBinary); ok && lb.Op == "or" && b.Op == "and" {
+		l = "(" + l + ")"
+	}
+	if rb, ok := b.Right.(*LabelBinary); ok && (rb.Op == b.Op || rb.Op == "or") {
+		r = "(" + r + ")"
+	}
+	return l + " " + b.Op + " " + r
 }
 
 func (c *LabelCompare) String() string {
 	switch c.Kind {
 	case kindString:
 		return c.Name + c.Op + strconv.Quote(c.Str)
+	case kindIP:
+		return c.Name + c.Op + "ip(" + strconv.Quote(c.IP.String()) + ")"
 	}
 	return c.Name + c.Op + c.Text
 }

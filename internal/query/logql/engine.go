@@ -804,7 +804,13 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				v := 1.0
 				switch {
 				case r.Unwrap != nil:
+					// Loki's labelSampleExtractor: a line without the
+					// label, or with it empty, gives no sample; one that
+					// does not convert is marked SampleExtractionErr.
 					s, _ := rw.get(r.Unwrap.Label)
+					if s == "" {
+						continue
+					}
 					var err error
 					switch r.Unwrap.Conv {
 					case "duration", "duration_seconds":
@@ -812,10 +818,10 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 					case "bytes":
 						v, err = ParseBytes(s)
 					default:
-						v, err = parseFloat(s)
+						v, err = strconv.ParseFloat(s, 64)
 					}
 					if err != nil {
-						rw.setError(errSample, err.Error())
+						rw.setParserError(errSample, err.Error())
 					}
 					rw.del(r.Unwrap.Label)
 					keep := true
@@ -1047,14 +1053,6 @@ func (ev *evaluator) absent(r *RangeAgg, v value) value {
 		}
 	}
 	return value{series: []*series{s}}
-}
-
-func parseFloat(s string) (float64, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a number", s)
-	}
-	return f, nil
 }
 
 func truncate(s string) string {

@@ -3,6 +3,7 @@ package logql
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/grafana/regexp"
 	"github.com/prometheus/prometheus/model/labels"
@@ -598,10 +599,19 @@ func (p *parser) parseLineFilter(op token) (*LineFilter, error) {
 	f := &LineFilter{Op: op.text}
 	for {
 		v := p.peek()
-		if v.kind == tIdent && v.text == "ip" {
-			return nil, p.errf(v, "the ip() line filter is not supported")
-		}
-		if _, err := p.expect(tString, "a quoted string after "+op.text); err != nil {
+		var ip *IPMatcher
+		if p.ipCallFollows() {
+			// Loki's filterOp: |= ip("...") and != ip("..."), also in an
+			// or chain (pkg/logql/syntax/syntax.y, lineFilter and
+			// orFilter; NewIPLineFilter refuses the other operators).
+			if op.kind != tPipeEq && op.kind != tNeq {
+				return nil, p.errf(v, "ip() only goes with |= and != (ip: invalid operation)")
+			}
+			var err error
+			if ip, v, err = p.parseIPCall(); err != nil {
+				return nil, err
+			}
+		} else if _, err := p.expect(tString, "a quoted string or ip(\"...\") after "+op.text); err != nil {
 			return nil, err
 		}
 		switch op.kind {
@@ -619,17 +629,57 @@ func (p *parser) parseLineFilter(op token) (*LineFilter, error) {
 			f.pats = append(f.pats, pat)
 		}
 		f.Values = append(f.Values, v.text)
-		f.ids = f.ids || isID(v.text)
+		f.IPs = append(f.IPs, ip)
+		f.ids = f.ids || ip == nil && isID(v.text)
 		if !p.isIdent("or") {
-			return f, nil
+			break
 		}
-		// "or" chains values only when a string follows; else it is the
-		// binary operator of an enclosing metric query.
-		if p.toks[p.i+1].kind != tString {
-			return f, nil
-		}
+		// "or" chains values only when a string or ip(...) follows; else
+		// it is the binary operator of an enclosing metric query.
 		p.next()
+		if p.peek().kind != tString && !p.ipCallFollows() {
+			p.i--
+			break
+		}
 	}
+	if !slices.ContainsFunc(f.IPs, func(m *IPMatcher) bool { return m != nil }) {
+		f.IPs = nil
+	}
+	return f, nil
+}
+
+// extractionFollows reports whether the identifier here is a json or
+// logfmt parameter: followed by =, a comma, or what ends a stage.
+func (p *parser) extractionFollows() bool {
+	switch p.toks[p.i+1].kind {
+	case tEq, tComma, tEOF, tPipe, tPipeEq, tPipeRe, tPipeLike, tNeq, tNRe, tNotLike, tRParen, tLBrack:
+		return true
+	}
+	return false
+}
+
+// ipCallFollows reports whether ip( comes next.
+func (p *parser) ipCallFollows() bool {
+	return p.isIdent("ip") && p.toks[p.i+1].kind == tLParen
+}
+
+// parseIPCall parses ip("pattern"), returning the matcher and the
+// pattern's token.
+func (p *parser) parseIPCall() (*IPMatcher, token, error) {
+	p.next()
+	p.next()
+	v, err := p.expect(tString, "a quoted address, CIDR or range in ip()")
+	if err != nil {
+		return nil, v, err
+	}
+	if _, err := p.expect(tRParen, ")"); err != nil {
+		return nil, v, err
+	}
+	m, err := ParseIPMatcher(v.text)
+	if err != nil {
+		return nil, v, p.errf(v, "%v (an address, a CIDR such as \"10.0.0.0/8\" or a range such as \"10.0.0.1-10.0.0.9\")", err)
+	}
+	return m, v, nil
 }
 
 func (p *parser) parseStage() (Stage, error) {
@@ -682,18 +732,22 @@ func (p *parser) parseStage() (Stage, error) {
 				return nil, p.errf(f, "unknown logfmt flag --%s (--strict, --keep-empty)", f.text)
 			}
 		}
-		for p.peek().kind == tIdent && p.toks[p.i+1].kind == tEq {
+		// Loki's labelExtractionExpressionList: label="expression" or a
+		// bare label, short for label="label", comma-separated
+		// (pkg/logql/syntax/syntax.y).
+		for p.peek().kind == tIdent && p.extractionFollows() {
 			name := p.next()
-			p.next()
-			v := p.next()
-			ex := LabelExtraction{Label: name.text}
-			switch v.kind {
-			case tString:
-				ex.Expr = v.text
-			case tIdent:
-				ex.Expr = v.text
-			default:
-				return nil, p.errf(v, "an expression string expected for %s", name.text)
+			ex := LabelExtraction{Label: name.text, Expr: name.text, Bare: true}
+			v := name
+			if p.peek().kind == tEq {
+				p.next()
+				v = p.next()
+				switch v.kind {
+				case tString, tIdent: // Horus also takes a name unquoted
+					ex.Expr, ex.Bare = v.text, false
+				default:
+					return nil, p.errf(v, "an expression string expected for %s", name.text)
+				}
 			}
 			if s.Kind == "json" {
 				je, err := ParseJSONExpr(ex.Expr)
@@ -707,6 +761,9 @@ func (p *parser) parseStage() (Stage, error) {
 				break
 			}
 			p.next()
+			if p.peek().kind != tIdent {
+				return nil, p.errf(p.peek(), "a label name expected after , in %s", t.text)
+			}
 		}
 		return s, nil
 	case "unpack":
@@ -757,6 +814,14 @@ func (p *parser) parseStage() (Stage, error) {
 			if err != nil {
 				return nil, err
 			}
+			// Loki's log/fmt.go validate: a label once a stage, and
+			// never __error__.
+			if dst.text == errorLabel {
+				return nil, p.errf(dst, "label_format: %s cannot be formatted", dst.text)
+			}
+			if slices.ContainsFunc(lf.Items, func(it LabelFormatItem) bool { return it.Dst == dst.text }) {
+				return nil, p.errf(dst, "label_format: multiple label name '%s' not allowed in a single format operation", dst.text)
+			}
 			if _, err := p.expect(tEq, "="); err != nil {
 				return nil, err
 			}
@@ -765,7 +830,7 @@ func (p *parser) parseStage() (Stage, error) {
 			case tIdent:
 				lf.Items = append(lf.Items, LabelFormatItem{Dst: dst.text, Src: v.text, Rename: true})
 			case tString:
-				tmpl, err := NewTemplate(v.text)
+				tmpl, err := NewLabelTemplate(v.text)
 				if err != nil {
 					return nil, p.errf(v, "label_format %s: %v", dst.text, err)
 				}
@@ -829,7 +894,13 @@ func (p *parser) parseStage() (Stage, error) {
 	return nil, p.errf(t, "unknown stage %q", t.text)
 }
 
-// parseLabelFilterOr parses label filters joined by or, and, and commas.
+// parseLabelFilterOr parses label filters joined by or, and, commas and
+// blanks, grouped as Loki's yacc grammar groups them
+// (pkg/logql/syntax/syntax.y, labelFilter): "and" binds tighter than
+// "or", both left to right, while a comma or a blank between two filters
+// has no precedence, so the filter after it takes all the rest:
+// `a, b or c` is a and (b or c), `a or b, c` is a or (b and c) (Loki's
+// parser_test.go: `foo="bar" buzz!="blip", blop=~"boop" or fuzz==5`).
 func (p *parser) parseLabelFilterOr() (LabelFilter, error) {
 	left, err := p.parseLabelFilterAnd()
 	if err != nil {
@@ -867,26 +938,49 @@ func (p *parser) labelFilterFollows(k int) bool {
 }
 
 func (p *parser) parseLabelFilterAnd() (LabelFilter, error) {
-	left, err := p.parseLabelFilterAtom()
+	left, err := p.parseLabelFilterSeq()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		if p.isIdent("and") && p.labelFilterFollows(1) || p.peek().kind == tComma && p.labelFilterFollows(1) {
-			p.next()
-		} else if p.labelFilterFollows(0) && p.peek().kind == tIdent {
-			// "a=1 b=2" is "and" too
-		} else {
-			return left, nil
-		}
-		right, err := p.parseLabelFilterAtom()
+	for p.isIdent("and") && p.labelFilterFollows(1) {
+		p.next()
+		right, err := p.parseLabelFilterSeq()
 		if err != nil {
 			return nil, err
 		}
 		left = &LabelBinary{"and", left, right}
 	}
+	return left, nil
 }
 
+// parseLabelFilterSeq parses a filter and, after a comma or a blank, all
+// the filters that follow, joined by "and".
+func (p *parser) parseLabelFilterSeq() (LabelFilter, error) {
+	left, err := p.parseLabelFilterAtom()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.peek().kind == tComma && p.labelFilterFollows(1):
+		p.next()
+	case p.labelFilterFollows(0) && p.peek().kind == tIdent:
+		// "a=1 b=2" is "and" too
+	default:
+		return left, nil
+	}
+	right, err := p.parseLabelFilterOr()
+	if err != nil {
+		return nil, err
+	}
+	return &LabelBinary{"and", left, right}, nil
+}
+
+// parseLabelFilterAtom parses a parenthesised filter or a comparison, as
+// Loki's grammar has them (pkg/logql/syntax/syntax.y): a string matcher
+// (=, !=, =~, !~ "text"), ip() (= or !=), and numbers (an optional + or -
+// and digits), durations (-5s, 1h30m) and byte sizes (5KB, 1.5KiB) with
+// any of ==, =, !=, >, >=, <, <=; = with a number is numeric equality,
+// as ==.
 func (p *parser) parseLabelFilterAtom() (LabelFilter, error) {
 	if p.peek().kind == tLParen {
 		p.next()
@@ -905,26 +999,30 @@ func (p *parser) parseLabelFilterAtom() (LabelFilter, error) {
 	}
 	op := p.next()
 	c := &LabelCompare{Name: name.text, Op: op.text}
-	v := p.next()
-	c.Text = v.text
 	switch op.kind {
-	case tEq, tRe, tNRe:
-		if v.kind != tString {
-			if op.kind == tEq && (v.kind == tNumber || v.kind == tDuration || v.kind == tBytes) {
-				return nil, p.errf(op, "use == to compare %s with a number", name.text)
-			}
-			return nil, p.errf(v, "a quoted string expected after %s%s", name.text, op.text)
-		}
-	case tNeq:
-	case tEqEq, tGt, tGte, tLt, tLte:
-		if v.kind == tString {
-			return nil, p.errf(v, "%s compares numbers, durations or byte sizes; for text use = or !=", op.text)
-		}
+	case tEq, tNeq, tRe, tNRe, tEqEq, tGt, tGte, tLt, tLte:
 	default:
 		return nil, p.errf(op, "a comparison expected after %s, got %s", name.text, op)
 	}
+	if p.ipCallFollows() {
+		if op.kind != tEq && op.kind != tNeq {
+			return nil, p.errf(p.peek(), "ip() only goes with = and != (%s%s ip(...))", name.text, op.text)
+		}
+		ip, v, err := p.parseIPCall()
+		if err != nil {
+			return nil, err
+		}
+		c.Kind, c.IP, c.Text = kindIP, ip, v.text
+		return c, nil
+	}
+	v := p.next()
+	c.Text = v.text
 	switch v.kind {
 	case tString:
+		switch op.kind {
+		case tEqEq, tGt, tGte, tLt, tLte:
+			return nil, p.errf(v, "%s compares numbers, durations or byte sizes; for text use = or !=", op.text)
+		}
 		c.Kind, c.Str = kindString, v.text
 		mt := map[tokKind]labels.MatchType{tEq: labels.MatchEqual, tNeq: labels.MatchNotEqual, tRe: labels.MatchRegexp, tNRe: labels.MatchNotRegexp}[op.kind]
 		m, err := labels.NewMatcher(mt, name.text, v.text)
@@ -932,20 +1030,50 @@ func (p *parser) parseLabelFilterAtom() (LabelFilter, error) {
 			return nil, p.errf(v, "bad regular expression %q: %v", v.text, err)
 		}
 		c.match = m
+		return c, nil
 	case tNumber:
 		c.Kind, c.Num = kindNumber, v.num
+		if err := checkFloatLiteral(v); err != nil {
+			return nil, p.errf(v, "%v", err)
+		}
 	case tDuration:
 		c.Kind, c.Num = kindDuration, v.num
 	case tBytes:
 		c.Kind, c.Num = kindBytes, v.num
-	case tSub:
-		n, err := p.expect(tNumber, "a number")
-		if err != nil {
-			return nil, err
+	case tSub, tAdd:
+		// A signed number; Loki's lexer also reads -5s as one negative
+		// duration (but not "- 5s", nor signed byte sizes).
+		n := p.next()
+		switch {
+		case n.kind == tNumber:
+			if err := checkFloatLiteral(n); err != nil {
+				return nil, p.errf(n, "%v", err)
+			}
+			c.Kind, c.Num = kindNumber, n.num
+		case n.kind == tDuration && v.kind == tSub && n.pos == v.pos+1:
+			c.Kind, c.Num = kindDuration, n.num
+		default:
+			return nil, p.errf(n, "a number expected after %s%s%s, got %s", name.text, op.text, v.text, n)
 		}
-		c.Kind, c.Num, c.Text = kindNumber, -n.num, "-"+n.text
+		if v.kind == tSub {
+			c.Num = -c.Num
+		}
+		c.Text = v.text + n.text
 	default:
 		return nil, p.errf(v, "a value expected after %s%s, got %s", name.text, op.text, v)
 	}
+	if op.kind == tRe || op.kind == tNRe {
+		return nil, p.errf(v, "%s matches text: a quoted regular expression expected after %s%s", op.text, name.text, op.text)
+	}
 	return c, nil
+}
+
+// checkFloatLiteral refuses a label filter's number that Go's
+// strconv.ParseFloat does not read, such as 0x10 or 0o17, as Loki does
+// (grafana/loki#24039: a parse error, where Loki 3.7 compared with 0).
+func checkFloatLiteral(t token) error {
+	if _, err := strconv.ParseFloat(t.text, 64); err != nil {
+		return fmt.Errorf("unable to parse literal as a float: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grafana/regexp"
 	"github.com/prometheus/prometheus/model/labels"
@@ -73,32 +74,93 @@ func (r *row) del(name string) {
 	}
 }
 
-// setParsed adds a label extracted from the line. A name a stream label
-// or structured metadata already has gets the suffix _extracted, as in
-// Loki; an earlier parsed label is overwritten.
-func (r *row) setParsed(name, value string) {
-	name = events.SanitizeLabelName(name)
+// parsedName is the name a parser gives the label of key: key, or
+// key_extracted when a stream label or structured metadata has the name
+// (Loki's BaseHas and HasInCategory(StructuredMetadataLabel)).
+func (r *row) parsedName(key string) string {
 	for i := range r.lbls {
-		if r.lbls[i].name == name {
-			if r.lbls[i].cat == catParsed {
-				r.lbls[i].value = value
-				return
+		if r.lbls[i].name == key {
+			if r.lbls[i].cat != catParsed {
+				return key + "_extracted"
 			}
-			name += "_extracted"
 			break
 		}
+	}
+	return key
+}
+
+// hasParsed reports whether a parsed label has the name.
+func (r *row) hasParsed(name string) bool {
+	for i := range r.lbls {
+		if r.lbls[i].name == name {
+			return r.lbls[i].cat == catParsed
+		}
+	}
+	return false
+}
+
+// setParsed adds a label a parser (json, logfmt, regexp, pattern,
+// unpack) extracted from the line, under the name sanitizeKey makes of
+// key (none if empty) and parsedName. The first value wins: a label that
+// a parser or label_format of this pipeline has already set, or an
+// earlier occurrence of the key in the line, is kept (Loki's
+// ParserHint.Extracted, which LabelsBuilder.Set records for every parsed
+// label; first-wins for repeated keys since grafana/loki#19568).
+func (r *row) setParsed(key, value string) {
+	key = sanitizeKey(key)
+	if key == "" {
+		return
+	}
+	name := r.parsedName(key)
+	if r.hasParsed(name) {
+		return
 	}
 	r.set(name, value, catParsed)
 }
 
-func (r *row) setError(kind, details string) {
-	if _, ok := r.get(errorLabel); ok {
-		return // the first error stays
+// sanitizeKey is Loki's sanitizeLabelKey(key, true) (pkg/logql/log/
+// util.go): blanks trimmed, a leading digit prefixed with '_', every
+// rune outside [A-Za-z0-9_] made '_'.
+func sanitizeKey(key string) string {
+	if events.IsLabelName(key) {
+		return key
 	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return ""
+	}
+	var b strings.Builder
+	if isDigit(key[0]) {
+		b.WriteByte('_')
+	}
+	for _, c := range key {
+		if c < utf8.RuneSelf && isLabelByte(byte(c)) {
+			b.WriteRune(c)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// setParserError marks the row with a parser's error, replacing an
+// earlier one as Loki's parsers do (addErrLabel); the details are
+// replaced only when given.
+func (r *row) setParserError(kind, details string) {
 	r.set(errorLabel, kind, catParsed)
 	if details != "" {
 		r.set(errorDetails, details, catParsed)
 	}
+}
+
+// setFilterError marks the row with a label filter's error unless it has
+// one already ("Don't overwrite what might be a more useful error",
+// Loki's label_filter.go).
+func (r *row) setFilterError(details string) {
+	if _, ok := r.get(errorLabel); ok {
+		return
+	}
+	r.setParserError(errLabelFilt, details)
 }
 
 // detectedLevel is the structured metadata Loki 3 gives every line
@@ -169,7 +231,7 @@ func run(stages []Stage, r *row) bool {
 		case *LineFormat:
 			out, err := s.tmpl.Execute(r.line, r.ts, r.get, r.all)
 			if err != nil {
-				r.setError(errTemplate, err.Error())
+				r.setParserError(errTemplate, err.Error())
 				continue
 			}
 			r.line = out
@@ -199,7 +261,16 @@ func (f *LineFilter) match(line string) bool {
 	var found bool
 	switch f.Op {
 	case "|=", "!=":
-		found = slices.ContainsFunc(f.Values, func(v string) bool { return strings.Contains(line, v) })
+		for i, v := range f.Values {
+			if i < len(f.IPs) && f.IPs[i] != nil {
+				found = f.IPs[i].Match(line)
+			} else {
+				found = strings.Contains(line, v)
+			}
+			if found {
+				break
+			}
+		}
 	case "|~", "!~":
 		found = slices.ContainsFunc(f.res, func(re *regexp.Regexp) bool { return re.MatchString(line) })
 	case "|>", "!>":
@@ -271,47 +342,29 @@ func isID(s string) bool {
 // one non-empty substring that must be in the line (and not an id, which
 // may be in the id columns instead: see matchRow).
 func (f *LineFilter) pushable() bool {
-	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != "" && !f.ids
+	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != "" && !f.ids && f.IPs == nil
 }
 
+// parse runs a parser stage on the row as Loki's parsers do
+// (pkg/logql/log/parser.go): labels are set with setParsed, errors with
+// setParserError.
 func (s *ParserStage) parse(r *row) {
 	switch s.Kind {
 	case "json":
 		if len(s.Params) > 0 {
-			if err := ValidateJSONLine(r.line); err != nil {
-				r.setError(errJSON, err.Error())
-				return
-			}
-			for _, p := range s.Params {
-				if v, ok := p.json.Extract(r.line); ok {
-					r.setParsed(p.Label, v)
-				} else {
-					r.setParsed(p.Label, "")
-				}
-			}
+			s.parseJSONParams(r)
 			return
 		}
 		if err := JSONFields(r.line, r.setParsed); err != nil {
-			r.setError(errJSON, err.Error())
+			r.setParserError(errJSON, err.Error())
 		}
 	case "logfmt":
 		if len(s.Params) > 0 {
-			want := make(map[string]string, len(s.Params))
-			for _, p := range s.Params {
-				want[p.Expr] = p.Label
-			}
-			err := Logfmt(r.line, s.Strict, s.Keep, func(k, v string) {
-				if l, ok := want[k]; ok {
-					r.setParsed(l, v)
-				}
-			})
-			if err != nil {
-				r.setError(errLogfmt, err.Error())
-			}
+			s.parseLogfmtParams(r)
 			return
 		}
 		if err := Logfmt(r.line, s.Strict, s.Keep, r.setParsed); err != nil {
-			r.setError(errLogfmt, err.Error())
+			r.setParserError(errLogfmt, err.Error())
 		}
 	case "regexp":
 		m := s.re.FindStringSubmatch(r.line)
@@ -326,35 +379,116 @@ func (s *ParserStage) parse(r *row) {
 	case "pattern":
 		s.pat.Match(r.line, func(n, v string) { r.setParsed(n, v) })
 	case "unpack":
-		entry := ""
-		err := JSONFields(r.line, func(k, v string) {
-			if k == "_entry" {
-				entry = v
-				return
-			}
-			r.setParsed(k, v)
-		})
-		if err != nil {
-			r.setError(errJSON, err.Error())
+		if r.line == "" {
 			return
 		}
-		if entry != "" {
-			r.line = entry
+		entry, fields, err := Unpack(r.line)
+		if err != nil {
+			r.setParserError(errJSON, err.Error())
+			return
 		}
+		if fields == nil {
+			return // not packed: the line and labels stay as they are
+		}
+		for i := 0; i < len(fields); i += 2 {
+			r.setParsed(fields[i], fields[i+1])
+		}
+		r.line = entry
 	}
 }
 
+// parseJSONParams is `| json label="expr", ...` (Loki's
+// JSONExpressionParser): nothing on an empty line; JSONParserErr without
+// details on a line that does not start with '{', '[' or '"'; else each
+// label gets its expression's value, its first occurrence when a key
+// repeats ("" for null), replacing a label an earlier stage parsed, and
+// "" when the expression is missing and no label has the name.
+func (s *ParserStage) parseJSONParams(r *row) {
+	if r.line == "" {
+		return
+	}
+	if err := ValidateJSONLine(r.line); err != nil {
+		r.setParserError(errJSON, "")
+		return
+	}
+	if err := jsonTopLevelKey(r.line); err != nil {
+		r.setParserError(errJSON, err.Error())
+	}
+	for _, p := range s.Params {
+		v, ok, err := p.json.extract(r.line)
+		if err != nil {
+			r.setParserError(errJSON, err.Error())
+		}
+		if !ok {
+			if _, has := r.get(p.Label); !has {
+				r.set(p.Label, "", catParsed)
+			}
+			continue
+		}
+		r.set(r.parsedName(p.Label), v, catParsed)
+	}
+}
+
+// parseLogfmtParams is `| logfmt label="key", ...` (Loki's
+// LogfmtExpressionParser): each label that is not a stream label or
+// structured metadata is first set to "", then gets the value of the
+// first pair whose key (sanitized) is its expression, under parsedName.
+// Loki's own code lets a later repeat of the key win here; Horus keeps
+// the first, as every other parser does (grafana/loki#19568).
+func (s *ParserStage) parseLogfmtParams(r *row) {
+	for _, p := range s.Params {
+		if r.parsedName(p.Label) == p.Label {
+			r.set(p.Label, "", catParsed)
+		}
+	}
+	var done uint64 // the parameters set, by index (the first 64)
+	err := Logfmt(r.line, s.Strict, s.Keep, func(k, v string) {
+		k = sanitizeKey(k)
+		for i, p := range s.Params {
+			if p.Expr != k || i < 64 && done&(1<<i) != 0 {
+				continue
+			}
+			if i < 64 {
+				done |= 1 << i
+			}
+			r.set(r.parsedName(p.Label), v, catParsed)
+		}
+	})
+	if err != nil {
+		r.setParserError(errLogfmt, err.Error())
+	}
+}
+
+// evalLabelFilter evaluates a label filter as Loki's label filters do
+// (pkg/logql/log/label_filter.go, ip.go): "or" skips its right side when
+// the left passes, "and" evaluates both (either may mark the row with an
+// error); a string matcher compares a missing label as ""; a numeric,
+// duration or byte-size comparison drops a line without the label and
+// keeps, marked LabelFilterErr, one whose value does not convert; ip()
+// drops a line without the label and keeps every line already marked
+// with an error.
 func evalLabelFilter(f LabelFilter, r *row) bool {
 	switch f := f.(type) {
 	case *LabelBinary:
-		if f.Op == "and" {
-			return evalLabelFilter(f.Left, r) && evalLabelFilter(f.Right, r)
+		l := evalLabelFilter(f.Left, r)
+		if f.Op == "or" && l {
+			return true
 		}
-		return evalLabelFilter(f.Left, r) || evalLabelFilter(f.Right, r)
+		rt := evalLabelFilter(f.Right, r)
+		if f.Op == "and" {
+			return l && rt
+		}
+		return rt
 	case *LabelCompare:
 		v, ok := r.get(f.Name)
-		if f.Kind == kindString {
+		switch f.Kind {
+		case kindString:
 			return f.match.Matches(v)
+		case kindIP:
+			if _, bad := r.get(errorLabel); bad {
+				return true
+			}
+			return ok && f.IP.Match(v) == (f.Op == "=")
 		}
 		if !ok {
 			return false
@@ -370,8 +504,7 @@ func evalLabelFilter(f LabelFilter, r *row) bool {
 			n, err = ParseBytes(v)
 		}
 		if err != nil {
-			// Loki keeps the line and marks it.
-			r.setError(errLabelFilt, err.Error())
+			r.setFilterError(err.Error())
 			return true
 		}
 		switch f.Op {
@@ -392,29 +525,36 @@ func evalLabelFilter(f LabelFilter, r *row) bool {
 	return false
 }
 
+// apply runs label_format as Loki's LabelsFormatter does: in order, a
+// rename dst=src sets dst to src's value and removes src (nothing when
+// src is missing); a template sets dst to its output, or on an error
+// marks the row TemplateFormatErr and leaves dst as it was. Templates
+// see the labels as they were when the stage's first template ran.
 func (l *LabelFormat) apply(r *row) {
-	// Templates see the labels as they were before this stage.
-	vals := make([]string, len(l.Items))
+	var snap *row // the labels the templates see, once a template ran
 	for i, it := range l.Items {
 		if it.Rename {
-			vals[i], _ = r.get(it.Src)
+			if v, ok := r.get(it.Src); ok {
+				r.set(it.Dst, v, catParsed)
+				r.del(it.Src)
+			}
 			continue
 		}
-		out, err := it.tmpl.Execute(r.line, r.ts, r.get, r.all)
+		if snap == nil {
+			snap = r
+			if i < len(l.Items)-1 { // later items must not change what templates see
+				snap = &row{line: r.line, ts: r.ts, lbls: slices.Clone(r.lbls)}
+			}
+		}
+		out, err := it.tmpl.Execute(r.line, r.ts, snap.get, snap.all)
 		if err != nil {
-			r.setError(errTemplate, err.Error())
+			r.setParserError(errTemplate, err.Error())
 			continue
 		}
-		vals[i] = out
-	}
-	for i, it := range l.Items {
-		if it.Rename {
-			r.del(it.Src)
+		if len(out) > maxLabelBytes {
+			out = out[:maxLabelBytes]
 		}
-		if len(vals[i]) > maxLabelBytes {
-			vals[i] = vals[i][:maxLabelBytes]
-		}
-		r.set(it.Dst, vals[i], catParsed)
+		r.set(it.Dst, out, catParsed)
 	}
 }
 

@@ -300,15 +300,36 @@ func logfmtU4(s string) rune {
 	return rune(n)
 }
 
-// Errors of the json parser; the caller sets __error__="JSONParserErr" and
-// uses the message as __error_details__.
+// Errors of the json and unpack parsers; the caller sets
+// __error__="JSONParserErr" and uses the message as __error_details__.
+// Their texts are those of the JSON scanner Loki uses
+// (github.com/grafana/jsonparser), so that the same lines get the same
+// labels; the situations each names are jsonparser's ObjectEach's.
 var (
-	// ErrJSONNotObject means the line is not a JSON object.
-	ErrJSONNotObject = errors.New("expecting json object, but it is not")
-	// ErrJSONMalformed means the JSON object is truncated or malformed.
-	ErrJSONMalformed = errors.New("malformed json")
+	// ErrJSONObject: the line (after blanks) does not start with '{', a
+	// member does not start with a quote, the text after a value is not
+	// ',' or '}', or a nested object is not closed.
+	ErrJSONObject = errors.New("Value looks like object, but can't find closing '}' symbol") //nolint:staticcheck // jsonparser's text
+	// ErrJSONMalformed: the object or a key is cut short, or a key has
+	// no ':'.
+	ErrJSONMalformed = errors.New("Malformed JSON error") //nolint:staticcheck // jsonparser's text
+	// ErrJSONString: a string value is not closed.
+	ErrJSONString = errors.New("Value is string, but can't find closing '\"' symbol") //nolint:staticcheck // jsonparser's text
+	// ErrJSONArray: an array value is not closed, or the line ends after
+	// a value or a comma (jsonparser says "array" there too).
+	ErrJSONArray = errors.New("Value is array, but can't find closing ']' symbol") //nolint:staticcheck // jsonparser's text
+	// ErrJSONValue: a value is not a string, number, object, array,
+	// true, false or null.
+	ErrJSONValue = errors.New("Unknown value type") //nolint:staticcheck // jsonparser's text
+	// ErrJSONEscape: a key has an invalid escape sequence.
+	ErrJSONEscape = errors.New("Encountered an invalid escape sequence in a string") //nolint:staticcheck // jsonparser's text
+	// ErrJSONNotObject: `| unpack` on a line that does not start with
+	// '{' (Loki's errUnexpectedJSONObject, jsoniter.ObjectValue being 6);
+	// also ValidateJSONLine's error.
+	ErrJSONNotObject = errors.New("expecting json object(6), but it is not")
 	// ErrJSONTooDeep means objects nest deeper than shape.MaxDepth, the
 	// depth Horus' ingest takes JSON to; the fields before are emitted.
+	// Loki has no such limit.
 	ErrJSONTooDeep = fmt.Errorf("json objects nested more than %d levels deep", shape.MaxDepth)
 )
 
@@ -318,20 +339,24 @@ var (
 //   - nested objects are flattened with '_' between the parts
 //     (`{"a":{"b":1}}` gives a_b="1");
 //   - keys are sanitized as Loki does it (each part trimmed, bytes outside
-//     [A-Za-z0-9_] become '_', a leading digit gets a '_' prefix), so the
-//     emitted key is already a valid label name, and a key that sanitizes
-//     to "" is skipped;
+//     [A-Za-z0-9_] become '_', a leading digit gets a '_' prefix, a part
+//     that trims to "" is left out), so the emitted key is already a
+//     valid label name, and a key that sanitizes to "" is skipped;
 //   - strings are unescaped (a bad escape gives ""; invalid UTF-8 and U+FFFD
 //     become spaces), numbers are their text, booleans "true"/"false";
 //   - arrays and nulls are skipped: Loki documents "Arrays are skipped" and
 //     sets no label for null.
 //
-// Fields before a syntax error are emitted before the error is returned;
-// objects nested deeper than shape.MaxDepth are ErrJSONTooDeep (the
-// flattened keys, one part a level, and the work per line stay small).
-// Like Loki (which uses jsonparser), the scan is lenient: text after the
-// closing brace is ignored and number tokens are not validated. Keys and
-// values alias line when they need no unescaping or sanitizing.
+// Fields before a syntax error are emitted before the error is returned
+// (a nested object that is not closed is an error before its fields, as
+// jsonparser finds its end first); the errors are ErrJSONObject,
+// ErrJSONMalformed, ErrJSONString, ErrJSONArray, ErrJSONValue and
+// ErrJSONEscape where jsonparser returns them. Objects nested deeper than
+// shape.MaxDepth are ErrJSONTooDeep (the flattened keys, one part a
+// level, and the work per line stay small). Like Loki, the scan is
+// lenient: text after the closing brace is ignored, a trailing comma is
+// accepted and number tokens are not validated. Keys and values alias
+// line when they need no unescaping or sanitizing.
 func JSONFields(line string, emit func(key, value string)) error {
 	var (
 		pbuf   [128]byte
@@ -345,7 +370,7 @@ func JSONFields(line string, emit func(key, value string)) error {
 	)
 	i = jsonSkipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {
-		return ErrJSONNotObject
+		return ErrJSONObject
 	}
 	i++
 
@@ -361,7 +386,7 @@ member:
 		goto objectEnd
 	case '"':
 	default:
-		return ErrJSONMalformed
+		return ErrJSONObject
 	}
 	{
 		end, esc := jsonStringEnd(line, i+1)
@@ -373,7 +398,7 @@ member:
 		if esc {
 			k, err := jsonparser.Unescape(key, kbuf[:])
 			if err != nil {
-				return ErrJSONMalformed
+				return ErrJSONEscape
 			}
 			key = k
 		}
@@ -390,25 +415,30 @@ member:
 	case '"':
 		end, esc := jsonStringEnd(line, i+1)
 		if end < 0 {
-			return ErrJSONMalformed
+			return ErrJSONString
 		}
 		jsonEmitLeaf(emit, prefix, rawKey, key, jsonStringValue(line[i+1:end-1], esc))
 		i = end
 	case '{':
+		if jsonBlockEnd(line[i:], '{', '}') < 0 {
+			return ErrJSONObject
+		}
 		if len(stack)+1 >= shape.MaxDepth { // the line's object is a level
 			return ErrJSONTooDeep
 		}
 		stack = append(stack, len(prefix))
-		if len(prefix) != 0 {
-			prefix = append(prefix, '_')
+		if part := trimJSONKey(key); len(part) > 0 {
+			if len(prefix) != 0 {
+				prefix = append(prefix, '_')
+			}
+			prefix = appendSanitizedKey(prefix, part)
 		}
-		prefix = appendSanitizedKey(prefix, key)
 		i++
 		goto objectStart
 	case '[':
 		n := jsonBlockEnd(line[i:], '[', ']')
 		if n < 0 {
-			return ErrJSONMalformed
+			return ErrJSONArray
 		}
 		i += n
 	default:
@@ -417,17 +447,17 @@ member:
 		switch {
 		case c == 't' || c == 'f':
 			if tok != "true" && tok != "false" {
-				return ErrJSONMalformed
+				return ErrJSONValue
 			}
 			jsonEmitLeaf(emit, prefix, rawKey, key, tok)
 		case c == 'n' || c == 'u':
 			if tok != "null" {
-				return ErrJSONMalformed
+				return ErrJSONValue
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
 			jsonEmitLeaf(emit, prefix, rawKey, key, jsonValidUTF8(tok)) // lenient: may be garbage
 		default:
-			return ErrJSONMalformed
+			return ErrJSONValue
 		}
 		i += n
 	}
@@ -435,7 +465,7 @@ member:
 afterValue:
 	i = jsonSkipSpace(line, i)
 	if i >= len(line) {
-		return ErrJSONMalformed
+		return ErrJSONArray
 	}
 	switch line[i] {
 	case '}':
@@ -443,11 +473,11 @@ afterValue:
 	case ',':
 		i = jsonSkipSpace(line, i+1)
 		if i >= len(line) {
-			return ErrJSONMalformed
+			return ErrJSONArray
 		}
 		goto member // jsonparser accepts a trailing comma
 	default:
-		return ErrJSONMalformed
+		return ErrJSONObject
 	}
 
 objectEnd:
@@ -458,6 +488,103 @@ objectEnd:
 	stack = stack[:len(stack)-1]
 	i++
 	goto afterValue
+}
+
+// Unpack reads a line packed by Promtail's pack stage, as Loki's `|
+// unpack` does (pkg/logql/log/parser.go, UnpackParser): the line must
+// start with '{' (else ErrJSONNotObject); its top-level string members
+// are the labels (keys as written, values unescaped, other members
+// ignored, nested objects not flattened) and the `_entry` member the
+// original line. A line without `_entry` is not packed: fields is nil
+// and the caller keeps the line and its labels as they are. Errors are
+// jsonparser's (see ErrJSONObject), with nothing set. Repeated keys keep
+// their first value.
+func Unpack(line string) (entry string, fields []string, err error) {
+	if line == "" || line[0] != '{' {
+		return "", nil, ErrJSONNotObject
+	}
+	packed := false
+	var kbuf [64]byte
+	i := jsonSkipSpace(line, 1)
+	if i >= len(line) {
+		return "", nil, ErrJSONMalformed
+	}
+	for {
+		switch line[i] {
+		case '}':
+			if !packed {
+				fields = nil
+			}
+			return entry, fields, nil
+		case '"':
+		default:
+			return "", nil, ErrJSONObject
+		}
+		end, esc := jsonStringEnd(line, i+1)
+		if end < 0 {
+			return "", nil, ErrJSONMalformed
+		}
+		k := line[i+1 : end-1]
+		if esc {
+			u, err := jsonparser.Unescape(bytesOf(k), kbuf[:])
+			if err != nil {
+				return "", nil, ErrJSONEscape
+			}
+			k = string(u)
+		}
+		i = jsonSkipSpace(line, end)
+		if i >= len(line) || line[i] != ':' {
+			return "", nil, ErrJSONMalformed
+		}
+		i = jsonSkipSpace(line, i+1)
+		if i >= len(line) {
+			return "", nil, ErrJSONMalformed
+		}
+		switch c := line[i]; c {
+		case '"':
+			end, esc := jsonStringEnd(line, i+1)
+			if end < 0 {
+				return "", nil, ErrJSONString
+			}
+			raw := line[i+1 : end-1]
+			if k == "_entry" {
+				if !packed {
+					entry = raw
+					if esc {
+						var buf [64]byte
+						u, err := jsonparser.Unescape(bytesOf(raw), buf[:])
+						if err != nil {
+							return "", nil, ErrJSONEscape
+						}
+						entry = string(u)
+					}
+				}
+				packed = true
+			} else {
+				fields = append(fields, k, jsonStringValue(raw, esc))
+			}
+			i = end
+		default: // ignored, but checked as jsonparser's Get does
+			if i, err = jsonValueEnd(line, i); err != nil {
+				return "", nil, err
+			}
+		}
+		i = jsonSkipSpace(line, i)
+		if i >= len(line) {
+			return "", nil, ErrJSONArray
+		}
+		switch line[i] {
+		case '}':
+			continue
+		case ',':
+			i = jsonSkipSpace(line, i+1)
+			if i >= len(line) {
+				return "", nil, ErrJSONArray
+			}
+		default:
+			return "", nil, ErrJSONObject
+		}
+	}
 }
 
 // jsonEmitLeaf emits one flattened field. rawKey is the key as written in
@@ -476,8 +603,13 @@ func jsonEmitLeaf(emit func(string, string), prefix []byte, rawKey string, key [
 		emit(string(k), value)
 		return
 	}
+	part := sanitizeKeyPart(key)
+	if len(part) == 0 { // Loki leaves out a part that trims to ""
+		emit(string(prefix), value)
+		return
+	}
 	var buf [128]byte
-	k := append(append(append(buf[:0], prefix...), '_'), sanitizeKeyPart(key)...)
+	k := append(append(append(buf[:0], prefix...), '_'), part...)
 	emit(string(k), value)
 }
 
@@ -739,8 +871,17 @@ func (e *JSONExpr) String() string { return e.text }
 // to "" and, for lines rejected by ValidateJSONLine, __error__. When a key
 // repeats, its first occurrence is used.
 func (e *JSONExpr) Extract(line string) (string, bool) {
+	v, ok, _ := e.extract(line)
+	return v, ok
+}
+
+// extract is Extract that also returns the error jsonparser's Get gives
+// on a malformed value at the path (Loki's json parser then marks the
+// line JSONParserErr): ErrJSONMalformed when the line ends before it,
+// ErrJSONString, ErrJSONObject, ErrJSONArray or ErrJSONValue.
+func (e *JSONExpr) extract(line string) (string, bool, error) {
 	if ValidateJSONLine(line) != nil {
-		return "", false
+		return "", false, nil
 	}
 	i := jsonSkipSpace(line, 0)
 	for _, step := range e.path {
@@ -751,34 +892,42 @@ func (e *JSONExpr) Extract(line string) (string, bool) {
 			i, ok = jsonMember(line, i, step.key)
 		}
 		if !ok {
-			return "", false
+			return "", false, nil
 		}
 	}
 	if i >= len(line) {
-		return "", false
+		return "", false, ErrJSONMalformed
 	}
 	switch c := line[i]; c {
 	case '"':
 		end, esc := jsonStringEnd(line, i+1)
 		if end < 0 {
-			return "", false
+			return "", false, ErrJSONString
 		}
-		return jsonStringValue(line[i+1:end-1], esc), true
-	case '{', '[':
-		n := jsonBlockEnd(line[i:], c, c+2) // '{'+2 is '}', '['+2 is ']'
+		return jsonStringValue(line[i+1:end-1], esc), true, nil
+	case '{':
+		n := jsonBlockEnd(line[i:], '{', '}')
 		if n < 0 {
-			return "", false
+			return "", false, ErrJSONObject
 		}
-		return jsonValidUTF8(line[i : i+n]), true
+		return jsonValidUTF8(line[i : i+n]), true, nil
+	case '[':
+		// Loki unescapes an array's text as if it were a string.
+		n := jsonBlockEnd(line[i:], '[', ']')
+		if n < 0 {
+			return "", false, ErrJSONArray
+		}
+		raw := line[i : i+n]
+		return jsonStringValue(raw, strings.IndexByte(raw, '\\') >= 0), true, nil
 	default:
 		tok := line[i : i+jsonTokenEnd(line[i:])]
 		switch {
 		case tok == "null":
-			return "", true
+			return "", true, nil
 		case tok == "true" || tok == "false" || c == '-' || (c >= '0' && c <= '9'):
-			return jsonValidUTF8(tok), true
+			return jsonValidUTF8(tok), true, nil
 		}
-		return "", false
+		return "", false, ErrJSONValue
 	}
 }
 
@@ -875,6 +1024,58 @@ func jsonNext(s string, i int) (int, bool) {
 		return 0, false // the closing bracket or garbage: no next
 	}
 	return jsonSkipSpace(s, i+1), true
+}
+
+// jsonValueEnd returns the offset just past the value at i (not a
+// string), or jsonparser's error for it: ErrJSONObject or ErrJSONArray
+// for an object or array that is not closed, ErrJSONValue for a token
+// that is not true, false, null or number-like.
+func jsonValueEnd(s string, i int) (int, error) {
+	switch c := s[i]; c {
+	case '{', '[':
+		n := jsonBlockEnd(s[i:], c, c+2) // '{'+2 is '}', '['+2 is ']'
+		switch {
+		case n >= 0:
+			return i + n, nil
+		case c == '{':
+			return 0, ErrJSONObject
+		}
+		return 0, ErrJSONArray
+	default:
+		n := jsonTokenEnd(s[i:])
+		tok := s[i : i+n]
+		switch {
+		case c == 't' || c == 'f':
+			if tok != "true" && tok != "false" {
+				return 0, ErrJSONValue
+			}
+		case c == 'n' || c == 'u':
+			if tok != "null" {
+				return 0, ErrJSONValue
+			}
+		case c != '-' && (c < '0' || c > '9'):
+			return 0, ErrJSONValue
+		}
+		return i + n, nil
+	}
+}
+
+// jsonTopLevelKey returns ErrJSONMalformed for a line that starts with a
+// string followed by ':', a key outside any object, where the scan of
+// Loki's `| json label="expr"` (jsonparser.EachKey) reports "Malformed
+// JSON error".
+func jsonTopLevelKey(line string) error {
+	if line == "" || line[0] != '"' {
+		return nil
+	}
+	end, _ := jsonStringEnd(line, 1)
+	if end < 0 {
+		return nil
+	}
+	if i := jsonSkipSpace(line, end); i < len(line) && line[i] == ':' {
+		return ErrJSONMalformed
+	}
+	return nil
 }
 
 // ValidateJSONLine returns ErrJSONNotObject when `| json label="expr"`
@@ -1122,7 +1323,7 @@ func ParseBytes(s string) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("bytes %q: %w", s, err)
+		return 0, err // go-humanize's error, as Loki's __error_details__
 	}
 	unit := strings.ToLower(strings.TrimSpace(s[n:]))
 	m, ok := bytesUnits[unit]

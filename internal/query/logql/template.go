@@ -39,6 +39,10 @@ const (
 	templateCacheSize = 32
 )
 
+// errDivideByZero is div and mod's error, as text/template reports the
+// panic of sprig's in Loki.
+var errDivideByZero = errors.New("runtime error: integer divide by zero")
+
 // Template is a compiled line_format or label_format template: Go
 // text/template with missingkey=zero, the labels as fields (`{{.status}}`;
 // a missing label is ""), the functions `__line__` (the log line) and
@@ -70,6 +74,7 @@ const (
 //
 // A Template is safe for concurrent use.
 type Template struct {
+	name      string // line or label
 	text      string
 	simpleKey string   // the template is exactly {{.simpleKey}}
 	fields    []string // labels read as .name
@@ -77,9 +82,16 @@ type Template struct {
 	pool      sync.Pool
 }
 
-// NewTemplate parses a line_format or label_format template.
-func NewTemplate(text string) (*Template, error) {
-	t := &Template{text: text}
+// NewTemplate parses a line_format template.
+func NewTemplate(text string) (*Template, error) { return newTemplate("line", text) }
+
+// NewLabelTemplate parses a label_format template. It differs from a
+// line_format one only by its name in error messages ("template:
+// label:1:10: ..."), as in Loki.
+func NewLabelTemplate(text string) (*Template, error) { return newTemplate("label", text) }
+
+func newTemplate(name, text string) (*Template, error) {
+	t := &Template{name: name, text: text}
 	inst, err := t.newInstance()
 	if err != nil {
 		return nil, err
@@ -159,7 +171,7 @@ func (t *Template) newInstance() (*templateInstance, error) {
 	inst := &templateInstance{data: make(map[string]string)}
 	inst.out.st = &inst.state
 	funcs := inst.state.funcs()
-	tm, err := template.New("line").Option("missingkey=zero").Funcs(funcs).Parse(t.text)
+	tm, err := template.New(t.name).Option("missingkey=zero").Funcs(funcs).Parse(t.text)
 	if err != nil {
 		return nil, fmt.Errorf("invalid template: %w", err)
 	}
@@ -404,14 +416,14 @@ func (st *templateState) funcs() template.FuncMap {
 		"div": func(a, b any) (int64, error) {
 			d := tmplInt64(b)
 			if d == 0 {
-				return 0, errors.New("integer divide by zero")
+				return 0, errDivideByZero
 			}
 			return tmplInt64(a) / d, nil
 		},
 		"mod": func(a, b any) (int64, error) {
 			d := tmplInt64(b)
 			if d == 0 {
-				return 0, errors.New("integer divide by zero")
+				return 0, errDivideByZero
 			}
 			return tmplInt64(a) % d, nil
 		},

@@ -1,0 +1,119 @@
+package logql
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// TestLokiPipeline runs the log queries of testdata/loki_pipeline.golden
+// on its lines and wants what Grafana Loki's own code did with them, as
+// lokidiff recorded it (see lokidiff/main.go), or the "horus" line where
+// Horus differs on purpose.
+func TestLokiPipeline(t *testing.T) {
+	const path = "testdata/loki_pipeline.golden"
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	var (
+		stream, meta labels.Labels
+		query        string
+		expr         *LogExpr
+		perr         error
+		in           string
+		inLine       int
+		want         string
+		wantLine     int
+		n            int
+	)
+	check := func() {
+		if wantLine == 0 {
+			return
+		}
+		got := pipelineResult(expr, perr, stream, meta, in)
+		if got != want {
+			t.Errorf("%s:%d: %s on %s:\n got %s\nwant %s", path, inLine, query, quoteLine(in), got, want)
+		}
+		wantLine = 0
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		verb, rest, _ := strings.Cut(line, " ")
+		switch verb {
+		case "", "#":
+			continue
+		case "stream", "meta":
+			check()
+			ls, err := scriptParser.ParseMetric(rest)
+			if strings.TrimSpace(rest) == "{}" {
+				ls, err = labels.EmptyLabels(), nil
+			}
+			if err != nil {
+				t.Fatalf("%s:%d: %v", path, n, err)
+			}
+			if verb == "stream" {
+				stream = ls
+			} else {
+				meta = ls
+			}
+		case "query":
+			check()
+			query = rest
+			expr, perr = nil, nil
+			var e Expr
+			if e, perr = Parse(rest); perr == nil {
+				var ok bool
+				if expr, ok = e.(*LogExpr); !ok {
+					t.Fatalf("%s:%d: not a log query", path, n)
+				}
+			}
+		case "in":
+			check()
+			if in, err = strconv.Unquote(rest); err != nil {
+				t.Fatalf("%s:%d: %v", path, n, err)
+			}
+			inLine = n
+		case "loki":
+			want, wantLine = rest, n
+		case "horus":
+			want, wantLine = rest, n // overrides the loki line before it
+		default:
+			t.Fatalf("%s:%d: unknown directive %q", path, n, verb)
+		}
+	}
+	check()
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pipelineResult is what Horus' pipeline does with one line, written as
+// lokidiff writes Loki's.
+func pipelineResult(e *LogExpr, perr error, stream, meta labels.Labels, line string) string {
+	if perr != nil {
+		return "error"
+	}
+	r := &row{line: line}
+	stream.Range(func(l labels.Label) { r.lbls = append(r.lbls, label{l.Name, l.Value, catStream}) })
+	meta.Range(func(l labels.Label) { r.lbls = append(r.lbls, label{l.Name, l.Value, catMetadata}) })
+	if !run(e.Stages, r) {
+		return "false"
+	}
+	return fmt.Sprintf("true %s %s", quoteLine(r.line), r.labels(catStream, catMetadata, catParsed))
+}
+
+func quoteLine(s string) string {
+	if strconv.CanBackquote(s) && !strings.ContainsAny(s, "\n\r\t") {
+		return "`" + s + "`"
+	}
+	return strconv.Quote(s)
+}
