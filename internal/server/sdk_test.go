@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -46,8 +45,8 @@ func startSDKService(t *testing.T, ts *testServer, name string) *sdkService {
 
 // TestSDKEndToEnd runs a small shop instrumented only through the SDK
 // against a real Horus: frontend calls inventory (which queries SQLite
-// through OpenDB) and an uninstrumented bank-api; the request arrives with
-// a W3C traceparent. After the services shut down (flushing everything),
+// through OpenDB) and an uninstrumented bank-api; one request arrives with
+// a W3C traceparent, one with a B3 header. After the services shut down (flushing everything),
 // Horus holds one trace across both services with each span under its own
 // service.name, the client spans naming their peers, the database span;
 // the RED metrics by route pattern, the 404 under "unmatched", the
@@ -137,6 +136,10 @@ func TestSDKEndToEnd(t *testing.T) {
 	}); code != http.StatusOK {
 		t.Fatalf("checkout: %d", code)
 	}
+	const b3TraceID, b3SpanID = "80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1"
+	if code := send(http.MethodPost, "/checkout/42", map[string]string{"b3": b3TraceID + "-" + b3SpanID + "-1"}); code != http.StatusOK {
+		t.Fatalf("checkout with B3: %d", code)
+	}
 	if code := send(http.MethodGet, "/wp-login.php", nil); code != http.StatusNotFound {
 		t.Fatalf("scanner path: %d", code)
 	}
@@ -200,16 +203,30 @@ func TestSDKEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("b3", func(t *testing.T) {
+		spans := fetchTrace(t, ts, b3TraceID)
+		byName := map[string][]sdkSpan{}
+		for _, s := range spans {
+			byName[s.span.Name()] = append(byName[s.span.Name()], s)
+		}
+		if root := one(t, byName, "POST /checkout/{item}"); root.span.ParentSpanID().String() != b3SpanID {
+			t.Errorf("root span's parent %s, want the B3 span id %s", root.span.ParentSpanID(), b3SpanID)
+		}
+		if served := one(t, byName, "GET /items/{id}"); served.service != "inventory" {
+			t.Errorf("inventory's span under %q", served.service)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		now := time.Now()
 		for q, want := range map[string]float64{
-			`http_requests_total{job="inventory",route="/items/{id}",method="GET",status="200"}`:                    1,
-			`http_requests_total{job="frontend",route="/checkout/{item}",method="POST",status="200"}`:               1,
+			`http_requests_total{job="inventory",route="/items/{id}",method="GET",status="200"}`:                    2,
+			`http_requests_total{job="frontend",route="/checkout/{item}",method="POST",status="200"}`:               2,
 			`http_requests_total{job="frontend",route="unmatched",status="404"}`:                                    1,
 			`count(http_requests_total{job="frontend"})`:                                                            2,
-			`http_request_duration_seconds_count{job="inventory",route="/items/{id}"}`:                              1,
-			`http_client_request_duration_seconds_count{job="frontend",peer="bank-api",method="POST",status="200"}`: 1,
-			`http_client_request_duration_seconds_count{job="frontend",peer="inventory",method="GET",status="200"}`: 1,
+			`http_request_duration_seconds_count{job="inventory",route="/items/{id}"}`:                              2,
+			`http_client_request_duration_seconds_count{job="frontend",peer="bank-api",method="POST",status="200"}`: 2,
+			`http_client_request_duration_seconds_count{job="frontend",peer="inventory",method="GET",status="200"}`: 2,
 			`http_requests_in_progress{job="inventory",route="/items/{id}"}`:                                        0,
 			`go_sql_max_open_connections{job="inventory",db_name="catalog"}`:                                        0,
 			`count(target_info{job="inventory",deployment_environment_name="test"})`:                                1,
@@ -223,14 +240,25 @@ func TestSDKEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
+		// Each bucket keeps its latest exemplar: one of the two traces, which
+		// Horus must hold.
+		var pointed []string
 		for _, r := range exs {
 			for _, e := range r.Exemplars {
-				found = found || e.Labels["trace_id"] == model.LabelValue(traceID)
+				pointed = append(pointed, string(e.Labels["trace_id"]))
 			}
 		}
-		if !found {
-			t.Errorf("no exemplar of inventory's duration histogram points at trace %s: %v", traceID, exs)
+		if len(pointed) == 0 {
+			t.Fatalf("inventory's duration histogram has no exemplar: %v", exs)
+		}
+		for _, id := range pointed {
+			if id != traceID && id != b3TraceID {
+				t.Errorf("exemplar trace_id %q is neither request's trace", id)
+				continue
+			}
+			if spans := fetchTrace(t, ts, id); len(spans) == 0 {
+				t.Errorf("exemplar trace %s not in Horus", id)
+			}
 		}
 	})
 
