@@ -325,20 +325,26 @@ func conditions(sev string) []BurnAlert {
 // error ratio above the factor × budget over both windows and, with the
 // guard on, at least MinErrors failed events in the long window.
 func (s *SLO) alertExpr(sev string) string {
-	f, budget := s.filter(), formatFloat(s.budget())
 	var parts []string
 	for _, b := range conditions(sev) {
-		factor := formatFloat(b.Factor(s.Window))
-		terms := []string{
-			fmt.Sprintf("max(%s%s%s > (%s * %s)) without (%s)", MetricErrorRatio, promDuration(b.Short), f, factor, budget, labelWindow),
-			fmt.Sprintf("max(%s%s%s > (%s * %s)) without (%s)", MetricErrorRatio, promDuration(b.Long), f, factor, budget, labelWindow),
-		}
-		if s.SLI.Events != nil && s.MinErrors > 0 {
-			terms = append(terms, fmt.Sprintf("max(%s%s%s * %d >= %d) without (%s)", MetricErrorRate, promDuration(b.Long), f, int64(b.Long.Seconds()), s.MinErrors, labelWindow))
-		}
-		parts = append(parts, "(\n    "+strings.Join(terms, "\n    and\n    ")+"\n)")
+		parts = append(parts, "(\n    "+strings.Join(s.conditionTerms(b), "\n    and\n    ")+"\n)")
 	}
 	return strings.Join(parts, "\nor\n") + "\n"
+}
+
+// conditionTerms are the terms of one burn-rate condition, to be joined
+// with "and".
+func (s *SLO) conditionTerms(b BurnAlert) []string {
+	f, budget := s.filter(), formatFloat(s.budget())
+	factor := formatFloat(b.Factor(s.Window))
+	terms := []string{
+		fmt.Sprintf("max(%s%s%s > (%s * %s)) without (%s)", MetricErrorRatio, promDuration(b.Short), f, factor, budget, labelWindow),
+		fmt.Sprintf("max(%s%s%s > (%s * %s)) without (%s)", MetricErrorRatio, promDuration(b.Long), f, factor, budget, labelWindow),
+	}
+	if s.SLI.Events != nil && s.MinErrors > 0 {
+		terms = append(terms, fmt.Sprintf("max(%s%s%s * %d >= %d) without (%s)", MetricErrorRate, promDuration(b.Long), f, int64(b.Long.Seconds()), s.MinErrors, labelWindow))
+	}
+	return terms
 }
 
 func (s *SLO) alertRule(sev string, a Alert) rulefmt.Rule {
