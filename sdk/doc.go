@@ -22,11 +22,14 @@
 //	}
 //	defer shutdown(context.Background())
 //
+//	inventory := tel.Client("inventory") // client spans, propagation, latency by peer
+//
 //	mux := http.NewServeMux()
 //	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
-//		tel.Logger.InfoContext(r.Context(), "item viewed", "item_id", r.PathValue("id"))
-//		resp, err := inventory.Do(req.WithContext(r.Context())) // inventory := tel.Client("inventory")
+//		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, stockURL+r.PathValue("id"), nil)
+//		resp, err := inventory.Do(req) // a child span of this request's, context propagated
 //		// ...
+//		tel.Logger.InfoContext(r.Context(), "item viewed", "item_id", r.PathValue("id")) // trace_id, span_id, request_id
 //	})
 //	mux.Handle("GET /metrics", tel.MetricsHandler())
 //	return http.ListenAndServe(":8080", tel.Middleware(mux))
