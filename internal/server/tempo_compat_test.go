@@ -198,6 +198,19 @@ func TestTempoArrays(t *testing.T) {
 	if !strings.Contains(body, `{"key":"cart.skus","value":{"arrayValue":{"values":[{"stringValue":"sku-100"},{"stringValue":"sku-200"}]}}}`) {
 		t.Errorf("select(array): %s", body)
 	}
+	// Filtered tag values: the values of the spans the query matches
+	// (Tempo's "Filtered tag values"), arrays element by element.
+	for q, want := range map[string]string{
+		`{ span.cart.skus = "sku-400" }`:      `{"tagValues":[{"type":"string","value":"reserve"}]}`,
+		`{ span.qty < 2 }`:                    `{"tagValues":[{"type":"string","value":"checkout"}]}`,
+		`{ span.cart.skus !~ "sku-[1-4]00" }`: `{"tagValues":[{"type":"string","value":"pay"}]}`,
+		`{ span.cart.skus = `:                 `"charge"`, // unfinished: no filter
+	} {
+		code, b := tempoGet(t, ts, "/api/v2/search/tag/name/values?q="+url.QueryEscape(q), "", "")
+		if code != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("tag values for %s: %d %s, want %s", q, code, b, want)
+		}
+	}
 	// Tag values list an array's elements.
 	code, b := tempoGet(t, ts, "/api/v2/search/tag/span.cart.skus/values", "", "")
 	for _, v := range []string{"sku-100", "sku-400", "sku-900"} {

@@ -20,32 +20,50 @@ var intrinsicTags = []string{"duration", "event:name", "event:timeSinceStart", "
 	"span:parentID", "span:status", "span:statusMessage", "status", "statusMessage", "trace:duration",
 	"trace:id", "trace:rootName", "trace:rootService", "traceDuration"}
 
-// sample returns the newest spans in the request's range that pass the
-// filters, with the fields given: tag names and values are read from
-// them, as Tempo reads them from recent blocks.
-func (a *API) sample(ctx context.Context, tenant string, r *http.Request, filters []events.Filter, fields []string) ([]events.Event, error) {
+// sample returns the newest spans in the range that pass q (see
+// spanFilterOf), with the fields given: tag names and values are read
+// from them, as Tempo reads them from recent blocks.
+func (a *API) sample(ctx context.Context, tenant string, r *http.Request, fields []string) ([]events.Event, error) {
 	start, end, err := timeRange(r)
 	if err != nil {
 		return nil, err
 	}
+	filters, match := spanFilterOf(r)
+	if match != nil {
+		// What the conditions read, beside what is asked for.
+		fields = append(slices.Clip(fields), "attrs", "resource", "name", "kind", "status_code", "status_message",
+			"duration", "scope_name", "events", "links", "parent_span_id")
+	}
 	evs, _, err := a.store.Select(ctx, events.Query{Tenant: tenant, Kind: events.KindSpan, Start: start, End: end,
 		Filters: filters, Fields: fields, Limit: a.opts.Limits.TagSampleSpans, Newest: true})
-	return evs, err
+	if err != nil || match == nil {
+		return evs, err
+	}
+	t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
+	kept := evs[:0:0]
+	for i := range evs {
+		if match(t, i) {
+			kept = append(kept, evs[i])
+		}
+	}
+	return kept, nil
 }
 
-// queryFilters reads the q parameter of tag requests: a TraceQL query,
-// possibly unfinished as typed in an editor ({ .cluster = ); only what
-// parses narrows the spans.
-func queryFilters(r *http.Request) []events.Filter {
+// spanFilterOf reads the q parameter of tag requests: a TraceQL query,
+// possibly unfinished as typed in an editor ({ .cluster = ); what does
+// not parse does not narrow the spans, as in Tempo. The store filters are
+// the pushed-down conditions (which let arrays and some others through);
+// match, for a single spanset filter, is its condition on one span.
+func spanFilterOf(r *http.Request) (filters []events.Filter, match func(*traceql.Trace, int) bool) {
 	q := r.FormValue("q")
 	if q == "" {
-		return nil
+		return nil, nil
 	}
 	parsed, err := traceql.Parse(q)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return traceql.Pushdown(parsed)
+	return traceql.Pushdown(parsed), parsed.SpanMatcher()
 }
 
 // tagNames returns the attribute names in the sample by scope: span and
@@ -55,7 +73,7 @@ func (a *API) tagNames(ctx context.Context, tenant string, r *http.Request, nest
 	if nested {
 		fields = append(fields, "events", "links")
 	}
-	evs, err := a.sample(ctx, tenant, r, queryFilters(r), fields)
+	evs, err := a.sample(ctx, tenant, r, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +258,7 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 	default:
 		fields = []string{"events", "links"}
 	}
-	evs, err := a.sample(ctx, tenant, r, queryFilters(r), fields)
+	evs, err := a.sample(ctx, tenant, r, fields)
 	if err != nil {
 		return nil, err
 	}

@@ -336,6 +336,19 @@ func storeField(a *Attribute) string {
 	return ""
 }
 
+// SpanMatcher returns, for a query that is one spanset filter on span
+// fields, its condition on span i of a trace; nil for other queries.
+func (q *Query) SpanMatcher() func(t *Trace, i int) bool {
+	f, ok := q.Root.(*Filter)
+	if !ok || q.Metrics != nil || TraceLevel(q) != nil {
+		return nil
+	}
+	if f.Cond == nil {
+		return func(*Trace, int) bool { return true }
+	}
+	return func(t *Trace, i int) bool { return len(filterSpans(f.Cond, t, []int{i})) > 0 }
+}
+
 // TraceLevel returns a field of q's conditions that is not the span's
 // own (trace-level intrinsics, parent., nested sets, span:childCount),
 // or nil: what a filter of one span at a time cannot answer.
