@@ -193,6 +193,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 				st.InspectedSpans += int64(len(evs))
 				for i := range evs {
 					t.Spans, t.ID, t.Start, t.End, t.nested = evs[i:i+1], evs[i].TraceID, evs[i].Time, evs[i].End(), nil
+					clear(t.arrays) // keyed by the address of text the next batch may reuse
 					t.Root = -1
 					if evs[i].ParentSpanID.IsZero() {
 						t.Root = 0
@@ -391,7 +392,7 @@ func perSpan(q *Query) bool {
 		switch x := e.(type) {
 		case *Attribute:
 			switch x.Intrinsic {
-			case IRootName, IRootService, ITraceDuration, INestedSetParent, INestedSetLeft, INestedSetRight:
+			case IRootName, IRootService, ITraceDuration, INestedSetParent, INestedSetLeft, INestedSetRight, IChildCount:
 				return false
 			}
 			return x.Scope != "parent"
