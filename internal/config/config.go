@@ -80,6 +80,9 @@ type Config struct {
 	ExternalURL string `yaml:"external_url,omitempty"`
 	// Rules configures rule evaluation.
 	Rules RulesConfig `yaml:"rules"`
+	// Alertmanager configures the Alertmanager inside Horus
+	// (docs/alertmanager.md).
+	Alertmanager AlertmanagerConfig `yaml:"alertmanager"`
 	// Global holds Prometheus' global scrape settings (scrape_interval,
 	// scrape_timeout, external_labels...), as in prometheus.yml.
 	Global yaml.MapSlice `yaml:"global,omitempty"`
@@ -112,6 +115,39 @@ type RulesConfig struct {
 	// NotificationQueueCapacity is the alerts queued for each
 	// Alertmanager (--alertmanager.notification-queue-capacity, 10000).
 	NotificationQueueCapacity int `yaml:"notification_queue_capacity"`
+}
+
+// AlertmanagerConfig configures the Alertmanager embedded in Horus: its
+// API v2 at /alertmanager/api/v2/, its alertmanager.yml, and where its
+// silences and notification log are kept (<data_dir>/alertmanager), as
+// Alertmanager's own flags do.
+type AlertmanagerConfig struct {
+	// Enabled runs it (default true); Horus' own alerts are then sent to
+	// it besides the alerting section's Alertmanagers.
+	Enabled bool `yaml:"enabled"`
+	// ConfigFile is an alertmanager.yml (route, receivers, inhibit_rules,
+	// templates...; --config.file), relative to the config file. Empty: a
+	// route to one receiver, "horus", that delivers nowhere (alerts and
+	// silences are still served by the API).
+	ConfigFile string `yaml:"config_file,omitempty"`
+	// ExternalURL is the URL the Alertmanager is reached at, for the links
+	// in notifications (--web.external-url); default
+	// <external_url>/alertmanager.
+	ExternalURL string `yaml:"external_url,omitempty"`
+	// Retention is how long silences and notification log entries are
+	// kept after they end (--data.retention, 120h).
+	Retention model.Duration `yaml:"retention"`
+	// MaintenanceInterval is how often silences and the notification log
+	// are garbage-collected and written to disk
+	// (--data.maintenance-interval, 15m). A change to a silence is
+	// written at once.
+	MaintenanceInterval model.Duration `yaml:"maintenance_interval"`
+	// MaxSilences bounds the silences kept, expired ones included
+	// (--silences.max-silences); 0 = no bound.
+	MaxSilences int `yaml:"max_silences"`
+	// MaxSilenceSizeBytes bounds one silence (--silences.max-silence-size-bytes);
+	// 0 = no bound.
+	MaxSilenceSizeBytes int `yaml:"max_silence_size_bytes"`
 }
 
 // OTLPConfig holds the listen addresses of the OTLP receivers. An empty
@@ -471,6 +507,11 @@ func Default() *Config {
 			TraceQLRange:              model.Duration(5 * time.Minute),
 			NotificationQueueCapacity: 10000,
 		},
+		Alertmanager: AlertmanagerConfig{
+			Enabled:             true,
+			Retention:           model.Duration(120 * time.Hour),
+			MaintenanceInterval: model.Duration(15 * time.Minute),
+		},
 		Query: QueryConfig{
 			Timeout:       model.Duration(2 * time.Minute),
 			MaxSamples:    50000000,
@@ -531,6 +572,9 @@ func parse(b []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Web.resolve(dir)
+	if am := &cfg.Alertmanager; dir != "" && am.ConfigFile != "" && !filepath.IsAbs(am.ConfigFile) {
+		am.ConfigFile = filepath.Join(dir, am.ConfigFile)
+	}
 	for _, files := range [][]string{cfg.SLOFiles, cfg.LogQLRuleFiles, cfg.TraceQLRuleFiles} {
 		for i, p := range files {
 			if dir != "" && p != "" && !filepath.IsAbs(p) {
@@ -862,6 +906,22 @@ func (c *Config) Validate() error {
 	}
 	if r.NotificationQueueCapacity < 1 {
 		add(fieldErr("rules.notification_queue_capacity", "must be >= 1; got %d", r.NotificationQueueCapacity))
+	}
+
+	am := c.Alertmanager
+	if am.ExternalURL != "" {
+		if u, err := url.Parse(am.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
+			add(fieldErr("alertmanager.external_url", "must be an absolute URL such as https://horus.example.com/alertmanager; got %q", am.ExternalURL))
+		}
+	}
+	if am.Retention <= 0 {
+		add(fieldErr("alertmanager.retention", "must be > 0; got %v", am.Retention))
+	}
+	if am.MaintenanceInterval <= 0 {
+		add(fieldErr("alertmanager.maintenance_interval", "must be > 0; got %v", am.MaintenanceInterval))
+	}
+	if am.MaxSilences < 0 || am.MaxSilenceSizeBytes < 0 {
+		add(fieldErr("alertmanager", "max_silences and max_silence_size_bytes must be >= 0 (0 = no bound)"))
 	}
 
 	if c.prom == nil {

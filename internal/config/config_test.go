@@ -60,6 +60,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad_typo_key.yaml":     "metrics.retension: unknown key; did you mean metrics.retention?",
 		"bad_section_list.yaml": "metrics: want a mapping of keys, got a list",
 		"bad_nested_typo.yaml":  "traces.span_metrics.enabeld: unknown key; did you mean traces.span_metrics.enabled?",
+		"bad_alertmanager.yaml": "alertmanager.retention: must be > 0",
 	}
 	files, _ := filepath.Glob("testdata/bad_*.yaml")
 	if len(files) != len(want) {
