@@ -6,8 +6,9 @@ import (
 	"github.com/grafana/regexp"
 )
 
-// MaxQueryLength bounds the text of a query.
-const MaxQueryLength = 64 << 10
+// MaxQueryLength bounds the text of a query: Tempo's default
+// max_query_expression_size_bytes (query_frontend).
+const MaxQueryLength = 128 << 10
 
 // maxDepth bounds nesting, so that hostile queries cannot exhaust the stack.
 const maxDepth = 200
@@ -15,7 +16,7 @@ const maxDepth = 200
 // Parse parses a TraceQL query.
 func Parse(q string) (*Query, error) {
 	if len(q) > MaxQueryLength {
-		return nil, &ParseError{0, fmt.Sprintf("query is %d bytes, more than the limit of %d", len(q), MaxQueryLength)}
+		return nil, &ParseError{0, fmt.Sprintf("TraceQL expression exceeds the configured maximum size of %d bytes, reduce the query expression size (it is %d bytes)", MaxQueryLength, len(q))}
 	}
 	toks, err := lex(q)
 	if err != nil {

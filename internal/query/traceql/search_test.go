@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/horus-obs/horus/internal/store/events"
@@ -56,5 +57,18 @@ func BenchmarkArrayFilter(b *testing.B) {
 		if sets := q.Eval(NewTrace(spans)); len(sets) != 1 {
 			b.Fatal(sets)
 		}
+	}
+}
+
+// TestMaxQueryLength: a query longer than Tempo's default
+// max_query_expression_size_bytes (131072) is refused with Tempo's words
+// (grafana/tempo modules/frontend/pipeline/async_query_validator_middleware.go).
+func TestMaxQueryLength(t *testing.T) {
+	q := `{ .a = "` + strings.Repeat("x", 131072) + `" }`
+	if _, err := Parse(q); err == nil || !strings.Contains(err.Error(), "TraceQL expression exceeds the configured maximum size of 131072 bytes") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := Parse(q[:131060] + `" }`); err != nil {
+		t.Errorf("a query under the limit: %v", err)
 	}
 }
