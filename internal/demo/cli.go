@@ -36,6 +36,8 @@ const Usage = `usage: horus demo [flags]                     run Horus, the shop
        horus demo deploy SERVICE[/N] VERSION [--fault SPEC]...
                                               restart a service (or its instance N) as VERSION
        horus demo load [RATE]                 the load; RATE sets checkouts/s at peak (0 pauses)
+       horus demo checkout [--items N] [--method M] [--tenant T]
+                                              place one order now; prints its status and trace id
        horus demo changes                     deploys, scenarios and faults so far
        horus demo service NAME [flags]        run one service (the demo starts these itself)
 
@@ -53,7 +55,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "service":
 		return runService(rest, stderr)
-	case "status", "fault", "scenario", "deploy", "load", "changes":
+	case "status", "fault", "scenario", "deploy", "load", "changes", "checkout":
 		return runClient(cmd, rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, Usage)
@@ -284,6 +286,9 @@ func runClient(cmd string, args []string, stdout, stderr io.Writer) error {
 	all := fs.Bool("all", false, "fault rm: remove every fault")
 	var faults stringsFlag
 	fs.Var(&faults, "fault", "deploy: a fault the new version brings (a spec; repeatable)")
+	items := fs.Int("items", 0, "checkout: the order's item count (0: drawn as the load draws it)")
+	method := fs.String("method", "", "checkout: the payment method (card, paypal, bank_transfer, gift_card)")
+	tenant := fs.String("tenant", "", "checkout: the shopper's tenant (acme, globex, ...)")
 	// Flags may come after the positional arguments (fault rm ID --control ...).
 	var pos []string
 	rest := args
@@ -335,6 +340,17 @@ func runClient(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(tw, "peak rate\t%g checkouts/s\nnow\t%.2f checkouts/s (day hour %.1f)\nsent\t%d (skipped %d, in flight %d)\nby status\t%v\nlast trace\t%s\n",
 			st.Rate, st.Current, st.DayHour, st.Sent, st.Skipped, st.InFlight, st.ByStatus, st.LastTrace)
+		return nil
+	case "checkout":
+		if len(pos) > 0 {
+			return errors.New("usage: horus demo checkout [--items N] [--method M] [--tenant T]")
+		}
+		res, err := c.Checkout(ctx, load.CheckoutOptions{Items: *items, PaymentMethod: *method, Tenant: *tenant})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "status\t%d %s\norder\t%s (%d items, %s)\nshopper\t%s of %s\ntrace\t%s\ntook\t%.3fs\n",
+			res.Status, res.Error, res.OrderID, res.Items, res.Method, res.UserID, res.Tenant, res.TraceID, res.Duration)
 		return nil
 	case "fault":
 		return runFault(ctx, c, tw, pos, *all)

@@ -151,6 +151,14 @@ func (c *Client) SetRate(ctx context.Context, rate float64) (load.Stats, error) 
 	return out, c.do(ctx, http.MethodPost, "/api/demo/load", map[string]float64{"rate": rate}, &out)
 }
 
+// Checkout is POST /api/demo/checkout: one order now, its fields drawn
+// as the load draws them where o leaves them zero.
+func (c *Client) Checkout(ctx context.Context, o load.CheckoutOptions) (load.Result, error) {
+	var out load.Result
+	req := map[string]any{"items": o.Items, "payment_method": o.PaymentMethod, "tenant": o.Tenant}
+	return out, c.do(ctx, http.MethodPost, "/api/demo/checkout", req, &out)
+}
+
 // Changes is GET /api/demo/changes.
 func (c *Client) Changes(ctx context.Context) ([]ChangeEvent, error) {
 	var out []ChangeEvent

@@ -9,10 +9,13 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/horus-obs/horus/internal/demo/fault"
+	"github.com/horus-obs/horus/internal/demo/load"
+	"github.com/horus-obs/horus/internal/demo/shop"
 )
 
 // The control API, JSON in and out, on Options.ControlAddr:
@@ -30,6 +33,8 @@ import (
 //	POST   /api/demo/deploy             DeployRequest (faults as JSON faults); 200 DeployResult
 //	GET    /api/demo/load               load.Stats
 //	POST   /api/demo/load               {"rate": checkouts per second at peak}; 200 load.Stats
+//	POST   /api/demo/checkout           {"items", "payment_method", "tenant"} (each optional): one
+//	                                    checkout through the gateway now; 200 load.Result (its trace_id)
 //	GET    /api/demo/changes            []ChangeEvent: deploys, scenarios, faults, oldest first
 //
 // Every POST is JSON (Content-Type: application/json; {} where nothing is
@@ -179,6 +184,31 @@ func (d *Demo) controlHandler() http.Handler {
 		}
 		d.gen.SetRate(*req.Rate)
 		writeControlJSON(w, http.StatusOK, d.gen.Stats())
+	})
+	mux.HandleFunc("POST /api/demo/checkout", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Items         int    `json:"items"`
+			PaymentMethod string `json:"payment_method"`
+			Tenant        string `json:"tenant"`
+		}
+		if status, err := readControlJSON(w, r, &req); err != nil && !errors.Is(err, io.EOF) {
+			writeControlError(w, status, err)
+			return
+		}
+		switch {
+		case req.Items < 0 || req.Items > shop.MaxOrderItems:
+			writeControlError(w, http.StatusBadRequest, fmt.Errorf("items: 1 to %d (0: drawn as the load draws it)", shop.MaxOrderItems))
+			return
+		case req.PaymentMethod != "" && !slices.Contains(shop.PaymentMethods, req.PaymentMethod):
+			writeControlError(w, http.StatusBadRequest, fmt.Errorf("payment_method: one of %s", strings.Join(shop.PaymentMethods, ", ")))
+			return
+		case req.Tenant != "" && !slices.Contains(load.Tenants, req.Tenant):
+			writeControlError(w, http.StatusBadRequest, fmt.Errorf("tenant: one of %s", strings.Join(load.Tenants, ", ")))
+			return
+		}
+		res := d.gen.Checkout(r.Context(), load.CheckoutOptions{Items: req.Items, PaymentMethod: req.PaymentMethod, Tenant: req.Tenant})
+		d.gen.Record(res)
+		writeControlJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("GET /api/demo/changes", func(w http.ResponseWriter, _ *http.Request) {
 		ch := d.Changes()

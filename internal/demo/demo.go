@@ -162,7 +162,8 @@ type Demo struct {
 
 	adminClient *http.Client
 	faults      *faultBook
-	deployMu    sync.Mutex
+	deployMu    sync.Mutex // held by deploys and scenario switches
+	stopped     bool       // under deployMu: Stop has begun
 
 	control   *http.Server
 	controlLn net.Listener
@@ -200,6 +201,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	if err := d.startServices(ctx); err != nil {
 		return nil, err
 	}
+	d.gen = load.New("http://"+d.byService[shop.Gateway][0].listen.addr, d.opts.Load)
 	if err := d.startControl(); err != nil {
 		return nil, err
 	}
@@ -217,8 +219,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 			return nil, err
 		}
 	}
-	d.gen = load.New("http://"+d.byService[shop.Gateway][0].listen.addr, d.opts.Load)
-	first := d.gen.Checkout(ctx)
+	first := d.gen.Checkout(ctx, load.CheckoutOptions{})
 	d.gen.Record(first)
 	d.firstTrace = first.TraceID
 	if first.Status == 0 {
@@ -496,6 +497,11 @@ func (d *Demo) stop(ctx context.Context) error {
 		_ = d.control.Shutdown(sctx)
 		cancel()
 	}
+	// A deploy or scenario switch under way finishes first; none starts
+	// after.
+	d.deployMu.Lock()
+	d.stopped = true
+	d.deployMu.Unlock()
 	var wg sync.WaitGroup
 	for _, in := range d.instances {
 		in.mu.Lock()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo/fault"
+	"github.com/horus-obs/horus/internal/demo/load"
 )
 
 // childEnv marks a run of this test binary as a demo process: a service
@@ -342,8 +343,22 @@ func TestDemo(t *testing.T) {
 		return nil
 	})
 
-	// A fault through the parent: payments-2 refuses connections.
+	// The control API, through its client.
 	ctx := context.Background()
+	c := NewClient(a.Control)
+	if svcs, err := c.Services(ctx); err != nil || len(svcs) != 11 || !svcs[0].Running {
+		t.Fatalf("services: %+v, %v", svcs, err)
+	}
+	res, err := c.Checkout(ctx, load.CheckoutOptions{Items: 3, PaymentMethod: "paypal", Tenant: "wonka"})
+	if err != nil || res.Items != 3 || res.Tenant != "wonka" || len(res.TraceID) != 32 || res.OrderID == "" ||
+		res.Status != http.StatusCreated && res.Status != http.StatusPaymentRequired {
+		t.Fatalf("checkout: %+v, %v", res, err)
+	}
+	if _, err := c.Checkout(ctx, load.CheckoutOptions{Tenant: "nobody"}); err == nil || !strings.Contains(err.Error(), "tenant") {
+		t.Fatalf("checkout for an unknown tenant: %v", err)
+	}
+
+	// A fault through the parent: payments-2 refuses connections.
 	p2 := instanceStatus(d, "payments-2")
 	st, err := d.AddFault(ctx, fault.Fault{Kind: fault.KindRefuse, Target: fault.Target{Service: "payments", Instance: "2"}})
 	if err != nil || !slices.Equal(st.Instances, []string{"payments-2"}) {

@@ -249,6 +249,9 @@ func (d *Demo) Deploy(ctx context.Context, req DeployRequest) (DeployResult, err
 }
 
 func (d *Demo) deploy(ctx context.Context, req DeployRequest, kind string) (DeployResult, error) {
+	if d.stopped {
+		return DeployResult{}, errStopping
+	}
 	if !versionRE.MatchString(req.Version) {
 		return DeployResult{}, fmt.Errorf("version %q: 1 to 64 letters, digits, '.', '_', '+' or '-'", req.Version)
 	}
@@ -356,6 +359,9 @@ func (d *Demo) StartScenario(ctx context.Context, name string) (ScenarioStatus, 
 	}
 	d.deployMu.Lock()
 	defer d.deployMu.Unlock()
+	if d.stopped {
+		return ScenarioStatus{}, errStopping
+	}
 	if err := d.stopScenario(ctx); err != nil {
 		return ScenarioStatus{}, err
 	}

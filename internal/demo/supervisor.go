@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,9 +88,14 @@ func (in *instance) status() InstanceStatus {
 // ends, not the process, and Go may end an idle thread whose goroutine was
 // locked; this thread lives as long as the demo.
 type spawner struct {
-	reqs chan func()
-	done chan struct{}
+	mu     sync.Mutex
+	closed bool
+	reqs   chan func()
+	done   chan struct{}
 }
+
+// errStopping is a process start asked for while the demo stops.
+var errStopping = errors.New("the demo is stopping")
 
 func newSpawner() *spawner {
 	s := &spawner{reqs: make(chan func()), done: make(chan struct{})}
@@ -105,13 +111,23 @@ func newSpawner() *spawner {
 
 // start runs cmd.Start on the spawner's thread.
 func (s *spawner) start(cmd *exec.Cmd) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errStopping
+	}
 	errc := make(chan error, 1)
 	s.reqs <- func() { errc <- cmd.Start() }
 	return <-errc
 }
 
+// close ends the spawner's goroutine, and so its thread: any child still
+// alive gets its parent-death signal.
 func (s *spawner) close() {
+	s.mu.Lock()
+	s.closed = true
 	close(s.reqs)
+	s.mu.Unlock()
 	<-s.done
 }
 

@@ -101,14 +101,15 @@ const recentKept = 50
 
 // Generator sends the shop's traffic to one api-gateway.
 type Generator struct {
-	gateway string // base URL
-	opts    Options
-	client  *http.Client
-	clock   Clock
-	users   []user
-	tenantZ *zipf
-	userZ   *zipf
-	prodZ   *zipf
+	gateway  string // base URL
+	opts     Options
+	client   *http.Client
+	clock    Clock
+	users    []user
+	byTenant map[string][]int // indexes in users
+	tenantZ  *zipf
+	userZ    *zipf
+	prodZ    *zipf
 
 	rate     atomic.Uint64 // math.Float64bits of the peak rate
 	sent     atomic.Int64
@@ -175,10 +176,12 @@ func New(gatewayURL string, opts Options) *Generator {
 	// Each user belongs to one tenant, drawn by tenant activity, so the
 	// busiest tenants also have the most users.
 	g.users = make([]user, opts.Users)
+	g.byTenant = map[string][]int{}
 	for i := range g.users {
 		t := Tenants[g.tenantZ.draw(g.rng)]
 		id := fmt.Sprintf("u-%05d", i+1)
 		g.users[i] = user{id: id, tenant: t, token: shop.Token(id, t)}
+		g.byTenant[t] = append(g.byTenant[t], i)
 	}
 	g.SetRate(opts.Rate)
 	return g
@@ -261,22 +264,40 @@ func (g *Generator) one(ctx context.Context) {
 		g.record(g.lookup(ctx, o), -1)
 		return
 	}
-	r, user := g.checkout(ctx)
+	r, user := g.checkout(ctx, CheckoutOptions{})
 	g.record(r, user)
 }
 
+// CheckoutOptions fix parts of a checkout; the zero value of each is drawn
+// as the load draws it.
+type CheckoutOptions struct {
+	// Items is the order's item count, 1 to shop.MaxOrderItems.
+	Items int
+	// PaymentMethod is one of shop.PaymentMethods.
+	PaymentMethod string
+	// Tenant is one of Tenants: the shopper is one of its users.
+	Tenant string
+}
+
 // Checkout places one order as a random shopper and returns its result.
-func (g *Generator) Checkout(ctx context.Context) Result {
-	r, _ := g.checkout(ctx)
+func (g *Generator) Checkout(ctx context.Context, o CheckoutOptions) Result {
+	r, _ := g.checkout(ctx, o)
 	return r
 }
 
 // checkout is Checkout, also returning the shopper's index.
-func (g *Generator) checkout(ctx context.Context) (Result, int) {
+func (g *Generator) checkout(ctx context.Context, o CheckoutOptions) (Result, int) {
 	g.mu.Lock()
 	ui := g.userZ.draw(g.rng)
+	if us := g.byTenant[o.Tenant]; len(us) > 0 {
+		ui = us[g.rng.IntN(len(us))]
+	}
 	u := g.users[ui]
-	n := OrderSize(g.rng, MaxItems)
+	n := o.Items
+	if n <= 0 {
+		n = OrderSize(g.rng, MaxItems)
+	}
+	n = min(n, shop.MaxOrderItems, shop.CatalogSize)
 	items := make([]shop.OrderItem, 0, n)
 	seen := map[int]bool{}
 	for len(items) < n {
@@ -287,7 +308,10 @@ func (g *Generator) checkout(ctx context.Context) (Result, int) {
 		seen[p] = true
 		items = append(items, shop.OrderItem{ProductID: p, Quantity: 1 + g.rng.IntN(3)*g.rng.IntN(2)})
 	}
-	method := paymentMethod(g.rng)
+	method := o.PaymentMethod
+	if method == "" {
+		method = paymentMethod(g.rng)
+	}
 	g.mu.Unlock()
 	body, _ := json.Marshal(shop.CheckoutRequest{Items: items, PaymentMethod: method})
 	res := Result{Route: "POST /api/orders", Tenant: u.tenant, UserID: u.id, Items: n, Method: method}

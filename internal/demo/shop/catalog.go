@@ -12,6 +12,14 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
+// The databases' names: db.namespace on their spans, db_name on their
+// pool metrics (go_sql_*). Not the services' names, which would make one
+// node of a service and its database in the service graph.
+const (
+	ordersDB  = "shop_orders"
+	catalogDB = "shop_catalog"
+)
+
 // CatalogSize is the number of products in the catalogue, ids 1 to
 // CatalogSize.
 const CatalogSize = 4000

@@ -69,7 +69,7 @@ func (g *gateway) authenticate(r *http.Request) (identity, error) {
 		if upstreamStatus(err) == http.StatusUnauthorized {
 			return identity{}, errStatus(http.StatusUnauthorized, "invalid credentials")
 		}
-		return identity{}, errStatus(upstreamStatus(err), "authentication unavailable: %v", err)
+		return identity{}, upstreamError(err, "authentication unavailable: %v", err)
 	}
 	return id, nil
 }
@@ -168,7 +168,7 @@ func (g *gateway) checkout(w http.ResponseWriter, r *http.Request) error {
 	var created orderCreated
 	if err := g.n.call(ctx, g.orders, 1, g.orders.addrs[0], http.MethodPost, "/orders", createTimeout,
 		orderRequest(req), &created); err != nil {
-		return errStatus(upstreamStatus(err), "creating the order: %v", err)
+		return upstreamError(err, "creating the order: %v", err)
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("order.id", created.OrderID))
 
@@ -190,9 +190,9 @@ func (g *gateway) checkout(w http.ResponseWriter, r *http.Request) error {
 		TotalDollars: float64(created.TotalCents) / 100, Items: created.ItemCount}
 	switch {
 	case payErr != nil:
-		return errStatus(upstreamStatus(payErr), "payment failed for order %s: %v", created.OrderID, payErr)
+		return upstreamError(payErr, "payment failed for order %s: %v", created.OrderID, payErr)
 	case completeErr != nil:
-		return errStatus(upstreamStatus(completeErr), "completing order %s: %v", created.OrderID, completeErr)
+		return upstreamError(completeErr, "completing order %s: %v", created.OrderID, completeErr)
 	case paid.Status == "declined":
 		resp.Status = statusDeclined
 		writeJSON(w, http.StatusPaymentRequired, resp)
@@ -237,7 +237,7 @@ func (g *gateway) getOrder(w http.ResponseWriter, r *http.Request) error {
 	var order Order
 	orderID := r.PathValue("id")
 	if err := g.n.call(r.Context(), g.orders, 1, g.orders.addrs[0], http.MethodGet, "/orders/"+orderID, lookupTimeout, nil, &order); err != nil {
-		return errStatus(upstreamStatus(err), "order %s: %v", orderID, err)
+		return upstreamError(err, "order %s: %v", orderID, err)
 	}
 	writeJSON(w, http.StatusOK, order)
 	return nil

@@ -50,7 +50,7 @@ func (s *notifications) notify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.n.call(r.Context(), s.email, 1, s.email.addrs[0], http.MethodPost, "/send", emailTimeout,
 		emailRequest{To: req.UserID + "@customers.example", Template: req.Kind, Ref: req.OrderID}, &sent); err != nil {
-		return errStatus(upstreamStatus(err), "sending %s for order %s: %v", req.Kind, req.OrderID, err)
+		return upstreamError(err, "sending %s for order %s: %v", req.Kind, req.OrderID, err)
 	}
 	s.n.log.InfoContext(r.Context(), "notification sent", "order_id", req.OrderID, "kind", req.Kind, "message_id", sent.ID)
 	writeJSON(w, http.StatusAccepted, map[string]string{"message_id": sent.ID})

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/horus-obs/horus/sdk"
 	"github.com/horus-obs/horus/sdk/metrics"
 )
 
@@ -25,6 +26,7 @@ import (
 // products and stores a pending order, POST /orders/{id}/complete records
 // the payment's outcome (counting orders_created_total) and has
 // notifications confirm a completed order, GET /orders/{id} reads one.
+// Orders are kept orderRetention.
 type orders struct {
 	n                       *node
 	db                      *sql.DB
@@ -32,7 +34,16 @@ type orders struct {
 	created                 *metrics.CounterVec
 	value                   prometheus.Histogram
 	pool                    *poolHog
+	stopPrune               context.CancelFunc
+	pruned                  chan struct{}
 }
+
+// Orders older than orderRetention are deleted every pruneInterval, so
+// that the database of a demo left running does not grow without bound.
+const (
+	orderRetention = 24 * time.Hour
+	pruneInterval  = 10 * time.Minute
+)
 
 // The orders database pool and its time budgets.
 const (
@@ -54,6 +65,7 @@ CREATE TABLE IF NOT EXISTS orders (
 	created_at     INTEGER NOT NULL,
 	updated_at     INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at);
 CREATE TABLE IF NOT EXISTS order_items (
 	order_id    TEXT    NOT NULL REFERENCES orders (id),
 	product_id  INTEGER NOT NULL,
@@ -63,7 +75,7 @@ CREATE TABLE IF NOT EXISTS order_items (
 ) WITHOUT ROWID`
 
 func newOrders(ctx context.Context, n *node) (service, error) {
-	db, err := n.tel.OpenDB("sqlite", sqliteDSN(filepath.Join(n.cfg.DataDir, "orders.db")), "sqlite")
+	db, err := n.tel.OpenDB("sqlite", sqliteDSN(filepath.Join(n.cfg.DataDir, "orders.db")), "sqlite", sdk.DBName(ordersDB))
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +110,9 @@ func newOrders(ctx context.Context, n *node) (service, error) {
 	}
 	o.pool = newPoolHog(db, ordersPoolSize, n)
 	n.inj.OnChange(o.pool.update)
+	pctx, cancel := context.WithCancel(context.Background())
+	o.stopPrune, o.pruned = cancel, make(chan struct{})
+	go o.pruneLoop(pctx)
 	n.handle("POST /orders", o.create)
 	n.handle("POST /orders/{id}/complete", o.complete)
 	n.handle("GET /orders/{id}", o.get)
@@ -105,8 +120,54 @@ func newOrders(ctx context.Context, n *node) (service, error) {
 }
 
 func (o *orders) close() error {
+	o.stopPrune()
+	<-o.pruned
 	o.pool.release()
 	return o.db.Close()
+}
+
+// pruneLoop deletes the orders older than orderRetention, at start and
+// every pruneInterval, each round a trace of its own ("prune orders").
+func (o *orders) pruneLoop(ctx context.Context) {
+	defer close(o.pruned)
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		o.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (o *orders) prune(ctx context.Context) {
+	ctx, span := o.n.tel.Tracer(scope).Start(ctx, "prune orders")
+	defer span.End()
+	cutoff := time.Now().Add(-orderRetention).UnixMilli()
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return // stopping, or the pool is held: the next round
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.ExecContext(ctx, `DELETE FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE created_at < ?)`, cutoff); err != nil {
+		o.n.log.WarnContext(ctx, "pruning old orders", "error", err.Error())
+		return
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM orders WHERE created_at < ?`, cutoff)
+	if err != nil {
+		o.n.log.WarnContext(ctx, "pruning old orders", "error", err.Error())
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		o.n.log.WarnContext(ctx, "pruning old orders", "error", err.Error())
+		return
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		span.SetAttributes(attribute.Int64("orders.pruned", n))
+		o.n.log.InfoContext(ctx, "pruned old orders", "orders", n, "older_than", orderRetention.String())
+	}
 }
 
 // conn takes a connection from the pool, waiting at most dbWaitTimeout:
@@ -152,7 +213,7 @@ func (o *orders) create(w http.ResponseWriter, r *http.Request) error {
 	var priced lookupResponse
 	if err := o.n.call(ctx, o.products, 1, o.products.addrs[0], http.MethodPost, "/products/lookup", productsTimeout,
 		lookupRequest{Items: req.Items}, &priced); err != nil {
-		return errStatus(upstreamStatus(err), "pricing the order: %v", err)
+		return upstreamError(err, "pricing the order: %v", err)
 	}
 	var total int64
 	for _, p := range priced.Products {

@@ -63,7 +63,7 @@ func (p *payments) pay(w http.ResponseWriter, r *http.Request) error {
 	if err := p.n.call(ctx, p.fraud, 1, p.fraud.addrs[0], http.MethodPost, "/check", fraudTimeout,
 		fraudRequest(req), &verdict); err != nil {
 		p.count(ctx, req.PaymentMethod, statusFailed)
-		return errStatus(upstreamStatus(err), "fraud check for order %s: %v", req.OrderID, err)
+		return upstreamError(err, "fraud check for order %s: %v", req.OrderID, err)
 	}
 	if !verdict.Allow {
 		return p.declined(ctx, w, req, verdict.Reason)
@@ -73,7 +73,7 @@ func (p *payments) pay(w http.ResponseWriter, r *http.Request) error {
 		p.count(ctx, req.PaymentMethod, statusFailed)
 		p.n.log.ErrorContext(ctx, fmt.Sprintf("payment failed after %d attempts", bankAttempts),
 			"order_id", req.OrderID, "peer", BankAPI, "error", err.Error())
-		return errStatus(http.StatusBadGateway, "payment for order %s failed: %v", req.OrderID, err)
+		return &httpError{status: http.StatusBadGateway, msg: fmt.Sprintf("payment for order %s failed: %v", req.OrderID, err), cause: err}
 	}
 	if res.Status != "approved" {
 		return p.declined(ctx, w, req, res.Reason)

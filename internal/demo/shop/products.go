@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+
+	"github.com/horus-obs/horus/sdk"
 )
 
 // products serves the catalogue, an SQLite database opened through the
@@ -21,7 +23,7 @@ type products struct {
 }
 
 func newProducts(ctx context.Context, n *node) (service, error) {
-	db, err := n.tel.OpenDB("sqlite", sqliteDSN(filepath.Join(n.cfg.DataDir, "products.db")), "sqlite")
+	db, err := n.tel.OpenDB("sqlite", sqliteDSN(filepath.Join(n.cfg.DataDir, "products.db")), "sqlite", sdk.DBName(catalogDB))
 	if err != nil {
 		return nil, err
 	}

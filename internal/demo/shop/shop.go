@@ -314,13 +314,22 @@ func (c *listenerControl) stop(ctx context.Context) {
 	}
 }
 
-// httpError is an answer other than success, with the text to answer.
+// httpError is an answer other than success, with the text to answer
+// and, for a failed call, the call's error.
 type httpError struct {
 	status int
 	msg    string
+	cause  error
 }
 
 func (e *httpError) Error() string { return e.msg }
+func (e *httpError) Unwrap() error { return e.cause }
+
+// upstreamError is the answer to a request whose call to a peer failed:
+// the status upstreamStatus gives, the message, and err as its cause.
+func upstreamError(err error, format string, args ...any) error {
+	return &httpError{status: upstreamStatus(err), msg: fmt.Sprintf(format, args...), cause: err}
+}
 
 func errStatus(status int, format string, args ...any) error {
 	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
@@ -426,7 +435,14 @@ func (n *node) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	if status < 500 {
 		level = slog.LevelWarn
 	}
-	n.log.Log(r.Context(), level, "request failed: "+msg, "status", status, "route", r.Pattern)
+	attrs := []any{"status", status, "route", r.Pattern}
+	var ce *callError
+	if errors.As(err, &ce) {
+		// The failure came from a call: name the callee, as call's own
+		// line does.
+		attrs = append(attrs, "peer", ce.peer, "peer_instance", ce.instance)
+	}
+	n.log.Log(r.Context(), level, "request failed: "+msg, attrs...)
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
