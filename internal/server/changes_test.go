@@ -110,7 +110,7 @@ func TestChangesAPI(t *testing.T) {
 		{`{"service":"checkout"}`, jsonCT, 400, "kind is missing"},
 		{`{"kind":"deploy"}`, jsonCT, 400, "service is missing"},
 		{`{"kind":"redeploy","service":"a"}`, jsonCT, 400, `kind \"redeploy\" is unknown; want one of deploy, config, feature_flag, rollback, other`},
-		{`{"kind":"deploy","service":"a","verison":"1"}`, jsonCT, 400, `unknown field \"verison\"`},
+		{`{"kind":"deploy","service":"a","release":"1"}`, jsonCT, 400, `unknown field \"release\"`},
 		{`{"kind":"deploy","service":"a","links":[{"title":"x","url":"javascript:alert(1)"}]}`, jsonCT, 400, "want an absolute http:// or https:// URL"},
 		{`{"kind":"deploy","service":"a","time":"` + time.Now().Add(time.Hour).Format(time.RFC3339) + `"}`, jsonCT, 400, "ahead of the server's clock"},
 		{`{"kind":"deploy","service":"a","time":"last tuesday"}`, jsonCT, 400, "want RFC 3339"},
