@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/horus-obs/horus/internal/store/events"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -212,5 +214,23 @@ func TestLinkFlag(t *testing.T) {
 	want := links{{"pipeline", "https://ci.example.com/1"}, {"https://ci.example.com/run?id=2", "https://ci.example.com/run?id=2"}}
 	if len(l) != 2 || l[0] != want[0] || l[1] != want[1] {
 		t.Fatalf("got %+v, want %+v", l, want)
+	}
+}
+
+// BenchmarkObserveEvents is the cost on the ingest path of a batch of
+// 1000 spans of one resource whose version is known.
+func BenchmarkObserveEvents(b *testing.B) {
+	s := New(nil, nil, Options{})
+	res := events.Attrs{{Key: "service.name", Value: events.Str("checkout")}, {Key: "telemetry.sdk.language", Value: events.Str("go")},
+		{Key: "host.name", Value: events.Str("node-1")}, {Key: "service.instance.id", Value: events.Str("pod-1")},
+		{Key: "service.version", Value: events.Str("1.0.0")}}
+	evs := make([]events.Event, 1000)
+	for i := range evs {
+		evs[i] = events.Event{Service: "checkout", Resource: res}
+	}
+	s.ObserveEvents("default", evs)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.ObserveEvents("default", evs)
 	}
 }
