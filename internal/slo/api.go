@@ -3,12 +3,10 @@ package slo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/tenant"
 )
 
@@ -141,12 +140,10 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) (context.Context, 
 		write(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: tenant.Header + " header: " + err.Error()})
 		return nil, nil, time.Time{}, false
 	}
-	at := time.Now()
-	if v := r.FormValue("time"); v != "" {
-		if at, err = parseTime(v); err != nil {
-			write(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: "invalid parameter \"time\": " + err.Error()})
-			return nil, nil, time.Time{}, false
-		}
+	at, err := promeval.ParseTime(r.FormValue("time"), time.Now())
+	if err != nil {
+		write(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: "invalid parameter \"time\": " + err.Error()})
+		return nil, nil, time.Time{}, false
 	}
 	ctx, cancel := context.WithTimeout(tenant.WithContext(r.Context(), org), a.timeout)
 	return ctx, cancel, at, true
@@ -274,16 +271,7 @@ func (a *API) Status(ctx context.Context, s SLO, at time.Time) (Status, error) {
 // query evaluates qs at ts and returns its samples by the values of the
 // key labels (joined with 0xff).
 func (a *API) query(ctx context.Context, qs string, ts time.Time, keys ...string) (map[string]float64, error) {
-	qry, err := a.engine.NewInstantQuery(ctx, a.q, nil, qs, ts)
-	if err != nil {
-		return nil, err
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	vec, err := res.Vector()
+	vec, err := promeval.Instant(ctx, a.engine, a.q, qs, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -304,21 +292,4 @@ func num(f float64) *float64 {
 		return nil
 	}
 	return &f
-}
-
-// parseTime reads Unix seconds (with a fraction) or RFC 3339, as
-// Prometheus' API does.
-func parseTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("%q is out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, errors.New("want Unix seconds or RFC 3339")
-	}
-	return t, nil
 }

@@ -12,13 +12,13 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/pipeline"
 	"github.com/horus-obs/horus/internal/tenant"
 )
@@ -72,12 +72,12 @@ func Handler(engine promql.QueryEngine, q storage.Queryable, timeout time.Durati
 			return
 		}
 		now := time.Now()
-		end, err := parseTime(r.FormValue("end"), now)
+		end, err := promeval.ParseTime(r.FormValue("end"), now)
 		if err != nil {
 			writeError(w, "invalid parameter \"end\": "+err.Error())
 			return
 		}
-		start, err := parseTime(r.FormValue("start"), end.Add(-time.Hour))
+		start, err := promeval.ParseTime(r.FormValue("start"), end.Add(-time.Hour))
 		if err != nil {
 			writeError(w, "invalid parameter \"start\": "+err.Error())
 			return
@@ -113,26 +113,6 @@ func write(w http.ResponseWriter, code int, r response) {
 
 func writeError(w http.ResponseWriter, msg string) {
 	write(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: msg})
-}
-
-// parseTime reads a time as Prometheus' API does: unix seconds (with a
-// fraction) or RFC 3339; empty is def.
-func parseTime(s string, def time.Time) (time.Time, error) {
-	if s == "" {
-		return def, nil
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("%q is out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot parse %q as a unix timestamp or RFC 3339 time", s)
-	}
-	return t, nil
 }
 
 // edgeID is an edge's labels.
@@ -223,16 +203,7 @@ func Build(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, 
 
 // instant evaluates qs at ts, by edge.
 func instant(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, qs string, ts time.Time) (map[edgeID]float64, error) {
-	qry, err := engine.NewInstantQuery(ctx, q, nil, qs, ts)
-	if err != nil {
-		return nil, err
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	vec, err := res.Vector()
+	vec, err := promeval.Instant(ctx, engine, q, qs, ts)
 	if err != nil {
 		return nil, err
 	}
