@@ -104,10 +104,15 @@ func TestVersionsObserve(t *testing.T) {
 	if c := step("d", "2"); c != nil {
 		t.Fatalf("an old instance of a rolling deploy: %+v", c)
 	}
-	// Long after, a rollback to 2 is a change.
-	at = at.Add(time.Hour)
+	// A known instance going back to 2 is a rollback, however soon.
+	at = at.Add(-9 * time.Minute)
 	if c := step("c", "2"); c == nil || c.Version != "2" || c.PreviousVersion != "3" {
 		t.Fatalf("a rollback: %+v", c)
+	}
+	// Long after, 3 again is a change.
+	at = at.Add(time.Hour)
+	if c := step("c", "3"); c == nil || c.Version != "3" || c.PreviousVersion != "2" {
+		t.Fatalf("3 again: %+v", c)
 	}
 }
 

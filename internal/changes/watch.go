@@ -77,9 +77,10 @@ func (v *versions) known(tenant, service, instance, version string) bool {
 // before); a version other than the service's current one does, once:
 // the first instance to send it is the change's instance, the others
 // follow silently. Within flapWindow of a change (or of the last such
-// switch), a switch back to the previous version is taken for the old
-// instances of a rolling deploy still sending: no change, and the new
-// version stays current.
+// switch), the previous version from an instance not seen before, or from
+// telemetry without an instance, is taken for the old instances of a
+// rolling deploy still sending: no change, and the new version stays
+// current. A known instance going back is a rollback, and a change.
 func (v *versions) observe(tenant, service, instance, version string, now time.Time) *Change {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -90,7 +91,8 @@ func (v *versions) observe(tenant, service, instance, version string, now time.T
 		st = &svcState{version: strings.Clone(version), changed: now, instances: map[string]string{}}
 		v.svcs[k] = st
 	}
-	if got, ok := st.instances[instance]; ok && got == version {
+	got, seen := st.instances[instance]
+	if seen && got == version {
 		return nil // another request got here first
 	}
 	if len(st.instances) >= maxInstances {
@@ -101,7 +103,7 @@ func (v *versions) observe(tenant, service, instance, version string, now time.T
 	switch {
 	case version == st.version:
 		return nil
-	case version == st.previous && now.Sub(later(st.changed, st.flapped)) < flapWindow:
+	case version == st.previous && (instance == "" || !seen) && now.Sub(later(st.changed, st.flapped)) < flapWindow:
 		st.flapped = now
 		return nil
 	}
