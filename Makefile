@@ -57,7 +57,7 @@ lint:
 		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
 	fi
-	@for m in $(MODULES); do echo "golangci-lint ($$m)"; (cd $$m && $(GOBIN)/golangci-lint run ./...) || exit 1; done
+	@for m in $(MODULES); do echo "golangci-lint ($$m)"; (cd $$m && $(GOBIN)/golangci-lint run --allow-serial-runners ./...) || exit 1; done
 
 unit:
 	@for m in $(MODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -count=1 -timeout 20m ./...) || exit 1; done
