@@ -66,12 +66,19 @@ race:
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 	cd sdk && $(GO) test -count=1 -race -timeout 20m ./...
 
-# Debian packages the integration tests run for real: Prometheus and promtool.
+# Debian packages the integration tests run for real: Prometheus and
+# promtool; Alertmanager and amtool (prometheus-alertmanager, whose binary is
+# /usr/bin/prometheus-alertmanager).
 test-deps:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
 		echo "installing Debian package prometheus (for the compatibility tests)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	fi
+	@if ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+		echo "installing Debian package prometheus-alertmanager (for the alerting tests)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
 	fi
 
 bench:
