@@ -1,10 +1,14 @@
 package changes_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/horus-obs/horus/internal/changes"
+	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/crashtest"
 	"github.com/horus-obs/horus/internal/store/events/wal"
@@ -176,5 +181,47 @@ func TestPastChangeWarns(t *testing.T) {
 	list, err := s.List(ctx, changes.Query{Tenant: "default", Start: now.Add(-4 * time.Hour), Kind: changes.KindDeploy})
 	if err != nil || len(list) != 1 || list[0].ID != c.ID {
 		t.Fatalf("the past change is not listed: %+v %v", list, err)
+	}
+}
+
+// horus change add and ls against the API over HTTP.
+func TestCLI(t *testing.T) {
+	s := open(t, t.TempDir())
+	srv := httptest.NewServer(s.Handler(ingest.BodyLimits{}, func(h http.Handler) http.Handler { return h }))
+	defer srv.Close()
+	ctx := context.Background()
+	run := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := changes.Main(ctx, append(args, "--url", srv.URL, "--tenant", "team-a"), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+	out, _, err := run("add", "--service", "checkout", "--version", "1.2.0", "--author", "ci",
+		"--link", "run=https://ci.example.com/runs/7", "--description", "release")
+	if err != nil || !strings.Contains(out, "recorded: deploy of checkout 1.2.0") {
+		t.Fatalf("add: %q %v", out, err)
+	}
+	if _, _, err := run("add", "--service", "cart", "--kind", "config", "--time", strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run("add", "--service", "cart", "--kind", "flag"); err == nil || !strings.Contains(err.Error(), `400 Bad Request: kind "flag" is unknown`) {
+		t.Fatalf("a bad kind: %v", err)
+	}
+	if _, _, err := run("add", "--kind", "config"); err == nil || !strings.Contains(err.Error(), "--service is required") {
+		t.Fatalf("no service: %v", err)
+	}
+	out, _, err = run("ls", "--json")
+	var list []changes.Change
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 {
+		t.Fatalf("ls --json: %q %v", out, err)
+	}
+	if c := list[0]; c.Service != "checkout" || c.Source != changes.SourceCLI || c.Tenant != "team-a" || len(c.Links) != 1 || c.Links[0].Title != "run" {
+		t.Fatalf("newest: %+v", c)
+	}
+	out, _, err = run("ls", "--service", "cart", "--since", "1h")
+	if err != nil || !strings.Contains(out, "TIME") || !strings.Contains(out, "config") || strings.Contains(out, "checkout") {
+		t.Fatalf("ls --service cart: %q %v", out, err)
+	}
+	if out, _, _ := run("ls", "--since", "1s"); strings.Contains(out, "cart") {
+		t.Fatalf("ls --since 1s lists a change of a minute ago: %q", out)
 	}
 }
