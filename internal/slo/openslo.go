@@ -343,8 +343,9 @@ func (o *openSLOSet) sli(spec osloSLISpec) (SLI, error) {
 }
 
 // query is a metric source's PromQL query over {{.window}}: the query as
-// written when it has the variable, else a counter (or, for a raw ratio,
-// a gauge) selector taken over the window with fn and summed.
+// written when it has the variable, else a counter selector's summed rate
+// (fn "rate") or, for a raw ratio, a gauge selector's average over the
+// window (fn "avg_over_time"), averaged across its series.
 func (o *openSLOSet) query(m *osloMetric, counter bool, fn string) (string, error) {
 	src := m.MetricSource
 	typ := src.Type
@@ -379,7 +380,10 @@ func (o *openSLOSet) query(m *osloMetric, counter bool, fn string) (string, erro
 	if _, ok := expr.(*parser.VectorSelector); !ok || fn == "rate" && !counter {
 		return "", fmt.Errorf("query %q: write it over the template variable {{.window}} (e.g. sum(rate(x_total[{{.window}}]))), or as a bare counter selector with counter: true, which Horus takes as sum(rate(selector[window]))", q)
 	}
-	return fmt.Sprintf("sum(%s(%s[{{.window}}]))", fn, q), nil
+	if fn == "rate" {
+		return fmt.Sprintf("sum(rate(%s[{{.window}}]))", q), nil
+	}
+	return fmt.Sprintf("avg(%s(%s[{{.window}}]))", fn, q), nil // ratios average, they do not add
 }
 
 // osloLabels makes rule labels of the SLO's metadata labels; a list of

@@ -206,15 +206,19 @@ func TestOpenSLO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(slos) != 2 {
+	if len(slos) != 3 {
 		t.Fatalf("%d SLOs", len(slos))
 	}
-	co, cart := slos[0], slos[1]
+	co, cart, sync := slos[0], slos[1], slos[2]
 	if co.ID != "checkout-checkout-availability" || co.Objective != 99.9 || co.Window != 28*24*time.Hour || co.Page.Name != "CheckoutAvailability" || co.Labels["team"] != "checkout" {
 		t.Errorf("checkout: %+v", co)
 	}
 	if want := `(sum(rate(checkout_requests_total[{{.window}}]))) - (sum(rate(checkout_requests_total{code!~"5.."}[{{.window}}])))`; co.SLI.Events.ErrorQuery != want {
 		t.Errorf("good/total error query\n %s\nwant\n %s", co.SLI.Events.ErrorQuery, want)
+	}
+	// A raw success ratio: 1 - its mean over the window, no guard.
+	if want := `1 - (avg(avg_over_time(sync_success_ratio{job="sync"}[{{.window}}])))`; sync.SLI.Raw == nil || sync.SLI.Raw.ErrorRatioQuery != want || sync.MinErrors != 0 {
+		t.Errorf("raw success ratio: %+v, min_errors %d; want %s", sync.SLI, sync.MinErrors, want)
 	}
 	if cart.Objective != 99.5 || cart.MinErrors != 10 || cart.Page.Name != "CartCartErrorsSLO" || cart.Page.Annotations["runbook_url"] != "https://runbooks.example.com/cart" {
 		t.Errorf("cart: %+v", cart)
