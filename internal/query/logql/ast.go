@@ -365,7 +365,7 @@ func (a *VectorAgg) String() string {
 		s += " " + a.Grouping.String() + " "
 	}
 	s += "("
-	if a.Op == "topk" || a.Op == "bottomk" {
+	if a.Op == "topk" || a.Op == "bottomk" || a.Op == "approx_topk" {
 		s += strconv.FormatFloat(a.Param, 'g', -1, 64) + ", "
 	}
 	return s + a.Inner.String() + ")"

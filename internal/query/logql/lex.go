@@ -147,7 +147,7 @@ func lexOne(q string, i int) (token, int, error) {
 		for j < len(q) && isIdentByte(q[j]) {
 			j++
 		}
-		return token{kind: tIdent, text: q[i:j]}, j - i, nil
+		return token{kind: tIdent, text: keyword(q, q[i:j], j)}, j - i, nil
 	}
 	for _, op := range operators {
 		if strings.HasPrefix(q[i:], op.s) {
@@ -156,6 +156,69 @@ func lexOne(q string, i int) (token, int, error) {
 	}
 	r, _ := utf8.DecodeRuneInString(q[i:])
 	return token{}, 0, &ParseError{i, fmt.Sprintf("unexpected character %q", r)}
+}
+
+// Loki's lexer (pkg/logql/syntax/lex.go) reads keywords in any case:
+// lokiKeywords always (they cannot be label names there), lokiFunctions
+// when a '(' follows, or by/without and then '(' (isFunction).
+var (
+	lokiKeywords = map[string]bool{
+		"by": true, "without": true, "bool": true, "offset": true, "on": true, "ignoring": true,
+		"group_left": true, "group_right": true, "or": true, "and": true, "unless": true,
+		"json": true, "regexp": true, "logfmt": true, "unpack": true, "pattern": true,
+		"label_format": true, "line_format": true, "decolorize": true, "drop": true, "keep": true,
+		"unwrap": true,
+	}
+	lokiFunctions = map[string]bool{
+		"rate": true, "rate_counter": true, "count_over_time": true, "bytes_rate": true,
+		"bytes_over_time": true, "avg_over_time": true, "sum_over_time": true, "min_over_time": true,
+		"max_over_time": true, "stdvar_over_time": true, "stddev_over_time": true,
+		"quantile_over_time": true, "first_over_time": true, "last_over_time": true,
+		"absent_over_time": true, "vector": true, "sum": true, "avg": true, "max": true, "min": true,
+		"count": true, "stddev": true, "stdvar": true, "bottomk": true, "topk": true, "sort": true,
+		"sort_desc": true, "approx_topk": true, "label_replace": true, "bytes": true, "duration": true,
+		"duration_seconds": true, "ip": true,
+	}
+)
+
+// keyword returns an identifier as the parser compares it: a keyword
+// written in upper or mixed case in lower case, as Loki reads it; any
+// other identifier (a label name) as written. end is where it ends in q.
+func keyword(q, ident string, end int) string {
+	l := strings.ToLower(ident)
+	if l != ident && (lokiKeywords[l] || lokiFunctions[l] && isCall(q, end)) {
+		return l
+	}
+	return ident
+}
+
+// isCall reports whether q at i continues a function call: blanks and
+// '(', or by or without, blanks and '('.
+func isCall(q string, i int) bool {
+	i = skipBlanks(q, i)
+	if i < len(q) && q[i] == '(' {
+		return true
+	}
+	j := i
+	for j < len(q) && isIdentByte(q[j]) {
+		j++
+	}
+	if w := strings.ToLower(q[i:j]); w != "by" && w != "without" {
+		return false
+	}
+	j = skipBlanks(q, j)
+	return j < len(q) && q[j] == '('
+}
+
+func skipBlanks(q string, i int) int {
+	for i < len(q) {
+		r, n := utf8.DecodeRuneInString(q[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	return i
 }
 
 // lexString reads a double-quoted string (Go escapes) or a back-quoted raw
@@ -182,8 +245,11 @@ func lexString(q string, i int) (string, int, error) {
 	return s, j + 1 - i, nil
 }
 
-// lexNumber reads a number, a duration (5m, 1h30m, 250ms) or a byte size
-// (20MB, 1.5KiB).
+// lexNumber reads a number, a duration (5m, 1h30m, 250ms, 1µs) or a byte
+// size (20MB, 1.5KiB) as Loki's lexer does: a number, then the longest
+// run of digits, '.' and duration units (n u µ m s h d w y) if it makes
+// a duration, else the longest run of digits, '.' and byte-size letters
+// (B i k K M G T P) if it makes a byte size, else the number alone.
 func lexNumber(q string, i int) (token, int, error) {
 	j := i
 	for j < len(q) && (isDigit(q[j]) || q[j] == '.' || q[j] == '_') {
@@ -201,28 +267,41 @@ func lexNumber(q string, i int) (token, int, error) {
 			j++
 		}
 	}
-	k := j
-	for k < len(q) && (isIdentByte(q[k]) || q[k] == '.') {
-		k++
-	}
-	text := q[i:k]
-	if k == j {
-		f, err := strconv.ParseFloat(strings.ReplaceAll(text, "_", ""), 64)
-		if err != nil {
-			if n, err2 := strconv.ParseInt(text, 0, 64); err2 == nil {
-				return token{kind: tNumber, text: text, num: float64(n)}, k - i, nil
-			}
-			return token{}, 0, &ParseError{i, fmt.Sprintf("bad number %q", text)}
+	if k := unitEnd(q, j, "numsshdwy", true); k > j {
+		if d, err := parseDuration(q[i:k]); err == nil {
+			return token{kind: tDuration, text: q[i:k], dur: d, num: d.Seconds()}, k - i, nil
 		}
-		return token{kind: tNumber, text: text, num: f}, k - i, nil
 	}
-	if d, err := parseDuration(text); err == nil {
-		return token{kind: tDuration, text: text, dur: d, num: d.Seconds()}, k - i, nil
+	if k := unitEnd(q, j, "BikKMGTP", false); k > j {
+		if b, err := ParseBytes(q[i:k]); err == nil {
+			return token{kind: tBytes, text: q[i:k], num: b}, k - i, nil
+		}
 	}
-	if b, err := ParseBytes(text); err == nil {
-		return token{kind: tBytes, text: text, num: b}, k - i, nil
+	text := q[i:j]
+	f, err := strconv.ParseFloat(strings.ReplaceAll(text, "_", ""), 64)
+	if err != nil {
+		if n, err2 := strconv.ParseInt(text, 0, 64); err2 == nil {
+			return token{kind: tNumber, text: text, num: float64(n)}, j - i, nil
+		}
+		return token{}, 0, &ParseError{i, fmt.Sprintf("bad number %q", text)}
 	}
-	return token{}, 0, &ParseError{i, fmt.Sprintf("bad number, duration or byte size %q", text)}
+	return token{kind: tNumber, text: text, num: f}, j - i, nil
+}
+
+// unitEnd returns where the run of digits, '.' and the bytes of units
+// (and µ, when micro) starting at j ends.
+func unitEnd(q string, j int, units string, micro bool) int {
+	for j < len(q) {
+		switch {
+		case isDigit(q[j]) || q[j] == '.' || strings.IndexByte(units, q[j]) >= 0:
+			j++
+		case micro && strings.HasPrefix(q[j:], "µ"):
+			j += len("µ")
+		default:
+			return j
+		}
+	}
+	return j
 }
 
 // parseDuration reads a duration as Prometheus does (1d, 1w, 1y too) or as

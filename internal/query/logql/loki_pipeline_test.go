@@ -14,7 +14,8 @@ import (
 // TestLokiPipeline runs the log queries of testdata/loki_pipeline.golden
 // on its lines and wants what Grafana Loki's own code did with them, as
 // lokidiff recorded it (see lokidiff/main.go), or the "horus" line where
-// Horus differs on purpose.
+// Horus differs on purpose; and it wants Horus to parse the queries of
+// its parse directives when Loki does, and to refuse those Loki refuses.
 func TestLokiPipeline(t *testing.T) {
 	const path = "testdata/loki_pipeline.golden"
 	f, err := os.Open(path)
@@ -32,9 +33,21 @@ func TestLokiPipeline(t *testing.T) {
 		want         string
 		wantLine     int
 		n            int
+		parseOnly    bool // the query of a parse directive: only whether it parses
 	)
 	check := func() {
 		if wantLine == 0 {
+			return
+		}
+		if parseOnly {
+			got := "ok"
+			if _, err := Parse(query); err != nil {
+				got = "error"
+			}
+			if got != want {
+				t.Errorf("%s:%d: parse %s: got %s, want %s", path, inLine, query, got, want)
+			}
+			wantLine = 0
 			return
 		}
 		got := pipelineResult(expr, perr, stream, meta, in)
@@ -65,9 +78,12 @@ func TestLokiPipeline(t *testing.T) {
 			} else {
 				meta = ls
 			}
+		case "parse":
+			check()
+			query, parseOnly, inLine = rest, true, n
 		case "query":
 			check()
-			query = rest
+			query, parseOnly = rest, false
 			expr, perr = nil, nil
 			var e Expr
 			if e, perr = Parse(rest); perr == nil {

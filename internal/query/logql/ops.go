@@ -40,7 +40,12 @@ func (ev *evaluator) vectorAgg(a *VectorAgg, v value) (value, error) {
 		})
 		v.sorted = ev.p.Instant
 		return v, nil
-	case "topk", "bottomk":
+	case "topk", "bottomk", "approx_topk":
+		// approx_topk is exact here: Horus does not shard; like Loki, it
+		// answers instant queries only.
+		if a.Op == "approx_topk" && !ev.p.Instant {
+			return value{}, &ParseError{0, "approx_topk is only supported for instant queries"}
+		}
 		k := int(a.Param)
 		keep := make(map[*series][]bool)
 		groups := map[uint64][]*series{}
@@ -57,7 +62,7 @@ func (ev *evaluator) vectorAgg(a *VectorAgg, v value) (value, error) {
 					}
 				}
 				sort.SliceStable(cand, func(x, y int) bool {
-					if a.Op == "topk" {
+					if a.Op != "bottomk" {
 						return cand[x].vals[i] > cand[y].vals[i]
 					}
 					return cand[x].vals[i] < cand[y].vals[i]

@@ -80,8 +80,26 @@ func (p *parser) isIdent(name string) bool {
 func (p *parser) parseTop() (Expr, error) {
 	var e Expr
 	var err error
-	if p.peek().kind == tLBrace {
-		e, err = p.parseLogExpr()
+	parens := 0
+	for p.toks[p.i+parens].kind == tLParen {
+		parens++
+	}
+	if p.toks[p.i+parens].kind == tLBrace {
+		// A log query, maybe in parentheses (Loki's logExpr).
+		p.i += parens
+		var l *LogExpr
+		l, err = p.parseLogExpr()
+		for ; err == nil && parens > 0; parens-- {
+			_, err = p.expect(tRParen, ")")
+		}
+		if err == nil {
+			for _, s := range l.Stages {
+				if _, ok := s.(*Unwrap); ok {
+					return nil, p.errf(p.toks[0], "unwrap is only allowed in a range aggregation: sum_over_time({...} | unwrap <label> [5m])")
+				}
+			}
+		}
+		e = l
 		if err == nil && p.peek().kind != tEOF {
 			t := p.peek()
 			if t.kind == tLBrack {
@@ -184,8 +202,9 @@ func checkBinary(b *BinaryExpr, t token, p *parser) error {
 			return p.errf(t, "set operator %s is not allowed between a number and a query", b.Op)
 		}
 	}
-	if binPrec[b.Op] == 3 && lLit && rLit && !b.ReturnBool {
-		return p.errf(t, "comparisons between two numbers need bool")
+	if binPrec[b.Op] == 3 && lLit && rLit {
+		// Loki compares two numbers as with bool: 1 or 0.
+		b.ReturnBool = true
 	}
 	if b.Matching != nil && (lLit || rLit) {
 		return p.errf(t, "vector matching (on, ignoring) is only allowed between two queries")
@@ -234,7 +253,7 @@ var rangeOps = []string{"rate", "rate_counter", "count_over_time", "bytes_rate",
 	"avg_over_time", "min_over_time", "max_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time",
 	"first_over_time", "last_over_time", "absent_over_time"}
 
-var vectorOps = []string{"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc"}
+var vectorOps = []string{"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "approx_topk", "sort", "sort_desc"}
 
 // unwrapOps need an unwrap; the others (but rate) refuse one.
 var unwrapOps = []string{"rate_counter", "sum_over_time", "avg_over_time", "min_over_time", "max_over_time",
@@ -339,6 +358,9 @@ func (p *parser) parseLabelList() ([]string, error) {
 			break
 		}
 		p.next()
+		if p.peek().kind == tRParen {
+			return nil, p.errf(p.peek(), "a label name expected after ,")
+		}
 	}
 	if _, err := p.expect(tRParen, ")"); err != nil {
 		return nil, err
@@ -355,7 +377,7 @@ func (p *parser) parseVectorAgg(op token) (SampleExpr, error) {
 	if _, err := p.expect(tLParen, "("); err != nil {
 		return nil, err
 	}
-	if a.Op == "topk" || a.Op == "bottomk" {
+	if a.Op == "topk" || a.Op == "bottomk" || a.Op == "approx_topk" {
 		t, err := p.expect(tNumber, "the k of "+a.Op)
 		if err != nil {
 			return nil, err
@@ -381,6 +403,9 @@ func (p *parser) parseVectorAgg(op token) (SampleExpr, error) {
 	}
 	if (a.Op == "sort" || a.Op == "sort_desc") && a.Grouping != nil {
 		return nil, p.errf(op, "%s does not take by or without", a.Op)
+	}
+	if a.Op == "approx_topk" && a.Grouping != nil {
+		return nil, p.errf(op, "grouping not allowed for approx_topk aggregation; group with an inner sum by")
 	}
 	return a, nil
 }
@@ -432,6 +457,16 @@ func (p *parser) parseRangeAgg(op token) (SampleExpr, error) {
 	if _, err := p.expect(tRBrack, "]"); err != nil {
 		return nil, err
 	}
+	// Loki's logRangeExpr: the offset comes right after the range, the
+	// stages (if none came before it) after both.
+	if p.isIdent("offset") {
+		p.next()
+		d, err := p.expect(tDuration, "a duration")
+		if err != nil {
+			return nil, err
+		}
+		r.Offset = d.dur
+	}
 	if p.peek().kind == tPipe || p.peek().kind == tPipeEq || p.peek().kind == tPipeRe || p.peek().kind == tNeq ||
 		p.peek().kind == tNRe || p.peek().kind == tPipeLike || p.peek().kind == tNotLike {
 		if len(log.Stages) > 0 {
@@ -442,12 +477,7 @@ func (p *parser) parseRangeAgg(op token) (SampleExpr, error) {
 		}
 	}
 	if p.isIdent("offset") {
-		p.next()
-		d, err := p.expect(tDuration, "a duration")
-		if err != nil {
-			return nil, err
-		}
-		r.Offset = d.dur
+		return nil, p.errf(p.peek(), "offset goes right after the range: %s(... [5m] offset 1h | ...)", r.Op)
 	}
 	// The unwrap, if any, is the last stage.
 	if n := len(log.Stages); n > 0 {
@@ -510,6 +540,9 @@ func (p *parser) parseSelector() ([]*labels.Matcher, error) {
 			break
 		}
 		p.next()
+		if p.peek().kind == tRBrace {
+			return nil, p.errf(p.peek(), "a matcher expected after ,")
+		}
 	}
 	if _, err := p.expect(tRBrace, "}"); err != nil {
 		return nil, err
@@ -742,12 +775,10 @@ func (p *parser) parseStage() (Stage, error) {
 			if p.peek().kind == tEq {
 				p.next()
 				v = p.next()
-				switch v.kind {
-				case tString, tIdent: // Horus also takes a name unquoted
-					ex.Expr, ex.Bare = v.text, false
-				default:
-					return nil, p.errf(v, "an expression string expected for %s", name.text)
+				if v.kind != tString {
+					return nil, p.errf(v, "a quoted expression expected after %s= (%s=%q)", name.text, name.text, v.text)
 				}
+				ex.Expr, ex.Bare = v.text, false
 			}
 			if s.Kind == "json" {
 				je, err := ParseJSONExpr(ex.Expr)
@@ -780,6 +811,9 @@ func (p *parser) parseStage() (Stage, error) {
 		var names []string
 		for _, n := range re.SubexpNames() {
 			if n != "" {
+				if slices.Contains(names, n) { // Loki's NewRegexpParser
+					return nil, p.errf(v, "duplicate extracted label name '%s'", n)
+				}
 				names = append(names, n)
 			}
 		}

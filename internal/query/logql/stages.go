@@ -1257,12 +1257,13 @@ func (p *Pattern) Match(line string, emit func(name, value string)) bool {
 }
 
 // Matches reports whether line matches the pattern as a whole, the test of
-// the `|>` and `!>` line filters: literals are found left to right at
-// their first occurrence, captures must not be empty, a leading literal
-// must start the line, and the line must end with the final literal unless
-// the pattern ends with a capture. Loki's filter does not anchor a leading
-// literal, contrary to its documentation that "a pattern expression is
-// anchored at the start of the log line"; this follows the documentation.
+// the `|>` and `!>` line filters, as Loki's pattern.Matcher.Test does:
+// literals are found left to right at their first occurrence, captures
+// must not be empty, and the line must end with the final literal unless
+// the pattern ends with a capture. A leading literal may be anywhere in
+// the line: unlike the pattern parser, which its documentation says is
+// anchored at the start, Loki's filter is not ("err <_>" matches
+// "an err here"; checked in testdata/loki_pipeline.golden).
 func (p *Pattern) Matches(line string) bool {
 	if line == "" || len(p.nodes) == 0 {
 		return line == "" && len(p.nodes) == 0
@@ -1273,7 +1274,7 @@ func (p *Pattern) Matches(line string) bool {
 			continue
 		}
 		j := strings.Index(line[off:], n.text)
-		if j < 0 || (i == 0 && j != 0) || (i != 0 && j == 0) {
+		if j < 0 || (i != 0 && j == 0) {
 			return false
 		}
 		off += j + len(n.text)

@@ -384,8 +384,8 @@ func TestPatternMatches(t *testing.T) {
 		{"<_> error <_>", "an error occurred", true},
 		{"<_> error", "an error", true},
 		{"<_> error", "an error occurred", false},
-		{"foo <_>", "xfoo bar", false}, // anchored, as documented
-		{"foo <_>", "foo ", false},     // captures are not empty
+		{"foo <_>", "xfoo bar", true}, // not anchored, as Loki's filter
+		{"foo <_>", "foo ", false},    // captures are not empty
 		{"<_>", "anything", true},
 		{"<_>", "", false},
 		{"", "", true},

@@ -19,6 +19,8 @@
 //	loki true `...` {...}     what Loki did with it: kept (true) or dropped
 //	                          (false), the line after, all its labels; or
 //	                          "loki error" when Loki refuses the query
+//	parse sum(rate({a="b"}[1m]))  a query of any kind Loki parses ("loki ok")
+//	                          or refuses ("loki error")
 //	horus ...                 where Horus differs on purpose, what it does
 //	                          instead (the comment above says why)
 //
@@ -83,6 +85,14 @@ func rewrite(path string) error {
 				pipe, err = expr.Pipeline()
 			}
 			perr = err
+		case "parse":
+			out = append(out, line)
+			if err := parseAndBuild(rest); err != nil {
+				out = append(out, "loki error")
+			} else {
+				out = append(out, "loki ok")
+			}
+			continue
 		case "in":
 			in, err := strconv.Unquote(rest)
 			if err != nil {
@@ -110,6 +120,36 @@ func rewrite(path string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(strings.Join(out, "\n")+"\n"), 0o644)
+}
+
+// parseAndBuild parses a query as Loki's query frontend does and builds
+// what its evaluation needs, the pipeline of a log query and the sample
+// extractors of a metric query, where Loki refuses what its parser lets
+// through (a bad regular expression or template, a named capture in a
+// pattern line filter...).
+func parseAndBuild(q string) error {
+	expr, err := syntax.ParseExpr(q)
+	if err != nil {
+		return err
+	}
+	if l, ok := expr.(syntax.LogSelectorExpr); ok {
+		_, err = l.Pipeline()
+		return err
+	}
+	expr.Walk(func(e syntax.Expr) bool {
+		switch e := e.(type) {
+		case *syntax.RangeAggregationExpr:
+			if _, xerr := e.Extractors(); xerr != nil && err == nil {
+				err = xerr
+			}
+		case *syntax.LiteralExpr:
+			if _, verr := e.Value(); verr != nil && err == nil {
+				err = verr
+			}
+		}
+		return true
+	})
+	return err
 }
 
 // parseLabels reads {a="b", ...}.
