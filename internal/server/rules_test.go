@@ -487,3 +487,27 @@ func TestReload(t *testing.T) {
 		t.Errorf("GET /-/reload: %s", resp.Status)
 	}
 }
+
+// TestTraceQLRecordingRule: a TraceQL metrics rule counts error spans per
+// service over rules.traceql_range and writes a Prometheus series, its
+// labels made Prometheus names (resource.service.name: service_name).
+func TestTraceQLRecordingRule(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "traces.yml"), `groups:
+  - name: span-errors
+    interval: 1s
+    rules:
+      - record: service:span_errors:count5m
+        expr: '{ status = error } | count_over_time() by (resource.service.name)'
+`)
+	ts := startWithConfig(t, dir, "traceql_rule_files: [traces.yml]\n")
+	ctx := t.Context()
+	shop := newShop(t, ctx, ts, "http", "")
+	for range 3 {
+		shop.checkout(t, ctx)
+	}
+	waitFor(t, 20*time.Second, "the TraceQL rule's series", func() bool {
+		v := ts.query(t, `service:span_errors:count5m{service_name="payments"}`, time.Now())
+		return len(v) == 1 && v[0].Value == 3
+	})
+}
