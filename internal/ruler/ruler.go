@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,14 @@ type Options struct {
 	// files) at each load, by identifier (the file they come from); they
 	// are PromQL groups and are checked as rule files are.
 	Generated func(cfg *config.Config) (map[string]*rulefmt.RuleGroups, error)
+	// Do sends the notifier's requests (notifier.Options.Do): the
+	// embedded Alertmanager's in process; nil sends every one over the
+	// network.
+	Do func(ctx context.Context, c *http.Client, req *http.Request) (*http.Response, error)
+	// Alerting, if set, returns the configuration the notifier applies in
+	// place of the one loaded (with the embedded Alertmanager's entry
+	// added: alertmanager.WithInProcess); it must not change its argument.
+	Alerting func(*promconfig.Config) *promconfig.Config
 }
 
 // Ruler runs the rule managers and the notifier.
@@ -121,6 +130,7 @@ func New(cfg *config.Config, o Options) *Ruler {
 		QueueCapacity:   cfg.Rules.NotificationQueueCapacity,
 		DrainOnShutdown: true,
 		Registerer:      o.Registerer,
+		Do:              o.Do,
 	}, model.UTF8Validation, o.Logger.With("component", "notifier"))
 	r.enricher = newEnricher(r, o.Registerer)
 	if o.Registerer != nil {
@@ -325,7 +335,11 @@ func (r *Ruler) apply(cfg *config.Config) error {
 	if pc == nil {
 		return errors.New("configuration not validated")
 	}
-	tgs, err := alertmanagerTargets(pc)
+	apc := pc
+	if r.o.Alerting != nil {
+		apc = r.o.Alerting(pc)
+	}
+	tgs, err := alertmanagerTargets(apc)
 	if err != nil {
 		return err
 	}
@@ -348,7 +362,7 @@ func (r *Ruler) apply(cfg *config.Config) error {
 			return fmt.Errorf("%s rules: %w", lang, err)
 		}
 	}
-	if err := r.notifier.ApplyConfig(pc); err != nil {
+	if err := r.notifier.ApplyConfig(apc); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	r.enricher.setExternalLabels(pc)
