@@ -44,6 +44,10 @@ type row struct {
 	spanID  events.SpanID
 	lbls    []label
 	streams events.StreamLabelCache
+	// extracted are the names parsed labels were set under in this
+	// pipeline run, kept when drop or keep removes the label (Loki's
+	// ParserHint.Extracted): a later parser does not set them again.
+	extracted []string
 }
 
 func (r *row) get(name string) (string, bool) {
@@ -55,7 +59,15 @@ func (r *row) get(name string) (string, bool) {
 	return "", false
 }
 
+// set sets a label, recording a parsed one's name in extracted.
 func (r *row) set(name, value string, cat uint8) {
+	if cat == catParsed && !slices.Contains(r.extracted, name) {
+		r.extracted = append(r.extracted, name)
+	}
+	r.setLabel(name, value, cat)
+}
+
+func (r *row) setLabel(name, value string, cat uint8) {
 	for i := range r.lbls {
 		if r.lbls[i].name == name {
 			r.lbls[i].value, r.lbls[i].cat = value, cat
@@ -89,21 +101,18 @@ func (r *row) parsedName(key string) string {
 	return key
 }
 
-// hasParsed reports whether a parsed label has the name.
+// hasParsed reports whether a parsed label was set under the name in
+// this pipeline run, even if dropped since.
 func (r *row) hasParsed(name string) bool {
-	for i := range r.lbls {
-		if r.lbls[i].name == name {
-			return r.lbls[i].cat == catParsed
-		}
-	}
-	return false
+	return slices.Contains(r.extracted, name)
 }
 
 // setParsed adds a label a parser (json, logfmt, regexp, pattern,
 // unpack) extracted from the line, under the name sanitizeKey makes of
 // key (none if empty) and parsedName. The first value wins: a label that
-// a parser or label_format of this pipeline has already set, or an
-// earlier occurrence of the key in the line, is kept (Loki's
+// a parser or label_format of this pipeline has already set (even if
+// dropped since), or an earlier occurrence of the key in the line, is
+// kept (Loki's
 // ParserHint.Extracted, which LabelsBuilder.Set records for every parsed
 // label; first-wins for repeated keys since grafana/loki#19568).
 func (r *row) setParsed(key, value string) {
@@ -115,7 +124,8 @@ func (r *row) setParsed(key, value string) {
 	if r.hasParsed(name) {
 		return
 	}
-	r.set(name, value, catParsed)
+	r.extracted = append(r.extracted, name)
+	r.setLabel(name, value, catParsed)
 }
 
 // sanitizeKey is Loki's sanitizeLabelKey(key, true) (pkg/logql/log/
@@ -175,7 +185,7 @@ const detectedLevel = "detected_level"
 func (r *row) load(e *events.Event, metadata bool) {
 	r.line, r.ts = e.Body, e.Time
 	r.traceID, r.spanID = e.TraceID, e.SpanID
-	r.lbls = r.lbls[:0]
+	r.lbls, r.extracted = r.lbls[:0], r.extracted[:0]
 	for _, l := range r.streams.Labels(e) {
 		r.lbls = append(r.lbls, label{l.Name, l.Value, catStream})
 	}
