@@ -3,6 +3,7 @@
 //
 //	horus serve [flags]                 run the server
 //	horus lint metrics URL|FILE|-       lint a Prometheus exposition
+//	horus change add|ls [flags]         record or list change events
 //	horus version                       print the version
 package main
 
@@ -19,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/horus-obs/horus/internal/buildinfo"
+	"github.com/horus-obs/horus/internal/changes"
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo"
 	"github.com/horus-obs/horus/internal/lintmetrics"
@@ -44,6 +46,7 @@ commands:
   serve     run the Horus server (see 'horus serve -h')
   demo      run Horus with a demo shop, its load and faults (see 'horus demo help')
   lint      lint metrics: 'horus lint metrics URL|FILE|-' (see 'horus lint metrics -h')
+  change    record or list change events: 'horus change add|ls' (see 'horus change help')
   version   print the version
 `
 
@@ -59,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return demo.Main(args[1:], stdout, stderr)
 	case "lint":
 		return lint(args[1:], stdout, stderr)
+	case "change":
+		return changes.Main(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return nil
