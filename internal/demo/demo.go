@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,13 +175,14 @@ type Demo struct {
 
 	stderrMu sync.Mutex
 
-	firstTrace string
+	firstTrace  string
+	startFaults []fault.Fault // Options.Faults, parsed
 }
 
 // Start starts a demo: Horus in this process with the scrape jobs of the
-// shop, every service process (waiting until each answers /ready), the
-// faults and scenario of opts, the control API, one checkout (its trace is
-// FirstTrace) and the load. On error everything started is stopped. Stop
+// shop, every service process (waiting until each answers /ready), one
+// checkout (its trace is FirstTrace), the control API, the faults and
+// scenario of opts, and the load. On error everything started is stopped. Stop
 // ends it; ctx bounds only the start.
 func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	d, err := newDemo(opts)
@@ -202,28 +204,25 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 		return nil, err
 	}
 	d.gen = load.New("http://"+d.byService[shop.Gateway][0].listen.addr, d.opts.Load)
+	// One checkout before any fault: a healthy trace to show first.
+	first := d.gen.Checkout(ctx, load.CheckoutOptions{})
+	d.gen.Record(first)
+	d.firstTrace = first.TraceID
+	if first.Status == 0 {
+		d.logger.Warn("first checkout got no answer", "error", first.Error)
+	}
 	if err := d.startControl(); err != nil {
 		return nil, err
 	}
-	for _, spec := range d.opts.Faults {
-		f, err := fault.Parse(spec)
-		if err != nil {
-			return nil, fmt.Errorf("--fault %q: %w", spec, err)
-		}
+	for i, f := range d.startFaults {
 		if _, err := d.AddFault(ctx, f); err != nil {
-			return nil, fmt.Errorf("--fault %q: %w", spec, err)
+			return nil, fmt.Errorf("--fault %q: %w", d.opts.Faults[i], err)
 		}
 	}
 	if d.opts.Scenario != "" {
 		if _, err := d.StartScenario(ctx, d.opts.Scenario); err != nil {
 			return nil, err
 		}
-	}
-	first := d.gen.Checkout(ctx, load.CheckoutOptions{})
-	d.gen.Record(first)
-	d.firstTrace = first.TraceID
-	if first.Status == 0 {
-		d.logger.Warn("first checkout got no answer", "error", first.Error)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	d.loadCtx = cancel
@@ -273,6 +272,22 @@ func newDemo(opts Options) (*Demo, error) {
 	if opts.ServerLogger == nil {
 		opts.ServerLogger = slogDiscard
 	}
+	// The faults and scenario are checked before anything starts.
+	var startFaults []fault.Fault
+	for _, spec := range opts.Faults {
+		f, err := fault.Parse(spec)
+		if err == nil {
+			err = f.Validate(serviceNames()...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--fault %q: %w", spec, err)
+		}
+		startFaults = append(startFaults, f)
+	}
+	if _, ok := fault.ScenarioByName(opts.Scenario); opts.Scenario != "" && !ok {
+		return nil, fmt.Errorf("--scenario %q: no such scenario (horus demo scenario ls lists them once the demo runs: %s)",
+			opts.Scenario, strings.Join(scenarioNames(), ", "))
+	}
 	exe := opts.Executable
 	if exe == "" {
 		var err error
@@ -285,7 +300,7 @@ func newDemo(opts Options) (*Demo, error) {
 		return nil, err
 	}
 	d := &Demo{
-		opts: opts, logger: opts.Logger, dir: dir, exe: exe,
+		opts: opts, logger: opts.Logger, dir: dir, exe: exe, startFaults: startFaults,
 		shopDir:     filepath.Join(dir, "shop"),
 		logDir:      filepath.Join(dir, "logs"),
 		stopping:    make(chan struct{}),
@@ -566,6 +581,15 @@ func (d *Demo) Changes() []ChangeEvent {
 	d.faults.mu.Lock()
 	defer d.faults.mu.Unlock()
 	return append([]ChangeEvent(nil), d.faults.changes...)
+}
+
+// scenarioNames lists the scenarios' names.
+func scenarioNames() []string {
+	var out []string
+	for _, s := range fault.Scenarios() {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // serviceNames lists the services of the topology.

@@ -427,6 +427,14 @@ func TestDemo(t *testing.T) {
 	if alive := living(pids); len(alive) > 0 {
 		t.Fatalf("service processes alive after Stop: %v", alive)
 	}
+	// Under -race the services are race-instrumented too (this binary):
+	// their reports are in their logs.
+	logs, _ := filepath.Glob(filepath.Join(d.LogDir(), "*.log"))
+	for _, f := range logs {
+		if b, _ := os.ReadFile(f); strings.Contains(string(b), "WARNING: DATA RACE") {
+			t.Errorf("%s reports a data race:\n%s", filepath.Base(f), b)
+		}
+	}
 }
 
 func instanceStatus(d *Demo, id string) InstanceStatus {
@@ -590,4 +598,27 @@ func TestKillParent(t *testing.T) {
 	start := time.Now()
 	waitGone(t, pids, 15*time.Second)
 	t.Logf("service processes gone %s after the parent's SIGKILL", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBadOptions: a fault or scenario the shop does not have is refused
+// before anything starts.
+func TestBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Scenario: "nope"}, "no such scenario"},
+		{Options{Faults: []string{"kind=latency service=warehouse median=1s"}}, `unknown service "warehouse"`},
+		{Options{Faults: []string{"kind=latency service=payments"}}, "median"},
+		{Options{ChildOutput: "syslog"}, "child output"},
+	} {
+		c.opts.Config, c.opts.Dir = testConfig(t), t.TempDir()
+		d, err := Start(context.Background(), c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			if d != nil {
+				_ = d.Stop(context.Background())
+			}
+			t.Errorf("%+v: %v, want an error with %q", c.opts, err, c.want)
+		}
+	}
 }

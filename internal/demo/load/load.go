@@ -184,6 +184,7 @@ func New(gatewayURL string, opts Options) *Generator {
 		g.byTenant[t] = append(g.byTenant[t], i)
 	}
 	g.SetRate(opts.Rate)
+	g.clock = Clock{Start: time.Now(), DayLength: opts.DayLength, StartHour: opts.StartHour}
 	return g
 }
 
@@ -200,9 +201,9 @@ func (g *Generator) SetRate(r float64) {
 func (g *Generator) Rate() float64 { return math.Float64frombits(g.rate.Load()) }
 
 // Run sends traffic until ctx ends, then waits for the requests in flight.
-// Arrivals are a Poisson process whose rate follows the day's shape.
+// Arrivals are a Poisson process whose rate follows the day's shape, the
+// demo clock starting (at StartHour) when New made the generator.
 func (g *Generator) Run(ctx context.Context) {
-	g.clock = Clock{Start: time.Now(), DayLength: g.opts.DayLength, StartHour: g.opts.StartHour}
 	defer g.wg.Wait()
 	const idle = 200 * time.Millisecond // re-check of a paused rate
 	for {
@@ -241,9 +242,6 @@ func (g *Generator) Run(ctx context.Context) {
 
 // current is the checkout rate at t: the peak rate times the day's shape.
 func (g *Generator) current(t time.Time) float64 {
-	if g.clock.DayLength == 0 {
-		return g.Rate()
-	}
 	return g.Rate() * DayShape(g.clock.Hour(t))
 }
 
@@ -409,11 +407,8 @@ func (g *Generator) Record(r Result) { g.record(r, -1) }
 // Stats returns the counts so far and the recent results.
 func (g *Generator) Stats() Stats {
 	now := time.Now()
-	st := Stats{Rate: g.Rate(), Sent: g.sent.Load(), Skipped: g.skipped.Load(), InFlight: g.inFlight.Load()}
-	if g.clock.DayLength > 0 {
-		st.DayHour = g.clock.Hour(now)
-		st.Current = g.current(now)
-	}
+	st := Stats{Rate: g.Rate(), Sent: g.sent.Load(), Skipped: g.skipped.Load(), InFlight: g.inFlight.Load(),
+		DayHour: g.clock.Hour(now), Current: g.current(now)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st.ByStatus = make(map[string]int64, len(g.byStatus))
