@@ -4,6 +4,8 @@
 //	horus serve [flags]                 run the server
 //	horus lint metrics URL|FILE|-       lint a Prometheus exposition
 //	horus change add|ls [flags]         record or list change events
+//	horus rules check|test FILE...      lint or unit-test rule files
+//	horus slo generate FILE...          print the rules of SLO files
 //	horus version                       print the version
 package main
 
@@ -24,7 +26,9 @@ import (
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo"
 	"github.com/horus-obs/horus/internal/lintmetrics"
+	"github.com/horus-obs/horus/internal/ruler"
 	"github.com/horus-obs/horus/internal/server"
+	"github.com/horus-obs/horus/internal/slo"
 )
 
 func main() {
@@ -47,6 +51,8 @@ commands:
   demo      run Horus with a demo shop, its load and faults (see 'horus demo help')
   lint      lint metrics: 'horus lint metrics URL|FILE|-' (see 'horus lint metrics -h')
   change    record or list change events: 'horus change add|ls' (see 'horus change help')
+  rules     check or unit-test rule files: 'horus rules check|test FILE...' (see 'horus rules help')
+  slo       print the rules of SLO files: 'horus slo generate FILE...' (docs/slo.md)
   version   print the version
 `
 
@@ -64,6 +70,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return lint(args[1:], stdout, stderr)
 	case "change":
 		return changes.Main(context.Background(), args[1:], stdout, stderr)
+	case "rules":
+		if code := ruler.Main(args[1:], stdout, stderr); code != ruler.ExitClean {
+			return exitCode(code)
+		}
+		return nil
+	case "slo":
+		return slo.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return nil
@@ -124,6 +137,17 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the configuration file and the rule files, as it
+	// does Prometheus' (Reload logs what failed).
+	srv.SetReloader(flags.Resolve)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = srv.Reload()
+		}
+	}()
 	return srv.Run(ctx)
 }
 

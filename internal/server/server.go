@@ -48,6 +48,7 @@ import (
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/ingest/zipkin"
 	"github.com/horus-obs/horus/internal/pipeline"
+	"github.com/horus-obs/horus/internal/slo"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 	"github.com/horus-obs/horus/internal/store/metrics"
@@ -65,6 +66,8 @@ type Server struct {
 	metrics *metrics.Store
 	events  *events.Store
 	changes *changes.Store
+	slos    *slo.Set  // the SLOs of slo_files, as last loaded
+	rules   ruleState // rules, notifier, reloads (rules.go)
 	scraper *horusscrape.Scraper
 	derived []derived         // span metrics and the service graph, if on
 	sampler *pipeline.Sampler // nil: tail sampling off
@@ -246,11 +249,21 @@ func (s *Server) build() (err error) {
 	}, im, logger.With("component", "otlp"), otlp.Options{Body: body})
 
 	tenancy := metrics.NewTenancy(s.metrics)
+	// The SLOs of slo_files: the ruler loads them with the rule files (a
+	// bad one stops the start, as a bad rule file does) and at each
+	// reload (buildRules: Options.Generated is s.slos.RuleGroups); the
+	// set, which /api/v1/slos reads, follows.
+	s.slos = slo.NewSet()
+	if err := s.buildRules(engine, tenancy); err != nil {
+		return err
+	}
 	api := prom.New(engine, promStore{tenancy, s.metrics}, logger.With("component", "api"), s.reg, s.reg, prom.Options{
 		DataDir:        filepath.Join(cfg.DataDir, "metrics"),
 		ListenAddress:  cfg.HTTPAddr,
 		Config:         func() promconfig.Config { return *promCfg },
 		Targets:        func() *scrape.Manager { return s.scraper.Manager() },
+		Rules:          s.rulesRetriever,
+		Alertmanagers:  s.alertmanagers,
 		LookbackDelta:  time.Duration(cfg.Query.LookbackDelta),
 		QueryTimeout:   time.Duration(cfg.Query.Timeout),
 		MaxBodyBytes:   int64(cfg.Limits.MaxRequestBodyBytes),
@@ -270,6 +283,7 @@ func (s *Server) build() (err error) {
 		return write(h, writeEndpoint{"changes", "api", "application/json"})
 	}))
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
+	slo.NewAPI(s.slos, engine, tenancy, time.Duration(cfg.Query.Timeout)).Register(mux)
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout), Limits: cfg.Query.Tempo}).Register(mux)
 	otlpMux := http.NewServeMux()
 	receiver.RegisterHTTP(otlpMux, "/otlp")
@@ -286,6 +300,7 @@ func (s *Server) build() (err error) {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	mux.HandleFunc("/-/reload", s.reload)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Horus is Healthy.")
 	})
@@ -420,6 +435,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Add(s.scraper.Run, func(error) { s.scraper.Stop() })
+	s.runRules(&g)
 	// background runs a loop until the group stops, and waits for its
 	// last round (the sampler's and the derivers' final flushes).
 	background := func(loop func(ctx context.Context)) {
