@@ -215,6 +215,12 @@ func TestChangesFromTelemetry(t *testing.T) {
 	if c.Version != "2.0.0" || c.PreviousVersion != "1.0.0" || c.Instance != "pod-1" || c.Source != changes.SourceAuto || time.Since(c.Time) > time.Minute {
 		t.Fatalf("detected change %+v", c)
 	}
+	if got := listChanges(t, ts, "", changes.ListParams{Instance: "pod-1"}); len(got) != 1 {
+		t.Fatalf("GET instance=pod-1: %+v", got)
+	}
+	if got := listChanges(t, ts, "", changes.ListParams{Instance: "pod-2"}); len(got) != 0 {
+		t.Fatalf("GET instance=pod-2: %+v", got)
+	}
 	var wg sync.WaitGroup
 	for _, pod := range []string{"pod-1", "pod-2", "pod-3", "pod-4"} {
 		wg.Add(1)
