@@ -18,6 +18,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v2"
 
+	"github.com/horus-obs/horus/internal/changes"
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo/fault"
 	"github.com/horus-obs/horus/internal/demo/load"
@@ -101,9 +102,9 @@ type Options struct {
 	// ServerLogger receives Horus' log; nil discards it.
 	ServerLogger *slog.Logger
 	// OnChange, if set, is called after each change the demo makes to the
-	// shop: a deploy, a scenario switched on or off, a fault added or
-	// removed. It is the hook for a change-event API (none exists yet:
-	// see docs/demo.md, "Change events").
+	// shop: a deploy, a rollback, a scenario switched on or off, a fault
+	// added or removed. (Deploys and rollbacks are also recorded in Horus'
+	// change events, POST /api/v1/changes, whatever OnChange does.)
 	OnChange func(ChangeEvent)
 }
 
@@ -162,6 +163,7 @@ type Demo struct {
 	byService map[string][]*instance
 
 	adminClient *http.Client
+	changes     *changes.Client // Horus' change-event API
 	faults      *faultBook
 	deployMu    sync.Mutex // held by deploys and scenario switches
 	stopped     bool       // under deployMu: Stop has begun
@@ -358,6 +360,7 @@ func (d *Demo) startServer() error {
 	}
 	d.srv = srv
 	a := srv.Addrs()
+	d.changes = &changes.Client{URL: "http://" + hostForURL(a.HTTP), HTTP: &http.Client{Timeout: 10 * time.Second}}
 	if a.OTLPHTTP != "" {
 		d.otlpURL = "http://" + a.OTLPHTTP
 	} else {

@@ -404,6 +404,24 @@ func TestDemo(t *testing.T) {
 	if fs, err := d.Faults(ctx); err != nil || len(fs) != 0 {
 		t.Fatalf("faults after scenario off: %+v, %v", fs, err)
 	}
+	// The deploy and the rollback are in Horus' change events, recorded by
+	// the demo before each new process started, so Horus' detection of the
+	// versions in the telemetry made none of its own.
+	var recorded struct {
+		Data []struct {
+			Kind, Instance, Version, Source, Author string
+		} `json:"data"`
+	}
+	if err := getJSON(a.Horus, "/api/v1/changes", url.Values{"service": {"payments"}}, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range recorded.Data {
+		got = append(got, strings.Join([]string{c.Kind, c.Instance, c.Version, c.Source, c.Author}, " "))
+	}
+	if want := []string{"rollback payments-2 1.0.0 api horus demo", "deploy payments-2 " + fault.BadConfigVersion + " api horus demo"}; !slices.Equal(got, want) {
+		t.Fatalf("Horus' change events of payments: %q, want %q", got, want)
+	}
 	var kinds []string
 	for _, ev := range d.Changes() {
 		kinds = append(kinds, ev.Kind)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/horus-obs/horus/internal/changes"
 	"github.com/horus-obs/horus/internal/demo/fault"
 )
 
@@ -245,10 +246,12 @@ var versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
 func (d *Demo) Deploy(ctx context.Context, req DeployRequest) (DeployResult, error) {
 	d.deployMu.Lock()
 	defer d.deployMu.Unlock()
-	return d.deploy(ctx, req, "deploy")
+	return d.deploy(ctx, req, "deploy", "")
 }
 
-func (d *Demo) deploy(ctx context.Context, req DeployRequest, kind string) (DeployResult, error) {
+// deploy is Deploy; kind is "deploy" or "rollback", why what it is for
+// (a scenario), for the change events.
+func (d *Demo) deploy(ctx context.Context, req DeployRequest, kind, why string) (DeployResult, error) {
 	if d.stopped {
 		return DeployResult{}, errStopping
 	}
@@ -277,6 +280,7 @@ func (d *Demo) deploy(ctx context.Context, req DeployRequest, kind string) (Depl
 		in.mu.Unlock()
 		res.Previous[in.id] = prev
 		d.stopProcess(in, d.opts.StopTimeout)
+		d.recordChange(ctx, kind, in, req.Version, prev, why)
 		if err := d.startProcess(in, req.Version); err != nil {
 			errs = append(errs, err)
 			continue
@@ -288,6 +292,31 @@ func (d *Demo) deploy(ctx context.Context, req DeployRequest, kind string) (Depl
 		d.change(ChangeEvent{Kind: kind, Service: in.svc.Name, Instance: strconv.Itoa(in.n), Version: req.Version, Previous: prev})
 	}
 	return res, errors.Join(errs...)
+}
+
+// changeAuthor is the author of the change events the demo records.
+const changeAuthor = "horus demo"
+
+// recordChange records a deploy or rollback of in in Horus' change events
+// (POST /api/v1/changes, docs/changes.md). It runs between the old
+// process's exit, which flushed its telemetry, and the new one's start, so
+// that Horus' own detection of a new service.version finds the version
+// recorded and makes no second change. A failure is logged: the deploy
+// goes on.
+func (d *Demo) recordChange(ctx context.Context, kind string, in *instance, version, prev, why string) {
+	desc := fmt.Sprintf("%s %s of %s: %s → %s", changeAuthor, kind, in.id, prev, version)
+	if why != "" {
+		desc += " (" + why + ")"
+	}
+	c, warnings, err := d.changes.Add(ctx, changes.Change{Kind: kind, Service: in.svc.Name, Instance: in.id,
+		Version: version, Author: changeAuthor, Description: desc})
+	if err != nil {
+		d.logger.Warn("recording the change in Horus", "instance", in.id, "err", err)
+		return
+	}
+	for _, w := range warnings {
+		d.logger.Warn("recording the change in Horus", "instance", in.id, "id", c.ID, "warning", w)
+	}
 }
 
 // ScenarioStatus is a scenario, as the control API lists it, and whether
@@ -378,7 +407,8 @@ func (d *Demo) StartScenario(ctx context.Context, name string) (ScenarioStatus, 
 				rest = append(rest, f)
 			}
 		}
-		res, err := d.deploy(ctx, DeployRequest{Service: dep.Service, Instance: dep.Instance, Version: dep.Version, Faults: carried}, "deploy")
+		res, err := d.deploy(ctx, DeployRequest{Service: dep.Service, Instance: dep.Instance, Version: dep.Version, Faults: carried},
+			"deploy", "scenario "+sc.Name+": "+sc.Title)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -432,7 +462,7 @@ func (d *Demo) stopScenario(ctx context.Context) error {
 		}
 	}
 	for _, r := range rollback {
-		if _, err := d.deploy(ctx, r, "rollback"); err != nil {
+		if _, err := d.deploy(ctx, r, "rollback", "scenario "+name+" off"); err != nil {
 			errs = append(errs, err)
 		}
 	}
