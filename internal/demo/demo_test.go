@@ -358,6 +358,34 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("checkout for an unknown tenant: %v", err)
 	}
 
+	// The command line, against the control API.
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errOut strings.Builder
+		if err := Main(append(args, "--control", a.Control), &out, &errOut); err != nil {
+			t.Fatalf("horus demo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String()
+	}
+	for args, want := range map[string]string{
+		"status":             "payments-3",
+		"scenario ls":        "orders-pool-exhausted",
+		"checkout --items 2": "(2 items,",
+		"load":               "peak rate",
+		"fault add kind=latency service=auth median=1ms": "service=auth",
+	} {
+		if out := cli(strings.Fields(args)...); !strings.Contains(out, want) {
+			t.Errorf("horus demo %s: no %q in\n%s", args, want, out)
+		}
+	}
+	if out := cli("fault", "ls"); !strings.Contains(out, "auth-1") {
+		t.Errorf("fault ls: %s", out)
+	}
+	cli("fault", "rm", "--all")
+	if out := cli("fault", "ls"); strings.Contains(out, "auth-1") {
+		t.Errorf("fault ls after rm --all: %s", out)
+	}
+
 	// A fault through the parent: payments-2 refuses connections.
 	p2 := instanceStatus(d, "payments-2")
 	st, err := d.AddFault(ctx, fault.Fault{Kind: fault.KindRefuse, Target: fault.Target{Service: "payments", Instance: "2"}})
@@ -426,7 +454,7 @@ func TestDemo(t *testing.T) {
 	for _, ev := range d.Changes() {
 		kinds = append(kinds, ev.Kind)
 	}
-	want := []string{"fault_added", "fault_removed", "fault_added", "fault_added", "deploy", "scenario_on",
+	want := []string{"fault_added", "fault_removed", "fault_added", "fault_removed", "fault_added", "fault_added", "deploy", "scenario_on",
 		"fault_removed", "fault_removed", "rollback", "scenario_off"}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("change events %v, want %v", kinds, want)

@@ -319,51 +319,13 @@ func (d *Demo) recordChange(ctx context.Context, kind string, in *instance, vers
 	}
 }
 
-// ScenarioStatus is a scenario, as the control API lists it, and whether
-// it is on.
+// ScenarioStatus is a scenario, as the control API lists it (the
+// scenario's own JSON fields, and number and active), and whether it is
+// on.
 type ScenarioStatus struct {
-	Number      int    `json:"number"` // 1 to 5
-	Name        string `json:"name"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Expect      string `json:"expect"`
-	Signals     []struct {
-		Lang  string `json:"lang"`
-		Query string `json:"query"`
-		Shows string `json:"shows"`
-	} `json:"signals"`
-	Deploy *struct {
-		Service  string `json:"service"`
-		Instance string `json:"instance,omitempty"`
-		Version  string `json:"version"`
-	} `json:"deploy,omitempty"`
-	Faults []string `json:"faults"` // as specs
-	Active bool     `json:"active"`
-	// Scenario is the scenario itself.
-	Scenario fault.Scenario `json:"-"`
-}
-
-func scenarioStatus(n int, s fault.Scenario, active bool) ScenarioStatus {
-	st := ScenarioStatus{Number: n, Name: s.Name, Title: s.Title, Description: s.Description, Expect: s.Expect,
-		Active: active, Scenario: s}
-	for _, sig := range s.Signals {
-		st.Signals = append(st.Signals, struct {
-			Lang  string `json:"lang"`
-			Query string `json:"query"`
-			Shows string `json:"shows"`
-		}{sig.Lang, sig.Query, sig.Shows})
-	}
-	if s.Deploy != nil {
-		st.Deploy = &struct {
-			Service  string `json:"service"`
-			Instance string `json:"instance,omitempty"`
-			Version  string `json:"version"`
-		}{s.Deploy.Service, s.Deploy.Instance, s.Deploy.Version}
-	}
-	for _, f := range s.Faults {
-		st.Faults = append(st.Faults, f.String())
-	}
-	return st
+	Number int `json:"number"` // 1 to 5
+	fault.Scenario
+	Active bool `json:"active"`
 }
 
 // Scenarios lists the named scenarios, marking the active one.
@@ -373,7 +335,7 @@ func (d *Demo) Scenarios() []ScenarioStatus {
 	d.faults.mu.Unlock()
 	var out []ScenarioStatus
 	for i, s := range fault.Scenarios() {
-		out = append(out, scenarioStatus(i+1, s, s.Name == active))
+		out = append(out, ScenarioStatus{Number: i + 1, Scenario: s, Active: s.Name == active})
 	}
 	return out
 }
