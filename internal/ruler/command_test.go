@@ -24,6 +24,9 @@ func TestRulesTest(t *testing.T) {
 	if code, out := run(t, "test", "testdata/rules_test.yml"); code != ExitClean || !strings.Contains(out, "SUCCESS") {
 		t.Fatalf("rules_test.yml: exit %d\n%s", code, out)
 	}
+	if code, out := run(t, "test", "testdata/logs_test.yml"); code != ExitClean || !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("logs_test.yml (LogQL rules over input_logs): exit %d\n%s", code, out)
+	}
 	code, out := run(t, "test", "testdata/rules_wrong_test.yml")
 	if code != ExitProblems {
 		t.Fatalf("rules_wrong_test.yml: exit %d, want %d\n%s", code, ExitProblems, out)

@@ -1,18 +1,25 @@
 package ruler
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -23,13 +30,24 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/horus-obs/horus/internal/api/prom"
+	"github.com/horus-obs/horus/internal/ingest"
+	"github.com/horus-obs/horus/internal/ingest/loki"
+	"github.com/horus-obs/horus/internal/pipeline"
+	"github.com/horus-obs/horus/internal/query/logql"
+	"github.com/horus-obs/horus/internal/store/events"
+	"github.com/horus-obs/horus/internal/store/events/wal"
 	"github.com/horus-obs/horus/internal/store/metrics"
+	"github.com/horus-obs/horus/internal/tenant"
+	"github.com/horus-obs/horus/sdk/redact"
 )
 
 // UnitTestFile is a rule unit test file in promtool's format
 // (prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules).
 type UnitTestFile struct {
-	RuleFiles          []string        `yaml:"rule_files"`
+	RuleFiles []string `yaml:"rule_files"`
+	// LogQLRuleFiles are rule files whose groups are LogQL (Horus' own
+	// key, as the configuration's logql_rule_files).
+	LogQLRuleFiles     []string        `yaml:"logql_rule_files,omitempty"`
 	EvaluationInterval model.Duration  `yaml:"evaluation_interval,omitempty"`
 	GroupEvalOrder     []string        `yaml:"group_eval_order"`
 	Tests              []UnitTestGroup `yaml:"tests"`
@@ -40,6 +58,7 @@ type UnitTestFile struct {
 type UnitTestGroup struct {
 	Interval        model.Duration   `yaml:"interval"`
 	InputSeries     []InputSeries    `yaml:"input_series"`
+	InputLogs       []InputLogs      `yaml:"input_logs,omitempty"`
 	AlertRuleTests  []AlertTestCase  `yaml:"alert_rule_test,omitempty"`
 	PromQLExprTests []PromQLTestCase `yaml:"promql_expr_test,omitempty"`
 	ExternalLabels  labels.Labels    `yaml:"external_labels,omitempty"`
@@ -50,6 +69,17 @@ type UnitTestGroup struct {
 // InputSeries is a series in the expanding notation: values '1+2x3 _ 5'.
 type InputSeries struct {
 	Series string `yaml:"series"`
+	Values string `yaml:"values"`
+}
+
+// InputLogs are log lines for LogQL rules (Horus' own key): at each
+// interval step, as many lines line in stream stream as values says, in
+// the expanding notation ('0 3x4': none at 0, 3 a step from 1 to 5),
+// timed in the nanoseconds up to the step. They are pushed through
+// Horus' Loki push handler, as Horus ingests them.
+type InputLogs struct {
+	Stream string `yaml:"stream"`
+	Line   string `yaml:"line"`
 	Values string `yaml:"values"`
 }
 
@@ -112,29 +142,34 @@ func runUnitTestFile(name string, ps parser.Parser) []error {
 	}
 	dir := filepath.Dir(name)
 	var ruleFiles []string
-	for _, rf := range utf.RuleFiles {
-		if !filepath.IsAbs(rf) {
-			rf = filepath.Join(dir, rf)
-		}
-		m, err := filepath.Glob(rf)
-		if err != nil {
-			return []error{err}
-		}
-		if len(m) == 0 {
-			return []error{fmt.Errorf("rule_files: no file matches %s", rf)}
-		}
-		ruleFiles = append(ruleFiles, m...)
-	}
 	files := map[string]*File{}
-	for _, rf := range ruleFiles {
-		f, errs := ParseFile(rf, PromQL, Parsers{PromQL: ps}, nil)
-		if len(errs) > 0 {
-			return errs
+	for _, set := range []struct {
+		lang     Lang
+		patterns []string
+	}{{PromQL, utf.RuleFiles}, {LogQL, utf.LogQLRuleFiles}} {
+		for _, rf := range set.patterns {
+			if !filepath.IsAbs(rf) {
+				rf = filepath.Join(dir, rf)
+			}
+			m, err := filepath.Glob(rf)
+			if err != nil {
+				return []error{err}
+			}
+			if len(m) == 0 {
+				return []error{fmt.Errorf("rule files: no file matches %s", rf)}
+			}
+			for _, rf := range m {
+				f, errs := ParseFile(rf, set.lang, Parsers{PromQL: ps}, nil)
+				if len(errs) > 0 {
+					return errs
+				}
+				if f.Groups[TraceQL] != nil {
+					return []error{fmt.Errorf("%s: TraceQL groups are not unit-tested (there is no input of spans); test the PromQL over the series they record", rf)}
+				}
+				files[rf] = f
+				ruleFiles = append(ruleFiles, rf)
+			}
 		}
-		if f.Groups[LogQL] != nil || f.Groups[TraceQL] != nil {
-			return []error{fmt.Errorf("%s: LogQL and TraceQL groups are not unit-tested (input_series are metrics); test their PromQL over the series they record", rf)}
-		}
-		files[rf] = f
 	}
 	order := map[string]int{}
 	for i, g := range utf.GroupEvalOrder {
@@ -179,28 +214,45 @@ func (tg *UnitTestGroup) run(ruleFiles []string, files map[string]*File, order m
 	if err := tg.load(st, ps); err != nil {
 		return []error{err}
 	}
-
 	ctx := context.Background()
-	m := rules.NewManager(&rules.ManagerOptions{
-		QueryFunc:    rules.EngineQueryFunc(engine, st),
-		AppendableV2: st,
-		Queryable:    st,
-		Context:      ctx,
-		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {},
-		Logger:       logger,
-		Parser:       ps,
-		GroupLoader:  loader{lang: PromQL, files: func() map[string]*File { return files }, parser: ps},
-	})
-	groupsMap, lerrs := m.LoadGroups(time.Duration(tg.Interval), tg.ExternalLabels, tg.ExternalURL, nil, false, ruleFiles...)
-	if lerrs != nil {
-		return lerrs
+	queries := map[Lang]rules.QueryFunc{PromQL: rules.EngineQueryFunc(engine, st)}
+	if tg.needsLogs(files) {
+		ev, err := events.Open(filepath.Join(dir, "events"), logger, events.Options{WAL: wal.Options{Sync: wal.SyncNever}})
+		if err != nil {
+			return []error{err}
+		}
+		defer func() { _ = ev.Close() }()
+		if err := tg.loadLogs(ctx, ev, logger); err != nil {
+			return []error{err}
+		}
+		queries[LogQL] = LogQLQueryFunc(logql.NewEngine(ev, logql.Options{}), tenant.Default)
 	}
-	groups := make([]*rules.Group, 0, len(groupsMap))
-	for _, g := range groupsMap {
-		groups = append(groups, g)
-		for _, r := range g.Rules() {
-			if ar, ok := r.(*rules.AlertingRule); ok {
-				ar.SetRestored(true)
+
+	var groups []*rules.Group
+	for lang, query := range queries {
+		mo := &rules.ManagerOptions{
+			QueryFunc:    query,
+			AppendableV2: st,
+			Queryable:    st,
+			Context:      ctx,
+			NotifyFunc:   func(context.Context, string, ...*rules.Alert) {},
+			Logger:       logger,
+			Parser:       ps,
+			GroupLoader:  loader{lang: lang, files: func() map[string]*File { return files }, parser: ps},
+		}
+		if lang != PromQL {
+			mo.RuleDependencyController = noDependencies{}
+		}
+		groupsMap, lerrs := rules.NewManager(mo).LoadGroups(time.Duration(tg.Interval), tg.ExternalLabels, tg.ExternalURL, nil, false, ruleFiles...)
+		if lerrs != nil {
+			return lerrs
+		}
+		for _, g := range groupsMap {
+			groups = append(groups, g)
+			for _, r := range g.Rules() {
+				if ar, ok := r.(*rules.AlertingRule); ok {
+					ar.SetRestored(true)
+				}
 			}
 		}
 	}
@@ -291,6 +343,66 @@ func (tg *UnitTestGroup) load(st storage.AppendableV2, ps parser.Parser) error {
 		}
 	}
 	return app.Commit()
+}
+
+// needsLogs says whether the test has logs or LogQL rules to evaluate.
+func (tg *UnitTestGroup) needsLogs(files map[string]*File) bool {
+	if len(tg.InputLogs) > 0 {
+		return true
+	}
+	for _, f := range files {
+		if f.Groups[LogQL] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// loadLogs pushes the input logs through Horus' Loki push handler into
+// ev: the lines of a step in the nanoseconds up to it (at it, 1 ns
+// before, ...), so that an evaluation at the step counts them all.
+func (tg *UnitTestGroup) loadLogs(ctx context.Context, ev *events.Store, logger *slog.Logger) error {
+	type stream struct {
+		Stream map[string]string `json:"stream"`
+		Values [][2]string       `json:"values"`
+	}
+	var streams []stream
+	step := time.Duration(tg.Interval)
+	for _, in := range tg.InputLogs {
+		_, counts, err := parser.NewParser(parser.Options{}).ParseSeriesDesc("{} " + in.Values)
+		if err != nil {
+			return fmt.Errorf("input_logs %s %q: %w", in.Stream, in.Values, err)
+		}
+		ls, err := parser.NewParser(parser.Options{}).ParseMetric(in.Stream)
+		if err != nil {
+			return fmt.Errorf("input_logs stream %q: %w", in.Stream, err)
+		}
+		s := stream{Stream: ls.Map()}
+		for i, c := range counts {
+			if c.Omitted {
+				continue
+			}
+			for j := range int(c.Value) {
+				s.Values = append(s.Values, [2]string{strconv.FormatInt(int64(i)*int64(step)-int64(j), 10), in.Line})
+			}
+		}
+		streams = append(streams, s)
+	}
+	body, err := json.Marshal(map[string]any{"streams": streams})
+	if err != nil {
+		return err
+	}
+	h := &loki.Handler{Sink: pipeline.NewLogs(ev, func(string) *redact.Redactor { return nil }, nil),
+		Body:    ingest.BodyLimits{MaxBytes: int64(len(body)), MaxDecodedBytes: int64(len(body))},
+		Metrics: ingest.NewMetrics(prometheus.NewRegistry()), Logger: logger}
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/loki/api/v1/push", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		return fmt.Errorf("input_logs: %s", strings.TrimSpace(rec.Body.String()))
+	}
+	return nil
 }
 
 // alertSet is alerts' labels and annotations, sorted for comparison.
