@@ -58,16 +58,11 @@ type Summary struct {
 // maxControlBody bounds a control API request body.
 const maxControlBody = 1 << 20
 
-func (d *Demo) startControl() error {
-	ln, err := net.Listen("tcp", d.opts.ControlAddr)
-	if err != nil {
-		return fmt.Errorf("control API: %w", err)
-	}
-	d.controlLn = ln
+// startControl serves the control API on the listener bindAll bound.
+func (d *Demo) startControl() {
 	d.control = &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = d.control.Serve(ln) }()
-	return nil
+	go func() { _ = d.control.Serve(d.controlLn) }()
 }
 
 func (d *Demo) controlHandler() http.Handler {

@@ -213,9 +213,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	if first.Status == 0 {
 		d.logger.Warn("first checkout got no answer", "error", first.Error)
 	}
-	if err := d.startControl(); err != nil {
-		return nil, err
-	}
+	d.startControl()
 	for i, f := range d.startFaults {
 		if _, err := d.AddFault(ctx, f); err != nil {
 			return nil, fmt.Errorf("--fault %q: %w", d.opts.Faults[i], err)
@@ -320,8 +318,16 @@ func newDemo(opts Options) (*Demo, error) {
 	return d, nil
 }
 
-// bindAll binds every instance's service and management listeners.
+// bindAll binds the control API's listener and every instance's service
+// and management listeners.
 func (d *Demo) bindAll() error {
+	// The control API's address first: a taken one fails before anything
+	// runs.
+	ln, err := net.Listen("tcp", d.opts.ControlAddr)
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	d.controlLn = ln
 	port := d.opts.BasePort
 	next := func() int {
 		if port == 0 {
@@ -514,6 +520,8 @@ func (d *Demo) stop(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = d.control.Shutdown(sctx)
 		cancel()
+	} else if d.controlLn != nil {
+		_ = d.controlLn.Close()
 	}
 	// A deploy or scenario switch under way finishes first; none starts
 	// after.
