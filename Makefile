@@ -18,7 +18,8 @@ LDFLAGS         := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -
                    -X $(PKG).BuildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 # Packages whose tests run again under the race detector: the ones with
 # concurrency of their own.
-RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/server/... ./internal/store/... ./internal/query/...
+RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/server/... ./internal/store/... ./internal/query/... \
+                   ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/...
 
 .PHONY: all build run test vet fmt-check lint unit race test-deps bench clean
 
