@@ -2,6 +2,7 @@
 // in one binary with embedded storage.
 //
 //	horus serve [flags]                 run the server
+//	horus demo [flags]                  run the server, the demo shop, its load and faults
 //	horus lint metrics URL|FILE|-       lint a Prometheus exposition
 //	horus change add|ls [flags]         record or list change events
 //	horus rules check|test FILE...      lint or unit-test rule files
