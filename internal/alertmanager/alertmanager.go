@@ -31,7 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/alertmanager/alert"
 	apiv2 "github.com/prometheus/alertmanager/api/v2"
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/config/receiver"
@@ -392,12 +391,6 @@ func (am *Alertmanager) Config() (*amconfig.Config, string) {
 		return am.conf.Load(), ""
 	}
 	return am.conf.Load(), *f
-}
-
-// Put adds alerts as the API's POST /api/v2/alerts does, for callers in
-// this process that have alerts of Alertmanager's own type.
-func (am *Alertmanager) Put(ctx context.Context, alerts ...*alert.Alert) error {
-	return am.alerts.Put(ctx, alerts...)
 }
 
 // Stop stops routing and notifying, then writes the silences and the

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -65,6 +66,8 @@ func (s *Server) buildRules(engine promql.QueryEngine, tenancy *metrics.Tenancy)
 		Spans:         s.events,
 		RecentChanges: recent,
 		Generated:     generated,
+		Do:            s.notifierDo,
+		Alerting:      s.alertmanagerAlerting(),
 	})
 	if err := s.rules.ruler.ApplyConfig(s.cfg); err != nil {
 		return err
@@ -113,15 +116,21 @@ func (s *Server) Reload() error {
 			return err
 		}
 	}
+	// alertmanager.yml is read again whatever the rules do; each part
+	// keeps what it had when its files do not load.
+	amErr := s.reloadAlertmanager(cfg)
 	if err := s.rules.ruler.ApplyConfig(cfg); err != nil {
 		s.logger.Error("reload failed; the rules before are kept", "err", err)
-		return err
+		return errors.Join(err, amErr)
 	}
 	if cfg != s.cfg {
 		if err := s.scraper.ApplyConfig(cfg.PrometheusConfig()); err != nil {
 			s.logger.Error("reload: scrape configs not applied", "err", err)
-			return err
+			return errors.Join(err, amErr)
 		}
+	}
+	if amErr != nil {
+		return amErr
 	}
 	s.logger.Info("configuration reloaded", "rule_files", len(cfg.RuleFiles)+len(cfg.LogQLRuleFiles)+len(cfg.TraceQLRuleFiles))
 	return nil

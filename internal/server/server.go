@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/grpc"
 
+	"github.com/horus-obs/horus/internal/alertmanager"
 	lokiapi "github.com/horus-obs/horus/internal/api/loki"
 	"github.com/horus-obs/horus/internal/api/prom"
 	"github.com/horus-obs/horus/internal/api/servicegraph"
@@ -66,8 +67,9 @@ type Server struct {
 	metrics *metrics.Store
 	events  *events.Store
 	changes *changes.Store
-	slos    *slo.Set  // the SLOs of slo_files, as last loaded
-	rules   ruleState // rules, notifier, reloads (rules.go)
+	slos    *slo.Set                   // the SLOs of slo_files, as last loaded
+	rules   ruleState                  // rules, notifier, reloads (rules.go)
+	am      *alertmanager.Alertmanager // the embedded Alertmanager; nil when off (alertmanager.go)
 	scraper *horusscrape.Scraper
 	derived []derived         // span metrics and the service graph, if on
 	sampler *pipeline.Sampler // nil: tail sampling off
@@ -254,6 +256,9 @@ func (s *Server) build() (err error) {
 	// reload (buildRules: Options.Generated is s.slos.RuleGroups); the
 	// set, which /api/v1/slos reads, follows.
 	s.slos = slo.NewSet()
+	if err := s.buildAlertmanager(); err != nil {
+		return err
+	}
 	if err := s.buildRules(engine, tenancy); err != nil {
 		return err
 	}
@@ -301,6 +306,7 @@ func (s *Server) build() (err error) {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("/-/reload", s.reload)
+	s.mountAlertmanager(mux)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Horus is Healthy.")
 	})
@@ -325,7 +331,7 @@ func (s *Server) build() (err error) {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nAlertmanager API v2: /alertmanager/api/v2/\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
 	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)
@@ -498,6 +504,8 @@ func (s *Server) Close() {
 				s.logger.Error("closing metrics store", "err", err)
 			}
 		}
+		// After the ruler, whose notifier drains into it at shutdown.
+		s.stopAlertmanager()
 		if s.events != nil {
 			if err := s.events.Close(); err != nil {
 				s.logger.Error("closing event store", "err", err)
