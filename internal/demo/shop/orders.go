@@ -101,6 +101,14 @@ func newOrders(ctx context.Context, n *node) (service, error) {
 	}, "status", "payment_method"); err != nil {
 		return fail(err)
 	}
+	// Every outcome's series exists from the start at 0, so the first
+	// failure after a (re)start is an increase rate() and increase() see,
+	// not a new series whose first sample they cannot count.
+	for _, st := range []string{statusCompleted, statusDeclined, statusFailed} {
+		for _, m := range PaymentMethods {
+			o.created.WithLabelValues(st, m).Add(0)
+		}
+	}
 	if o.value, err = n.tel.Metrics.NewHistogram(prometheus.HistogramOpts{
 		Name:    "order_value_dollars",
 		Help:    "Value of the orders placed, in US dollars.",
