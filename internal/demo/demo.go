@@ -206,9 +206,18 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 		return nil, err
 	}
 	d.gen = load.New("http://"+d.byService[shop.Gateway][0].listen.addr, d.opts.Load)
-	// One checkout before any fault: a healthy trace to show first.
-	first := d.gen.Checkout(ctx, load.CheckoutOptions{})
-	d.gen.Record(first)
+	// One checkout before any fault: a healthy trace to show first. The
+	// bank declines some payments (no notification then), so up to five
+	// small checkouts are placed until one completes and shows every
+	// service.
+	var first load.Result
+	for range 5 {
+		first = d.gen.Checkout(ctx, load.CheckoutOptions{Items: 3})
+		d.gen.Record(first)
+		if first.Status == http.StatusCreated {
+			break
+		}
+	}
 	d.firstTrace = first.TraceID
 	if first.Status == 0 {
 		d.logger.Warn("first checkout got no answer", "error", first.Error)
