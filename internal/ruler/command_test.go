@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/horus-obs/horus/internal/api/prom"
 )
 
@@ -167,4 +169,10 @@ func TestPromLabelName(t *testing.T) {
 			t.Errorf("PromLabelName(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func parserForTest() interface {
+	ParseMetric(string) (labels.Labels, error)
+} {
+	return prom.NewParser(prom.Limits{})
 }

@@ -352,6 +352,14 @@ func TestLogQLAlertFromPushedLogs(t *testing.T) {
 		al := ts.query(t, `ALERTS{alertname="ServiceErrorLogsHigh", alertstate="firing"}`, time.Now())
 		return len(rec) == 1 && rec[0].Value == 6 && len(al) == 1
 	})
+	// Prometheus' rule manager counts on Horus' registry.
+	group := filepath.Join(dir, "logs.yml") + ";log-errors"
+	if v := metricValue(t, ts, `prometheus_rule_evaluations_total{rule_group="`+group+`"}`); v < 2 {
+		t.Errorf("prometheus_rule_evaluations_total = %v", v)
+	}
+	if v := metricValue(t, ts, `prometheus_rule_evaluation_failures_total{rule_group="`+group+`"}`); v != 0 {
+		t.Errorf("prometheus_rule_evaluation_failures_total = %v", v)
+	}
 }
 
 func lokiJSON(s push.Stream) map[string]any {
