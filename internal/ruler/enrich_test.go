@@ -1,6 +1,8 @@
 package ruler
 
 import (
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
+
+	"github.com/horus-obs/horus/internal/config"
 )
 
 // TestChangesText: the newest MaxChanges changes, oldest first, with the
@@ -68,6 +72,22 @@ func TestServiceAndSummary(t *testing.T) {
 		}
 		if got := agrees(series, alert); got != want {
 			t.Errorf("agrees(%s) = %v, want %v", ls, got, want)
+		}
+	}
+}
+
+func TestExternalURL(t *testing.T) {
+	host, _ := os.Hostname()
+	for _, c := range []struct{ external, addr, want string }{
+		{"https://horus.example.com/", "localhost:3300", "https://horus.example.com"},
+		{"", "localhost:3300", "http://localhost:3300"},
+		{"", "0.0.0.0:3300", "http://" + net.JoinHostPort(host, "3300")},
+		{"", ":3300", "http://" + net.JoinHostPort(host, "3300")},
+	} {
+		cfg := config.Default()
+		cfg.ExternalURL, cfg.HTTPAddr = c.external, c.addr
+		if got := ExternalURL(cfg); got != c.want {
+			t.Errorf("ExternalURL(%q, %q) = %q, want %q", c.external, c.addr, got, c.want)
 		}
 	}
 }

@@ -20,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -177,11 +179,21 @@ func New(cfg *config.Config, o Options) *Ruler {
 }
 
 // ExternalURL is the URL Horus is reached at for links in alerts:
-// external_url, else http://<http_addr>, without a trailing slash.
+// external_url, else http://<http_addr> (with the machine's host name for
+// an address on every interface, as Prometheus' default
+// --web.external-url), without a trailing slash.
 func ExternalURL(cfg *config.Config) string {
 	u := cfg.ExternalURL
 	if u == "" {
-		u = "http://" + cfg.HTTPAddr
+		addr := cfg.HTTPAddr
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+				if name, err := os.Hostname(); err == nil && name != "" {
+					addr = net.JoinHostPort(name, port)
+				}
+			}
+		}
+		u = "http://" + addr
 	}
 	for len(u) > 0 && u[len(u)-1] == '/' {
 		u = u[:len(u)-1]
