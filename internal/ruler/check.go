@@ -44,7 +44,7 @@ func (f Finding) String() string {
 var causeMetric = regexp.MustCompile(`^(node_(cpu|memory|filesystem|disk|load|vmstat|pressure)|container_(cpu|memory|fs)|process_(cpu|resident_memory|virtual_memory)|windows_(cpu|memory|logical_disk)|system_(cpu|memory|disk|filesystem))`)
 
 // causeName matches alert names about a host's resources.
-var causeName = regexp.MustCompile(`(?i)(cpu|memory|mem(ory)?usage|oom|disk|filesystem|inode|swap|load(average)?|iowait)`)
+var causeName = regexp.MustCompile(`(?i)(cpu|memory|oomkill|disk|filesystem|inode|swap|iowait|loadaverage)`)
 
 // isCause says whether an alerting rule is about a cause (CPU, memory or
 // disk of a host) rather than a symptom users see: by its name, or by its

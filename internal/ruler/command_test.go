@@ -176,3 +176,17 @@ func parserForTest() interface {
 } {
 	return prom.NewParser(prom.Limits{})
 }
+
+// TestCauseNames: the alert names the cause check takes for a host's
+// resources, and symptom names it leaves alone.
+func TestCauseNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"HostHighCPU": true, "NodeMemoryLow": true, "DiskWillFillIn4h": true, "ContainerOOMKilled": true,
+		"FilesystemReadOnly": true, "HostLoadAverageHigh": true,
+		"UploadErrorsHigh": false, "RoomBookingFailed": false, "CheckoutLatencyHigh": false, "PayloadTooLarge": false,
+	} {
+		if got := causeName.MatchString(name); got != want {
+			t.Errorf("%s: cause = %v, want %v", name, got, want)
+		}
+	}
+}
