@@ -211,7 +211,7 @@ func generate(s *SLO) ([]rulefmt.RuleGroup, error) {
 		// The rates of failed events at 5m (the period's ratio) and at
 		// each long alert window (the guard), of all events at 5m.
 		ws := []time.Duration{AlertWindows[0]}
-		if s.MinErrors > 0 && !(s.Page.Disable && s.Ticket.Disable) {
+		if s.MinErrors > 0 && (!s.Page.Disable || !s.Ticket.Disable) {
 			ws = append(ws, guardWindows()...)
 		}
 		for _, w := range ws {
