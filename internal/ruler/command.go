@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/horus-obs/horus/internal/api/prom"
+	"github.com/horus-obs/horus/internal/config"
 )
 
 // The exit statuses of `horus rules check` and `horus rules test`, as
@@ -23,6 +24,7 @@ const (
 
 // Usage is the help text of `horus rules`.
 const Usage = `usage: horus rules check [flags] FILE...
+       horus rules check -config horus.yml [FILE...]
        horus rules test FILE...
 
 check  parses Prometheus rule files (errors as file:line) and lints their
@@ -31,7 +33,9 @@ check  parses Prometheus rule files (errors as file:line) and lints their
        cause alert (a host's CPU, memory or disk) with no symptom alert in
        its group are warned of. Each finding says the rule and the fix.
        Groups are PromQL unless -logql or -traceql is given or the group's
-       horus_query_language label says otherwise.
+       horus_query_language label says otherwise. With -config, the rule
+       files of a Horus configuration are checked too, each in the language
+       of the setting that names it.
 test   runs unit tests in promtool's format (rule_files, evaluation_interval,
        tests with input_series, alert_rule_test, promql_expr_test) on
        Horus' PromQL engine and metrics store.
@@ -73,13 +77,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 	logqlFiles := fs.Bool("logql", false, "the files are LogQL rule files (as logql_rule_files)")
 	traceqlFiles := fs.Bool("traceql", false, "the files are TraceQL rule files (as traceql_rule_files)")
 	warningsFatal := fs.Bool("warnings-fatal", false, "exit 1 on warnings too")
+	configFile := fs.String("config", "", "a Horus configuration whose rule_files, logql_rule_files and traceql_rule_files are checked too")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitClean
 		}
 		return ExitError
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && *configFile == "" {
 		fs.Usage()
 		fmt.Fprintf(stderr, "horus rules check: %v\n", errNoFiles)
 		return ExitError
@@ -94,10 +99,36 @@ func check(args []string, stdout, stderr io.Writer) int {
 	case *traceqlFiles:
 		def = TraceQL
 	}
+	names := fs.Args()
+	langs := map[string]Lang{}
+	for _, n := range names {
+		langs[n] = def
+	}
+	if *configFile != "" {
+		cfg, err := config.Load(*configFile)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "horus rules check: %v\n", err)
+			return ExitError
+		}
+		files, fileLangs, err := RuleFiles(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "horus rules check: %v\n", err)
+			return ExitError
+		}
+		for _, f := range files {
+			if _, ok := langs[f]; !ok {
+				names = append(names, f)
+				langs[f] = fileLangs[f]
+			}
+		}
+	}
 	p := prom.NewParser(prom.Limits{})
 	status := ExitClean
-	for _, name := range fs.Args() {
-		f, errs := ParseFile(name, def, Parsers{PromQL: p}, nil)
+	for _, name := range names {
+		f, errs := ParseFile(name, langs[name], Parsers{PromQL: p}, nil)
 		if len(errs) > 0 {
 			fmt.Fprintf(stdout, "%s: FAILED: does not load:\n", name)
 			for _, e := range errs {

@@ -2,6 +2,7 @@ package ruler
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,16 @@ func TestRulesCheck(t *testing.T) {
 	// A warning is fatal when asked.
 	if code, _ := run(t, "check", "-logql", "-warnings-fatal", "testdata/logs.yml"); code != ExitProblems {
 		t.Errorf("-warnings-fatal: exit %d, want %d", code, ExitProblems)
+	}
+	// -config: the configured files, each in its setting's language.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "horus.yml")
+	abs, _ := filepath.Abs("testdata")
+	if err := os.WriteFile(cfg, []byte("rule_files: ["+abs+"/rules.yml]\nlogql_rule_files: ["+abs+"/logs.yml]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run(t, "check", "-config", cfg); code != ExitClean || !strings.Contains(out, "rules.yml: SUCCESS: 4 rules") || !strings.Contains(out, "logs.yml: SUCCESS: 2 rules") {
+		t.Errorf("-config: exit %d\n%s", code, out)
 	}
 	if code, _ := run(t, "check"); code != ExitError {
 		t.Errorf("no files: exit %d, want %d", code, ExitError)
