@@ -59,11 +59,14 @@ func (h *head) append(evs []Event) (added, dups int) {
 		if !e.TraceID.IsZero() {
 			h.traces[e.TraceID] = append(h.traces[e.TraceID], int32(h.n))
 		}
+		// Chunks are made whole and written by index, so a chunk's slice
+		// header never changes once readers may hold it: a view copies the
+		// list of headers' array by reference, and an append to a chunk
+		// would write its length there under a reader (a data race).
 		if h.n%headChunk == 0 {
-			h.chunks = append(h.chunks, make([]Event, 0, headChunk))
+			h.chunks = append(h.chunks, make([]Event, headChunk))
 		}
-		c := len(h.chunks) - 1
-		h.chunks[c] = append(h.chunks[c], *e)
+		h.chunks[len(h.chunks)-1][h.n%headChunk] = *e
 		h.n++
 		h.bytes += e.size()
 	}
