@@ -55,6 +55,14 @@ func TestScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo with load through the five scenarios: minutes")
 	}
+	if raceDetector {
+		// The signatures are timings (a slow query, timeouts, latency
+		// quantiles) that the race detector's slowdown distorts: the
+		// 250-item lookup alone passed the gateway's 15 s timeout. The
+		// demo's concurrency is raced by TestDemo, TestSIGTERM and
+		// TestKillParent; the signatures are checked by make unit.
+		t.Skip("scenario signatures are timings; checked without the race detector")
+	}
 	began := time.Now()
 	r := &scenarioRun{d: startLoadedDemo(t), start: began.Add(-time.Second)}
 	r.h = horusAPI(r.d.Addrs().Horus)
