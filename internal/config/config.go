@@ -559,13 +559,14 @@ func Parse(b []byte) (*Config, error) { return parse(b, "") }
 // parse is Parse with relative paths resolved against dir.
 func parse(b []byte, dir string) (*Config, error) {
 	cfg := Default()
-	if err := checkKeys(b); err != nil {
+	top, err := checkKeys(b)
+	if err != nil {
 		return nil, err
 	}
 	if err := yaml.UnmarshalStrict(b, cfg); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	if dir != "" && cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) && setsKey(b, "data_dir") {
+	if _, set := top["data_dir"]; set && dir != "" && cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
 		cfg.DataDir = filepath.Join(dir, cfg.DataDir)
 	}
 	if err := cfg.loadPrometheus(dir); err != nil {

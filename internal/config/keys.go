@@ -18,15 +18,18 @@ import (
 // same things in Go's words ("field retension not found in type
 // config.MetricsConfig"); this is what the user wrote instead.
 // Sections whose types decode themselves (custom UnmarshalYAML, Prometheus'
-// global and scrape_configs) are left to their decoders.
-func checkKeys(b []byte) error {
+// global and scrape_configs) are left to their decoders. It returns the
+// document's top-level keys too (nil when the YAML does not parse: the
+// strict decode then reports the syntax error with its line).
+func checkKeys(b []byte) (top map[any]any, err error) {
 	var doc any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil // the strict decode reports syntax errors with lines
+		return nil, nil
 	}
 	var errs []error
 	walkKeys(doc, reflect.TypeFor[Config](), "", &errs)
-	return errors.Join(errs...)
+	top, _ = doc.(map[any]any)
+	return top, errors.Join(errs...)
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -108,14 +111,4 @@ func yamlKind(v any) string {
 		return fmt.Sprintf("the text %q", v)
 	}
 	return fmt.Sprintf("the value %v", v)
-}
-
-// setsKey reports whether the YAML document sets a top-level key.
-func setsKey(b []byte, key string) bool {
-	var doc map[string]any
-	if yaml.Unmarshal(b, &doc) != nil {
-		return false
-	}
-	_, ok := doc[key]
-	return ok
 }
