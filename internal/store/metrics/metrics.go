@@ -124,6 +124,9 @@ type Store struct {
 	col      *collectors // the metrics db registered
 	openErr  error       // why db is nil
 	closed   bool
+	// holding is closed when db closes: it ends the hold on db's
+	// compactions (firstcut.go).
+	holding chan struct{}
 
 	failure atomic.Pointer[storageError] // the failed WAL write that refuses writes
 	wrote   atomic.Bool                  // a commit went through since the last reopen
@@ -170,11 +173,16 @@ func (s *Store) open() error {
 	if s.reg != nil {
 		reg = col
 	}
+	opened := lastChunkFile(s.dir)
 	db, err := tsdb.Open(s.dir, s.logger.With("component", "tsdb"), reg, s.opts.tsdb(), stats)
 	if err != nil {
 		col.unregisterAll()
 		return fmt.Errorf("open metrics TSDB in %s: %w", s.dir, err)
 	}
+	// Nothing appends yet: the store is not handed out before open returns.
+	db.DisableCompactions()
+	s.holding = make(chan struct{})
+	go holdCompactions(db, s.dir, opened, s.opts.compactionHoldLimit(), s.holding, s.logger)
 	s.db, s.stats, s.col, s.openErr = db, stats, col, nil
 	return nil
 }
@@ -239,6 +247,7 @@ func (s *Store) reopen() error {
 		s.logger.Warn("reopening the metrics TSDB after a failed WAL write", "err", f.err)
 	}
 	if s.db != nil {
+		s.endHold()
 		if err := s.db.Close(); err != nil {
 			s.logger.Warn("closing the metrics TSDB to reopen it", "err", err)
 		}
@@ -294,6 +303,14 @@ func (s *Store) acquire() (*tsdb.DB, error) {
 
 func (s *Store) release() { s.mu.RUnlock() }
 
+// endHold ends the hold on the compactions of the db that is closing.
+func (s *Store) endHold() {
+	if s.holding != nil {
+		close(s.holding)
+		s.holding = nil
+	}
+}
+
 // failed records a failed WAL write: writes are refused until the TSDB
 // is reopened.
 func (s *Store) failed(err error) {
@@ -320,6 +337,7 @@ func (s *Store) Close() error {
 		if s.db == nil {
 			return nil
 		}
+		s.endHold()
 		return s.db.Close()
 	}
 	defer s.undrain()
@@ -327,6 +345,7 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	s.endHold()
 	err := s.db.Close()
 	s.db, s.openErr = nil, nil
 	return err

@@ -68,6 +68,12 @@ func (s *Store) releaseOnce() func() {
 // the store until then. A failed commit failed to write the WAL.
 func (s *Store) commit(tx storage.AppenderTransaction, release func()) error {
 	defer release()
+	defer func() {
+		if r := recover(); r != nil {
+			fatalCommitPanic(s.logger, r)
+			panic(r)
+		}
+	}()
 	if f := s.failure.Load(); f != nil {
 		// A write failed while this appender was open: nothing is
 		// acknowledged before the reopen.
