@@ -1,0 +1,92 @@
+// Typed calls of the APIs the pages read. Times are Unix milliseconds in,
+// seconds on the wire (Prometheus' and Loki's accept fractional seconds).
+
+import { getJSON, type RequestOptions } from './client';
+import type {
+  Alert,
+  Change,
+  ExemplarSeries,
+  MatrixSeries,
+  Pattern,
+  ServiceGraph,
+  ServiceStats,
+  SLOStatus,
+  VectorSample,
+} from './types';
+
+const sec = (ms: number) => (ms / 1000).toFixed(3);
+
+export function queryRange(query: string, start: number, end: number, step: number, o: RequestOptions) {
+  return getJSON<{ resultType: string; result: MatrixSeries[] }>(
+    '/api/v1/query_range',
+    { query, start: sec(start), end: sec(end), step: `${step / 1000}` },
+    o,
+  ).then((d) => d.result);
+}
+
+export function queryInstant(query: string, time: number, o: RequestOptions) {
+  return getJSON<{ resultType: string; result: VectorSample[] }>('/api/v1/query', { query, time: sec(time) }, o).then(
+    (d) => d.result,
+  );
+}
+
+export function queryExemplars(query: string, start: number, end: number, o: RequestOptions) {
+  return getJSON<ExemplarSeries[] | null>('/api/v1/query_exemplars', { query, start: sec(start), end: sec(end) }, o).then(
+    (d) => d ?? [],
+  );
+}
+
+export function labelValues(name: string, start: number, end: number, o: RequestOptions, match?: string) {
+  return getJSON<string[] | null>(
+    `/api/v1/label/${encodeURIComponent(name)}/values`,
+    { start: sec(start), end: sec(end), 'match[]': match ? [match] : undefined },
+    o,
+  ).then((d) => d ?? []);
+}
+
+export function lokiLabelValues(name: string, start: number, end: number, o: RequestOptions) {
+  return getJSON<string[] | null>(
+    `/loki/api/v1/label/${encodeURIComponent(name)}/values`,
+    { start: `${Math.floor(start * 1e6)}`, end: `${Math.floor(end * 1e6)}` },
+    o,
+  ).then((d) => d ?? []);
+}
+
+export function lokiPatterns(query: string, start: number, end: number, o: RequestOptions) {
+  return getJSON<Pattern[] | null>(
+    '/loki/api/v1/patterns',
+    { query, start: `${Math.floor(start * 1e6)}`, end: `${Math.floor(end * 1e6)}` },
+    o,
+  ).then((d) => d ?? []);
+}
+
+export function services(start: number, end: number, o: RequestOptions) {
+  return getJSON<{ services: ServiceStats[] }>('/api/v1/services', { start: sec(start), end: sec(end) }, o).then(
+    (d) => d.services,
+  );
+}
+
+export function serviceGraph(start: number, end: number, o: RequestOptions) {
+  return getJSON<ServiceGraph>('/api/v1/service-graph', { start: sec(start), end: sec(end) }, o);
+}
+
+export function slos(time: number, o: RequestOptions) {
+  return getJSON<SLOStatus[] | null>('/api/v1/slos', { time: sec(time) }, o).then((d) => d ?? []);
+}
+
+export function alerts(o: RequestOptions) {
+  return getJSON<{ alerts: Alert[] }>('/api/v1/alerts', {}, o).then((d) => d.alerts ?? []);
+}
+
+export function changes(start: number, end: number, o: RequestOptions, service?: string) {
+  return getJSON<Change[] | null>(
+    '/api/v1/changes',
+    { start: sec(start), end: sec(end), service, limit: 500 },
+    o,
+  ).then((d) => d ?? []);
+}
+
+/** The tenants that have metric series; the default tenant is always one. */
+export function tenants(o: RequestOptions) {
+  return getJSON<string[] | null>('/api/v1/label/__tenant__/values', {}, o).then((d) => d ?? []);
+}

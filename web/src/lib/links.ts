@@ -1,0 +1,21 @@
+// The links between pages. Use these rather than writing paths by hand:
+// they follow the URL scheme of docs/ui.md and keep the time range and the
+// tenant of the page the link is on.
+
+import { href } from './url';
+
+type Q = URLSearchParams | undefined;
+
+export const links = {
+  services: (q?: Q) => href('/services', {}, q),
+  service: (name: string, q?: Q, extra: Record<string, string> = {}) =>
+    href(`/service/${encodeURIComponent(name)}`, extra, q),
+  /** Explore in one mode with a query: metrics (PromQL), logs (LogQL) or traces (TraceQL). */
+  explore: (mode: 'metrics' | 'logs' | 'traces', query: string, q?: Q) => href('/explore', { mode, q: query }, q),
+  trace: (id: string, q?: Q, span?: string) => href(`/trace/${encodeURIComponent(id)}`, { span }, q),
+  alerts: (q?: Q) => href('/alerts', {}, q),
+  alert: (fingerprint: string, q?: Q) => href(`/alerts/${encodeURIComponent(fingerprint)}`, {}, q),
+  slos: (q?: Q) => href('/slos', {}, q),
+  slo: (id: string, q?: Q) => href(`/slos/${encodeURIComponent(id)}`, {}, q),
+  changes: (q?: Q, service?: string) => href('/changes', { service }, q),
+};
