@@ -4,8 +4,11 @@ package promeval
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -46,4 +49,44 @@ func ParseTime(s string, def time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("cannot parse %q as a unix timestamp or RFC 3339 time", s)
 	}
 	return t, nil
+}
+
+// Response is the Prometheus API's envelope, which Horus' own JSON APIs
+// answer with.
+type Response struct {
+	Status    string `json:"status"`
+	Data      any    `json:"data,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Write writes r as JSON with status code.
+func Write(w http.ResponseWriter, code int, r Response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(r)
+}
+
+// WriteError writes an error envelope: typ is Prometheus' errorType
+// ("bad_data", "execution").
+func WriteError(w http.ResponseWriter, code int, typ, msg string) {
+	Write(w, code, Response{Status: "error", ErrorType: typ, Error: msg})
+}
+
+// Range reads the start and end parameters of r as ParseTime does: end is
+// now by default, start def before end; an end not after start is an
+// error. Errors name the parameter.
+func Range(r *http.Request, now time.Time, def time.Duration) (start, end time.Time, err error) {
+	end, err = ParseTime(r.FormValue("end"), now)
+	if err != nil {
+		return start, end, fmt.Errorf("invalid parameter \"end\": %w", err)
+	}
+	start, err = ParseTime(r.FormValue("start"), end.Add(-def))
+	if err != nil {
+		return start, end, fmt.Errorf("invalid parameter \"start\": %w", err)
+	}
+	if !end.After(start) {
+		return start, end, errors.New("invalid parameters: end must be after start")
+	}
+	return start, end, nil
 }

@@ -7,7 +7,6 @@ package servicegraph
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -71,48 +70,24 @@ func Handler(engine promql.QueryEngine, q storage.Queryable, timeout time.Durati
 			writeError(w, tenant.Header+" header: "+err.Error())
 			return
 		}
-		now := time.Now()
-		end, err := promeval.ParseTime(r.FormValue("end"), now)
+		start, end, err := promeval.Range(r, time.Now(), time.Hour)
 		if err != nil {
-			writeError(w, "invalid parameter \"end\": "+err.Error())
-			return
-		}
-		start, err := promeval.ParseTime(r.FormValue("start"), end.Add(-time.Hour))
-		if err != nil {
-			writeError(w, "invalid parameter \"start\": "+err.Error())
-			return
-		}
-		if !end.After(start) {
-			writeError(w, "invalid parameters: end must be after start")
+			writeError(w, err.Error())
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		g, err := Build(ctx, engine, q, org, start, end)
 		if err != nil {
-			write(w, http.StatusInternalServerError, response{Status: "error", ErrorType: "execution", Error: err.Error()})
+			promeval.WriteError(w, http.StatusInternalServerError, "execution", err.Error())
 			return
 		}
-		write(w, http.StatusOK, response{Status: "success", Data: g})
+		promeval.Write(w, http.StatusOK, promeval.Response{Status: "success", Data: g})
 	})
 }
 
-// response is Prometheus' API envelope.
-type response struct {
-	Status    string `json:"status"`
-	Data      *Graph `json:"data,omitempty"`
-	ErrorType string `json:"errorType,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
-
-func write(w http.ResponseWriter, code int, r response) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(r)
-}
-
 func writeError(w http.ResponseWriter, msg string) {
-	write(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: msg})
+	promeval.WriteError(w, http.StatusBadRequest, "bad_data", msg)
 }
 
 // edgeID is an edge's labels.
