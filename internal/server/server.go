@@ -37,6 +37,7 @@ import (
 	lokiapi "github.com/horus-obs/horus/internal/api/loki"
 	"github.com/horus-obs/horus/internal/api/prom"
 	"github.com/horus-obs/horus/internal/api/servicegraph"
+	"github.com/horus-obs/horus/internal/api/services"
 	"github.com/horus-obs/horus/internal/api/tempo"
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/changes"
@@ -48,11 +49,13 @@ import (
 	"github.com/horus-obs/horus/internal/ingest/remotewrite"
 	horusscrape "github.com/horus-obs/horus/internal/ingest/scrape"
 	"github.com/horus-obs/horus/internal/ingest/zipkin"
+	"github.com/horus-obs/horus/internal/investigate"
 	"github.com/horus-obs/horus/internal/pipeline"
 	"github.com/horus-obs/horus/internal/slo"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/events/wal"
 	"github.com/horus-obs/horus/internal/store/metrics"
+	"github.com/horus-obs/horus/internal/ui"
 	"github.com/horus-obs/horus/sdk/redact"
 )
 
@@ -288,7 +291,10 @@ func (s *Server) build() (err error) {
 		return write(h, writeEndpoint{"changes", "api", "application/json"})
 	}))
 	mux.Handle("GET /api/v1/service-graph", servicegraph.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
+	mux.Handle("GET /api/v1/services", services.Handler(engine, tenancy, time.Duration(cfg.Query.Timeout)))
 	slo.NewAPI(s.slos, engine, tenancy, time.Duration(cfg.Query.Timeout)).Register(mux)
+	investigate.New(investigate.Options{Events: s.events, Changes: s.changes, Engine: engine, Metrics: tenancy,
+		Alerts: s.rules.ruler, ExternalLabels: promCfg.GlobalConfig.ExternalLabels, Logger: logger.With("component", "investigate")}).Register(mux)
 	tempo.New(s.events, logger.With("component", "tempo"), tempo.Options{Timeout: time.Duration(cfg.Query.Timeout), Limits: cfg.Query.Tempo}).Register(mux)
 	otlpMux := http.NewServeMux()
 	receiver.RegisterHTTP(otlpMux, "/otlp")
@@ -326,12 +332,16 @@ func (s *Server) build() (err error) {
 		}
 		http.Error(w, "ready", http.StatusOK)
 	})
+	// The web UI (internal/ui): its pages and assets; any other path is a
+	// 404. "/" asked for by a script (no text/html in Accept) is the list of
+	// the APIs.
+	webUI := ui.Handler()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
+		if r.URL.Path != "/" || ui.WantsHTML(r) {
+			webUI.ServeHTTP(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nAlertmanager API v2: /alertmanager/api/v2/\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nAlertmanager API v2: /alertmanager/api/v2/\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\nweb UI: / in a browser\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
 	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)

@@ -1,0 +1,329 @@
+package investigate
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// consequenceKeys are attributes that tell that a request failed or how,
+// not why: left out of BubbleUp, which would otherwise rank the
+// definition of "bad" first.
+var consequenceKeys = map[string]bool{
+	"http.response.status_code": true, "http.status_code": true, "rpc.grpc.status_code": true,
+	"error": true, "error.type": true, "error.message": true, "otel.status_code": true, "otel.status_description": true,
+	"exception.type": true, "exception.message": true, "exception.stacktrace": true, "exception.escaped": true,
+	"db.response.status_code": true, "http.request.resend_count": true,
+}
+
+// skipResource are resource attributes that tell nothing of a request.
+func skipResource(k string) bool {
+	return k == "service.name" || strings.HasPrefix(k, "telemetry.") || strings.HasPrefix(k, "process.") && k != "process.runtime.version"
+}
+
+// dimKey names a key: a resource attribute of a service, a span
+// attribute anywhere in the trace (service ""), or a service's span
+// names ("span.name").
+type dimKey struct {
+	service, key string
+	resource     bool
+}
+
+// keyStats are the values of one key over the traces.
+type keyStats struct {
+	values map[string]*[2]int // value → traces bad, good
+	// numeric: every value read as a number; nums the largest value of
+	// each trace that has the key, bad and good.
+	numeric bool
+	numBad  []float64
+	numGood []float64
+}
+
+// bubbleUp counts every attribute=value pair over the sampled bad and
+// good traces (each counted once per trace) and ranks them with RankDims;
+// keys with too many values are summarised (SummariseKey), numeric ones
+// split at their best threshold (NumericSplit).
+func (r *run) bubbleUp() {
+	ts := r.traces
+	if len(ts.bad) == 0 || len(ts.good) == 0 {
+		return
+	}
+	keys := map[dimKey]*keyStats{}
+	count := func(t *trace, col int) {
+		seen := map[dimKey]map[string]bool{}
+		nums := map[dimKey]float64{}
+		add := func(k dimKey, v events.Value) {
+			vs := seen[k]
+			if vs == nil {
+				vs = map[string]bool{}
+				seen[k] = vs
+			}
+			s := v.String()
+			if vs[s] {
+				return
+			}
+			vs[s] = true
+			ks := keys[k]
+			if ks == nil {
+				ks = &keyStats{values: map[string]*[2]int{}, numeric: true}
+				keys[k] = ks
+			}
+			c := ks.values[s]
+			if c == nil {
+				c = &[2]int{}
+				ks.values[s] = c
+			}
+			c[col]++
+			if n, ok := v.Number(); ok && v.Type != events.TypeBool {
+				if old, had := nums[k]; !had || n > old {
+					nums[k] = n
+				}
+			} else {
+				ks.numeric = false
+			}
+		}
+		for _, sp := range t.spans {
+			for _, a := range sp.res {
+				if !skipResource(a.Key) {
+					add(dimKey{sp.service, a.Key, true}, a.Value)
+				}
+			}
+			for _, a := range sp.attrs {
+				if !consequenceKeys[a.Key] {
+					add(dimKey{"", a.Key, false}, a.Value)
+				}
+			}
+			add(dimKey{sp.service, "span.name", false}, events.Str(sp.name))
+		}
+		for k := range seen {
+			ks := keys[k]
+			if n, ok := nums[k]; ok && ks.numeric {
+				if col == 0 {
+					ks.numBad = append(ks.numBad, n)
+				} else {
+					ks.numGood = append(ks.numGood, n)
+				}
+			}
+		}
+	}
+	for _, t := range ts.bad {
+		count(t, 0)
+	}
+	for _, t := range ts.good {
+		count(t, 1)
+	}
+	nBad, nGood := len(ts.bad), len(ts.good)
+	totalBad := r.res.Sampling.BadSpans
+	totalGood := r.res.Sampling.EntrySpans - totalBad
+	var dims []Dim
+	for k, ks := range keys {
+		if ks.numeric && len(ks.values) > 10 {
+			t, op, nb, ng, ok := NumericSplit(ks.numBad, ks.numGood, nBad, nGood)
+			if ok {
+				dims = append(dims, Dim{Service: k.service, Key: k.key, Value: sig3(t), Op: op, Bad: nb, Good: ng})
+			}
+			continue
+		}
+		counts := make(map[string][2]int, len(ks.values))
+		for v, c := range ks.values {
+			counts[v] = *c
+		}
+		if sum, keep, ok := SummariseKey(k.service, k.key, counts, nBad); ok {
+			r.high = append(r.high, sum)
+			for _, v := range keep {
+				c := counts[v]
+				dims = append(dims, Dim{Service: k.service, Key: k.key, Value: v, Op: "=", Bad: c[0], Good: c[1]})
+			}
+			continue
+		}
+		for v, c := range counts {
+			dims = append(dims, Dim{Service: k.service, Key: k.key, Value: v, Op: "=", Bad: c[0], Good: c[1]})
+		}
+	}
+	r.bubble = RankDims(dims, nBad, nGood, totalBad, totalGood)
+	sort.Slice(r.high, func(i, j int) bool {
+		if r.high[i].Distinct != r.high[j].Distinct {
+			return r.high[i].Distinct > r.high[j].Distinct
+		}
+		return r.high[i].Service+r.high[i].Key < r.high[j].Service+r.high[j].Key
+	})
+}
+
+// BubbleUpDetails are a BubbleUp finding's figures.
+type BubbleUpDetails struct {
+	Ranked
+	// BadTraces and GoodTraces are the sizes of the sets compared.
+	BadTraces  int `json:"badTraces"`
+	GoodTraces int `json:"goodTraces"`
+	// HighCardinality are the keys summarised (on the first BubbleUp
+	// finding only).
+	HighCardinality []HighCardinality `json:"highCardinality,omitempty"`
+	// ExampleTraces are up to 3 bad traces with the pair.
+	ExampleTraces []string `json:"exampleTraces"`
+}
+
+// maxBubbleFindings is how many BubbleUp pairs become findings.
+const maxBubbleFindings = 3
+
+// bubbleFindings are the top BubbleUp pairs as findings. The score is the
+// difference of proportions.
+func (r *run) bubbleFindings() []Finding {
+	var out []Finding
+	what := r.badNoun()
+	for i, d := range r.bubble {
+		if i >= maxBubbleFindings || d.Score <= 0.05 {
+			break
+		}
+		st := fmt.Sprintf("%s: %s of %s, %s of all", d.label(), fmtPercent(d.BadShare), what, fmtPercent(d.AllShare))
+		if len(d.Aliases) > 0 {
+			var as []string
+			for _, a := range d.Aliases {
+				as = append(as, a.label())
+			}
+			if len(as) > 3 {
+				as = append(as[:3], fmt.Sprintf("%d more", len(d.Aliases)-3))
+			}
+			st += " (with " + strings.Join(as, ", ") + ")"
+		}
+		det := &BubbleUpDetails{Ranked: d, BadTraces: len(r.traces.bad), GoodTraces: len(r.traces.good), ExampleTraces: r.examples(d.Dim)}
+		if i == 0 {
+			det.HighCardinality = r.high
+		}
+		f := Finding{Kind: KindBubbleUp, Score: clamp01(d.Score), Statement: st, Details: det}
+		f.Evidence = append(f.Evidence, explore("bad traces with "+d.label(), "traceql", r.traceqlWith(d.Dim), r.req.Start, r.req.End))
+		for _, id := range det.ExampleTraces {
+			f.Evidence = append(f.Evidence, traceEvidence(id))
+		}
+		if d.Service != "" {
+			f.Evidence = append(f.Evidence, serviceEvidence(d.Service, r.req.Start, r.req.End))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// label is the pair as a statement names it.
+func (d Dim) label() string {
+	s := d.Key + d.Op + d.Value
+	if d.Key == "span.name" {
+		s = "span " + quote(d.Value)
+	}
+	if d.Service != "" && (d.Key != "service.instance.id" || !strings.HasPrefix(d.Value, d.Service)) {
+		s = d.Service + " " + s
+	}
+	return s
+}
+
+// badNoun is what the bad requests are called: "failing requests" or
+// "requests slower than 2 s".
+func (r *run) badNoun() string {
+	if r.entries != nil && r.entries.threshold > 0 {
+		return "requests slower than " + fmtDuration(time.Duration(r.entries.threshold))
+	}
+	return "failing requests"
+}
+
+// examples returns up to 3 bad traces that have d.
+func (r *run) examples(d Dim) []string {
+	out := []string{}
+	for _, t := range r.traces.bad {
+		if len(out) == 3 {
+			break
+		}
+		if traceHas(t, d) {
+			out = append(out, t.id.String())
+		}
+	}
+	return out
+}
+
+// traceHas reports whether a trace has the pair d.
+func traceHas(t *trace, d Dim) bool {
+	match := func(v events.Value) bool {
+		if d.Op == "=" {
+			return v.String() == d.Value
+		}
+		n, ok := v.Number()
+		var th float64
+		_, _ = fmt.Sscan(d.Value, &th)
+		return ok && (d.Op == ">=" && n >= th || d.Op == "<" && n < th)
+	}
+	for _, sp := range t.spans {
+		if d.Key == "span.name" {
+			if sp.service == d.Service && sp.name == d.Value {
+				return true
+			}
+			continue
+		}
+		if d.Service != "" {
+			if sp.service != d.Service {
+				continue
+			}
+			if v, ok := sp.res.Get(d.Key); ok && match(v) {
+				return true
+			}
+			continue
+		}
+		if v, ok := sp.attrs.Get(d.Key); ok && match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// traceqlWith is the TraceQL of the bad entry spans in traces with d.
+func (r *run) traceqlWith(d Dim) string {
+	sym := r.symptomTraceQL()
+	var cond string
+	switch {
+	case d.Key == "span.name":
+		cond = fmt.Sprintf("resource.service.name=%s && name=%s", quote(d.Service), quote(d.Value))
+	case d.Service != "":
+		cond = fmt.Sprintf("resource.service.name=%s && %s%s%s", quote(d.Service), traceqlField(true, d.Key), traceqlOp(d.Op), traceqlValue(d))
+	default:
+		cond = fmt.Sprintf("%s%s%s", traceqlField(false, d.Key), traceqlOp(d.Op), traceqlValue(d))
+	}
+	return sym + " && {" + cond + "}"
+}
+
+func traceqlOp(op string) string {
+	if op == "=" {
+		return "="
+	}
+	return " " + op + " "
+}
+
+func traceqlValue(d Dim) string {
+	if d.Op != "=" {
+		return d.Value
+	}
+	return quote(d.Value)
+}
+
+// symptomTraceQL is the TraceQL of the bad entry spans.
+func (r *run) symptomTraceQL() string {
+	c := fmt.Sprintf("resource.service.name=%s", quote(r.req.Service))
+	if r.req.Route != "" {
+		c += fmt.Sprintf(" && name=~%s", quote(".*"+regexp.QuoteMeta(r.req.Route)))
+	}
+	if r.entries != nil && r.entries.threshold > 0 {
+		c += " && duration > " + durationLiteral(time.Duration(r.entries.threshold))
+	} else {
+		c += " && status=error"
+	}
+	return "{" + c + "}"
+}
+
+// durationLiteral renders d as TraceQL and PromQL take it (ms).
+func durationLiteral(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
+	return fmt.Sprintf("%dus", d/time.Microsecond)
+}
+
+func clamp01(x float64) float64 { return min(max(x, 0), 1) }

@@ -1,0 +1,307 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// logsWeight scales the log findings' scores: a new error line is strong
+// evidence of what happened, rarely of where on its own.
+const logsWeight = 0.8
+
+// maxLogFindings is how many patterns become findings.
+const maxLogFindings = 3
+
+// Templates: a line's words, those with a digit as <_> (the templates of
+// /loki/api/v1/patterns, without its merging of similar templates), so
+// "connection refused to payments-3" is "connection refused to <_>".
+const (
+	variable     = "<_>"
+	maxTmplWords = 32
+)
+
+// templateHash hashes the template of a line without building it.
+func templateHash(d *xxhash.Digest, line string) uint64 {
+	d.Reset()
+	n := 0
+	forWords(line, func(w string) bool {
+		if n == maxTmplWords {
+			return false
+		}
+		n++
+		if strings.ContainsAny(w, "0123456789") {
+			w = variable
+		}
+		_, _ = d.WriteString(w)
+		_, _ = d.WriteString(" ")
+		return true
+	})
+	return d.Sum64()
+}
+
+// Template is the template of a line: its words, those with a digit as
+// <_>, at most 32 words.
+func Template(line string) string {
+	var words []string
+	forWords(line, func(w string) bool {
+		if len(words) == maxTmplWords {
+			words = append(words, variable)
+			return false
+		}
+		if strings.ContainsAny(w, "0123456789") {
+			w = variable
+		}
+		words = append(words, w)
+		return true
+	})
+	return strings.Join(words, " ")
+}
+
+// forWords calls fn with each blank-separated word of s until it returns
+// false.
+func forWords(s string, fn func(string) bool) {
+	for i := 0; i < len(s); {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+		j := i
+		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' {
+			j++
+		}
+		if j > i && !fn(s[i:j]) {
+			return
+		}
+		i = j
+	}
+}
+
+// pattern is a template's counts in one service's logs.
+type pattern struct {
+	service, template string
+	level             string
+	before, during    int
+	onBad             int
+	instances         map[string]int
+	example           string // a trace id of a line on a bad trace
+}
+
+type patKey struct {
+	service string
+	hash    uint64
+}
+
+// LogDetails are a log finding's figures.
+type LogDetails struct {
+	Service  string `json:"service"`
+	Pattern  string `json:"pattern"`
+	Level    string `json:"level,omitempty"`
+	Before   int    `json:"before"`
+	During   int    `json:"during"`
+	OnBad    int    `json:"onBadTraces"`
+	Instance string `json:"instance,omitempty"`
+	// BeforeSeconds and DuringSeconds are the lengths of the periods
+	// counted: before the onset and from it to the end.
+	BeforeSeconds float64 `json:"beforeSeconds"`
+	DuringSeconds float64 `json:"duringSeconds"`
+}
+
+// logFindings mines the log lines of the implicated services for
+// templates whose count rose from before the onset to after it (the
+// PoissonRise test), and counts those on the sampled bad traces.
+func (r *run) logFindings(ctx context.Context) []Finding {
+	services, instances := r.implicated()
+	dStart := r.req.Start
+	if r.onsetOK {
+		dStart = r.onset
+	}
+	span := r.req.End.Sub(dStart)
+	d := max(dStart.Sub(r.req.Start), span)
+	d = min(d, 6*time.Hour)
+	bStart := dStart.Add(-d)
+	badIDs := map[events.TraceID]bool{}
+	for _, t := range r.traces.bad {
+		badIDs[t.id] = true
+	}
+	q := events.Query{
+		Tenant: r.req.Tenant, Kind: events.KindLog, Start: bStart.UnixNano(), End: r.req.End.UnixNano(),
+		Filters: []events.Filter{{Field: "service_name", Op: events.In, Value: strings.Join(services, ",")}},
+		Fields:  []string{"time", "body", "trace_id", "service_name", "resource", "severity_text", "severity_number"},
+	}
+	var mu sync.Mutex
+	pats := map[patKey]*pattern{}
+	lines := 0
+	dNs := dStart.UnixNano()
+	_, err := r.e.o.Events.ScanConcurrent(ctx, q, func(evs []events.Event) error {
+		var dg xxhash.Digest
+		type local struct {
+			before, during, onBad int
+			inst                  map[string]int
+			first                 *events.Event
+			example               events.TraceID
+		}
+		loc := map[patKey]*local{}
+		for i := range evs {
+			e := &evs[i]
+			k := patKey{e.Service, templateHash(&dg, e.Body)}
+			l := loc[k]
+			if l == nil {
+				l = &local{first: e}
+				loc[k] = l
+			}
+			if e.Time < dNs {
+				l.before++
+				continue
+			}
+			l.during++
+			if v, ok := e.Resource.Get("service.instance.id"); ok {
+				if l.inst == nil {
+					l.inst = map[string]int{}
+				}
+				l.inst[v.Str]++
+			}
+			if !e.TraceID.IsZero() && badIDs[e.TraceID] {
+				l.onBad++
+				l.example = e.TraceID
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lines += len(evs)
+		for k, l := range loc {
+			p := pats[k]
+			if p == nil {
+				p = &pattern{service: k.service, template: Template(l.first.Body), level: l.first.Level(), instances: map[string]int{}}
+				pats[k] = p
+			}
+			p.before += l.before
+			p.during += l.during
+			p.onBad += l.onBad
+			for in, n := range l.inst {
+				p.instances[in] += n
+			}
+			if p.example == "" && !l.example.IsZero() {
+				p.example = l.example.String()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.warn("the logs of %s: %v", strings.Join(services, ", "), err)
+		return nil
+	}
+	r.mu.Lock()
+	r.res.Sampling.LogLines = lines
+	r.mu.Unlock()
+	type scored struct {
+		p     *pattern
+		score float64
+	}
+	var list []scored
+	dB, dD := dStart.Sub(bStart).Seconds(), span.Seconds()
+	for _, p := range pats {
+		if p.during < 3 || float64(p.during)/dD < 2*float64(p.before)/dB {
+			continue
+		}
+		llr := PoissonRise(p.before, p.during, dB, dD)
+		s := logsWeight * (1 - math.Exp(-llr/100))
+		// Lines of an implicated instance, or on the bad traces, count more.
+		onBad := Proportion(p.onBad, p.during)
+		s *= 0.75 + 0.25*max(onBad, instanceShare(p, instances))
+		list = append(list, scored{p, s})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].score != list[j].score {
+			return list[i].score > list[j].score
+		}
+		return list[i].p.service+list[i].p.template < list[j].p.service+list[j].p.template
+	})
+	var out []Finding
+	for i, sc := range list {
+		if i >= maxLogFindings || sc.score < 0.01 {
+			break
+		}
+		p := sc.p
+		det := &LogDetails{Service: p.service, Pattern: p.template, Level: p.level, Before: p.before, During: p.during, OnBad: p.onBad,
+			BeforeSeconds: dB, DuringSeconds: dD}
+		top, share := topOf(p.instances)
+		if share >= 0.8 && len(p.instances) > 0 {
+			det.Instance = top
+		}
+		since := "since the onset"
+		if !r.onsetOK {
+			since = "in the window"
+		}
+		st := fmt.Sprintf("%s logs: `%s` %s → %s (%s before, %s %s)", p.service, p.template, fmtCount(p.before), fmtCount(p.during),
+			fmtDuration(time.Duration(dB*1e9).Round(time.Second)), fmtDuration(time.Duration(dD*1e9).Round(time.Second)), since)
+		if det.Instance != "" {
+			st += ", from " + det.Instance
+		}
+		if p.onBad > 0 {
+			st += fmt.Sprintf("; %s on %s", fmtCount(p.onBad), r.badNoun())
+		}
+		f := Finding{Kind: KindLogs, Score: clamp01(sc.score), Statement: st, Details: det}
+		sel := fmt.Sprintf("{service_name=%s}", quote(p.service))
+		if det.Instance != "" {
+			sel = fmt.Sprintf("{service_name=%s, service_instance_id=%s}", quote(p.service), quote(det.Instance))
+		}
+		lq := sel
+		if lit := longestLiteral(p.template); lit != "" {
+			lq += " |= " + quote(lit)
+		}
+		f.Evidence = append(f.Evidence,
+			explore("the lines", "logql", lq, bStart, r.req.End),
+			explore("the lines per minute", "logql", "sum(count_over_time("+lq+" [1m]))", bStart, r.req.End))
+		if p.example != "" {
+			f.Evidence = append(f.Evidence, traceEvidence(p.example))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// instanceShare is the share of a pattern's lines from the implicated
+// instances.
+func instanceShare(p *pattern, instances []string) float64 {
+	if p.during == 0 {
+		return 0
+	}
+	n := 0
+	for _, in := range instances {
+		n += p.instances[in]
+	}
+	return Proportion(n, p.during)
+}
+
+// topOf is the key with the largest count and its share.
+func topOf(m map[string]int) (string, float64) {
+	var top string
+	best, total := 0, 0
+	for k, n := range m {
+		total += n
+		if n > best || n == best && k < top {
+			top, best = k, n
+		}
+	}
+	return top, Proportion(best, total)
+}
+
+// longestLiteral is the longest run of a template's words without <_>,
+// for a line filter.
+func longestLiteral(tmpl string) string {
+	best := ""
+	for _, part := range strings.Split(tmpl, variable) {
+		if p := strings.TrimSpace(part); len(p) > len(best) {
+			best = p
+		}
+	}
+	return best
+}
