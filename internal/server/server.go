@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/grpc"
 
+	"github.com/horus-obs/horus/docs/runbooks"
 	"github.com/horus-obs/horus/internal/alertmanager"
 	lokiapi "github.com/horus-obs/horus/internal/api/loki"
 	"github.com/horus-obs/horus/internal/api/prom"
@@ -313,6 +314,9 @@ func (s *Server) build() (err error) {
 	}
 	mux.HandleFunc("/-/reload", s.reload)
 	s.mountAlertmanager(mux)
+	// The runbooks of the demo shop's alerts (docs/runbooks), where their
+	// runbook_url points: {{ $externalURL }}/runbooks/<alert>.
+	mux.Handle("GET "+runbooks.Path, runbooks.Handler())
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Horus is Healthy.")
 	})
@@ -341,7 +345,7 @@ func (s *Server) build() (err error) {
 			webUI.ServeHTTP(w, r)
 			return
 		}
-		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nAlertmanager API v2: /alertmanager/api/v2/\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\nweb UI: / in a browser\n", buildinfo.Get())
+		fmt.Fprintf(w, "%s\n\nPrometheus API: /api/v1/query\nTempo API: /api/search, /api/v2/traces/<id>\nLoki API: /loki/api/v1/query_range\nremote_write: /api/v1/write\nLoki push: /loki/api/v1/push\nJSON lines: /api/v1/logs/jsonl\nchange events: /api/v1/changes\nAlertmanager API v2: /alertmanager/api/v2/\nOTLP/HTTP: /otlp/v1/metrics, /otlp/v1/traces, /otlp/v1/logs\nself-metrics: /metrics\nrunbooks: /runbooks/\nweb UI: / in a browser\n", buildinfo.Get())
 	})
 	browser := newBrowserPolicy(cfg.Web.CORS)
 	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)
