@@ -7,6 +7,9 @@
 //	horus change add|ls [flags]         record or list change events
 //	horus rules check|test FILE...      lint or unit-test rule files
 //	horus slo generate FILE...          print the rules of SLO files
+//	horus query [promql|logql|traceql] EXPR   query a running Horus
+//	horus trace ID                      print a trace as a tree
+//	horus check config FILE...          validate a configuration
 //	horus version                       print the version
 package main
 
@@ -27,6 +30,7 @@ import (
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo"
 	"github.com/horus-obs/horus/internal/lintmetrics"
+	"github.com/horus-obs/horus/internal/querycli"
 	"github.com/horus-obs/horus/internal/ruler"
 	"github.com/horus-obs/horus/internal/server"
 	"github.com/horus-obs/horus/internal/slo"
@@ -54,6 +58,9 @@ commands:
   change    record or list change events: 'horus change add|ls' (see 'horus change help')
   rules     check or unit-test rule files: 'horus rules check|test FILE...' (see 'horus rules help')
   slo       print the rules of SLO files: 'horus slo generate FILE...' (docs/slo.md)
+  query     query a running Horus in PromQL, LogQL or TraceQL: 'horus query [LANG] EXPR' (docs/query-cli.md)
+  trace     print a trace as a tree of spans: 'horus trace ID' (docs/query-cli.md)
+  check     validate a configuration without starting: 'horus check config FILE...'
   version   print the version
 `
 
@@ -78,6 +85,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "slo":
 		return slo.Main(args[1:], stdout, stderr)
+	case "query", "trace", "check":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if code := querycli.Main(ctx, args[0], args[1:], stdout, stderr); code != querycli.ExitOK {
+			return exitCode(code)
+		}
+		return nil
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return nil
