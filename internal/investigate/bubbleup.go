@@ -53,20 +53,21 @@ func (r *run) bubbleUp() {
 		return
 	}
 	keys := map[dimKey]*keyStats{}
+	type dimVal struct {
+		k dimKey
+		v string
+	}
+	seen := map[dimVal]struct{}{} // of one trace
+	nums := map[dimKey]float64{}  // of one trace: the largest value of each numeric key
 	count := func(t *trace, col int) {
-		seen := map[dimKey]map[string]bool{}
-		nums := map[dimKey]float64{}
+		clear(seen)
+		clear(nums)
 		add := func(k dimKey, v events.Value) {
-			vs := seen[k]
-			if vs == nil {
-				vs = map[string]bool{}
-				seen[k] = vs
-			}
 			s := v.String()
-			if vs[s] {
+			if _, dup := seen[dimVal{k, s}]; dup {
 				return
 			}
-			vs[s] = true
+			seen[dimVal{k, s}] = struct{}{}
 			ks := keys[k]
 			if ks == nil {
 				ks = &keyStats{values: map[string]*[2]int{}, numeric: true}
@@ -78,7 +79,7 @@ func (r *run) bubbleUp() {
 				ks.values[s] = c
 			}
 			c[col]++
-			if n, ok := v.Number(); ok && v.Type != events.TypeBool {
+			if n, ok := v.Number(); ok && (v.Type == events.TypeInt || v.Type == events.TypeFloat) {
 				if old, had := nums[k]; !had || n > old {
 					nums[k] = n
 				}
@@ -99,9 +100,8 @@ func (r *run) bubbleUp() {
 			}
 			add(dimKey{sp.service, "span.name", false}, events.Str(sp.name))
 		}
-		for k := range seen {
-			ks := keys[k]
-			if n, ok := nums[k]; ok && ks.numeric {
+		for k, n := range nums {
+			if ks := keys[k]; ks.numeric {
 				if col == 0 {
 					ks.numBad = append(ks.numBad, n)
 				} else {

@@ -141,7 +141,7 @@ func (r *run) changeOverlap(c changes.Change, services []string, through map[str
 			if x.Op != "=" {
 				continue
 			}
-			if c.Instance != "" && x.Key == "service.instance.id" && x.Value == c.Instance {
+			if c.Instance != "" && slices.Contains(instanceKeys, x.Key) && x.Value == c.Instance {
 				return d.Score, fmt.Sprintf("%s is on %s of %s", c.Instance, fmtPercent(d.BadShare), r.badNoun())
 			}
 			if c.Version != "" && x.Key == "service.version" && x.Value == c.Version && x.Service == c.Service {

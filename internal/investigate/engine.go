@@ -180,6 +180,13 @@ func (r *run) do(ctx context.Context) error {
 	fs = append(fs, logs...)
 	fs = append(fs, chs...)
 	fs = append(fs, sat...)
+	if !r.onsetOK {
+		// No change in the symptom: the findings describe the steady
+		// bad requests, not the cause of an incident.
+		for i := range fs {
+			fs[i].Score *= noOnsetFactor
+		}
+	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Score > fs[j].Score })
 	if fs == nil {
 		fs = []Finding{}
@@ -188,6 +195,11 @@ func (r *run) do(ctx context.Context) error {
 	r.res.Summary, r.res.ClearCulprit = r.summary(fs)
 	return nil
 }
+
+// noOnsetFactor scales the findings of a symptom without an onset: they
+// tell what the steady bad requests have in common, which is not the
+// cause of a change, and stay below ClearScore.
+const noOnsetFactor = 0.25
 
 // implicated are the services and instances the findings so far point
 // at: the symptom's service, the services and instances of the top
@@ -205,7 +217,7 @@ func (r *run) implicated() (services, instances []string) {
 		}
 		for _, x := range append([]Dim{d.Dim}, d.Aliases...) {
 			add(&services, x.Service)
-			if x.Key == "service.instance.id" && x.Op == "=" {
+			if slices.Contains(instanceKeys, x.Key) && x.Op == "=" {
 				add(&instances, x.Value)
 			}
 		}
@@ -345,6 +357,14 @@ func fmtCount(n int) string {
 // fmtDuration renders a duration with about three significant digits.
 func fmtDuration(d time.Duration) string {
 	switch {
+	case d >= 10*time.Minute:
+		s := strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
 	case d >= time.Second:
 		return sig3(d.Seconds()) + " s"
 	case d >= time.Millisecond:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,6 +120,23 @@ type LogDetails struct {
 // PoissonRise test), and counts those on the sampled bad traces.
 func (r *run) logFindings(ctx context.Context) []Finding {
 	services, instances := r.implicated()
+	// And the services on most bad traces: their logs may tell what the
+	// bad requests met on the way.
+	through := map[string]int{}
+	for _, t := range r.traces.bad {
+		seen := map[string]bool{}
+		for _, sp := range t.spans {
+			if !seen[sp.service] {
+				seen[sp.service] = true
+				through[sp.service]++
+			}
+		}
+	}
+	for svc, n := range through {
+		if Proportion(n, len(r.traces.bad)) >= 0.5 && !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+	}
 	dStart := r.req.Start
 	if r.onsetOK {
 		dStart = r.onset

@@ -210,9 +210,8 @@ func (r *run) findOnset(ctx context.Context) {
 	}
 	r.cp, r.onsetOK = cp, true
 	r.onset = s.bucketStart(cp.Index)
-	// Refine: the earliest bad span of the bucket before and the bucket
-	// of the change after which the share of bad spans (in those two
-	// buckets) stays above the midpoint of the levels.
+	// Refine to a span: the same test on the entry spans of the bucket
+	// before the change and the bucket of it, each span a bucket of one.
 	lo, hi := s.bucketStart(max(cp.Index-1, 0)).UnixNano(), s.bucketStart(cp.Index+1).UnixNano()
 	var near []entry
 	for _, e := range s.list {
@@ -220,17 +219,16 @@ func (r *run) findOnset(ctx context.Context) {
 			near = append(near, e)
 		}
 	}
-	sort.Slice(near, func(i, j int) bool { return near[i].t > near[j].t })
-	mid := (cp.Before + cp.After) / 2
-	nb, nt := 0, 0
-	for _, e := range near {
-		nt++
-		if s.bad(&e) {
-			nb++
-			if float64(nb)/float64(nt) >= mid {
-				r.onset = time.Unix(0, e.t)
-			}
+	sort.Slice(near, func(i, j int) bool { return near[i].t < near[j].t })
+	bits, ones := make([]int, len(near)), make([]int, len(near))
+	for i := range near {
+		ones[i] = 1
+		if s.bad(&near[i]) {
+			bits[i] = 1
 		}
+	}
+	if fine, _ := BinomialChangePoint(bits, ones); fine.Index > 0 {
+		r.onset = time.Unix(0, near[fine.Index].t)
 	}
 }
 
@@ -338,7 +336,8 @@ type trace struct {
 	id    events.TraceID
 	spans []*span
 	bad   bool
-	first int64 // its first symptom entry span's start
+	first int64  // its first symptom entry span's start
+	name  string // and that span's name
 }
 
 // traceSample is the traces compared: bad and good, with the real
@@ -385,19 +384,15 @@ func (r *run) sampleTraces(ctx context.Context) error {
 			ng += total[i] - bad[i]
 			read += total[i]
 		}
-		// Forward from the onset for the bad spans, then backward for
-		// the good ones, then forward again.
-		for hi < buckets && read < maxEntriesRead && (nb < r.req.MaxBadTraces || ng < r.req.MaxGoodTraces/2) {
-			grow(hi)
-			hi++
-		}
-		for lo > 0 && read < maxEntriesRead && ng < r.req.MaxGoodTraces {
-			lo--
-			grow(lo)
-		}
+		// Forward from the onset (good and bad requests of the same
+		// time), then backward if the end of the window came first.
 		for hi < buckets && read < maxEntriesRead && (nb < r.req.MaxBadTraces || ng < r.req.MaxGoodTraces) {
 			grow(hi)
 			hi++
+		}
+		for lo > 0 && read < maxEntriesRead && (nb < r.req.MaxBadTraces || ng < r.req.MaxGoodTraces) {
+			lo--
+			grow(lo)
 		}
 		r.res.Sampling.Sampled = true
 	}
@@ -454,9 +449,9 @@ func (r *run) sampleTraces(ctx context.Context) error {
 		t.first = math.MaxInt64
 		hasEntry := false
 		for _, sp := range t.spans {
-			if sp.isEntryBad || sp.isEntryGood {
+			if (sp.isEntryBad || sp.isEntryGood) && sp.start < t.first {
 				hasEntry = true
-				t.first = min(t.first, sp.start)
+				t.first, t.name = sp.start, sp.name
 			}
 			t.bad = t.bad || sp.isEntryBad
 		}
@@ -466,6 +461,34 @@ func (r *run) sampleTraces(ctx context.Context) error {
 			bads = append(bads, t)
 		default:
 			goods = append(goods, t)
+		}
+	}
+	// The good traces of the routes that have bad ones: a route that
+	// cannot fail (a GET that calls no payment) would make everything on
+	// the failing routes look over-represented.
+	badNames := map[string]bool{}
+	for _, t := range bads {
+		badNames[t.name] = true
+	}
+	var same []*trace
+	for _, t := range goods {
+		if badNames[t.name] {
+			same = append(same, t)
+		}
+	}
+	if len(same) >= 20 {
+		goods = same
+	}
+	// And of the same time as the bad ones, after the onset.
+	if r.onsetOK {
+		var after []*trace
+		for _, t := range goods {
+			if t.first >= r.onset.UnixNano() {
+				after = append(after, t)
+			}
+		}
+		if len(after) >= 20 {
+			goods = after
 		}
 	}
 	r.traces.bad = pickTraces(bads, r.req.MaxBadTraces)

@@ -203,7 +203,7 @@ func SummariseKey(service, key string, values map[string][2]int, nBad int) (s Hi
 }
 
 // NumericSplit finds where a numeric key best separates bad from good:
-// the threshold t (one of the values seen) for which "key >= t" or
+// the threshold t (one of the values of either set at a quantile) for which "key >= t" or
 // "key < t" has the largest difference of bad and good shares. bad and
 // good are the values of the members that have the key; nBad and nGood
 // the sizes of the sets. ok is false with no values.
@@ -214,10 +214,14 @@ func NumericSplit(bad, good []float64, nBad, nGood int) (t float64, op string, b
 	b, g := slices.Clone(bad), slices.Clone(good)
 	slices.Sort(b)
 	slices.Sort(g)
-	// Candidate thresholds: the bad values at a few quantiles.
+	// Candidate thresholds: the values of both sets at a few quantiles.
 	cands := map[float64]bool{}
-	for _, q := range []float64{0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95} {
-		cands[b[int(q*float64(len(b)-1))]] = true
+	for _, xs := range [][]float64{b, g} {
+		for _, q := range []float64{0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1} {
+			if len(xs) > 0 {
+				cands[xs[int(q*float64(len(xs)-1))]] = true
+			}
+		}
 	}
 	best := math.Inf(-1)
 	for c := range cands {

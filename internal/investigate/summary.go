@@ -217,8 +217,21 @@ func (r *run) summary(fs []Finding) (string, bool) {
 		n++
 		parts = append(parts, f.Statement)
 	}
-	if n == 0 {
+	switch {
+	case n > 0:
+	case !r.onsetOK && len(fs) > 0:
+		parts = append(parts, "no clear culprit: the symptom does not change in the window; what the bad requests have in common is: "+fs[0].Statement)
+	default:
 		parts = append(parts, "no clear culprit: no attribute, span, log pattern, change or saturation metric stands out in the bad requests")
+	}
+	if !r.onsetOK {
+		for _, b := range r.res.Onset.Details.(*OnsetDetails).Baselines {
+			if after := r.res.Onset.Details.(*OnsetDetails).After; b.Share != nil && b.Total >= 100 && after > 2*(*b.Share)+0.001 {
+				parts = append(parts, fmt.Sprintf("it is above its level of %s %s before: it may have begun before the window (start earlier)",
+					fmtPercent(*b.Share), map[string]string{"1d": "a day", "1w": "a week"}[b.Offset]))
+				break
+			}
+		}
 	}
 	return strings.Join(parts, "; ") + ".", n > 0
 }

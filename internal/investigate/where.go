@@ -61,8 +61,8 @@ func (r *run) findWhere() {
 		if sp.statusMsg != "" {
 			w.messages[sp.statusMsg]++
 		}
-		if v, ok := sp.res.Get("service.instance.id"); ok {
-			w.instances[v.String()]++
+		if v := instanceOf(sp.res); v != "" {
+			w.instances[v]++
 		}
 		if len(w.examples) < 3 {
 			w.examples = append(w.examples, t.id.String())
@@ -296,6 +296,20 @@ type WhereDetails struct {
 	ExampleTraces []string `json:"exampleTraces"`
 }
 
+// instanceKeys are the resource attributes that name an instance, in
+// order of preference.
+var instanceKeys = []string{"service.instance.id", "k8s.pod.name", "host.name"}
+
+// instanceOf is the instance a resource names.
+func instanceOf(res events.Attrs) string {
+	for _, k := range instanceKeys {
+		if v, ok := res.Get(k); ok && v.String() != "" {
+			return v.String()
+		}
+	}
+	return ""
+}
+
 var kindNames = map[int32]string{1: "internal", kindServer: "server", kindClient: "client", 4: "producer", kindConsumer: "consumer"}
 
 // maxWhereFindings is how many spans become findings.
@@ -331,7 +345,7 @@ func (r *run) whereFindings() []Finding {
 			det.AddedSeconds = added.Seconds()
 			st = fmt.Sprintf("%s: +%s on the critical path of %s of %s", sp, fmtDuration(added), fmtPercent(w.share), r.badNoun())
 		}
-		if det.Instance != "" && len(w.instances) > 1 || det.InstanceShare >= 0.5 && det.Instance != "" {
+		if det.Instance != "" {
 			st += fmt.Sprintf(" (%s on %s of them)", det.Instance, fmtPercent(det.InstanceShare))
 		}
 		if msg != "" {
