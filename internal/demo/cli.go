@@ -181,6 +181,8 @@ func printBanner(w io.Writer, d *Demo, opts Options) {
 	fmt.Fprintf(w, "  TraceQL             curl -sG %s/api/search --data-urlencode 'q={resource.service.name=\"payments\" && status=error}'\n", horus)
 	fmt.Fprintf(w, "  service graph       curl -s %s/api/v1/service-graph\n", horus)
 	fmt.Fprintf(w, "  an incident         horus demo scenario ls; horus demo scenario 1\n")
+	fmt.Fprintf(w, "  its alerts          curl -s %s/api/v1/alerts; curl -s %s/alertmanager/api/v2/alerts\n", horus, horus)
+	fmt.Fprintf(w, "  SLOs and rules      curl -s %s/api/v1/slos (files: %s; runbooks: %s/runbooks/)\n", horus, filepath.Join(d.Dir(), "rules"), horus)
 	fmt.Fprintf(w, "\nStop with Ctrl-C.\n\n")
 }
 

@@ -57,12 +57,15 @@ type Options struct {
 	// Config is Horus' configuration: listen addresses, limits, its own
 	// scrape jobs (nil: config.Default()). It must have been validated
 	// (config.Flags.Resolve or Config.Validate). Start adds a scrape job
-	// per instrumented service to its Prometheus configuration, so a
-	// Config serves one Start; Horus' data goes under Dir whatever its
-	// DataDir says.
+	// per instrumented service to its Prometheus configuration and the
+	// demo's SLO and rule files (Rules, written to <Dir>/rules) to its
+	// settings, and sets its evaluation interval when it has none
+	// (DefaultEvaluationInterval), so a Config serves one Start; Horus'
+	// data goes under Dir whatever its DataDir says.
 	Config *config.Config
 	// Dir holds everything the demo writes: Horus' data (horus/), the
-	// shop's SQLite databases (shop/) and the services' logs (logs/).
+	// shop's SQLite databases (shop/), the services' logs (logs/) and the
+	// demo's SLO and rule files (rules/, written at each start).
 	// "" is <Config.DataDir>/demo.
 	Dir string
 	// ControlAddr is the control API's listen address (DefaultControlAddr;
@@ -182,7 +185,7 @@ type Demo struct {
 }
 
 // Start starts a demo: Horus in this process with the scrape jobs of the
-// shop, every service process (waiting until each answers /ready), one
+// shop and its SLOs and alert rules (Rules), every service process (waiting until each answers /ready), one
 // checkout (its trace is FirstTrace), the control API, the faults and
 // scenario of opts, and the load. On error everything started is stopped. Stop
 // ends it; ctx bounds only the start.
@@ -367,6 +370,9 @@ func (d *Demo) startServer() error {
 	cfg := *d.opts.Config // a copy: the caller's stays as given
 	cfg.DataDir = filepath.Join(d.dir, "horus")
 	if err := d.addScrapeJobs(&cfg); err != nil {
+		return err
+	}
+	if err := d.addRules(&cfg); err != nil {
 		return err
 	}
 	srv, err := server.New(&cfg, d.opts.ServerLogger)

@@ -47,13 +47,19 @@ func TestMain(m *testing.M) {
 // OpenTelemetry SDK's batch processors read these), not every 5 s and 1 s.
 var testEnv = []string{childEnv + "=1", "OTEL_BSP_SCHEDULE_DELAY=200", "OTEL_BLRP_SCHEDULE_DELAY=200"}
 
-func testConfig(t *testing.T) *config.Config {
+// testConfig is Horus' configuration for a demo in a test: its own data
+// directory, free ports, then each of with applied before it is
+// validated.
+func testConfig(t *testing.T, with ...func(*config.Config)) *config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.OTLP.GRPCAddr = "127.0.0.1:0"
 	cfg.OTLP.HTTPAddr = "127.0.0.1:0"
+	for _, f := range with {
+		f(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,16 @@ type Signal struct {
 	Shows string `json:"shows"` // what the answer shows during the scenario
 }
 
+// Alert is an alert of the rules the demo ships (internal/demo/rules,
+// docs/demo.md) that a scenario makes fire within minutes, and labels the
+// firing alert has: the service or severity that say it is this scenario's.
+type Alert struct {
+	Name   string            `json:"name"`             // alertname
+	Labels map[string]string `json:"labels,omitempty"` // a subset of the firing alert's labels
+}
+
 // Scenario is a named incident of the demo shop: a deploy and/or faults,
-// and what an on-call engineer should find. Its JSON keys are the fields'
+// what an on-call engineer should find, and the alerts that find it. Its JSON keys are the fields'
 // names in snake_case; faults in Fault's JSON form.
 type Scenario struct {
 	// Name is the kebab-case name `horus demo scenario NAME` takes.
@@ -44,6 +52,9 @@ type Scenario struct {
 	// are its exact queries.
 	Expect  string   `json:"expect"`
 	Signals []Signal `json:"signals"`
+	// Alerts are the alerts of the demo's rules that the scenario fires
+	// within minutes of being switched on.
+	Alerts []Alert `json:"alerts"`
 	// Deploy, if set, is rolled out before the faults are added.
 	Deploy *Deploy `json:"deploy,omitempty"`
 	// Faults are added in order (their IDs are "<Name>-<n>", so applying a
@@ -61,6 +72,28 @@ const (
 	bigOrderItems       = 200
 	badDeployErrorShare = 0.2
 )
+
+// The demo's alerts the scenarios fire (internal/demo/rules): the
+// burn-rate pages of the SLO files (sloth_severity page) and plain rules.
+const (
+	AlertCheckoutAvailability = "CheckoutAvailabilitySLO"
+	AlertCheckoutLatency      = "CheckoutLatencySLO"
+	AlertOrdersAvailability   = "OrdersAvailabilitySLO"
+	AlertErrorLogs            = "ServiceErrorLogsHigh"
+	AlertBankCalls            = "BankAPICallsFailing"
+	AlertLookupSlow           = "ProductsLookupSlow"
+	AlertPoolSaturated        = "DatabasePoolSaturated"
+)
+
+// page is an SLO's burn-rate page alert.
+func page(name string) Alert {
+	return Alert{Name: name, Labels: map[string]string{"sloth_severity": "page"}}
+}
+
+// errorLogs is ServiceErrorLogsHigh for a service.
+func errorLogs(service string) Alert {
+	return Alert{Name: AlertErrorLogs, Labels: map[string]string{"service_name": service}}
+}
 
 // Scenarios returns the five scenarios of the demo, in their numbered order
 // (1 to 5). Each call returns fresh values.
@@ -124,6 +157,7 @@ func paymentsBadConfig() Scenario {
 			{LangTraceQL, `{resource.service.name="api-gateway" && span.peer.service="payments" && status=error}`,
 				"the failing checkouts: the gateway's client span to payments in error, with no payments span under it"},
 		},
+		Alerts: []Alert{page(AlertCheckoutAvailability), errorLogs("api-gateway")},
 		Deploy: &Deploy{Service: "payments", Instance: "2", Version: BadConfigVersion},
 		Faults: []Fault{
 			{Kind: KindRefuse, Target: Target{Service: "payments", Instance: "2"}},
@@ -159,6 +193,7 @@ func bankTimeouts() Scenario {
 			{LangTraceQL, `{span.peer.service="bank-api"} | count() > 1`,
 				"traces whose payment needed retries (two or three bank-api calls)"},
 		},
+		Alerts: []Alert{page(AlertCheckoutLatency), {Name: AlertBankCalls, Labels: map[string]string{"peer_service": "bank-api"}}},
 		Faults: []Fault{
 			{Kind: KindLatency, Target: Target{Service: "bank-api"}, Scope: Scope{Fraction: 0.3},
 				Latency: Latency{Median: 10 * time.Second, P99: 30 * time.Second}},
@@ -180,8 +215,8 @@ func bigOrderSlowQuery() Scenario {
 			strconv.Itoa(bigOrderItems) + "+ items. The slow traces are all such orders (order.item_count on the " +
 			"orders span, item_count in the \"order created\" log line).",
 		Signals: []Signal{
-			{LangPromQL, `sum(increase(http_request_duration_seconds_count{job="products"}[15m])) - sum(increase(http_request_duration_seconds_bucket{job="products", le="1.0"}[15m]))`,
-				`lookups slower than 1 s in the last 15 minutes: 0 before, about one per big order after (le values are floats, "1.0", as Prometheus 3 writes them)`},
+			{LangPromQL, `sum(increase(http_request_duration_seconds_count{job="products"}[15m])) - sum(increase(http_request_duration_seconds_bucket{job="products", le="0.5"}[15m]))`,
+				`lookups slower than 0.5 s in the last 15 minutes: 0 before, about one per big order after`},
 			{LangPromQL, `sum(increase(db_client_response_returned_rows_count{job="products"}[15m])) - sum(increase(db_client_response_returned_rows_bucket{job="products", le="1000.0"}[15m]))`,
 				"queries that returned more than 1000 rows: 0 before (one row an item, 400 items at most), one per big order after"},
 			{LangTraceQL, `{resource.service.name="products" && span.db.response.returned_rows > 1000}`,
@@ -191,6 +226,7 @@ func bigOrderSlowQuery() Scenario {
 			{LangLogQL, `{service_name="orders"} |= "order created" | item_count >= ` + strconv.Itoa(bigOrderItems),
 				"the big orders, with order_id, tenant_id and the trace_id of their slow trace"},
 		},
+		Alerts: []Alert{{Name: AlertLookupSlow}},
 		Faults: []Fault{
 			{Kind: KindSlowQuery, Target: Target{Service: "products"}, Scope: Scope{MinItems: bigOrderItems}},
 		},
@@ -218,6 +254,7 @@ func ordersBadDeploy() Scenario {
 			{LangTraceQL, `{resource.service.name="orders" && resource.service.version="` + BadOrdersVersion + `" && status=error}`,
 				"the failing requests, all on the new version"},
 		},
+		Alerts: []Alert{page(AlertOrdersAvailability), page(AlertCheckoutAvailability), errorLogs("orders")},
 		Deploy: &Deploy{Service: "orders", Version: BadOrdersVersion},
 		Faults: []Fault{
 			{Kind: KindError, Target: Target{Service: "orders"}, Scope: Scope{Fraction: badDeployErrorShare},
@@ -247,6 +284,8 @@ func ordersPoolExhausted() Scenario {
 			{LangTraceQL, `{resource.service.name="orders" && status=error && duration > 1s}`,
 				"the requests that waited out their deadline"},
 		},
+		Alerts: []Alert{{Name: AlertPoolSaturated, Labels: map[string]string{"job": "orders", "db_name": "shop_orders"}},
+			page(AlertOrdersAvailability), page(AlertCheckoutAvailability), errorLogs("orders")},
 		Faults: []Fault{
 			{Kind: KindPoolExhaustion, Target: Target{Service: "orders"}},
 		},

@@ -121,7 +121,8 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, want := range []string{`"name":"payments-bad-config"`, `"deploy":{"service":"payments","instance":"2","version":"1.0.1"}`,
 		`"faults":[{"id":"payments-bad-config-1","kind":"refuse_connections","service":"payments","instance":"2"`,
-		`"signals":[{"lang":"promql","query":`} {
+		`"signals":[{"lang":"promql","query":`,
+		`"alerts":[{"name":"CheckoutAvailabilitySLO","labels":{"sloth_severity":"page"}},{"name":"ServiceErrorLogsHigh","labels":{"service_name":"api-gateway"}}]`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("scenario JSON %s lacks %s", b, want)
 		}
@@ -134,7 +135,8 @@ func TestScenarios(t *testing.T) {
 }
 
 // TestScenarioDocs holds docs/demo.md to the scenarios as data: every
-// scenario's heading, fault spec and query appears there as written here.
+// scenario's heading, fault spec and query appears there as written here,
+// and its row of the alerts table names every alert it fires.
 func TestScenarioDocs(t *testing.T) {
 	b, err := os.ReadFile("../../../docs/demo.md")
 	if err != nil {
@@ -154,6 +156,24 @@ func TestScenarioDocs(t *testing.T) {
 			if q := "`" + strings.ReplaceAll(s.Query, "|", `\|`) + "`"; !strings.Contains(doc, q) {
 				t.Errorf("docs/demo.md lacks the %s query %s", s.Lang, q)
 			}
+		}
+		row := fmt.Sprintf("\n| %d. `%s` | ", n+1, sc.Name)
+		at := strings.Index(doc, row)
+		if at < 0 {
+			t.Errorf("docs/demo.md has no alerts row %q", row)
+			continue
+		}
+		line := doc[at+len(row) : at+len(row)+strings.Index(doc[at+len(row):], "\n")]
+		line = line[:strings.Index(line, " | ")] // the alerts column
+		var names []string
+		for _, a := range sc.Alerts {
+			names = append(names, a.Name)
+			if !strings.Contains(line, "`"+a.Name+"`") {
+				t.Errorf("docs/demo.md, alerts of %s: %q lacks %s", sc.Name, line, a.Name)
+			}
+		}
+		if got := strings.Count(line, "`"); got != 2*len(sc.Alerts) {
+			t.Errorf("docs/demo.md, alerts of %s: %q, want just %v", sc.Name, line, names)
 		}
 	}
 }
