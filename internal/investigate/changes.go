@@ -66,16 +66,7 @@ func (r *run) changeFindings(ctx context.Context) []Finding {
 	}
 	services, _ := r.implicated()
 	// The share of bad traces through each service: the dependencies.
-	through := map[string]int{}
-	for _, t := range r.traces.bad {
-		seen := map[string]bool{}
-		for _, sp := range t.spans {
-			if !seen[sp.service] {
-				seen[sp.service] = true
-				through[sp.service]++
-			}
-		}
-	}
+	through := r.servicesOnBad()
 	step := time.Duration(r.entries.step)
 	var out []Finding
 	for _, c := range list {

@@ -234,6 +234,21 @@ func (r *run) implicated() (services, instances []string) {
 	return services, instances
 }
 
+// servicesOnBad counts the sampled bad traces through each service.
+func (r *run) servicesOnBad() map[string]int {
+	through := map[string]int{}
+	for _, t := range r.traces.bad {
+		seen := map[string]bool{}
+		for _, sp := range t.spans {
+			if !seen[sp.service] {
+				seen[sp.service] = true
+				through[sp.service]++
+			}
+		}
+	}
+	return through
+}
+
 // serviceLabels are the labels of an alert that name its service.
 var serviceLabels = ruler.ServiceLabels
 

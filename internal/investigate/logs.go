@@ -122,16 +122,7 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 	services, instances := r.implicated()
 	// And the services on most bad traces: their logs may tell what the
 	// bad requests met on the way.
-	through := map[string]int{}
-	for _, t := range r.traces.bad {
-		seen := map[string]bool{}
-		for _, sp := range t.spans {
-			if !seen[sp.service] {
-				seen[sp.service] = true
-				through[sp.service]++
-			}
-		}
-	}
+	through := r.servicesOnBad()
 	for svc, n := range through {
 		if Proportion(n, len(r.traces.bad)) >= 0.5 && !slices.Contains(services, svc) {
 			services = append(services, svc)

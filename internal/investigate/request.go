@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/horus-obs/horus/internal/api/promeval"
 )
@@ -110,7 +111,8 @@ var params = []string{"fingerprint", "rule", "alertname", "labels", "service", "
 // /api/v1/investigate (docs/investigate.md): fingerprint; or rule (or
 // alertname) and labels (a PromQL selector body, {a="b", c="d"}, or
 // a=b,c=d); or service, route (or operation), signal (errors, latency,
-// promql; errors by default, promql when expr is given), threshold (a
+// promql; errors by default, latency when threshold is given, promql
+// when expr is), threshold (a
 // Prometheus or Go duration, or seconds), expr; start and end (RFC 3339
 // or Unix seconds; end defaults to now, start to DefaultWindow before
 // end). The tenant is set by the caller. Errors are *BadRequestError.
@@ -163,8 +165,16 @@ func ParseRequest(form url.Values, now time.Time) (Request, error) {
 		}
 		r.Threshold = d
 	}
-	if r.Threshold > 0 && r.Signal == SignalErrors {
+	switch {
+	case r.Threshold > 0 && r.Signal == SignalErrors:
 		return r, badf("threshold is for signal=latency (or promql), not errors")
+	case r.Threshold > 0 && r.Signal == "":
+		r.Signal = SignalLatency
+	}
+	if r.Expr != "" {
+		if _, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr); err != nil {
+			return r, badf("expr: %v", err)
+		}
 	}
 	var err error
 	if r.End, err = promeval.ParseTime(form.Get("end"), now); err != nil {
