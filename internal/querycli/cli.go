@@ -21,11 +21,17 @@ const (
 )
 
 // Main runs the command cmd ("query", "trace" or "check") with args (the
-// arguments after it) and returns the exit status. ctx ends a live tail.
+// arguments after it) and returns the exit status. ctx ends a live tail
+// and any request.
 func Main(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
-	_ = ctx
-	_ = args
-	_ = stdout
-	fmt.Fprintf(stderr, "horus %s: not built yet\n", cmd)
+	switch cmd {
+	case "query":
+		return runQuery(ctx, args, stdout, stderr)
+	case "trace":
+		return runTrace(ctx, args, stdout, stderr)
+	case "check":
+		return runCheck(args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "horus: unknown command %q\n", cmd)
 	return ExitUsage
 }
