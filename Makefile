@@ -21,7 +21,7 @@ LDFLAGS         := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -
 RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/server/... ./internal/store/... ./internal/query/... \
                    ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/...
 
-.PHONY: all build run test vet fmt-check lint unit race test-deps bench clean
+.PHONY: all build run test vet fmt-check lint unit race test-deps bench clean web web-check
 
 all: build
 
@@ -40,7 +40,7 @@ else
 	./$(BIN) demo --config horus.example.yml $(ARGS)
 endif
 
-test: test-deps vet fmt-check lint unit race
+test: test-deps vet fmt-check lint web-check unit race
 
 # The SDK is its own Go module (sdk/go.mod) so that an application importing
 # it does not take the server's dependency tree; every check runs in both.
@@ -69,7 +69,7 @@ race:
 
 # Debian packages the integration tests run for real: Prometheus and
 # promtool; Alertmanager and amtool (prometheus-alertmanager, whose binary is
-# /usr/bin/prometheus-alertmanager).
+# /usr/bin/prometheus-alertmanager); Chromium for the web UI's browser test.
 test-deps:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
 		echo "installing Debian package prometheus (for the compatibility tests)"; \
@@ -81,6 +81,31 @@ test-deps:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
 	fi
+	@if ! [ -x /usr/bin/chromium ]; then \
+		echo "installing Debian package chromium (for the web UI's browser tests)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+
+# The web UI (web/, docs/ui.md). make web rebuilds the build committed in
+# internal/ui/dist (commit it with the sources); web-check, in make test,
+# installs web/'s packages from the lockfile, type-checks, runs Vitest,
+# rebuilds into a temporary directory and fails if that differs from the
+# committed build, and checks the first page's size budget. The browser
+# test (test/ui) runs with the Go tests.
+NPM             ?= npm
+web:
+	cd web && $(NPM) ci --no-audit --no-fund && $(NPM) run build
+
+web-check:
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit && npx vitest run
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	(cd web && HORUS_UI_OUT="$$out" npx vite build --logLevel warn) || exit 1; \
+	if ! diff -r "$$out" internal/ui/dist >/dev/null; then \
+		echo "internal/ui/dist is not the build of web/: run make web and commit internal/ui/dist"; \
+		diff -r "$$out" internal/ui/dist | head -20; exit 1; \
+	fi; \
+	node web/scripts/size.mjs "$$out"
 
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done

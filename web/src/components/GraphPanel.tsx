@@ -36,6 +36,8 @@ interface Loaded {
   xs: number[];
   series: ChartSeries[];
   exemplars: Exemplar[];
+  /** A comparison was asked for and has no data. */
+  noComparison: boolean;
 }
 
 export function GraphPanel(p: GraphPanelProps) {
@@ -44,7 +46,7 @@ export function GraphPanel(p: GraphPanelProps) {
   const offset = compareOffset(global.compare, aligned);
   const key = p.queries.map((q) => q.expr).join('\n');
   const res = useApi(
-    async (o) => {
+    async (o): Promise<Loaded> => {
       const xs = grid(aligned, step);
       const main = p.queries.map((q) => queryRange(q.expr, aligned.start, aligned.end, step, o));
       const cmp = offset
@@ -57,7 +59,7 @@ export function GraphPanel(p: GraphPanelProps) {
       m.forEach((result, qi) => {
         for (const s of sorted(result)) {
           const label = legendOf(p.queries[qi], s.metric);
-          const color = p.queries[qi].color ?? (m.length === 1 && result.length === 1 ? PALETTE[0] : colorFor(label));
+          const color = p.queries[qi].color ?? PALETTE[n % PALETTE.length];
           series.push({ label, color, values: alignShifted(xs, step, samples(s), 0) });
           n++;
         }
@@ -88,7 +90,7 @@ export function GraphPanel(p: GraphPanelProps) {
           });
         }
       }
-      return { xs, series, exemplars, count: n } as Loaded & { count: number };
+      return { xs, series, exemplars, noComparison: offset > 0 && c.every((r) => r.length === 0) };
     },
     [key, aligned.start, aligned.end, step, offset, p.exemplars],
   );
@@ -98,7 +100,15 @@ export function GraphPanel(p: GraphPanelProps) {
     app.setGlobal({ range: { from: formatAbsolute(start), to: formatAbsolute(end) }, refresh: '' });
   const empty = data && data.series.filter((s) => !s.comparison).length === 0 ? (p.empty ?? 'No data in this range.') : false;
   return (
-    <Panel title={p.title} help={p.help} loading={res.loading} error={res.error} empty={empty} testid={p.testid}>
+    <Panel
+      title={p.title}
+      help={p.help}
+      loading={res.loading}
+      error={res.error}
+      empty={empty}
+      testid={p.testid}
+      actions={data?.noComparison && !empty && <span class="muted">no data {compareLabel(global.compare)}</span>}
+    >
       {data ? (
         <TimeSeriesChart
           xs={data.xs}

@@ -12,7 +12,7 @@ const NODE_H = 34;
 export function ServiceGraphView(props: { graph: ServiceGraph; href: (service: string) => string; highlight?: string }) {
   const { graph } = props;
   const ids = graph.nodes.map((n) => n.id);
-  const l = layout({ nodes: ids, edges: graph.edges }, { colWidth: 240, rowHeight: 64, margin: 20 });
+  const l = layout({ nodes: ids, edges: graph.edges }, { colWidth: 290, rowHeight: 70, margin: 24 });
   const width = l.width + NODE_W;
   const height = l.height + NODE_H;
   const types = new Map(graph.nodes.map((n) => [n.id, n]));
@@ -22,15 +22,16 @@ export function ServiceGraphView(props: { graph: ServiceGraph; href: (service: s
         class="service-graph"
         width={width}
         height={height}
+        style={{ width: '100%', maxWidth: `${width}px`, height: 'auto' }}
         viewBox={`0 0 ${width} ${height}`}
         role="img"
         aria-label="Service graph"
       >
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" markerUnits="userSpaceOnUse" orient="auto">
             <path d="M0,0 L10,5 L0,10 z" fill="#9ca3af" />
           </marker>
-          <marker id="arrow-bad" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+          <marker id="arrow-bad" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" markerUnits="userSpaceOnUse" orient="auto">
             <path d="M0,0 L10,5 L0,10 z" fill="#dc2626" />
           </marker>
         </defs>
@@ -53,8 +54,12 @@ export function ServiceGraphView(props: { graph: ServiceGraph; href: (service: s
               <path d={d} marker-end={bad ? 'url(#arrow-bad)' : 'url(#arrow)'} stroke-width={edgeWidth(e)}>
                 <title>{edgeTitle(e)}</title>
               </path>
-              <text x={back ? mx : x2 - 8} y={(back ? Math.min(y1, y2) - 30 : y2 - 6)} text-anchor="end">
-                {edgeLabel(e)}
+              <text x={mx} y={back ? Math.min(y1, y2) - 40 : (y1 + y2) / 2 - 18} text-anchor="middle">
+                {edgeLines(e).map((line, i) => (
+                  <tspan key={i} x={mx} dy={i === 0 ? 0 : 12}>
+                    {line}
+                  </tspan>
+                ))}
               </text>
             </g>
           );
@@ -91,6 +96,13 @@ export function ServiceGraphView(props: { graph: ServiceGraph; href: (service: s
 
 function edgeWidth(e: GraphEdge): number {
   return Math.min(6, 1 + Math.log10(1 + e.rate * 10));
+}
+
+/** The label of an edge in two short lines: rate and errors, then p99. */
+function edgeLines(e: GraphEdge): string[] {
+  const first = [formatRate(e.rate)];
+  if (e.errorRate > 0) first.push(`${formatPercent(e.errorRate)} err`);
+  return e.p99Seconds != null ? [first.join(' · '), `p99 ${formatSeconds(e.p99Seconds)}`] : [first.join(' · ')];
 }
 
 export function edgeLabel(e: GraphEdge): string {

@@ -81,7 +81,7 @@ export function TimeSeriesChart(props: ChartProps) {
         { stroke: '#6b7280', grid: { stroke: '#e5e7eb', width: 1 }, ticks: { stroke: '#e5e7eb' } },
         {
           stroke: '#6b7280',
-          size: 64,
+          size: (_u, values) => axisSize(values),
           grid: { stroke: '#e5e7eb', width: 1 },
           ticks: { stroke: '#e5e7eb' },
           values: (_u, splits) => splits.map((v) => formatValue(v, p.unit)),
@@ -96,7 +96,9 @@ export function TimeSeriesChart(props: ChartProps) {
           dash: s.comparison ? [5, 4] : undefined,
           spanGaps: false,
           points: { show: false },
-          value: (_u: uPlot, v: number | null) => formatValue(v, p.unit),
+          // Off the plot, the legend shows each series' last value.
+          value: (u: uPlot, v: number | null, si: number, idx: number | null) =>
+            formatValue(idx == null ? lastValue(u.data[si] as (number | null)[]) : v, p.unit),
         })),
       ],
       hooks: {
@@ -132,6 +134,16 @@ export function TimeSeriesChart(props: ChartProps) {
   }, [props.xs, props.series, props.unit, props.markers, props.bands, props.exemplars, props.height]);
 
   return <div class="chart" ref={el} />;
+}
+
+function axisSize(values: string[] | null): number {
+  const longest = Math.max(3, ...(values ?? []).map((v) => (v ?? '').length));
+  return 24 + longest * 7.5;
+}
+
+function lastValue(vs: (number | null)[] | undefined): number | null {
+  for (let i = (vs?.length ?? 0) - 1; i >= 0; i--) if (vs![i] != null) return vs![i];
+  return null;
 }
 
 function fade(color: string): string {

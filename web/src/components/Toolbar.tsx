@@ -2,7 +2,7 @@
 // tenant. All are native form controls and buttons, usable with the
 // keyboard; each writes the URL.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { tenants } from '../api/horus';
 import { useApi, useApp } from '../lib/app';
 import {
@@ -23,6 +23,16 @@ export function TimePicker() {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [err, setErr] = useState('');
+  const pop = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  // Opening moves the focus into the dialog; Escape closes it and gives the focus back.
+  useEffect(() => {
+    if (open) pop.current?.querySelector<HTMLButtonElement>('button.active, button')?.focus();
+  }, [open]);
+  const close = () => {
+    setOpen(false);
+    button.current?.focus();
+  };
   const openPicker = () => {
     setFrom(isRelative(range) ? formatAbsolute(app.range.start) : range.from);
     setTo(isRelative(range) ? formatAbsolute(app.range.end) : range.to);
@@ -37,7 +47,7 @@ export function TimePicker() {
     if (a === null || b === null) return setErr('A time is "now", "now-1h", an RFC 3339 time or Unix milliseconds.');
     if (b <= a) return setErr('"To" must be after "from".');
     app.setGlobal({ range: { from: from.trim(), to: to.trim() } });
-    setOpen(false);
+    close();
   };
   const shift = (dir: -1 | 1) => {
     const d = app.range.end - app.range.start;
@@ -57,13 +67,14 @@ export function TimePicker() {
       <button
         type="button"
         class="range-button"
+        ref={button}
         aria-haspopup="dialog"
         aria-expanded={open}
         onClick={openPicker}
         data-testid="time-range"
         title={`${formatAbsolute(app.range.start)} → ${formatAbsolute(app.range.end)}`}
       >
-        🕓 {describeRange(range)}
+        {describeRange(range)}
       </button>
       <button type="button" class="icon" title="Later" aria-label="Move the range later" onClick={() => shift(1)}>
         ›
@@ -72,7 +83,15 @@ export function TimePicker() {
         ⊖
       </button>
       {open && (
-        <div class="popover" role="dialog" aria-label="Time range">
+        <div
+          class="popover"
+          role="dialog"
+          aria-label="Time range"
+          ref={pop}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') close();
+          }}
+        >
           <div class="quick">
             {RELATIVE_RANGES.map((r) => (
               <button
@@ -81,7 +100,7 @@ export function TimePicker() {
                 class={range.from === `now-${r}` && range.to === 'now' ? 'active' : ''}
                 onClick={() => {
                   app.setGlobal({ range: { from: `now-${r}`, to: 'now' } });
-                  setOpen(false);
+                  close();
                 }}
               >
                 Last {r}
@@ -100,7 +119,7 @@ export function TimePicker() {
               <button type="submit" class="primary">
                 Apply
               </button>
-              <button type="button" onClick={() => setOpen(false)}>
+              <button type="button" onClick={close}>
                 Cancel
               </button>
             </div>
@@ -114,7 +133,9 @@ export function TimePicker() {
 export function ComparePicker() {
   const app = useApp();
   return (
-    <div class="segmented" role="group" aria-label="Time comparison">
+    <div class="compare" role="group" aria-label="Time comparison">
+      <span class="compare-label">compare</span>
+      <div class="segmented">
       {COMPARES.filter((c) => c.value).map((c) => {
         const on = app.global.compare === c.value;
         return (
@@ -130,6 +151,7 @@ export function ComparePicker() {
           </button>
         );
       })}
+      </div>
     </div>
   );
 }
@@ -209,7 +231,7 @@ function rememberTenant(t: string): string[] {
   let list: string[] = [];
   try {
     list = JSON.parse(localStorage.getItem(TENANTS_KEY) ?? '[]') as string[];
-    if (t && !list.includes(t)) {
+    if (t && /^[A-Za-z0-9_.-]{1,150}$/.test(t) && !list.includes(t)) {
       list = [t, ...list].slice(0, 20);
       localStorage.setItem(TENANTS_KEY, JSON.stringify(list));
     }

@@ -20,7 +20,7 @@ export function serviceQueries(svc: string, w: string) {
     exemplars: `traces_spanmetrics_latency_bucket{${sel}}`,
     traffic: `sum(rate(traces_spanmetrics_calls_total{${sel}}[${w}]))`,
     spanErrors: `sum(rate(traces_spanmetrics_calls_total{${sel}, status_code="STATUS_CODE_ERROR"}[${w}]))`,
-    httpErrors: `sum by (status) (rate(http_requests_total{${job}, status=~"[45].."}[${w}]))`,
+    httpErrors: `sum by (status) (rate(http_requests_total{${job}, status=~"5.."}[${w}]))`,
     pool: `max by (instance, db_name) (go_sql_in_use_connections{${job}} / (go_sql_max_open_connections{${job}} > 0))`,
     cpu: `sum by (instance) (rate(process_cpu_seconds_total{${job}}[${w}]))`,
     memory: `sum by (instance) (process_resident_memory_bytes{${job}})`,

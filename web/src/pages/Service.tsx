@@ -96,7 +96,7 @@ export function ServicePage({ name }: { name: string }) {
         />
         <GraphPanel
           title="Errors"
-          help="Failed requests per second: server spans with status error, and HTTP answers by status where the service exports http_requests_total"
+          help="Failed requests per second: server spans with status error, and 5xx answers by HTTP status where the service exports http_requests_total"
           unit="reqps"
           testid="graph-errors"
           queries={[

@@ -73,8 +73,12 @@ export function ServicesPage() {
       title: 'Error budget left of the service\'s SLO with the least, and its current burn rate',
       render: (r) =>
         r.slo ? (
-          <a href={links.slo(r.slo.id, q)} class={(r.slo.budgetLeft ?? 1) <= 0 ? 'bad' : ''}>
-            {num(r.slo.budgetLeft, formatPercent)}
+          <a
+            href={links.slo(r.slo.id, q)}
+            class={(r.slo.budgetLeft ?? 1) <= 0 ? 'bad' : ''}
+            title={`${r.slo.name}: ${r.slo.budgetLeft != null ? formatPercent(r.slo.budgetLeft) : '–'} of the error budget left`}
+          >
+            {r.slo.budgetLeft != null && r.slo.budgetLeft <= 0 ? 'exhausted' : num(r.slo.budgetLeft, formatPercent)}
             {r.slo.burnRate != null && <span class="sub"> burn {r.slo.burnRate.toFixed(1)}×</span>}
           </a>
         ) : (
