@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -471,9 +472,26 @@ func runScenario(ctx context.Context, c *Client, tw *tabwriter.Writer, args []st
 	if err != nil {
 		return err
 	}
+	printScenario(tw, s)
+	return nil
+}
+
+// printScenario prints a scenario switched on: what happens, what to
+// look for, its signals and the alerts it fires.
+func printScenario(tw *tabwriter.Writer, s ScenarioStatus) {
 	fmt.Fprintf(tw, "scenario %d, %s: %s\n\n%s\n\nWhat to look for: %s\n", s.Number, s.Name, s.Title, s.Description, s.Expect)
 	for _, sig := range s.Signals {
 		fmt.Fprintf(tw, "\n  %s\t%s\n  \t→ %s\n", sig.Lang, sig.Query, sig.Shows)
 	}
-	return nil
+	if len(s.Alerts) == 0 {
+		return
+	}
+	fmt.Fprintf(tw, "\nAlerts it fires within minutes (GET /api/v1/alerts; runbooks at /runbooks/<alert>):\n")
+	for _, a := range s.Alerts {
+		var ls []string
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			ls = append(ls, k+"="+strconv.Quote(a.Labels[k]))
+		}
+		fmt.Fprintf(tw, "  %s\t{%s}\n", a.Name, strings.Join(ls, ", "))
+	}
 }

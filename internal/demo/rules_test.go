@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/prometheus/prometheus/model/rulefmt"
 
@@ -275,6 +277,24 @@ func TestAddRules(t *testing.T) {
 					t.Errorf("%s not written as shipped: %v", f, err)
 				}
 			}
+		}
+	}
+}
+
+// TestPrintScenario: `horus demo scenario N` prints the alerts the
+// scenario fires, with their labels.
+func TestPrintScenario(t *testing.T) {
+	sc, _ := fault.ScenarioByName("5")
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	printScenario(tw, ScenarioStatus{Number: 5, Scenario: sc})
+	_ = tw.Flush()
+	out := regexp.MustCompile(` +`).ReplaceAllString(b.String(), " ")
+	for _, want := range []string{"scenario 5, orders-pool-exhausted: ", "Alerts it fires within minutes",
+		"\n DatabasePoolSaturated {db_name=\"shop_orders\", job=\"orders\"}\n",
+		"\n OrdersAvailabilitySLO {sloth_severity=\"page\"}\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
 }
