@@ -105,7 +105,8 @@ func (r *run) changeFindings(ctx context.Context) []Finding {
 		f := Finding{Kind: KindChange, Score: clamp01(closeness * overlap), Statement: st, Details: det}
 		sel := fmt.Sprintf("horus_change_event{service=%s}", quote(c.Service))
 		f.Evidence = append(f.Evidence, Evidence{Type: "change", Title: "the changes of " + c.Service,
-			URL: exploreURL("promql", sel, at.Add(-ChangeLookback), r.req.End), Lang: "promql", Query: sel},
+			URL: changesURL(c.Service, at.Add(-ChangeLookback), r.req.End)},
+			explore("the changes as a series", "promql", sel, at.Add(-ChangeLookback), r.req.End),
 			serviceEvidence(c.Service, at.Add(-ChangeLookback), r.req.End))
 		for _, l := range c.Links {
 			f.Evidence = append(f.Evidence, Evidence{Type: "link", Title: l.Title, URL: l.URL})

@@ -135,7 +135,12 @@ func (e *Engine) Investigate(ctx context.Context, req Request) (*Result, error) 
 	if err := r.do(ctx); err != nil {
 		return nil, err
 	}
-	r.res.Link = "/investigate?" + r.req.Query().Encode()
+	r.res.Link = withTenant("/investigate?"+r.req.Query().Encode(), req.Tenant)
+	for _, f := range append([]*Finding{&r.res.Onset}, ptrs(r.res.Findings)...) {
+		for i := range f.Evidence {
+			f.Evidence[i].URL = withTenant(f.Evidence[i].URL, req.Tenant)
+		}
+	}
 	r.res.Request = r.req
 	sort.Strings(r.warnings)
 	r.res.Warnings = r.warnings
@@ -194,6 +199,14 @@ func (r *run) do(ctx context.Context) error {
 	r.res.Findings = fs
 	r.res.Summary, r.res.ClearCulprit = r.summary(fs)
 	return nil
+}
+
+func ptrs(fs []Finding) []*Finding {
+	out := make([]*Finding, len(fs))
+	for i := range fs {
+		out[i] = &fs[i]
+	}
+	return out
 }
 
 // noOnsetFactor scales the findings of a symptom without an onset: they

@@ -181,7 +181,7 @@ func plantFault(r *eventgen.Request, p *planted) {
 func TestInvestigatePlanted(t *testing.T) {
 	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 	onset := start.Add(80 * time.Minute)
-	p := plant(t, t.TempDir(), start, onset, start.Add(2*time.Hour), 250*time.Millisecond, true)
+	p := plant(t, t.TempDir(), start, onset, start.Add(2*time.Hour), 500*time.Millisecond, true)
 	e := New(Options{Events: p.store, Changes: fakeChanges{p.change}})
 	res, err := e.Investigate(context.Background(), Request{Tenant: testTenant, Service: "api-gateway", Signal: SignalErrors,
 		Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)})
@@ -219,7 +219,7 @@ func TestInvestigatePlanted(t *testing.T) {
 
 func TestInvestigateNoFault(t *testing.T) {
 	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	p := plant(t, t.TempDir(), start, start.Add(80*time.Minute), start.Add(2*time.Hour), 250*time.Millisecond, false)
+	p := plant(t, t.TempDir(), start, start.Add(80*time.Minute), start.Add(2*time.Hour), 500*time.Millisecond, false)
 	e := New(Options{Events: p.store, Changes: fakeChanges{}})
 	res, err := e.Investigate(context.Background(), Request{Tenant: testTenant, Service: "api-gateway", Signal: SignalErrors,
 		Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)})

@@ -3,7 +3,10 @@ package investigate
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Result is the answer of an investigation.
@@ -118,15 +121,26 @@ type TimeRange struct {
 	End   time.Time `json:"end"`
 }
 
-// Links: the URL scheme of the web UI (docs/investigate.md, "Links").
+// Links: the URL scheme of the web UI (docs/ui.md, "URLs"; the
+// evidence links of docs/investigate.md). Times are RFC 3339; a tenant
+// other than the default is added as tenant= by withTenant.
+
+// modes are Explore's modes by query language.
+var modes = map[string]string{"promql": "metrics", "logql": "logs", "traceql": "traces"}
+
+// rangeValues are the from and to of a link over [start, end].
+func rangeValues(start, end time.Time) url.Values {
+	v := url.Values{}
+	v.Set("from", start.UTC().Format(time.RFC3339))
+	v.Set("to", end.UTC().Add(time.Second).Truncate(time.Second).Format(time.RFC3339))
+	return v
+}
 
 // exploreURL links to Explore with a query over [start, end].
 func exploreURL(lang, query string, start, end time.Time) string {
-	v := url.Values{}
-	v.Set("lang", lang)
-	v.Set("query", query)
-	v.Set("start", strconv.FormatInt(start.Unix(), 10))
-	v.Set("end", strconv.FormatInt(end.Unix()+1, 10))
+	v := rangeValues(start, end)
+	v.Set("mode", modes[lang])
+	v.Set("q", query)
 	return "/explore?" + v.Encode()
 }
 
@@ -139,10 +153,27 @@ func traceEvidence(id string) Evidence {
 }
 
 func serviceEvidence(name string, start, end time.Time) Evidence {
-	v := url.Values{}
-	v.Set("start", strconv.FormatInt(start.Unix(), 10))
-	v.Set("end", strconv.FormatInt(end.Unix()+1, 10))
-	return Evidence{Type: "service", Title: "service " + name, URL: "/service/" + url.PathEscape(name) + "?" + v.Encode()}
+	return Evidence{Type: "service", Title: "service " + name, URL: "/service/" + url.PathEscape(name) + "?" + rangeValues(start, end).Encode()}
+}
+
+// changesURL links to the change timeline of a service.
+func changesURL(service string, start, end time.Time) string {
+	v := rangeValues(start, end)
+	v.Set("service", service)
+	return "/changes?" + v.Encode()
+}
+
+// withTenant adds tenant=org to a link of the UI (a path), for a tenant
+// other than the default.
+func withTenant(link, org string) string {
+	if org == "" || org == tenant.Default || !strings.HasPrefix(link, "/") {
+		return link
+	}
+	sep := "?"
+	if strings.Contains(link, "?") {
+		sep = "&"
+	}
+	return link + sep + "tenant=" + url.QueryEscape(org)
 }
 
 // quote is s as a string literal of PromQL, LogQL and TraceQL (all take
