@@ -135,7 +135,7 @@ func checkRuleFiles(cfg *config.Config, w io.Writer) bool {
 			}
 		}
 		sort.Strings(inLangs)
-		fmt.Fprintf(w, "  SUCCESS: %s: %d rules (%s)\n", name, rules, strings.Join(inLangs, ", "))
+		fmt.Fprintf(w, "  SUCCESS: %s: %s (%s)\n", name, plural(rules, "rule"), strings.Join(inLangs, ", "))
 	}
 	return ok
 }
@@ -165,6 +165,6 @@ func checkSLOFiles(cfg *config.Config, w io.Writer) bool {
 			rules += len(rg.Rules)
 		}
 	}
-	fmt.Fprintf(w, "  SUCCESS: slo_files: %d SLOs in %d files, %d rules generated\n", len(set.SLOs()), len(groups), rules)
+	fmt.Fprintf(w, "  SUCCESS: slo_files: %s in %s, %s generated\n", plural(len(set.SLOs()), "SLO"), plural(len(groups), "file"), plural(rules, "rule"))
 	return true
 }

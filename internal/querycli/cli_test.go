@@ -121,17 +121,21 @@ func (h *horus) remoteWrite(t *testing.T, ts ...prompb.TimeSeries) {
 	}
 }
 
-// otlpCounter exports one counter increment of service through the
-// OpenTelemetry SDK's OTLP/HTTP metric exporter.
-func (h *horus) otlpCounter(t *testing.T, service, name string, n int64) {
+// otlpCounter exports one counter increment of service (in namespace,
+// if not "") through the OpenTelemetry SDK's OTLP/HTTP metric exporter.
+func (h *horus) otlpCounter(t *testing.T, namespace, service, name string, n int64) {
 	t.Helper()
 	ctx := context.Background()
 	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(h.otlp), otlpmetrichttp.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
+	attrs := []attribute.KeyValue{attribute.String("service.name", service)}
+	if namespace != "" {
+		attrs = append(attrs, attribute.String("service.namespace", namespace))
+	}
 	mp := sdkmetric.NewMeterProvider(
-		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
+		sdkmetric.WithResource(resource.NewSchemaless(attrs...)),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
 	c, _ := mp.Meter("test").Int64Counter(name)
 	c.Add(ctx, n)

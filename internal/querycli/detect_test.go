@@ -66,9 +66,9 @@ func TestWithService(t *testing.T) {
 		q, want string
 	}{
 		{PromQL, `sum by (route) (rate(http_requests_total{status="500"}[5m]))`,
-			`sum by (route) (rate(http_requests_total{job="orders",status="500"}[5m]))`},
+			`sum by (route) (rate(http_requests_total{job=~"(.+/)?orders",status="500"}[5m]))`},
 		{PromQL, `rate(traces_spanmetrics_calls_total[5m]) / on() group_left() up`,
-			`rate(traces_spanmetrics_calls_total{service="orders"}[5m]) / on () group_left () up{job="orders"}`},
+			`rate(traces_spanmetrics_calls_total{service="orders"}[5m]) / on () group_left () up{job=~"(.+/)?orders"}`},
 		{PromQL, `traces_service_graph_request_total`, `traces_service_graph_request_total{server="orders"}`},
 		{PromQL, `{__name__="traces_spanmetrics_latency_bucket"}`, `{__name__="traces_spanmetrics_latency_bucket",service="orders"}`},
 		{PromQL, `vector(1)`, `vector(1)`},

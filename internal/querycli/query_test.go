@@ -60,7 +60,8 @@ func newFixture(t *testing.T) *fixture {
 		prompb.TimeSeries{Labels: promLabels("http_requests_total", "job", "orders", "route", "/orders", "status", "500"), Samples: samples(1, 4, 7)},
 		prompb.TimeSeries{Labels: promLabels("http_requests_total", "job", "payments", "route", "/charge", "status", "200"), Samples: samples(5, 5, 5)},
 	)
-	h.otlpCounter(t, "inventory", "lookups", 3)
+	h.otlpCounter(t, "", "inventory", "lookups", 3)
+	h.otlpCounter(t, "shop", "cart", "lookups", 4)
 	for i, l := range []struct {
 		service, level, line string
 	}{
@@ -150,6 +151,10 @@ func TestQuery(t *testing.T) {
 		want(t, "otlp job", f.run(t, "query", "--service", "inventory", "lookups_total"), 0, lines(
 			"__name__       job        VALUE",
 			"lookups_total  inventory  3"), "")
+		// With service.namespace, job is namespace/name.
+		want(t, "otlp job in a namespace", f.run(t, "query", "--service", "cart", "lookups_total"), 0, lines(
+			"__name__       job        VALUE",
+			"lookups_total  shop/cart  4"), "")
 		// service on span metrics.
 		var r result
 		eventually(t, 20*time.Second, "span metrics of orders", func() bool {

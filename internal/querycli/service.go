@@ -2,6 +2,7 @@ package querycli
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ const (
 	// JobLabel is the service of a metric: Prometheus' job, which the OTLP
 	// translation makes from service.name (service.namespace/service.name
 	// when the namespace is set), and a scrape config's job_name.
+	// --service matches it with JobPattern.
 	JobLabel = "job"
 	// SpanMetricsLabel is the service of the span metrics
 	// (traces_spanmetrics_*), from the span's service.name.
@@ -31,6 +33,12 @@ const (
 	// TraceAttribute is the TraceQL field of a span's service.
 	TraceAttribute = "resource.service.name"
 )
+
+// JobPattern is the regular expression --service matches job with: the
+// service's name alone or after a namespace (service.namespace/name),
+// so that a service is the same in metrics as in spans and logs, whose
+// labels have service.name without the namespace.
+const JobPattern = "(.+/)?%s"
 
 // PromServiceLabel is the label --service matches on the series of
 // metric name: service for span metrics, server for the service graph,
@@ -45,9 +53,19 @@ func PromServiceLabel(metric string) string {
 	return JobLabel
 }
 
+// promServiceMatcher is the matcher --service adds to a selector of
+// metric.
+func promServiceMatcher(metric, service string) *labels.Matcher {
+	name := PromServiceLabel(metric)
+	if name == JobLabel {
+		return labels.MustNewMatcher(labels.MatchRegexp, name, fmt.Sprintf(JobPattern, regexp.QuoteMeta(service)))
+	}
+	return labels.MustNewMatcher(labels.MatchEqual, name, service)
+}
+
 // WithService returns q, a query in lang, restricted to service: every
 // PromQL series selector gains a matcher on the service label of its
-// metric (PromServiceLabel), every LogQL stream selector
+// metric (PromServiceLabel; job=~"(.+/)?service"), every LogQL stream selector
 // service_name="service", and every TraceQL spanset filter the condition
 // resource.service.name = "service". The query comes back as its parser
 // prints it.
@@ -60,7 +78,7 @@ func WithService(lang Lang, q, service string) (string, error) {
 		}
 		promparser.Inspect(e, func(n promparser.Node, _ []promparser.Node) error {
 			if vs, ok := n.(*promparser.VectorSelector); ok {
-				vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, PromServiceLabel(selectorName(vs)), service))
+				vs.LabelMatchers = append(vs.LabelMatchers, promServiceMatcher(selectorName(vs), service))
 			}
 			return nil
 		})

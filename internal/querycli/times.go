@@ -17,6 +17,7 @@ import (
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "now"); ok {
+		rest = strings.TrimSpace(rest)
 		if rest == "" {
 			return now, nil
 		}
@@ -114,6 +115,12 @@ func formatDuration(d time.Duration) string {
 	if d < 0 {
 		neg, d = "-", -d
 	}
+	// Three significant digits, before the unit is chosen: 999.6ms is 1s.
+	m := time.Duration(1)
+	for d/m >= 1000 {
+		m *= 10
+	}
+	d = d.Round(m)
 	var v float64
 	var unit string
 	switch {
