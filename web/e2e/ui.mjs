@@ -130,7 +130,13 @@ try {
     const labels = await page.$$eval('[data-testid="service-graph"] svg .edge text', (t) => t.map((x) => x.textContent));
     if (nodes < 6) fail(`${nodes} nodes`);
     if (!labels.some((l) => /\/s/.test(l) && /p99/.test(l))) fail(`edge labels ${labels.slice(0, 5)}`);
+    // The screenshot over the last 2 minutes: the demo has not run longer.
+    await page.goto(`${base}/services?from=now-2m&to=now`);
+    await page.waitForSelector('[data-testid="service-graph"] svg .node');
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
     await shot('services');
+    await page.goto(`${base}/`);
+    await page.waitForSelector('[data-testid="services-table"] a.service-link');
   });
 
   await step('sorting the services by p99 writes the URL', async () => {
@@ -174,6 +180,8 @@ try {
       const c = document.querySelector('[data-testid="graph-latency"] canvas');
       return c && document.querySelectorAll('[data-testid="routes-table"] tbody tr').length > 0;
     });
+    await page.goto(`${page.url().split('?')[0]}?from=now-2m&to=now`);
+    await page.waitForSelector('[data-testid="graph-errors"] canvas');
     await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
     await page.waitForTimeout(300);
     await shot('service');

@@ -78,7 +78,7 @@ export function TimeSeriesChart(props: ChartProps) {
         y: { range: (_u, min, max) => [Math.min(0, min ?? 0), max && max > 0 ? max * 1.1 : 1] },
       },
       axes: [
-        { stroke: '#6b7280', grid: { stroke: '#e5e7eb', width: 1 }, ticks: { stroke: '#e5e7eb' } },
+        { stroke: '#6b7280', space: 95, grid: { stroke: '#e5e7eb', width: 1 }, ticks: { stroke: '#e5e7eb' } },
         {
           stroke: '#6b7280',
           size: (_u, values) => axisSize(values),
