@@ -154,7 +154,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&c.to, "to", "end of the range (default now)")
 	fs.Var(&c.at, "time", "time of an instant metric query (default now)")
 	fs.Var(&c.step, "step", "step of a range query (default: about 60 steps)")
-	fs.IntVar(&c.limit, "limit", 0, "at most this many series (PromQL, TraceQL metrics), log lines (default 100) or traces (default 20)")
+	fs.IntVar(&c.limit, "limit", 0, "at most this many series, log lines (default 100) or traces (default 20)")
 	fs.StringVar(&c.service, "service", "", "only this service: job (metrics), service_name (logs), resource.service.name (traces)")
 	fs.BoolVar(&c.tail, "tail", false, "LogQL: follow the query's new lines live until interrupted")
 	fs.BoolVar(&c.verbose, "v", false, "print the request sent to stderr")
@@ -321,6 +321,15 @@ func (c *queryCmd) samples(ctx context.Context, path string, params url.Values) 
 	if err != nil {
 		return err
 	}
+	return c.printMetrics(ss)
+}
+
+// printMetrics prints a metric result, its first --limit series.
+func (c *queryCmd) printMetrics(ss []series) error {
+	if c.limit > 0 && len(ss) > c.limit {
+		fmt.Fprintf(c.stderr, "warning: %d series, the first %d printed (--limit)\n", len(ss), c.limit)
+		ss = ss[:c.limit]
+	}
 	return c.metrics(ss, c.rangeQuery)
 }
 
@@ -380,11 +389,7 @@ func (c *queryCmd) traceql(ctx context.Context, expr string) error {
 		if err != nil {
 			return err
 		}
-		if c.limit > 0 && len(ss) > c.limit {
-			fmt.Fprintf(c.stderr, "warning: %d series, the first %d printed (--limit)\n", len(ss), c.limit)
-			ss = ss[:c.limit]
-		}
-		return c.metrics(ss, c.rangeQuery)
+		return c.printMetrics(ss)
 	}
 	if c.at.set {
 		return usagef("--time is for metric queries; a trace search reads a range (--since, --from, --to)")

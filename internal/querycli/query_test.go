@@ -196,6 +196,9 @@ func TestQuery(t *testing.T) {
 			"level  VALUE",
 			"error  2",
 			"info   2"), "")
+		want(t, "metric limit", f.run(t, "query", "--limit", "1", "--time", at, `sum by (service_name) (count_over_time({service_name=~".+"}[10m]))`), 0, lines(
+			"service_name  VALUE",
+			"orders        3"), "warning: 2 series, the first 1 printed (--limit)\n")
 		want(t, "metric range", f.run(t, "query", "--from", b0.Add(-time.Minute).Format(time.RFC3339), "--to", at, "--step", "1m",
 			`sum(count_over_time({service_name="orders"}[1m]))`), 0, lines(
 			"TIME                     VALUE",
