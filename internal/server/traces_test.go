@@ -218,6 +218,7 @@ func TestOTelSDKTraces(t *testing.T) {
 				Traces []struct {
 					TraceID, RootServiceName, RootTraceName string
 					DurationMs                              int
+					ServiceStats                            map[string]struct{ SpanCount, ErrorCount int }
 					SpanSet                                 struct {
 						Matched int
 						Spans   []struct {
@@ -240,6 +241,9 @@ func TestOTelSDKTraces(t *testing.T) {
 			}
 			if a := sr.Traces[0].SpanSet.Spans[0].Attributes; len(a) != 2 || a[1].Key != "status" || a[1].Value["stringValue"] != "error" {
 				t.Errorf("matched span attributes %+v, want service.name and status", a)
+			}
+			if st := sr.Traces[0].ServiceStats; st["frontend"].SpanCount != 2 || st["payments"].SpanCount != 2 || st["payments"].ErrorCount != 1 || st["frontend"].ErrorCount != 1 {
+				t.Errorf("serviceStats %+v, want 2 spans and an error each (charge failed, checkout with it)", st)
 			}
 
 			// Tag names and values for the query editor.

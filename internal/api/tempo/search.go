@@ -37,6 +37,14 @@ type traceMeta struct {
 	DurationMs        uint32    `json:"durationMs,omitempty"`
 	SpanSet           *spanSet  `json:"spanSet,omitempty"`
 	SpanSets          []spanSet `json:"spanSets,omitempty"`
+	// ServiceStats counts the trace's spans and error spans by service,
+	// as Tempo's TraceSearchMetadata does (the UI's span count and errors).
+	ServiceStats map[string]serviceStats `json:"serviceStats,omitempty"`
+}
+
+type serviceStats struct {
+	SpanCount  uint32 `json:"spanCount"`
+	ErrorCount uint32 `json:"errorCount,omitempty"`
 }
 
 type spanSet struct {
@@ -192,6 +200,17 @@ func (a *API) search(ctx context.Context, tenant string, w http.ResponseWriter, 
 			RootTraceName:     t.RootName(),
 			StartTimeUnixNano: nonZero(t.Start),
 			DurationMs:        uint32((t.End - t.Start) / int64(time.Millisecond)),
+		}
+		if len(t.Spans) > 0 {
+			m.ServiceStats = map[string]serviceStats{}
+			for i := range t.Spans {
+				st := m.ServiceStats[t.Spans[i].Service]
+				st.SpanCount++
+				if t.Spans[i].StatusCode == 2 {
+					st.ErrorCount++
+				}
+				m.ServiceStats[t.Spans[i].Service] = st
+			}
 		}
 		for _, ss := range tr.Spansets {
 			m.SpanSets = append(m.SpanSets, renderSpanset(t, ss, fields, spss))
