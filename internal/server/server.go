@@ -121,6 +121,15 @@ func (s *Server) build() (err error) {
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return err
 	}
+	// Bound first, so that an http_addr on port 0 is known before the
+	// links in alerts (external URL, runbook and alert pages) are built
+	// from it: cfg.HTTPAddr becomes the address bound.
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	if _, port, perr := net.SplitHostPort(cfg.HTTPAddr); perr == nil && port == "0" {
+		cfg.HTTPAddr = s.httpLn.Addr().String()
+	}
 
 	s.metrics, err = metrics.Open(filepath.Join(cfg.DataDir, "metrics"), logger, s.reg, metrics.Options{
 		Retention:        time.Duration(cfg.Metrics.Retention),
@@ -350,9 +359,6 @@ func (s *Server) build() (err error) {
 	browser := newBrowserPolicy(cfg.Web.CORS)
 	s.httpSrv = newHTTPServer(browser.wrap(bodyDeadlines(mux, bodyTO)), logger)
 
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("http_addr: %w", err)
-	}
 	if cfg.OTLP.HTTPAddr != "" {
 		omux := http.NewServeMux()
 		receiver.RegisterHTTP(omux, "")
