@@ -5,16 +5,8 @@ import { ErrorBoundary, lazy, LocationProvider, Route, Router } from 'preact-iso
 import { ComparePicker, RefreshPicker, TenantPicker, TimePicker } from './components/Toolbar';
 import { AppProvider, useApp } from './lib/app';
 import { href } from './lib/url';
-import {
-  AlertPage,
-  AlertsPage,
-  ChangesPage,
-  InvestigatePage,
-  NotFound,
-  SLOPage,
-  SLOsPage,
-  TracePage,
-} from './pages/Placeholders';
+import { AlertPage, AlertsPage } from './pages/Alerts';
+import { ChangesPage, InvestigatePage, NotFound, SLOPage, SLOsPage, TracePage } from './pages/Placeholders';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
 

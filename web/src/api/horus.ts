@@ -4,12 +4,16 @@
 import { getJSON, type RequestOptions } from './client';
 import type {
   Alert,
+  AMAlert,
   Change,
   ExemplarSeries,
+  Investigation,
   MatrixSeries,
   Pattern,
+  RuleGroup,
   ServiceGraph,
   ServiceStats,
+  Silence,
   SLOStatus,
   VectorSample,
 } from './types';
@@ -89,4 +93,35 @@ export function changes(start: number, end: number, o: RequestOptions, service?:
 /** The tenants that have metric series; the default tenant is always one. */
 export function tenants(o: RequestOptions) {
   return getJSON<string[] | null>('/api/v1/label/__tenant__/values', {}, o).then((d) => d ?? []);
+}
+
+export function slo(id: string, time: number, o: RequestOptions) {
+  return getJSON<SLOStatus>(`/api/v1/slos/${encodeURIComponent(id)}`, { time: sec(time) }, o);
+}
+
+export function rules(o: RequestOptions) {
+  return getJSON<{ groups: RuleGroup[] | null }>('/api/v1/rules', {}, o).then((d) => d.groups ?? []);
+}
+
+/** The embedded Alertmanager's alerts (active, silenced and inhibited ones too). */
+export function amAlerts(o: RequestOptions) {
+  return getJSON<AMAlert[] | null>('/alertmanager/api/v2/alerts', {}, o).then((d) => d ?? []);
+}
+
+export function silences(o: RequestOptions) {
+  return getJSON<Silence[] | null>('/alertmanager/api/v2/silences', {}, o).then((d) => d ?? []);
+}
+
+/** A LogQL metric query over a range (Loki's query_range: the same matrix as Prometheus'). */
+export function lokiQueryRange(query: string, start: number, end: number, step: number, o: RequestOptions) {
+  return getJSON<{ resultType: string; result: MatrixSeries[] }>(
+    '/loki/api/v1/query_range',
+    { query, start: `${Math.floor(start * 1e6)}`, end: `${Math.floor(end * 1e6)}`, step: `${step / 1000}` },
+    o,
+  ).then((d) => (d.resultType === 'matrix' ? d.result : []));
+}
+
+/** GET /api/v1/investigate with the page's parameters (docs/investigate.md). */
+export function investigate(params: Record<string, string>, o: RequestOptions) {
+  return getJSON<Investigation>('/api/v1/investigate', params, o);
 }

@@ -57,14 +57,26 @@ export interface SLOStatus {
   objective: number;
   window: string;
   sli: number | null;
+  description?: string;
+  spec?: string;
+  errorRatio?: number | null;
   errorBudget: {
+    ratio?: number;
     remaining: number | null;
     remainingPercent: number | null;
     currentBurnRate: number | null;
+    exhaustedInSeconds?: number | null;
     exhaustedIn?: string;
   };
-  burnRates: { window: string; burnRate: number | null }[];
-  alerts: { name: string; severity: string; state: string }[];
+  burnRates: { window: string; errorRatio?: number | null; burnRate: number | null }[];
+  alerts: {
+    name: string;
+    type?: string;
+    severity: string;
+    state: string;
+    burning?: boolean;
+    conditions?: { shortWindow: string; longWindow: string; factor: number; threshold: number; met: boolean }[];
+  }[];
 }
 
 export interface Alert {
@@ -91,4 +103,82 @@ export interface Change {
 export interface Pattern {
   pattern: string;
   samples: [number, number][];
+}
+
+export interface Rule {
+  name: string;
+  query: string;
+  type: 'alerting' | 'recording';
+  health: string;
+  lastError?: string;
+  lastEvaluation?: string;
+  evaluationTime?: number;
+  labels?: Labels;
+  annotations?: Labels;
+  /** Alerting rules: inactive, pending or firing; `for` in seconds. */
+  state?: string;
+  duration?: number;
+  alerts?: Alert[];
+}
+
+export interface RuleGroup {
+  name: string;
+  file: string;
+  interval: number;
+  rules: Rule[];
+  lastEvaluation?: string;
+  evaluationTime?: number;
+}
+
+/** An alert as the Alertmanager API (v2) gives it. */
+export interface AMAlert {
+  fingerprint: string;
+  labels: Labels;
+  annotations: Labels;
+  startsAt: string;
+  endsAt: string;
+  updatedAt?: string;
+  generatorURL?: string;
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; silencedBy: string[]; inhibitedBy: string[] };
+  receivers?: { name: string }[];
+}
+
+export interface Silence {
+  id: string;
+  matchers: { name: string; value: string; isRegex: boolean; isEqual?: boolean }[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+  status: { state: 'active' | 'pending' | 'expired' };
+}
+
+export interface Evidence {
+  type: 'explore' | 'trace' | 'service' | 'change' | 'link';
+  title: string;
+  url: string;
+  lang?: string;
+  query?: string;
+}
+
+export interface Finding {
+  kind: 'onset' | 'bubbleup' | 'where' | 'logs' | 'change' | 'saturation' | string;
+  score: number;
+  statement: string;
+  evidence?: Evidence[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  details?: Record<string, any>;
+}
+
+export interface Investigation {
+  request: Record<string, unknown> & { service?: string; signal?: string; start?: string; end?: string; threshold?: number };
+  link?: string;
+  summary: string;
+  clearCulprit: boolean;
+  onset: Finding;
+  findings: Finding[] | null;
+  series?: { start: string; stepSeconds: number; bad?: number[]; total?: number[]; values?: (number | null)[] };
+  sampling?: Record<string, unknown>;
+  warnings?: string[];
+  tookSeconds?: number;
 }

@@ -2,7 +2,7 @@
 // comparison the URL asks for, exemplars, change markers and alert bands.
 
 import { useMemo } from 'preact/hooks';
-import { queryExemplars, queryRange } from '../api/horus';
+import { lokiQueryRange, queryExemplars, queryRange } from '../api/horus';
 import type { Labels, MatrixSeries } from '../api/types';
 import { useApi, useApp } from '../lib/app';
 import { colorFor, PALETTE, type Unit } from '../lib/format';
@@ -17,6 +17,10 @@ export interface QuerySpec {
   legend?: (m: Labels) => string;
   /** A fixed colour; by legend otherwise. */
   color?: string;
+  /** The query's language: PromQL (default) or a LogQL metric query (Loki's query_range). */
+  lang?: 'promql' | 'logql';
+  /** Keeps only the series it accepts (e.g. the one of an alert). */
+  filter?: (m: Labels) => boolean;
 }
 
 export interface GraphPanelProps {
@@ -44,14 +48,16 @@ export function GraphPanel(p: GraphPanelProps) {
   const app = useApp();
   const { aligned, step, global } = app;
   const offset = compareOffset(global.compare, aligned);
-  const key = p.queries.map((q) => q.expr).join('\n');
+  const key = p.queries.map((q) => `${q.lang ?? ''}${q.expr}`).join('\n');
   const res = useApi(
     async (o): Promise<Loaded> => {
       const xs = grid(aligned, step);
-      const main = p.queries.map((q) => queryRange(q.expr, aligned.start, aligned.end, step, o));
-      const cmp = offset
-        ? p.queries.map((q) => queryRange(q.expr, aligned.start - offset, aligned.end - offset, step, o))
-        : [];
+      const run = (q: QuerySpec, start: number, end: number) =>
+        (q.lang === 'logql' ? lokiQueryRange : queryRange)(q.expr, start, end, step, o).then((r) =>
+          q.filter ? r.filter((s) => q.filter!(s.metric)) : r,
+        );
+      const main = p.queries.map((q) => run(q, aligned.start, aligned.end));
+      const cmp = offset ? p.queries.map((q) => run(q, aligned.start - offset, aligned.end - offset)) : [];
       const ex = p.exemplars ? queryExemplars(p.exemplars, aligned.start, aligned.end, o) : Promise.resolve([]);
       const [m, c, e] = await Promise.all([Promise.all(main), Promise.all(cmp), ex]);
       const series: ChartSeries[] = [];

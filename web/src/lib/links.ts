@@ -13,9 +13,12 @@ export const links = {
   /** Explore in one mode with a query: metrics (PromQL), logs (LogQL) or traces (TraceQL). */
   explore: (mode: 'metrics' | 'logs' | 'traces', query: string, q?: Q) => href('/explore', { mode, q: query }, q),
   trace: (id: string, q?: Q, span?: string) => href(`/trace/${encodeURIComponent(id)}`, { span }, q),
-  alerts: (q?: Q) => href('/alerts', {}, q),
+  /** Alerts; tab "rules" for the rules. */
+  alerts: (q?: Q, tab?: 'rules') => href('/alerts', { tab }, q),
   alert: (fingerprint: string, q?: Q) => href(`/alerts/${encodeURIComponent(fingerprint)}`, {}, q),
   slos: (q?: Q) => href('/slos', {}, q),
   slo: (id: string, q?: Q) => href(`/slos/${encodeURIComponent(id)}`, {}, q),
-  changes: (q?: Q, service?: string) => href('/changes', { service }, q),
+  changes: (q?: Q, service?: string, kind?: string) => href('/changes', { service, kind }, q),
+  /** An investigation: the parameters of GET /api/v1/investigate (docs/investigate.md), e.g. {fingerprint}. */
+  investigate: (params: Record<string, string>, q?: Q) => href('/investigate', params, q),
 };

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '../api/types';
+import { fingerprint, groupAlerts, ruleLanguage, seriesOfAlert, splitCondition } from './alerts';
+
+describe('fingerprint', () => {
+  // Fingerprints the embedded Alertmanager gave these alerts of the demo
+  // shop (the same as internal/ruler.Fingerprint puts in horus_url).
+  it('is Alertmanager’s', () => {
+    expect(fingerprint({ alertname: 'ServiceErrorLogsHigh', service_name: 'orders', severity: 'warning', team: 'shop' })).toBe(
+      '7193d78cb57a42fc',
+    );
+    expect(
+      fingerprint({
+        alertname: 'CheckoutAvailabilitySLO',
+        service: 'api-gateway',
+        severity: 'critical',
+        sloth_id: 'api-gateway-checkout-availability',
+        sloth_service: 'api-gateway',
+        sloth_severity: 'page',
+        sloth_slo: 'checkout-availability',
+        team: 'shop',
+      }),
+    ).toBe('035d493783986b25');
+  });
+  it('adds the external labels the alert lacks, in name order', () => {
+    const ls = { alertname: 'ServiceErrorLogsHigh', service_name: 'orders', severity: 'warning' };
+    expect(fingerprint(ls, { team: 'shop' })).toBe('7193d78cb57a42fc');
+    expect(fingerprint({ ...ls, team: 'shop' }, { team: 'other' })).toBe('7193d78cb57a42fc');
+  });
+  it('of no labels is FNV-1a’s offset', () => {
+    expect(fingerprint({})).toBe('cbf29ce484222325');
+  });
+});
+
+const alert = (name: string, state: Alert['state'], severity: string, activeAt: string, extra = {}): Alert => ({
+  labels: { alertname: name, severity, ...extra },
+  annotations: {},
+  state,
+  activeAt,
+});
+
+describe('groupAlerts', () => {
+  it('puts firing groups first, then by severity and age', () => {
+    const g = groupAlerts([
+      alert('Slow', 'pending', 'warning', '2026-01-01T00:00:00Z'),
+      alert('Logs', 'firing', 'warning', '2026-01-01T00:05:00Z', { service: 'a' }),
+      alert('Logs', 'pending', 'warning', '2026-01-01T00:01:00Z', { service: 'b' }),
+      alert('SLO', 'firing', 'critical', '2026-01-01T00:06:00Z'),
+      alert('Gone', 'inactive', 'critical', '2026-01-01T00:00:00Z'),
+    ]);
+    expect(g.map((x) => x.name)).toEqual(['SLO', 'Logs', 'Slow']);
+    expect(g[1].alerts.map((a) => a.labels.service)).toEqual(['a', 'b']);
+    expect([g[1].firing, g[1].pending]).toEqual([1, 1]);
+  });
+});
+
+describe('ruleLanguage', () => {
+  it('reads the language from the query', () => {
+    expect(ruleLanguage('sum by (job) (up{job=~"a|b"}) == 0')).toBe('promql');
+    expect(ruleLanguage('sum(rate(http_requests_total{status=~"5.."}[5m])) > 0.1')).toBe('promql');
+    expect(
+      ruleLanguage('sum by (service_name) (count_over_time({service_name=~"a|b", level="error"}[5m])) > 20'),
+    ).toBe('logql');
+    expect(ruleLanguage('sum(rate({app="x"} |= "error" [1m]))')).toBe('logql');
+    expect(ruleLanguage('sum(count_over_time({app="x"} | json | status >= 500 [1m]))')).toBe('logql');
+    expect(ruleLanguage('{ status = error } | rate() by (resource.service.name)')).toBe('traceql');
+    expect(ruleLanguage('rate({__name__="up"}[5m])')).toBe('promql');
+  });
+});
+
+describe('splitCondition', () => {
+  it('takes the threshold off', () => {
+    expect(splitCondition('sum(x) > 20')).toEqual({ series: 'sum(x)', op: '>', threshold: 20 });
+    expect(splitCondition('(a / b) >= 0.05')).toEqual({ series: 'a / b', op: '>=', threshold: 0.05 });
+    expect(splitCondition('up == 0')).toEqual({ series: 'up', op: '==', threshold: 0 });
+    expect(splitCondition('x > bool 1e-3')).toEqual({ series: 'x', op: '>', threshold: 0.001 });
+  });
+  it('keeps a query without a trailing threshold whole', () => {
+    expect(splitCondition('(a > 1) and (b > 2)')).toEqual({ series: '(a > 1) and (b > 2)' });
+    expect(splitCondition('max(a > (14.4 * 0.001))')).toEqual({ series: 'max(a > (14.4 * 0.001))' });
+    expect(splitCondition('rate(x[5m]) > 0) or vector(1')).toEqual({ series: 'rate(x[5m]) > 0) or vector(1' });
+  });
+});
+
+describe('seriesOfAlert', () => {
+  it('keeps the series whose labels the alert has', () => {
+    const a = { alertname: 'X', service_name: 'orders', severity: 'warning' };
+    expect(seriesOfAlert({ service_name: 'orders' }, a)).toBe(true);
+    expect(seriesOfAlert({ service_name: 'auth' }, a)).toBe(false);
+    expect(seriesOfAlert({}, a)).toBe(true);
+  });
+});
