@@ -6,11 +6,13 @@ import { ComparePicker, RefreshPicker, TenantPicker, TimePicker } from './compon
 import { AppProvider, useApp } from './lib/app';
 import { href } from './lib/url';
 import { AlertPage, AlertsPage } from './pages/Alerts';
-import { ChangesPage, InvestigatePage, NotFound, SLOPage, SLOsPage, TracePage } from './pages/Placeholders';
+import { ChangesPage, InvestigatePage, NotFound, TracePage } from './pages/Placeholders';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
+import { SLOPage, SLOsPage } from './pages/SLOs';
 
 const ExplorePage = lazy(() => import('./pages/Explore'));
+const TracePage = lazy(() => import('./pages/Trace'));
 
 const NAV = [
   ['/services', 'Services', (p: string) => p === '/' || p.startsWith('/service')],
