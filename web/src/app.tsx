@@ -6,7 +6,8 @@ import { ComparePicker, RefreshPicker, TenantPicker, TimePicker } from './compon
 import { AppProvider, useApp } from './lib/app';
 import { href } from './lib/url';
 import { AlertPage, AlertsPage } from './pages/Alerts';
-import { ChangesPage, InvestigatePage, NotFound, TracePage } from './pages/Placeholders';
+import { ChangesPage } from './pages/Changes';
+import { InvestigatePage, NotFound } from './pages/Placeholders';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
 import { SLOPage, SLOsPage } from './pages/SLOs';

@@ -98,6 +98,7 @@ export interface Change {
   description?: string;
   time: string;
   source: string;
+  links?: { title: string; url: string }[];
 }
 
 export interface Pattern {
