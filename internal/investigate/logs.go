@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/horus-obs/horus/internal/store/events"
 )
 
@@ -30,24 +28,37 @@ const (
 	maxTmplWords = 32
 )
 
-// templateHash hashes the template of a line without building it.
-func templateHash(d *xxhash.Digest, line string) uint64 {
-	d.Reset()
-	n := 0
-	forWords(line, func(w string) bool {
-		if n == maxTmplWords {
-			return false
+// templateHash hashes the template of a line without building it: FNV-1a
+// over its words, a word with a digit hashed as <_>, in one pass over the
+// bytes (the scan of a window's logs spends its time here).
+func templateHash(line string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i, words := 0, 0; i < len(line) && words < maxTmplWords; words++ {
+		for i < len(line) && isBlank(line[i]) {
+			i++
 		}
-		n++
-		if strings.ContainsAny(w, "0123456789") {
+		if i == len(line) {
+			break
+		}
+		j, digit := i, false
+		for ; j < len(line) && !isBlank(line[j]); j++ {
+			digit = digit || '0' <= line[j] && line[j] <= '9'
+		}
+		w := line[i:j]
+		if digit {
 			w = variable
 		}
-		_, _ = d.WriteString(w)
-		_, _ = d.WriteString(" ")
-		return true
-	})
-	return d.Sum64()
+		for k := 0; k < len(w); k++ {
+			h = (h ^ uint64(w[k])) * prime
+		}
+		h = (h ^ ' ') * prime
+		i = j
+	}
+	return h
 }
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // Template is the template of a line: its words, those with a digit as
 // <_>, at most 32 words.
@@ -71,11 +82,11 @@ func Template(line string) string {
 // false.
 func forWords(s string, fn func(string) bool) {
 	for i := 0; i < len(s); {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		for i < len(s) && isBlank(s[i]) {
 			i++
 		}
 		j := i
-		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' {
+		for j < len(s) && !isBlank(s[j]) {
 			j++
 		}
 		if j > i && !fn(s[i:j]) {
@@ -150,7 +161,6 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 	lines := 0
 	dNs := dStart.UnixNano()
 	_, err := r.e.o.Events.ScanConcurrent(ctx, q, func(evs []events.Event) error {
-		var dg xxhash.Digest
 		type local struct {
 			before, during, onBad int
 			inst                  map[string]int
@@ -160,7 +170,7 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 		loc := map[patKey]*local{}
 		for i := range evs {
 			e := &evs[i]
-			k := patKey{e.Service, templateHash(&dg, e.Body)}
+			k := patKey{e.Service, templateHash(e.Body)}
 			l := loc[k]
 			if l == nil {
 				l = &local{first: e}

@@ -161,3 +161,18 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateHash(t *testing.T) {
+	same := [][2]string{
+		{"connection refused to payments-3", "connection  refused to payments-12"},
+		{"order o-1 created", "order o-22 created\n"},
+	}
+	for _, p := range same {
+		if templateHash(p[0]) != templateHash(p[1]) {
+			t.Errorf("%q and %q hash apart", p[0], p[1])
+		}
+	}
+	if templateHash("connection refused to payments-3") == templateHash("connection refused by payments-3") {
+		t.Error("different templates hash alike")
+	}
+}
