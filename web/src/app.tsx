@@ -7,12 +7,13 @@ import { AppProvider, useApp } from './lib/app';
 import { href } from './lib/url';
 import { AlertPage, AlertsPage } from './pages/Alerts';
 import { ChangesPage } from './pages/Changes';
-import { InvestigatePage, NotFound } from './pages/Placeholders';
+import { NotFound } from './pages/Placeholders';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
 import { SLOPage, SLOsPage } from './pages/SLOs';
 
 const ExplorePage = lazy(() => import('./pages/Explore'));
+const InvestigatePage = lazy(() => import('./pages/Investigate'));
 const TracePage = lazy(() => import('./pages/Trace'));
 
 const NAV = [
