@@ -39,9 +39,14 @@ var promParser = prom.NewParser(prom.Limits{})
 // (duration > 1s, status = error, kind = server).
 var traceqlShape = regexp.MustCompile(`\{\s*(?:\}|\.|(?:span|resource|event|link|instrumentation|parent)\.|(?:span|trace|event|link|instrumentation):|(?:name|status|statusMessage|duration|kind|rootName|rootServiceName|traceDuration|nestedSetParent|nestedSetLeft|nestedSetRight)\s*(?:=~|!~|!=|<=|>=|=|<|>)\s*[^\s"'` + "`" + `])`)
 
-// logqlShape matches a stream selector followed by a line filter or a
-// pipe: what a log query looks like even when it does not parse.
-var logqlShape = regexp.MustCompile(`\}\s*(?:\||!=\s*["` + "`" + `]|!~\s*["` + "`" + `]|!>\s*["` + "`" + `])`)
+// lineFilterShape matches a stream selector followed by a line filter
+// (|= |~ |> != !~ !>), which only LogQL writes, even when the query does
+// not parse.
+var lineFilterShape = regexp.MustCompile(`\}\s*(?:\|[=~>]|![=~>]\s*["` + "`" + `])`)
+
+// pipeShape matches a selector followed by a pipe: a LogQL pipeline
+// unless the braces are shaped as TraceQL's.
+var pipeShape = regexp.MustCompile(`\}\s*\|`)
 
 // Detect says which language q is written in, by these rules, in order:
 //
@@ -57,9 +62,10 @@ var logqlShape = regexp.MustCompile(`\}\s*(?:\||!=\s*["` + "`" + `]|!~\s*["` + "
 //     languages, is PromQL; `horus query logql` or `traceql` forces the
 //     others.
 //  5. Otherwise (no parser accepts it) the language it looks most like,
-//     so that the error comes from that language's parser: TraceQL if
-//     shaped as rule 2 says, LogQL if a selector is followed by a pipe or
-//     a line filter, else PromQL.
+//     so that the error comes from that language's parser: LogQL if a
+//     selector is followed by a line filter (|= |~ != !~), else TraceQL
+//     if shaped as rule 2 says, else LogQL if a selector is followed by a
+//     pipe, else PromQL.
 func Detect(q string) Lang {
 	lq, lerr := logql.Parse(q)
 	_, terr := traceql.Parse(q)
@@ -87,9 +93,11 @@ func Detect(q string) Lang {
 			return LogQL
 		}
 		return TraceQL
+	case lineFilterShape.MatchString(q):
+		return LogQL
 	case traceqlShape.MatchString(q):
 		return TraceQL
-	case logqlShape.MatchString(q):
+	case pipeShape.MatchString(q):
 		return LogQL
 	}
 	return PromQL

@@ -50,6 +50,8 @@ func TestDetect(t *testing.T) {
 		{`{ .http.status_code = }`, TraceQL},
 		{`{ span.x = 1 &&`, TraceQL},
 		{`{app="x"} |= `, LogQL},
+		{`{} |= "x"`, LogQL},
+		{`{ } | count() > `, TraceQL},
 		{`{app="x"} | nosuchparser`, LogQL},
 		{`sum(rate(x[5m])`, PromQL},
 		{``, PromQL},
