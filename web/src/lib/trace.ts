@@ -206,13 +206,13 @@ export function buildTree(spans: Span[]): Tree {
   const seen = countReachable(roots, children);
   if (seen < spans.length) {
     const reached = new Set<string>();
-    walk(roots, children, (s) => reached.add(s.id));
+    walk(roots, children, (s) => void reached.add(s.id));
     for (const s of [...spans].sort(byStart)) {
       if (reached.has(s.id)) continue;
       roots.push(s);
       const p = children.get(s.parentId);
       if (p) p.splice(p.indexOf(s), 1);
-      walk([s], children, (x) => reached.add(x.id));
+      walk([s], children, (x) => void reached.add(x.id));
     }
   }
   let start = Infinity;
@@ -227,7 +227,7 @@ export function buildTree(spans: Span[]): Tree {
 
 function countReachable(roots: Span[], children: Map<string, Span[]>): number {
   let n = 0;
-  walk(roots, children, () => n++);
+  walk(roots, children, () => void n++);
   return n;
 }
 
