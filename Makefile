@@ -19,7 +19,8 @@ LDFLAGS         := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -
 # Packages whose tests run again under the race detector: the ones with
 # concurrency of their own.
 RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/server/... ./internal/store/... ./internal/query/... \
-                   ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/...
+                   ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/... \
+                   ./internal/investigate/... ./internal/querycli/...
 
 .PHONY: all build run test vet fmt-check lint unit race test-deps bench clean web web-check
 
