@@ -55,7 +55,9 @@ type report struct {
 // of its requests fail), and runs the browser journey: Services with
 // orders on top, its page with the error spike and the deploy's change
 // marker, comparison, zoom, an exemplar to its trace, a dependency, Explore,
-// the placeholders and an error state. Screenshots go to
+// the firing alert of orders with its page, series, deploy and runbook, the
+// SLOs and an SLO page, Changes with the deploy, an investigation of orders,
+// and an error state. Screenshots go to
 // test/ui/screenshots (and docs/screenshots with HORUS_UI_SCREENSHOTS_TO_DOCS=1).
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
@@ -153,7 +155,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("browser journey failed: %s (%v)", rep.Error, runErr)
 	}
 	if os.Getenv("HORUS_UI_SCREENSHOTS_TO_DOCS") == "1" {
-		for _, name := range []string{"services", "service"} {
+		for _, name := range []string{"services", "service", "alerts", "alert", "slo", "investigate"} {
 			b, err := os.ReadFile(filepath.Join(shots, name+".png"))
 			if err != nil {
 				t.Fatal(err)

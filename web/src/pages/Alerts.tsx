@@ -126,7 +126,7 @@ export function AlertsPage() {
                   const svc = serviceOf(a.labels);
                   const silenced = a.am?.status.silencedBy.length;
                   return (
-                    <li key={fp} class={`alert-row alert-${a.state}`} data-testid="alert-row" data-fingerprint={fp} data-state={a.state}>
+                    <li key={fp} class={`alert-row alert-${a.state}`} data-testid="alert-row" data-fingerprint={fp} data-state={a.state} data-service={svc}>
                       <div class="alert-main">
                         <StateBadge state={a.state} />
                         {(a.labels.severity ?? '') !== g.severity && <Severity s={a.labels.severity} />}
@@ -365,7 +365,8 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
       lang,
       filter: (m) => seriesOfAlert(m, alert.labels),
       legend: (m) => {
-        const rest = Object.entries(m).filter(([k]) => k !== '__name__');
+        // The alert's own series is named by the alert; another's by what differs.
+        const rest = Object.entries(m).filter(([k, v]) => k !== '__name__' && alert.labels[k] !== v);
         return rest.length ? rest.map(([k, v]) => `${k}=${v}`).join(', ') : name;
       },
     });
@@ -395,6 +396,7 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
               Runbook
             </a>
           )}
+          {alert.labels.sloth_id && <a href={links.slo(alert.labels.sloth_id, q)}>SLO {alert.labels.sloth_slo ?? alert.labels.sloth_id}</a>}
           {svc && <a href={links.service(svc, q)}>Service {svc}</a>}
           {query && <a href={links.explore(exploreMode, cond?.series ?? query, q)}>Explore</a>}
         </nav>
