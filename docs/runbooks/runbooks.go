@@ -76,8 +76,10 @@ func Queries(alert string) []Query {
 }
 
 // Handler serves GET and HEAD Path (the index) and Path<alert> (or
-// <alert>.md): the runbook's Markdown as text/markdown. An unknown alert
-// is a 404 that lists the runbooks there are.
+// <alert>.md): the runbook's Markdown as text/markdown, or as text/plain
+// to a browser (a request that accepts text/html), which shows plain
+// text where it would download text/markdown. An unknown alert is a 404
+// that lists the runbooks there are.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -100,7 +102,12 @@ func Handler() http.Handler {
 				http.StatusNotFound)
 			return
 		}
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		ctype := "text/markdown; charset=utf-8"
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			ctype = "text/plain; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Vary", "Accept")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write(b)
 	})

@@ -87,9 +87,12 @@ func TestRunbooks(t *testing.T) {
 func TestHandler(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
-	get := func(method, path string) (int, string, http.Header) {
+	get := func(method, path string, accept ...string) (int, string, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		for _, a := range accept {
+			req.Header.Add("Accept", a)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -123,5 +126,12 @@ func TestHandler(t *testing.T) {
 		if status == 200 && h.Get("Content-Type") != "text/markdown; charset=utf-8" {
 			t.Errorf("%s %s: Content-Type %q", c.method, c.path, h.Get("Content-Type"))
 		}
+	}
+	// A browser's navigation (Chromium's Accept) gets the same text as
+	// text/plain, which it shows instead of downloading.
+	status, body, h := get("GET", Path+"CheckoutAvailabilitySLO",
+		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8")
+	if status != 200 || body != string(one) || h.Get("Content-Type") != "text/plain; charset=utf-8" || h.Get("Vary") != "Accept" {
+		t.Errorf("browser GET: %d, Content-Type %q, Vary %q, body %.40q", status, h.Get("Content-Type"), h.Get("Vary"), body)
 	}
 }
