@@ -133,7 +133,7 @@ function MetricsResults({ q }: { q: string }) {
   const app = useApp();
   const unit = unitOf(q);
   const table = useApi((o) => queryInstant(q, app.aligned.end, o), [q, app.aligned.end]);
-  const rows = table.data ?? [];
+  const rows = useMemo(() => [...(table.data ?? [])].sort((a, b) => parseFloat(b.value[1]) - parseFloat(a.value[1])), [table.data]);
   return (
     <>
       <GraphPanel title="Graph" unit={unit} queries={[{ expr: q }]} exemplars={q} testid="explore-graph" />
@@ -211,7 +211,7 @@ function LogsResults({ q }: { q: string }) {
             xs={xs}
             series={series}
             unit="short"
-            height={120}
+            height={150}
             range={aligned}
             onZoom={(s, e) => app.setGlobal({ range: { from: formatAbsolute(s), to: formatAbsolute(e) }, refresh: '' })}
           />
@@ -409,8 +409,9 @@ function TracesResults({ q }: { q: string }) {
         {rows.length > 0 && <Scatter rows={rows} range={aligned} onOpen={(id) => app.navigate(links.trace(id, app.query))} onSelect={select} />}
       </Panel>
       {rows.length > 0 && (
-        <Panel title={`Traces (${rows.length}${rows.length >= 200 ? ', the first 200' : ''})`} testid="traces-table">
-          <table class="table">
+        <Panel title={`Traces (${rows.length}${rows.length >= 200 ? ': the search limit, narrow the range or the query for more' : ''})`} testid="traces-table">
+          <div class="log-scroll">
+          <table class="table" data-testid="traces-list">
             <thead>
               <tr>
                 <th>root service: name</th>
@@ -438,6 +439,7 @@ function TracesResults({ q }: { q: string }) {
               ))}
             </tbody>
           </table>
+          </div>
         </Panel>
       )}
     </>

@@ -172,6 +172,7 @@ function TraceView(props: {
         </p>
       )}
       <Waterfall tree={tree} segments={props.segments} crit={crit} selected={selected} select={props.select} />
+      {!selected && <p class="sub">Click a span for its attributes, events, links, resource and logs.</p>}
       {selected && <SpanDetails span={selected} tree={tree} crit={crit} logs={logs.data} traceId={traceId} q={withRange} select={props.select} />}
       <Panel
         title={`Logs of the trace${logs.data ? ` (${logs.data.length})` : ''}`}
