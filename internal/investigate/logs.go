@@ -158,6 +158,10 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 	}
 	var mu sync.Mutex
 	pats := map[patKey]*pattern{}
+	// earliest is each service's first line read: a service whose lines
+	// begin after bStart (Horus, or the service, started since; the
+	// retention's edge) has a shorter period before the onset.
+	earliest := map[string]int64{}
 	lines := 0
 	dNs := dStart.UnixNano()
 	_, err := r.e.o.Events.ScanConcurrent(ctx, q, func(evs []events.Event) error {
@@ -168,8 +172,12 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 			example               events.TraceID
 		}
 		loc := map[patKey]*local{}
+		first := map[string]int64{}
 		for i := range evs {
 			e := &evs[i]
+			if t, ok := first[e.Service]; !ok || e.Time < t {
+				first[e.Service] = e.Time
+			}
 			k := patKey{e.Service, templateHash(e.Body)}
 			l := loc[k]
 			if l == nil {
@@ -195,6 +203,11 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 		mu.Lock()
 		defer mu.Unlock()
 		lines += len(evs)
+		for svc, t := range first {
+			if e, ok := earliest[svc]; !ok || t < e {
+				earliest[svc] = t
+			}
+		}
 		for k, l := range loc {
 			p := pats[k]
 			if p == nil {
@@ -225,8 +238,16 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 		score float64
 	}
 	var list []scored
-	dB, dD := dStart.Sub(bStart).Seconds(), span.Seconds()
+	dD := span.Seconds()
+	before := func(svc string) float64 {
+		from := bStart
+		if e := time.Unix(0, earliest[svc]); e.After(from) && e.Before(dStart) {
+			from = e
+		}
+		return dStart.Sub(from).Seconds()
+	}
 	for _, p := range pats {
+		dB := before(p.service)
 		if p.during < 3 || float64(p.during)/dD < 2*float64(p.before)/dB {
 			continue
 		}
@@ -249,6 +270,7 @@ func (r *run) logFindings(ctx context.Context) []Finding {
 			break
 		}
 		p := sc.p
+		dB := before(p.service)
 		det := &LogDetails{Service: p.service, Pattern: p.template, Level: p.level, Before: p.before, During: p.during, OnBad: p.onBad,
 			BeforeSeconds: dB, DuringSeconds: dD}
 		top, share := topOf(p.instances)

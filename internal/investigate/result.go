@@ -1,6 +1,8 @@
 package investigate
 
 import (
+	"encoding/json"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -86,7 +88,8 @@ type Evidence struct {
 
 // Series is the symptom over the window, in Step buckets: the bad and
 // total entry spans of each bucket, and for a PromQL symptom the
-// expression's value (the first series) at each bucket's start.
+// expression's value (the sum of its series) at each bucket's start, NaN
+// where it has none (null in JSON).
 type Series struct {
 	Start time.Time `json:"start"`
 	// StepSeconds is the width of a bucket.
@@ -94,6 +97,24 @@ type Series struct {
 	Bad         []int     `json:"bad"`
 	Total       []int     `json:"total"`
 	Values      []float64 `json:"values,omitempty"`
+}
+
+// MarshalJSON writes Values' NaN and infinities, which JSON has no
+// number for, as null.
+func (s Series) MarshalJSON() ([]byte, error) {
+	type plain Series
+	out := struct {
+		plain
+		Values []*float64 `json:"values,omitempty"`
+	}{plain: plain(s)}
+	for i := range s.Values {
+		var v *float64
+		if !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
+			v = &s.Values[i]
+		}
+		out.Values = append(out.Values, v)
+	}
+	return json.Marshal(out)
 }
 
 // Sampling tells what an investigation read.

@@ -2,6 +2,7 @@ package investigate
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -64,7 +65,9 @@ func (r *run) onsetFinding(bl [2]baseline) Finding {
 	}
 	if r.onsetOK {
 		on := r.onset.UTC()
-		det.Onset, det.Before, det.After, det.Statistic = &on, r.cp.Before, r.cp.After, r.cp.Stat
+		// Two flat levels make the mean-shift statistic infinite, which
+		// JSON has no number for: the largest float says it.
+		det.Onset, det.Before, det.After, det.Statistic = &on, r.cp.Before, r.cp.After, min(r.cp.Stat, math.MaxFloat64)
 	} else {
 		det.After = Proportion(r.res.Sampling.BadSpans, r.res.Sampling.EntrySpans)
 		det.Before = det.After
