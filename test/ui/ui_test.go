@@ -54,10 +54,12 @@ type report struct {
 // switches on the orders-bad-deploy scenario (a deploy of orders, then 20%
 // of its requests fail), and runs the browser journey: Services with
 // orders on top, its page with the error spike and the deploy's change
-// marker, comparison, zoom, an exemplar to its trace, a dependency, Explore,
-// the firing alert of orders with its page, series, deploy and runbook, the
+// marker, comparison, zoom, an exemplar to its trace, a dependency, a
+// PromQL, a LogQL and a TraceQL query in Explore, a failing orders trace
+// (the failing span on the critical path, its logs), the firing alert of orders with its page, series, deploy and runbook, the
 // SLOs and an SLO page, Changes with the deploy, an investigation of orders,
-// and an error state. Screenshots go to
+// an error state, and a pushed 10,000-span trace rendered and scrolled.
+// Screenshots go to
 // test/ui/screenshots (and docs/screenshots with HORUS_UI_SCREENSHOTS_TO_DOCS=1).
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
@@ -155,7 +157,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("browser journey failed: %s (%v)", rep.Error, runErr)
 	}
 	if os.Getenv("HORUS_UI_SCREENSHOTS_TO_DOCS") == "1" {
-		for _, name := range []string{"services", "service", "alerts", "alert", "slo", "investigate"} {
+		for _, name := range []string{"services", "service", "alerts", "alert", "slo", "investigate", "explore-traces", "trace-failing"} {
 			b, err := os.ReadFile(filepath.Join(shots, name+".png"))
 			if err != nil {
 				t.Fatal(err)
