@@ -241,6 +241,7 @@ func (r *scenarioRun) delivered(t *testing.T, sc fault.Scenario, a alertView, ca
 			t.Errorf("%s: recent_changes %q, want the scenario's %q", name, ann["recent_changes"], line)
 		}
 	}
+	r.fingerprints[sc.Name+"/"+name] = fingerprintOf(ann["horus_url"])
 	u, err := url.Parse(ann["runbook_url"])
 	if err != nil || u.String() != demoExternalURL+runbooks.Path+name {
 		t.Fatalf("%s: runbook_url %q, want %s", name, ann["runbook_url"], demoExternalURL+runbooks.Path+name)

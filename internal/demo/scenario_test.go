@@ -81,7 +81,8 @@ func TestScenarios(t *testing.T) {
 		t.Skip("scenario signatures are timings; checked without the race detector")
 	}
 	began := time.Now()
-	r := &scenarioRun{d: startLoadedDemo(t), start: began.Add(-time.Second), runbooks: map[string]bool{}}
+	r := &scenarioRun{d: startLoadedDemo(t), start: began.Add(-time.Second), runbooks: map[string]bool{},
+		fingerprints: map[string]string{}}
 	r.h = horusAPI(r.d.Addrs().Horus)
 	r.c = NewClient(r.d.Addrs().Control)
 	ctx := context.Background()
@@ -106,6 +107,7 @@ func TestScenarios(t *testing.T) {
 			})
 		}
 		t.Run("alerts", r.baseAlerts)
+		t.Run("investigate", r.investigateBaseline)
 	})
 
 	// 1 (payments-2, the gateway) and 3 (products): scenario 3's fault
@@ -114,6 +116,9 @@ func TestScenarios(t *testing.T) {
 	on3 := time.Now()
 	r.addFaults(t, 3)
 	r.bigAfter = r.checkout(t, bigOrder)
+	// Two more, while scenario 1 is checked: the investigation of
+	// scenario 3 compares at least three slow traces (BubbleUp's least).
+	more := r.bigOrders(2)
 	on1 := time.Now()
 	if _, err := r.c.StartScenario(ctx, "1"); err != nil {
 		t.Fatalf("scenario 1 on: %v", err)
@@ -124,6 +129,9 @@ func TestScenarios(t *testing.T) {
 	r.after(t, 3, on3, r.on3)
 	r.alerts(t, 1, on1, firing)
 	r.alerts(t, 3, on3, firing)
+	r.investigateScenario(t, 1)
+	more()
+	r.investigateScenario(t, 3)
 	if err := r.c.StopScenario(ctx); err != nil {
 		t.Fatalf("scenario 1 off: %v", err)
 	}
@@ -143,6 +151,8 @@ func TestScenarios(t *testing.T) {
 	r.after(t, 4, on4, r.on4)
 	r.alerts(t, 2, on2, firing)
 	r.alerts(t, 4, on4, firing)
+	r.investigateScenario(t, 2)
+	r.investigateScenario(t, 4)
 	if err := r.c.StopScenario(ctx); err != nil {
 		t.Fatalf("scenario 4 off: %v", err)
 	}
@@ -157,6 +167,7 @@ func TestScenarios(t *testing.T) {
 	}
 	r.after(t, 5, on5, r.on5)
 	r.alerts(t, 5, on5, firing)
+	r.investigateScenario(t, 5)
 	// Scenario 4's rollback ended its errors.
 	t.Run("orders-bad-deploy/rolled-back", func(t *testing.T) {
 		q := scenarioSignals(t, 4).query(t, fault.LangLogQL, `"discount_tiers"`)
@@ -232,6 +243,9 @@ type scenarioRun struct {
 	slowBefore           float64         // scenario 3's lookups over 0.5 s before the fault
 	deployed1, deployed4 time.Time       // when the deploys of scenarios 1 and 4 were done
 	runbooks             map[string]bool // the alerts whose runbook was checked
+	// fingerprints are the firing alerts' fingerprints (of their
+	// horus_url) by "<scenario>/<alertname>".
+	fingerprints map[string]string
 }
 
 // after runs check as the subtest of scenario n, switched on at on, and
