@@ -3,7 +3,7 @@
 // Grafana's Lezer grammars (highlighting); plain text otherwise.
 // Ctrl/Cmd-Enter submits. Import it only from lazily loaded pages.
 
-import { autocompletion, closeBrackets } from '@codemirror/autocomplete';
+import { autocompletion, closeBrackets, closeCompletion } from '@codemirror/autocomplete';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { bracketMatching, syntaxHighlighting, defaultHighlightStyle } from '@codemirror/language';
 import { EditorState, type Extension } from '@codemirror/state';
@@ -34,7 +34,8 @@ export function QueryEditor(props: {
       syntaxHighlighting(defaultHighlightStyle),
       placeholder(props.placeholder ?? (props.language === 'promql' ? 'PromQL, e.g. sum by (job) (rate(http_requests_total[5m]))' : 'query')),
       keymap.of([
-        { key: 'Mod-Enter', run: (v) => (submit.current(v.state.doc.toString()), true) },
+        // Submitting closes the completion list, which would cover the results.
+        { key: 'Mod-Enter', run: (v) => (closeCompletion(v), submit.current(v.state.doc.toString()), true) },
         ...defaultKeymap,
         ...historyKeymap,
       ]),
