@@ -59,9 +59,8 @@ func expectationOf(t *testing.T, n int) expectation {
 		// The instance the deploy and the faults target.
 		e.alert = fault.AlertCheckoutAvailability
 		e.culprit = f.Target.Service + "-" + f.Target.Instance
-		e.gap = "a refused connection leaves no payments span: the gateway's client span names the peer only by " +
-			"url.full/network.peer.port, so BubbleUp finds the port, not the instance, and payments, on no bad " +
-			"trace and implicated by no finding, has its deploy left out of the changes"
+		// A refused connection leaves no payments span: the engine
+		// resolves the gateway's client span's address to payments-2.
 	case "bank-timeouts":
 		// The dependency whose calls wait.
 		e.alert = fault.AlertCheckoutLatency
@@ -72,8 +71,6 @@ func expectationOf(t *testing.T, n int) expectation {
 		e.alert = fault.AlertLookupSlow
 		e.params = url.Values{"threshold": {slowLookup.String()}}
 		e.culprit = "order.item_count>="
-		e.gap = "the top pair is the slow query's own db.query.text and the where finding its products " +
-			"sql.rows span; order.item_count, on the orders span of the same traces, is not among the top findings"
 		e.log = "" // its log signal lists big orders, not an error
 	case "orders-bad-deploy":
 		// The version deployed, with its 500's message.

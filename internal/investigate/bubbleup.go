@@ -18,6 +18,9 @@ var consequenceKeys = map[string]bool{
 	"error": true, "error.type": true, "error.message": true, "otel.status_code": true, "otel.status_description": true,
 	"exception.type": true, "exception.message": true, "exception.stacktrace": true, "exception.escaped": true,
 	"db.response.status_code": true, "http.request.resend_count": true,
+	// The answer's size follows from the answer: an error page is small.
+	"http.response.body.size": true, "http.response_content_length": true, "http.response.size": true,
+	"rpc.response.status_code": true, "status": true,
 }
 
 // skipResource are resource attributes that tell nothing of a request.
@@ -99,6 +102,11 @@ func (r *run) bubbleUp() {
 				}
 			}
 			add(dimKey{sp.service, "span.name", false}, events.Str(sp.name))
+			// The instance a client span called, even when the call
+			// never reached it (no span of it in the trace).
+			if p := sp.peer; p != nil && p.instance != "" {
+				add(dimKey{p.service, p.instanceKey, true}, events.Str(p.instance))
+			}
 		}
 		for k, n := range nums {
 			if ks := keys[k]; ks.numeric {
@@ -162,6 +170,10 @@ type BubbleUpDetails struct {
 	// HighCardinality are the keys summarised (on the first BubbleUp
 	// finding only).
 	HighCardinality []HighCardinality `json:"highCardinality,omitempty"`
+	// PeerOnly is how many of the bad traces have an instance pair only
+	// as the callee of a client span (resolved from the address it
+	// dialled): the call did not reach it, so no span of it is there.
+	PeerOnly int `json:"peerOnly,omitempty"`
 	// ExampleTraces are up to 3 bad traces with the pair.
 	ExampleTraces []string `json:"exampleTraces"`
 }
@@ -178,23 +190,40 @@ func (r *run) bubbleFindings() []Finding {
 		if i >= maxBubbleFindings || d.Score <= 0.05 {
 			break
 		}
-		st := fmt.Sprintf("%s: %s of %s, %s of all", d.label(), fmtPercent(d.BadShare), what, fmtPercent(d.AllShare))
+		st := fmt.Sprintf("%s: %s of %s, %s of all", oneLine(d.label(), 120), fmtPercent(d.BadShare), what, fmtPercent(d.AllShare))
+		peerOnlyN, addr := 0, ""
+		for _, t := range r.traces.bad {
+			if peerOnly(t, d.Dim) {
+				peerOnlyN++
+				if addr == "" {
+					addr = addrOfPeer(t, d.Dim)
+				}
+			}
+		}
+		if peerOnlyN > 0 {
+			st += fmt.Sprintf(" (on %s of them only as the callee of a client span: the call did not reach it)", fmtPercent(Proportion(peerOnlyN, d.Bad)))
+		}
 		if len(d.Aliases) > 0 {
 			var as []string
 			for _, a := range d.Aliases {
-				as = append(as, a.label())
+				as = append(as, oneLine(a.label(), 60))
 			}
 			if len(as) > 3 {
 				as = append(as[:3], fmt.Sprintf("%d more", len(d.Aliases)-3))
 			}
 			st += " (with " + strings.Join(as, ", ") + ")"
 		}
-		det := &BubbleUpDetails{Ranked: d, BadTraces: len(r.traces.bad), GoodTraces: len(r.traces.good), ExampleTraces: r.examples(d.Dim)}
+		det := &BubbleUpDetails{Ranked: d, BadTraces: len(r.traces.bad), GoodTraces: len(r.traces.good), ExampleTraces: r.examples(d.Dim),
+			PeerOnly: peerOnlyN}
 		if i == 0 {
 			det.HighCardinality = r.high
 		}
 		f := Finding{Kind: KindBubbleUp, Score: clamp01(d.Score), Statement: st, Details: det}
 		f.Evidence = append(f.Evidence, explore("bad traces with "+d.label(), "traceql", r.traceqlWith(d.Dim), r.req.Start, r.req.End))
+		if h, p := hostPort(addr); p != "" {
+			q := r.symptomTraceQL() + fmt.Sprintf(" && {kind=client && span.server.address=%s && span.server.port=%s}", quote(h), p)
+			f.Evidence = append(f.Evidence, explore("bad traces calling "+d.Value+" at "+addr, "traceql", q, r.req.Start, r.req.End))
+		}
 		for _, id := range det.ExampleTraces {
 			f.Evidence = append(f.Evidence, traceEvidence(id))
 		}
@@ -260,6 +289,9 @@ func traceHas(t *trace, d Dim) bool {
 			continue
 		}
 		if d.Service != "" {
+			if p := sp.peer; p != nil && p.service == d.Service && p.instanceKey == d.Key && p.instance == d.Value && d.Op == "=" {
+				return true
+			}
 			if sp.service != d.Service {
 				continue
 			}

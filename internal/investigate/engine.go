@@ -243,6 +243,12 @@ func (r *run) implicated() (services, instances []string) {
 		if w.topInstanceShare >= 0.8 {
 			add(&instances, w.topInstance)
 		}
+		// The callee of a client span that fails first: the call
+		// never reached it, or it answered with the error.
+		add(&services, w.peer)
+		if w.topPeerShare >= 0.8 {
+			add(&instances, w.topPeer)
+		}
 	}
 	return services, instances
 }
@@ -311,7 +317,9 @@ func (e *Engine) resolveAlert(req *Request, now time.Time) error {
 		return &NotFoundError{fmt.Sprintf("no alerting rule is named %q", req.Rule)}
 	}
 	ls := labels.FromMap(req.Labels)
+	req.Alert = rule.Name()
 	if found != nil {
+		req.AlertSummary = oneLine(found.Annotations.Get(ruler.AnnotationSummary), 160)
 		ls = found.Labels
 		if req.Start.IsZero() {
 			req.Start = found.ActiveAt.Add(-DefaultWindow)

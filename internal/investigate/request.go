@@ -59,6 +59,11 @@ type Request struct {
 	Threshold time.Duration `json:"threshold,omitempty"`
 	// Expr is the PromQL expression of SignalPromQL.
 	Expr string `json:"expr,omitempty"`
+	// Alert and AlertSummary are the name and summary annotation of the
+	// alert the request was resolved from: the answer names the symptom
+	// by them rather than by the rule's expression.
+	Alert        string `json:"alert,omitempty"`
+	AlertSummary string `json:"alertSummary,omitempty"`
 	// Start and End bound the window investigated.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`

@@ -24,7 +24,23 @@ type SaturationQuery struct {
 	Name  string // "CPU"
 	Unit  string // "cores"
 	Query string
+	// Kind is how a rise is read: "" a resource used (CPU, memory),
+	// KindWait time spent waiting (any wait is saturation), KindUtilisation
+	// a share of a limit (its level counts: near 1 is saturated),
+	// KindTraffic a gauge that follows the load (requests in flight,
+	// goroutines: a consequence more often than a cause).
+	Kind string
 }
+
+// Saturation kinds.
+const (
+	KindWait        = "wait"
+	KindUtilisation = "utilisation"
+	KindTraffic     = "traffic"
+)
+
+// trafficFactor scales the score of a KindTraffic series.
+const trafficFactor = 0.4
 
 // DefaultSaturation are the USE metrics read by default: those of
 // Prometheus' Go and process collectors and database/sql pool stats, and
@@ -32,12 +48,12 @@ type SaturationQuery struct {
 // demo shop and most Go services expose them (job = service.name, as
 // both the scrape of the demo and Prometheus' OTLP translation name it).
 var DefaultSaturation = []SaturationQuery{
-	{"CPU", "cores", `sum by (instance) (rate(process_cpu_seconds_total{job=%[1]q}[1m]))`},
-	{"memory", "MiB", `sum by (instance) (process_resident_memory_bytes{job=%[1]q}) / 1048576`},
-	{"goroutines", "", `sum by (instance) (go_goroutines{job=%[1]q})`},
-	{"DB pool wait", "s/s", `sum by (instance, db_name) (rate(go_sql_wait_duration_seconds_total{job=%[1]q}[1m]))`},
-	{"DB pool in use", "of max", `sum by (instance, db_name) (go_sql_in_use_connections{job=%[1]q}) / sum by (instance, db_name) (go_sql_max_open_connections{job=%[1]q})`},
-	{"requests in flight", "", `sum by (instance) (http_requests_in_progress{job=%[1]q})`},
+	{"CPU", "cores", `sum by (instance) (rate(process_cpu_seconds_total{job=%[1]q}[1m]))`, ""},
+	{"memory", "MiB", `sum by (instance) (process_resident_memory_bytes{job=%[1]q}) / 1048576`, ""},
+	{"goroutines", "", `sum by (instance) (go_goroutines{job=%[1]q})`, KindTraffic},
+	{"DB pool wait", "s/s", `sum by (instance, db_name) (rate(go_sql_wait_duration_seconds_total{job=%[1]q}[1m]))`, KindWait},
+	{"DB pool in use", "of max", `sum by (instance, db_name) (go_sql_in_use_connections{job=%[1]q}) / sum by (instance, db_name) (go_sql_max_open_connections{job=%[1]q})`, KindUtilisation},
+	{"requests in flight", "", `sum by (instance) (http_requests_in_progress{job=%[1]q})`, KindTraffic},
 }
 
 // SaturationDetails are a saturation finding's figures.
@@ -132,14 +148,13 @@ func (r *run) departure(svc string, sq SaturationQuery, qs string, s promql.Seri
 	if ma <= 1.5*mb || z < 3 || ma <= 0 {
 		return Finding{}, false
 	}
-	ratio := ma / math.Max(mb, 1e-9)
-	score := saturationWeight * (1 - math.Exp(-(math.Min(ratio, 50)-1)/2))
+	score, fromZero := SaturationScore(sq.Kind, mb, ma)
 	var parts []string
 	s.Metric.Range(func(l labels.Label) { parts = append(parts, l.Name+"="+l.Value) })
 	name := strings.Join(parts, ", ")
 	inst := s.Metric.Get("instance")
 	for _, in := range instances {
-		if in == inst {
+		if in == inst && sq.Kind != KindTraffic {
 			score = math.Min(score*1.15, saturationWeight)
 		}
 	}
@@ -151,10 +166,44 @@ func (r *run) departure(svc string, sq SaturationQuery, qs string, s promql.Seri
 	if db := s.Metric.Get("db_name"); db != "" {
 		who += " " + db
 	}
-	st := fmt.Sprintf("%s %s: %s → %s%s at the onset (%s×)", who, sq.Name, sig3(mb), sig3(ma), unitSuffix(sq.Unit), sig3(ratio))
+	st := fmt.Sprintf("%s %s: %s → %s%s at the onset (%s×)", who, sq.Name, sig3(mb), sig3(ma), unitSuffix(sq.Unit), sig3(ma/mb))
+	if fromZero {
+		st = fmt.Sprintf("%s %s: 0 → %s%s at the onset", who, sq.Name, sig3(ma), unitSuffix(sq.Unit))
+	}
 	f := Finding{Kind: KindSaturation, Score: clamp01(score), Statement: st, Details: det}
 	f.Evidence = append(f.Evidence, explore(sq.Name+" of "+svc, "promql", qs, r.req.Start, r.req.End), serviceEvidence(svc, r.req.Start, r.req.End))
 	return f, true
+}
+
+// SaturationScore scores a series that rose from a mean of before to
+// after at the onset, 0 to saturationWeight: the rise is
+// 1 − e^(−(ratio − 1)/2) (the ratio capped at 50); from a zero baseline
+// (before under 1% of after, where a ratio means nothing: fromZero) it is
+// 1 for a wait (any wait is saturation) and 0.5 otherwise; for a
+// utilisation it is at least the level reached (1 of max is saturated).
+// A traffic gauge's score is scaled by 0.4: it rises with the load and
+// with slow callees.
+func SaturationScore(kind string, before, after float64) (score float64, fromZero bool) {
+	var rise float64
+	switch {
+	case after <= 0:
+		return 0, false
+	case before < 0.01*after:
+		fromZero = true
+		rise = 0.5
+		if kind == KindWait {
+			rise = 1
+		}
+	default:
+		rise = 1 - math.Exp(-(math.Min(after/before, 50)-1)/2)
+	}
+	if kind == KindUtilisation {
+		rise = math.Max(rise, math.Min(after, 1))
+	}
+	if kind == KindTraffic {
+		rise *= trafficFactor
+	}
+	return saturationWeight * clamp01(rise), fromZero
 }
 
 func unitSuffix(u string) string {

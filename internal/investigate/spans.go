@@ -327,6 +327,8 @@ type span struct {
 	res, attrs  events.Attrs
 	isEntryBad  bool // a bad entry span of the symptom
 	isEntryGood bool // a good entry span of the symptom
+	// peer is the callee of a client span (resolvePeers).
+	peer *peerRef
 }
 
 func (s *span) end() int64 { return s.start + s.dur }
@@ -445,7 +447,9 @@ func (r *run) sampleTraces(ctx context.Context) error {
 		return fmt.Errorf("reading the traces: %w", err)
 	}
 	var bads, goods []*trace
+	all := make([]*trace, 0, len(byTrace))
 	for _, t := range byTrace {
+		all = append(all, t)
 		t.first = math.MaxInt64
 		hasEntry := false
 		for _, sp := range t.spans {
@@ -493,6 +497,9 @@ func (r *run) sampleTraces(ctx context.Context) error {
 	}
 	r.traces.bad = pickTraces(bads, r.req.MaxBadTraces)
 	r.traces.good = pickTraces(goods, r.req.MaxGoodTraces)
+	// The callees of client spans, from the server spans of every trace
+	// read.
+	r.resolvePeers(ctx, all)
 	if len(bads) > len(r.traces.bad) || len(goods) > len(r.traces.good) {
 		r.res.Sampling.Sampled = true
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // The statistics of an investigation: pure functions on counts, tested
@@ -64,8 +65,13 @@ type Ranked struct {
 	// Z is TwoProportionZ of bad against good.
 	Z float64 `json:"z"`
 	// Score is BadShare − GoodShare: how much more common the pair is in
-	// the bad set, from −1 to 1.
+	// the bad set, from −1 to 1; × DemoteFactor for a demoted key.
 	Score float64 `json:"score"`
+	// Demoted says why the key ranks below the others: "transport" (a
+	// port, a peer address, the URL with its port, a body size: how the
+	// request travelled, not what it was) or "outcome" (a domain key
+	// named status, state, result or outcome: what became of it).
+	Demoted string `json:"demoted,omitempty"`
 	// Aliases are other pairs with exactly the same counts (the same
 	// members): host.name of the instance, its version.
 	Aliases []Dim `json:"aliases,omitempty"`
@@ -109,7 +115,11 @@ func RankDims(dims []Dim, nBad, nGood, totalBad, totalGood int) []Ranked {
 		}
 		pb, pg := Proportion(d.Bad, nBad), Proportion(d.Good, nGood)
 		all := (pb*float64(totalBad) + pg*float64(totalGood)) / float64(max(totalBad+totalGood, 1))
-		out = append(out, Ranked{Dim: d, BadShare: pb, GoodShare: pg, AllShare: all, Z: z, Score: pb - pg})
+		rk := Ranked{Dim: d, BadShare: pb, GoodShare: pg, AllShare: all, Z: z, Score: pb - pg, Demoted: demotedKey(d.Key)}
+		if rk.Demoted != "" {
+			rk.Score *= DemoteFactor
+		}
+		out = append(out, rk)
 	}
 	slices.SortFunc(out, func(a, b Ranked) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
@@ -151,11 +161,67 @@ var preferredKeys = []string{
 	"http.route", "span.name",
 }
 
+// keyPreference orders keys with the same counts: the preferred keys,
+// then the application's own attributes (order.item_count, tenant:
+// what the request was), then the semantic conventions' (db.query.text,
+// http.request.method: how it was served).
 func keyPreference(k string) int {
 	if i := slices.Index(preferredKeys, k); i >= 0 {
 		return i
 	}
+	if conventionKey(k) {
+		return len(preferredKeys) + 1
+	}
 	return len(preferredKeys)
+}
+
+// conventionNamespaces are the OpenTelemetry semantic conventions'
+// namespaces of span attributes.
+var conventionNamespaces = []string{"http", "url", "db", "rpc", "messaging", "network", "net", "server", "client",
+	"user_agent", "code", "thread", "otel", "error", "exception", "peer", "faas", "cloud", "k8s", "host", "process",
+	"container", "telemetry", "service", "gen_ai", "graphql", "aws", "gcp", "az"}
+
+// conventionKey reports whether a key is in a semantic-convention
+// namespace.
+func conventionKey(k string) bool {
+	ns, _, ok := strings.Cut(k, ".")
+	return ok && slices.Contains(conventionNamespaces, ns)
+}
+
+// DemoteFactor scales the score of a demoted key (demotedKey): it stays
+// in the ranking, below the pairs that say what the request was.
+const DemoteFactor = 0.25
+
+// transportKeys are how a request travelled: ports (ephemeral on the
+// caller's side, one per instance on the callee's, which the instance
+// itself says better), peer addresses, the URL (with the callee's host
+// and port), body sizes (which follow what the request carried).
+var transportKeys = map[string]bool{
+	"server.port": true, "client.port": true, "client.address": true, "network.peer.port": true, "network.peer.address": true,
+	"network.local.port": true, "network.local.address": true, "net.peer.port": true, "net.peer.ip": true, "net.host.port": true,
+	"net.sock.peer.port": true, "net.sock.peer.addr": true, "net.sock.host.port": true, "net.sock.host.addr": true,
+	"url.full": true, "http.url": true, "http.target": true,
+	"http.request.body.size": true, "http.request_content_length": true, "http.request.size": true,
+}
+
+// outcomeSuffixes end the domain keys that say what became of a request
+// (order.status=failed): effects, like the status codes BubbleUp leaves
+// out.
+var outcomeSuffixes = []string{"status", "state", "result", "outcome"}
+
+// demotedKey says why a key is demoted ("" when it is not).
+func demotedKey(k string) string {
+	if transportKeys[k] {
+		return "transport"
+	}
+	last := k
+	if i := strings.LastIndexAny(k, "._"); i >= 0 {
+		last = k[i+1:]
+	}
+	if slices.Contains(outcomeSuffixes, strings.ToLower(last)) {
+		return "outcome"
+	}
+	return ""
 }
 
 // HighCardinality is a key with too many values to list: the number of

@@ -127,7 +127,7 @@ func (r *run) symptomSentence(det *OnsetDetails) string {
 		where += " " + r.req.Route
 	}
 	if det.Method == "mean-shift" && det.Onset != nil {
-		return fmt.Sprintf("%s rose from %s to %s at %s", r.req.Expr, sig3(det.Before), sig3(det.After), fmtTime(*det.Onset))
+		return fmt.Sprintf("%s rose from %s to %s at %s", r.promSymptomName(), sig3(det.Before), sig3(det.After), fmtTime(*det.Onset))
 	}
 	if det.Onset != nil {
 		return fmt.Sprintf("%s on %s rose from %s to %s at %s", what, where, fmtPercent(det.Before), fmtPercent(det.After), fmtTime(*det.Onset))
@@ -237,4 +237,19 @@ func (r *run) summary(fs []Finding) (string, bool) {
 		}
 	}
 	return strings.Join(parts, "; ") + ".", n > 0
+}
+
+// promSymptomName names a PromQL symptom in a sentence: the alert's
+// expression by the alert's name (and its summary), else the expression
+// when it is short, else its beginning.
+func (r *run) promSymptomName() string {
+	switch {
+	case r.req.Alert != "" && r.req.AlertSummary != "":
+		return fmt.Sprintf("the expression of alert %s (%s)", r.req.Alert, quote(r.req.AlertSummary))
+	case r.req.Alert != "":
+		return "the expression of alert " + r.req.Alert
+	case len(r.req.Expr) <= 80:
+		return r.req.Expr
+	}
+	return "the PromQL symptom " + quote(oneLine(r.req.Expr, 60))
 }

@@ -32,6 +32,13 @@ type whereKey struct {
 
 	topInstance      string
 	topInstanceShare float64
+	// peer is the service a client span calls (peer.service or the
+	// service serving its address: resolvePeers); peers counts the
+	// instances it reached or tried to, on the bad traces.
+	peer             string
+	peers            map[string]int
+	topPeer          string
+	topPeerShare     float64
 	share, goodShare float64
 }
 
@@ -48,10 +55,15 @@ func (r *run) findWhere() {
 	}
 	keys := map[string]*whereKey{}
 	get := func(sp *span) *whereKey {
-		k := fmt.Sprintf("%s\xff%d\xff%s", sp.service, sp.kind, sp.name)
+		peer := ""
+		if sp.peer != nil {
+			peer = sp.peer.service
+		}
+		k := fmt.Sprintf("%s\xff%d\xff%s\xff%s", sp.service, sp.kind, sp.name, peer)
 		w := keys[k]
 		if w == nil {
-			w = &whereKey{service: sp.service, name: sp.name, kind: sp.kind, messages: map[string]int{}, instances: map[string]int{}}
+			w = &whereKey{service: sp.service, name: sp.name, kind: sp.kind, peer: peer, messages: map[string]int{}, instances: map[string]int{},
+				peers: map[string]int{}}
 			keys[k] = w
 		}
 		return w
@@ -63,6 +75,9 @@ func (r *run) findWhere() {
 		}
 		if v := instanceOf(sp.res); v != "" {
 			w.instances[v]++
+		}
+		if sp.peer != nil && sp.peer.instance != "" {
+			w.peers[sp.peer.instance]++
 		}
 		if len(w.examples) < 3 {
 			w.examples = append(w.examples, t.id.String())
@@ -99,6 +114,11 @@ func (r *run) findWhere() {
 		for inst, n := range w.instances {
 			if s := Proportion(n, w.bad); s > w.topInstanceShare || s == w.topInstanceShare && inst < w.topInstance {
 				w.topInstance, w.topInstanceShare = inst, s
+			}
+		}
+		for inst, n := range w.peers {
+			if s := Proportion(n, w.bad); s > w.topPeerShare || s == w.topPeerShare && inst < w.topPeer {
+				w.topPeer, w.topPeerShare = inst, s
 			}
 		}
 		r.where = append(r.where, *w)
@@ -291,9 +311,15 @@ type WhereDetails struct {
 	// StatusMessage is its most common status message on the bad traces.
 	StatusMessage string `json:"statusMessage,omitempty"`
 	// Instance is the service.instance.id of most of them, with its share.
-	Instance      string   `json:"instance,omitempty"`
-	InstanceShare float64  `json:"instanceShare,omitempty"`
-	ExampleTraces []string `json:"exampleTraces"`
+	Instance      string  `json:"instance,omitempty"`
+	InstanceShare float64 `json:"instanceShare,omitempty"`
+	// Peer is the service a client span calls; PeerInstance the instance
+	// of it most of them called (resolved from the address dialled, so
+	// named even when the call never reached it), with its share.
+	Peer              string   `json:"peer,omitempty"`
+	PeerInstance      string   `json:"peerInstance,omitempty"`
+	PeerInstanceShare float64  `json:"peerInstanceShare,omitempty"`
+	ExampleTraces     []string `json:"exampleTraces"`
 }
 
 // instanceKeys are the resource attributes that name an instance, in
@@ -335,6 +361,13 @@ func (r *run) whereFindings() []Finding {
 			det.Instance, det.InstanceShare = w.topInstance, w.topInstanceShare
 		}
 		sp := fmt.Sprintf("%s %s span %s", w.service, det.Kind, quote(w.name))
+		det.Peer = w.peer
+		if w.peer != "" {
+			sp = fmt.Sprintf("%s → %s %s span %s", w.service, w.peer, det.Kind, quote(w.name))
+			if w.topPeerShare >= 0.5 {
+				det.PeerInstance, det.PeerInstanceShare = w.topPeer, w.topPeerShare
+			}
+		}
 		var st string
 		if r.entries.threshold == 0 {
 			st = fmt.Sprintf("%s fails first in %s of %s", sp, fmtPercent(w.share), r.badNoun())
@@ -345,7 +378,10 @@ func (r *run) whereFindings() []Finding {
 			det.AddedSeconds = added.Seconds()
 			st = fmt.Sprintf("%s: +%s on the critical path of %s of %s", sp, fmtDuration(added), fmtPercent(w.share), r.badNoun())
 		}
-		if det.Instance != "" {
+		switch {
+		case det.PeerInstance != "":
+			st += fmt.Sprintf(" (%s on %s of them)", det.PeerInstance, fmtPercent(det.PeerInstanceShare))
+		case det.Instance != "":
 			st += fmt.Sprintf(" (%s on %s of them)", det.Instance, fmtPercent(det.InstanceShare))
 		}
 		if msg != "" {
@@ -361,6 +397,9 @@ func (r *run) whereFindings() []Finding {
 			f.Evidence = append(f.Evidence, traceEvidence(id))
 		}
 		f.Evidence = append(f.Evidence, serviceEvidence(w.service, r.req.Start, r.req.End))
+		if w.peer != "" {
+			f.Evidence = append(f.Evidence, serviceEvidence(w.peer, r.req.Start, r.req.End))
+		}
 		out = append(out, f)
 	}
 	return out
