@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,9 @@ type expectation struct {
 	// culprit is what a top finding (one in the summary) names: the
 	// instance, dependency, attribute or version injected.
 	culprit string
+	// by, when set, are the kinds of finding one of which must name the
+	// culprit (not only the change of it).
+	by []string
 	// change is what the change finding names ("" : the scenario has no
 	// change).
 	change string
@@ -60,7 +64,9 @@ func expectationOf(t *testing.T, n int) expectation {
 		e.alert = fault.AlertCheckoutAvailability
 		e.culprit = f.Target.Service + "-" + f.Target.Instance
 		// A refused connection leaves no payments span: the engine
-		// resolves the gateway's client span's address to payments-2.
+		// resolves the gateway's client span's address to payments-2,
+		// which BubbleUp or where must name.
+		e.by = []string{investigate.KindBubbleUp, investigate.KindWhere}
 	case "bank-timeouts":
 		// The dependency whose calls wait.
 		e.alert = fault.AlertCheckoutLatency
@@ -171,8 +177,8 @@ func (r *scenarioRun) investigateScenario(t *testing.T, n int) {
 			report = t.Logf
 			t.Logf("known gap: %s", e.gap)
 		}
-		if !topNames(res, e.culprit) {
-			report("no top finding names %q: %s", e.culprit, res.Summary)
+		if !topNames(res, e.culprit, e.by...) {
+			report("no top finding %v names %q: %s", e.by, e.culprit, res.Summary)
 		}
 		if e.change != "" && !hasFinding(res, investigate.KindChange, sc.Deploy.Service, e.change) {
 			report("no change finding of %s %s", sc.Deploy.Service, e.change)
@@ -188,12 +194,15 @@ func (r *scenarioRun) investigateScenario(t *testing.T, n int) {
 const topFindings = 5
 
 // topNames reports whether one of the top findings scoring at least
-// ClearScore names what: in its statement or its details (a BubbleUp
-// pair's aliases).
-func topNames(res *investigate.Result, what string) bool {
+// ClearScore (of one of kinds, when given) names what: in its statement
+// or its details (a BubbleUp pair's aliases).
+func topNames(res *investigate.Result, what string, kinds ...string) bool {
 	for i, f := range res.Findings {
 		if i >= topFindings || f.Score < investigate.ClearScore {
 			break
+		}
+		if len(kinds) > 0 && !slices.Contains(kinds, f.Kind) {
+			continue
 		}
 		det, _ := json.Marshal(f.Details)
 		if strings.Contains(f.Statement, what) || strings.Contains(string(det), what) {

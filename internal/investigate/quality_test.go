@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Pairs with the same counts: the application's own attribute is kept,
@@ -95,5 +96,56 @@ func TestPromSymptomName(t *testing.T) {
 		if got := r.promSymptomName(); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
+	}
+}
+
+// The summary says one log pattern: the same error logged by three
+// services leaves room for the saturation that explains it.
+func TestSummaryOnePerKind(t *testing.T) {
+	r := &run{req: Request{Service: "orders"}, entries: &entrySet{}, onsetOK: true, res: &Result{}}
+	r.res.Onset.Details = &OnsetDetails{Method: "binomial", Before: 0, After: 0.5, Onset: &time.Time{}}
+	fs := []Finding{
+		{Kind: KindLogs, Score: 0.8, Statement: "log A"},
+		{Kind: KindLogs, Score: 0.8, Statement: "log B"},
+		{Kind: KindWhere, Score: 0.75, Statement: "where"},
+		{Kind: KindLogs, Score: 0.74, Statement: "log C"},
+		{Kind: KindSaturation, Score: 0.7, Statement: "pool wait"},
+		{Kind: KindSaturation, Score: 0.7, Statement: "pool in use"},
+		{Kind: KindChange, Score: 0.6, Statement: "change"},
+		{Kind: KindChange, Score: 0.5, Statement: "change 2"},
+	}
+	got, clear := r.summary(fs)
+	want := "errors on orders rose from 0% to 50% at 00:00:00Z; log A; where; pool wait; change."
+	if got != want || !clear {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
+	}
+}
+
+// A window much longer than its data: the clean requests and the
+// failing ones share one bucket, and the test on each span finds when
+// the failures began.
+func TestOnsetBySpan(t *testing.T) {
+	start := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
+	end := start.Add(time.Hour)
+	s := &entrySet{start: start.UnixNano(), end: end.UnixNano(), step: int64(time.Hour / buckets)}
+	first := end.Add(-20 * time.Second)
+	for i := range 200 {
+		at := first.Add(time.Duration(i) * 50 * time.Millisecond)
+		s.list = append(s.list, entry{t: at.UnixNano(), err: i >= 100 && i%3 == 0})
+	}
+	r := &run{req: Request{Service: "api-gateway", Signal: SignalErrors}, res: &Result{}, entries: s}
+	r.findOnset(t.Context())
+	want := first.Add(100 * 50 * time.Millisecond)
+	if !r.onsetOK || r.onset.Sub(want).Abs() > time.Second {
+		t.Fatalf("onset %v (%v), want about %v", r.onset, r.onsetOK, want)
+	}
+	// Steady failures: no onset.
+	for i := range s.list {
+		s.list[i].err = i%3 == 0
+	}
+	r = &run{req: Request{Service: "api-gateway", Signal: SignalErrors}, res: &Result{}, entries: s}
+	r.findOnset(t.Context())
+	if r.onsetOK {
+		t.Errorf("steady failures: onset at %v", r.onset)
 	}
 }

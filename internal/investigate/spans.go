@@ -206,6 +206,11 @@ func (r *run) findOnset(ctx context.Context) {
 	}
 	cp, ok := BinomialChangePoint(bad, total)
 	if !ok {
+		// The buckets may be too coarse: a window much longer than the
+		// data in it (a service started minutes before the alert's
+		// hour) puts the clean requests and the failing ones in one
+		// bucket. With few entries, the same test on each of them.
+		r.findOnsetBySpan()
 		return
 	}
 	r.cp, r.onsetOK = cp, true
@@ -219,17 +224,45 @@ func (r *run) findOnset(ctx context.Context) {
 			near = append(near, e)
 		}
 	}
-	sort.Slice(near, func(i, j int) bool { return near[i].t < near[j].t })
-	bits, ones := make([]int, len(near)), make([]int, len(near))
-	for i := range near {
-		ones[i] = 1
-		if s.bad(&near[i]) {
-			bits[i] = 1
-		}
-	}
+	bits, ones := s.eachSpan(near)
 	if fine, _ := BinomialChangePoint(bits, ones); fine.Index > 0 {
 		r.onset = time.Unix(0, near[fine.Index].t)
 	}
+}
+
+// maxOnsetBySpan is how many entry spans findOnsetBySpan tests one by
+// one, at most.
+const maxOnsetBySpan = 50000
+
+// findOnsetBySpan is the binomial test on the entry spans in time order,
+// each a bucket of one (at most maxOnsetBySpan of them).
+func (r *run) findOnsetBySpan() {
+	s := r.entries
+	if len(s.list) < 2 || len(s.list) > maxOnsetBySpan {
+		return
+	}
+	list := slices.Clone(s.list)
+	bits, ones := s.eachSpan(list)
+	cp, ok := BinomialChangePoint(bits, ones)
+	if !ok {
+		return
+	}
+	r.onset, r.onsetOK = time.Unix(0, list[cp.Index].t), true
+	r.cp = ChangePoint{Index: s.bucket(list[cp.Index].t), Before: cp.Before, After: cp.After, Stat: cp.Stat}
+}
+
+// eachSpan sorts list by time and makes each entry a bucket of one: 1
+// bad of 1 or 0 of 1.
+func (s *entrySet) eachSpan(list []entry) (bits, ones []int) {
+	sort.Slice(list, func(i, j int) bool { return list[i].t < list[j].t })
+	bits, ones = make([]int, len(list)), make([]int, len(list))
+	for i := range list {
+		ones[i] = 1
+		if s.bad(&list[i]) {
+			bits[i] = 1
+		}
+	}
+	return bits, ones
 }
 
 // promSeries evaluates the PromQL symptom over the window at the

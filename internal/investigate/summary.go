@@ -208,16 +208,30 @@ func (r *run) symptomPromQL() string {
 	return fmt.Sprintf(`sum(rate(traces_spanmetrics_calls_total{%s, status_code="STATUS_CODE_ERROR"}[1m])) / sum(rate(traces_spanmetrics_calls_total{%s}[1m]))`, sel, sel)
 }
 
+// summaryPerKind is how many findings of a kind the summary says: two
+// BubbleUp pairs and two spans (two faults at once), one log pattern,
+// change and saturation series (the same error logged by each service
+// it went through would fill the sentence).
+func summaryPerKind(kind string) int {
+	if kind == KindBubbleUp || kind == KindWhere {
+		return 2
+	}
+	return 1
+}
+
 // summary is one sentence from the onset and the findings at or above
-// ClearScore (at most four), or "no clear culprit".
+// ClearScore (at most four, at most summaryPerKind of a kind), or "no
+// clear culprit".
 func (r *run) summary(fs []Finding) (string, bool) {
 	parts := []string{r.symptomSentence(r.res.Onset.Details.(*OnsetDetails))}
 	n := 0
+	perKind := map[string]int{}
 	for _, f := range fs {
-		if f.Score < ClearScore || n == 4 {
+		if f.Score < ClearScore || n == 4 || perKind[f.Kind] >= summaryPerKind(f.Kind) {
 			continue
 		}
 		n++
+		perKind[f.Kind]++
 		parts = append(parts, f.Statement)
 	}
 	switch {
