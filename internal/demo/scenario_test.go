@@ -473,11 +473,22 @@ func refusedPayment(tr *traceView) error {
 // --- Scenario 2: bank-timeouts.
 
 func (r *scenarioRun) base2(t *testing.T, s *signals) {
-	q := s.query(t, fault.LangPromQL, "histogram_quantile")
+	// Before the scenario bank-api answers in tens of ms. The signal's
+	// p99 is not the check: over the few hundred calls of a young demo it
+	// is the slowest one or two, which a stall of this loaded 2-core
+	// machine can put above 1 s (seen: 2.1 s). The share of calls within
+	// 1 s is what the fault changes (to about 70%: 30% wait for the 2 s
+	// timeout).
+	q := `sum(rate(http_client_request_duration_seconds_bucket{job="payments", peer="bank-api", le="1.0"}[5m])) / ` +
+		`sum(rate(http_client_request_duration_seconds_count{job="payments", peer="bank-api"}[5m]))`
+	p99q := s.query(t, fault.LangPromQL, "histogram_quantile")
 	ready(t, q, func() error {
-		p99, err := r.h.value(q)
-		if err == nil && p99 >= 1 {
-			t.Errorf("%s: %.3fs before the scenario, want tens of ms", q, p99)
+		within, err := r.h.value(q)
+		if err == nil && within < 0.95 {
+			t.Errorf("%s: %.3f of bank-api calls within 1 s before the scenario, want nearly all", q, within)
+		}
+		if p99, perr := r.h.value(p99q); err == nil && perr == nil {
+			t.Logf("before the scenario: %.3f of bank-api calls within 1 s, p99 %.3fs", within, p99)
 		}
 		return err
 	})
