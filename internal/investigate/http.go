@@ -2,26 +2,16 @@ package investigate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/tenant"
 )
 
 // Register adds GET /api/v1/investigate to mux.
 func (e *Engine) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/investigate", e)
-}
-
-// response is the Prometheus API's envelope, as every /api/v1 endpoint
-// of Horus answers.
-type response struct {
-	Status    string   `json:"status"`
-	Data      *Result  `json:"data,omitempty"`
-	ErrorType string   `json:"errorType,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // ServeHTTP answers GET /api/v1/investigate (docs/investigate.md) for the
@@ -31,11 +21,11 @@ type response struct {
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	org, err := tenant.FromHeader(r.Header.Get(tenant.Header))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: tenant.Header + " header: " + err.Error()})
+		promeval.WriteError(w, http.StatusBadRequest, "bad_data", tenant.Header+" header: "+err.Error())
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: err.Error()})
+		promeval.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
 	req, err := ParseRequest(r.Form, e.o.Now())
@@ -43,32 +33,19 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Tenant = org
 		var res *Result
 		if res, err = e.Investigate(r.Context(), req); err == nil {
-			writeJSON(w, http.StatusOK, response{Status: "success", Data: res, Warnings: res.Warnings})
+			promeval.Write(w, http.StatusOK, promeval.Response{Status: "success", Data: res, Warnings: res.Warnings})
 			return
 		}
 	}
 	var nf *NotFoundError
 	switch {
 	case IsBadRequest(err):
-		writeJSON(w, http.StatusBadRequest, response{Status: "error", ErrorType: "bad_data", Error: err.Error()})
+		promeval.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 	case errors.As(err, &nf):
-		writeJSON(w, http.StatusNotFound, response{Status: "error", ErrorType: "not_found", Error: err.Error()})
+		promeval.WriteError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		writeJSON(w, http.StatusServiceUnavailable, response{Status: "error", ErrorType: "timeout", Error: err.Error()})
+		promeval.WriteError(w, http.StatusServiceUnavailable, "timeout", err.Error())
 	default:
-		writeJSON(w, http.StatusInternalServerError, response{Status: "error", ErrorType: "internal", Error: err.Error()})
+		promeval.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
 	}
-}
-
-// writeJSON answers v with code; a v JSON cannot encode is a 500 naming
-// the problem, not an empty answer.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		code = http.StatusInternalServerError
-		b, _ = json.Marshal(response{Status: "error", ErrorType: "internal", Error: "encoding the answer: " + err.Error()})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/horus-obs/horus/internal/api/promeval"
 )
 
 // A PromQL symptom's series has NaN where the expression has no value
@@ -19,7 +21,7 @@ func TestResultJSONNotANumber(t *testing.T) {
 		Onset: Finding{Kind: KindOnset, Details: &OnsetDetails{Statistic: min(math.Inf(1), math.MaxFloat64)}},
 	}
 	w := httptest.NewRecorder()
-	writeJSON(w, 200, response{Status: "success", Data: res})
+	promeval.Write(w, 200, promeval.Response{Status: "success", Data: res})
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
@@ -40,7 +42,7 @@ func TestResultJSONNotANumber(t *testing.T) {
 
 	// What JSON cannot encode is a 500 naming it, not an empty 200.
 	w = httptest.NewRecorder()
-	writeJSON(w, 200, response{Status: "success", Data: &Result{Onset: Finding{Details: math.Inf(1)}}})
+	promeval.Write(w, 200, promeval.Response{Status: "success", Data: &Result{Onset: Finding{Details: math.Inf(1)}}})
 	if w.Code != 500 || !strings.Contains(w.Body.String(), "unsupported value") {
 		t.Errorf("status %d: %s, want a 500 naming the value", w.Code, w.Body)
 	}

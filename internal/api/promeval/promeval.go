@@ -54,17 +54,26 @@ func ParseTime(s string, def time.Time) (time.Time, error) {
 // Response is the Prometheus API's envelope, which Horus' own JSON APIs
 // answer with.
 type Response struct {
-	Status    string `json:"status"`
-	Data      any    `json:"data,omitempty"`
-	ErrorType string `json:"errorType,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Status    string   `json:"status"`
+	Data      any      `json:"data,omitempty"`
+	ErrorType string   `json:"errorType,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
-// Write writes r as JSON with status code.
+// Write writes r as JSON with status code. r is encoded before the
+// status is sent, so an r JSON cannot encode (a NaN or an infinity in
+// its data) is a 500 (errorType internal) naming the problem, not a 200
+// with an empty or cut body.
 func Write(w http.ResponseWriter, code int, r Response) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(Response{Status: "error", ErrorType: "internal", Error: "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(r)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // WriteError writes an error envelope: typ is Prometheus' errorType
