@@ -12,10 +12,26 @@ import (
 )
 
 // TestLokiPipeline runs the log queries of testdata/loki_pipeline.golden
-// on its lines and wants what Grafana Loki's own code did with them, as
-// lokidiff recorded it (see lokidiff/main.go), or the "horus" line where
-// Horus differs on purpose; and it wants Horus to parse the queries of
-// its parse directives when Loki does, and to refuse those Loki refuses.
+// on its lines and wants what Grafana Loki's own code (v3.7.6,
+// pkg/logql/syntax and pkg/logql/log) did with them, or the "horus" line
+// where Horus differs on purpose; and it wants Horus to parse the queries
+// of its parse directives when Loki does, and to refuse those Loki
+// refuses. The loki lines were recorded by running Loki's code on the
+// file outside this repository (Loki is AGPL: no program that builds it
+// is kept here). The file is a list of directives, one a line ('#'
+// starts a comment):
+//
+//	stream {job="a"}          the stream labels of the lines that follow
+//	meta {user="u1"}          their structured metadata ({} for none)
+//	query {job="a"} | json    a log query; Loki parsed it and built its pipeline
+//	in `{"a":1}`              a line (a Go string literal) through that pipeline
+//	loki true `...` {...}     what Loki did with it: kept (true) or dropped
+//	                          (false), the line after, all its labels; or
+//	                          "loki error" when Loki refused the query
+//	parse sum(rate({a="b"}[1m]))  a query of any kind Loki parsed ("loki ok")
+//	                          or refused ("loki error")
+//	horus ...                 where Horus differs on purpose, what it does
+//	                          instead (the comment above says why)
 func TestLokiPipeline(t *testing.T) {
 	const path = "testdata/loki_pipeline.golden"
 	f, err := os.Open(path)
@@ -113,7 +129,7 @@ func TestLokiPipeline(t *testing.T) {
 }
 
 // pipelineResult is what Horus' pipeline does with one line, written as
-// lokidiff writes Loki's.
+// the golden file's loki lines are.
 func pipelineResult(e *LogExpr, perr error, stream, meta labels.Labels, line string) string {
 	if perr != nil {
 		return "error"
