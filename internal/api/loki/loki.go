@@ -177,6 +177,29 @@ func rangeStep(r *http.Request, start, end time.Time) (time.Duration, error) {
 	return step, nil
 }
 
+// alignToStep aligns a metric range query to its step as Loki's query
+// frontend does before the querier evaluates it, so that the points sit
+// on multiples of the step since the Unix epoch whatever the start
+// (Grafana's refreshes do not move them): the step is whole milliseconds
+// (LokiRequest.Step), start is rounded down and end up to a multiple of
+// it (pkg/querier/queryrange/splitters.go, metricQuerySplitter.
+// alignStartEnd, which every metric range query passes through with the
+// default split_queries_by_interval of 1h). The querier then evaluates
+// at start + k*step up to end inclusive. A step under a millisecond is
+// left as it is.
+func alignToStep(start, end time.Time, step time.Duration) (time.Time, time.Time, time.Duration) {
+	stepNs := step.Milliseconds() * int64(time.Millisecond)
+	if stepNs <= 0 {
+		return start, end, step
+	}
+	s, e := start.UnixNano(), end.UnixNano()
+	s -= s % stepNs
+	if m := e % stepNs; m != 0 {
+		e += stepNs - m
+	}
+	return time.Unix(0, s), time.Unix(0, e), time.Duration(stepNs)
+}
+
 // bounds reads start, end and since: by default the last hour.
 func (a *API) bounds(r *http.Request) (start, end time.Time, err error) {
 	now := a.opts.Now()
@@ -268,6 +291,9 @@ func (a *API) queryRange(ctx context.Context, t string, w http.ResponseWriter, r
 	}
 	if end.Sub(start)/step > 11000 {
 		return badf("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+	}
+	if _, logs := q.(*logql.LogExpr); !logs {
+		start, end, step = alignToStep(start, end, step)
 	}
 	res, err := a.engine.Exec(ctx, q, logql.Params{Tenant: t, Start: start, End: end, Step: step, Limit: limit, Forward: forward})
 	if err != nil {

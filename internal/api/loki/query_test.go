@@ -1,0 +1,83 @@
+package loki
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// queryResponse is Loki's query envelope, values left raw.
+type queryResponse struct {
+	Status string `json:"status"`
+	Data   struct {
+		ResultType    string   `json:"resultType"`
+		EncodingFlags []string `json:"encodingFlags"`
+		Result        []struct {
+			Stream map[string]string `json:"stream"`
+			Metric map[string]string `json:"metric"`
+			Values [][]any           `json:"values"`
+			Value  []any             `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+// TestMetricRangeStepAligned: a metric range query answers on multiples
+// of its step, as Loki's query frontend aligns it (start rounded down,
+// end up: metricQuerySplitter.alignStartEnd in
+// pkg/querier/queryrange/splitters.go), and the querier evaluates
+// (t - range, t] at each; log and instant queries are not aligned.
+func TestMetricRangeStepAligned(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	a.push(map[string]string{"app": "align"},
+		line{at: at(10), text: "a"}, line{at: at(70), text: "b"}, line{at: at(130), text: "c"},
+		line{at: at(135), text: "d"}, line{at: at(250), text: "e"})
+
+	var r queryResponse
+	a.getJSON("/loki/api/v1/query_range", url.Values{"query": {`count_over_time({app="align"}[1m])`},
+		"start": {unix(at(25))}, "end": {unix(at(265))}, "step": {"60"}}, nil, &r)
+	var got []string
+	for _, s := range r.Data.Result {
+		for _, v := range s.Values {
+			got = append(got, fmt.Sprintf("%v=%v", v[0], v[1]))
+		}
+	}
+	// From 13:00:25 to 13:04:25 by 1m, Loki evaluates at 13:00 ... 13:05:
+	// 13:00 and 13:04 have no line in their minute.
+	want := []string{unix(at(60)) + "=1", unix(at(120)) + "=1", unix(at(180)) + "=2", unix(at(300)) + "=1"}
+	if r.Data.ResultType != "matrix" || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("aligned range query: %s %v, want matrix %v", r.Data.ResultType, got, want)
+	}
+
+	// A step of 90 s: multiples of 90 s since the epoch.
+	r = queryResponse{}
+	a.getJSON("/loki/api/v1/query_range", url.Values{"query": {`count_over_time({app="align"}[90s])`},
+		"start": {unix(at(25))}, "end": {unix(at(265))}, "step": {"90s"}}, nil, &r)
+	first := at(25).Unix() / 90 * 90
+	for _, s := range r.Data.Result {
+		for _, v := range s.Values {
+			if n, err := v[0].(json.Number).Int64(); err != nil || (n-first)%90 != 0 {
+				t.Errorf("step 90s: a point at %v, not a multiple of 90 s", v[0])
+			}
+		}
+	}
+
+	// An instant query answers at its time.
+	r = queryResponse{}
+	a.getJSON("/loki/api/v1/query", url.Values{"query": {`count_over_time({app="align"}[1m])`}, "time": {unix(at(145))}}, nil, &r)
+	if len(r.Data.Result) != 1 || fmt.Sprint(r.Data.Result[0].Value) != fmt.Sprintf("[%s 2]", unix(at(145))) {
+		t.Errorf("instant query: %+v, want 2 at %s", r.Data.Result, unix(at(145)))
+	}
+
+	// A log query reads from its start: the line at :10 is before it.
+	r = queryResponse{}
+	a.getJSON("/loki/api/v1/query_range", url.Values{"query": {`{app="align"}`},
+		"start": {unix(at(25))}, "end": {unix(at(265))}, "step": {"60"}}, nil, &r)
+	if len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) != 4 {
+		t.Errorf("log query from :25: %+v, want the 4 lines after it", r.Data.Result)
+	}
+}
