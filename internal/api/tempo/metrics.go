@@ -109,7 +109,7 @@ func (a *API) metricsParams(tenant string, r *http.Request, instant bool) (trace
 			return req, badf("invalid step: %v", err)
 		}
 	} else {
-		req.Step = max((end-start)/100, int64(time.Second)) // Grafana sends one; ~100 points
+		req.Step = defaultStep(end - start) // Grafana sends one
 	}
 	// Tempo's bounds (modules/frontend/metrics_query_validation.go), with
 	// its messages.
@@ -156,6 +156,24 @@ func metricsTime(v string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// defaultStep is the step of a range query without one, as Tempo chooses
+// it (pkg/traceql/engine_metrics.go, DefaultQueryRangeStep): about 240
+// points, rounded down to 50 ms under a minute's range, else to an hour,
+// 5 minutes, a minute, 15, 5 or 1 second (at least 1 s).
+func defaultStep(rng int64) int64 {
+	baseline := time.Duration(rng / 240)
+	if time.Duration(rng) < time.Minute {
+		g := 50 * time.Millisecond
+		return int64(max(baseline/g*g, g))
+	}
+	for _, g := range []time.Duration{time.Hour, 5 * time.Minute, time.Minute, 15 * time.Second, 5 * time.Second, time.Second} {
+		if baseline > g {
+			return int64(baseline / g * g)
+		}
+	}
+	return int64(time.Second)
+}
+
 func metricsStep(v string) (int64, error) {
 	var step int64
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
@@ -187,7 +205,7 @@ func (a *API) queryRange(ctx context.Context, tenant string, w http.ResponseWrit
 		ts := timeSeries{Labels: labelsOf(s.Labels), Samples: []sample{}, PromLabels: promLabels(s.Labels)}
 		for i, v := range s.Samples {
 			if !math.IsNaN(v) {
-				ts.Samples = append(ts.Samples, sample{TimestampMs: strconv.FormatInt(req.StepStart(i)/1e6, 10), Value: v})
+				ts.Samples = append(ts.Samples, sample{TimestampMs: strconv.FormatInt(req.Timestamp(i)/1e6, 10), Value: v})
 			}
 		}
 		for _, x := range s.Exemplars {

@@ -12,20 +12,29 @@ import (
 )
 
 // MetricsRequest is a TraceQL metrics query over a range, as
-// /api/metrics/query_range asks it (an instant query is one step over the
-// whole range).
+// /api/metrics/query_range asks it, or over one interval, as
+// /api/metrics/query asks it.
+//
+// The range is aligned as Tempo's query frontend aligns it (grafana/tempo
+// pkg/traceql/engine_metrics.go, AlignRequest, alignStart, alignEnd and
+// IntervalMapperQueryRange): Start is rounded down to a multiple of Step
+// and moved one step earlier, End is rounded up to a multiple of Step;
+// each interval is right-closed, (t - Step, t], and its sample is stamped
+// with its end t. So a range from 10:00 to 10:50 by 1m has 51 samples,
+// stamped 10:00 (the spans of (9:59, 10:00]) to 10:50.
 type MetricsRequest struct {
 	Tenant string
 	Query  *Query // with Metrics set
-	// Start and End bound the spans' start times (unix ns, End
-	// exclusive); Step is the width of a sample's interval. Intervals are
-	// aligned to Step: the first starts at Start rounded down.
+	// Start and End are the range asked for (unix ns); Step is the width
+	// of a sample's interval (ns). See the type's comment for how they
+	// are aligned.
 	Start, End, Step int64
 	// MaxSeries bounds the series; 0 is 1000.
 	MaxSeries int
 	// Exemplars is the most exemplars a series carries; 0 is none.
 	Exemplars int
-	// Instant is one interval, [Start, End), not aligned to anything.
+	// Instant is one interval, [Start, End] (both ends included, as
+	// Tempo's IntervalMapperInstant), not aligned, stamped End.
 	Instant bool
 }
 
@@ -63,14 +72,34 @@ type Exemplar struct {
 	Value   float64
 }
 
-// StepStart is the start of interval i of r.
-func (r *MetricsRequest) StepStart(i int) int64 { return r.first() + int64(i)*r.Step }
+// Timestamp is the time a sample of interval i is stamped with (unix
+// ns): the interval's end, as Tempo's TimestampOf.
+func (r *MetricsRequest) Timestamp(i int) int64 {
+	if r.Instant {
+		return r.End
+	}
+	return r.first() + int64(i+1)*r.Step
+}
 
+// first is the aligned range's exclusive start (Tempo's AlignRequest):
+// Start rounded down to the step, one step earlier.
 func (r *MetricsRequest) first() int64 {
 	if r.Instant {
 		return r.Start
 	}
-	return r.Start - r.Start%r.Step
+	f := r.Start - r.Start%r.Step
+	if f > r.Step {
+		f -= r.Step
+	}
+	return f
+}
+
+// last is the aligned range's inclusive end: End rounded up to the step.
+func (r *MetricsRequest) last() int64 {
+	if r.Instant || r.End%r.Step == 0 {
+		return r.End
+	}
+	return r.End + r.Step - r.End%r.Step
 }
 
 // Steps is the number of intervals of r.
@@ -78,7 +107,33 @@ func (r *MetricsRequest) Steps() int {
 	if r.Instant {
 		return 1
 	}
-	return int((r.End - r.first() + r.Step - 1) / r.Step)
+	return int((r.last() - r.first()) / r.Step)
+}
+
+// interval is the interval a span starting at ts counts in, -1 if none:
+// (first + i·Step, first + (i+1)·Step] for a range, [Start, End] for an
+// instant query.
+func (r *MetricsRequest) interval(ts int64) int {
+	if r.Instant {
+		if ts < r.Start || ts > r.End {
+			return -1
+		}
+		return 0
+	}
+	first := r.first()
+	if ts <= first || ts > r.last() {
+		return -1
+	}
+	return int((ts - first - 1) / r.Step)
+}
+
+// scanRange is the event-store range ([start, end), unix ns) of the
+// spans r counts.
+func (r *MetricsRequest) scanRange() (start, end int64) {
+	if r.Instant {
+		return r.Start, r.End + 1
+	}
+	return r.first() + 1, r.last() + 1
 }
 
 // cell is what one series has in one interval.
@@ -111,6 +166,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 	if req.MaxSeries <= 0 {
 		req.MaxSeries = 1000
 	}
+	scanStart, scanEnd := req.scanRange()
 	steps := req.Steps()
 	if steps > MaxPoints {
 		return nil, st, limitErr("%d steps are too many: choose a larger step", steps)
@@ -121,7 +177,8 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 	var tooMany error
 	record := func(t *Trace, i int) {
 		e := &t.Spans[i]
-		if e.Time < req.Start || e.Time >= req.End {
+		idx := req.interval(e.Time)
+		if idx < 0 {
 			return
 		}
 		v := math.NaN()
@@ -167,7 +224,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		if a.cells == nil {
 			a.cells = make([]cell, steps)
 		}
-		c := &a.cells[int((e.Time-req.StepStart(0))/req.Step)]
+		c := &a.cells[idx]
 		if c.n == 0 || v < c.min {
 			c.min = v
 		}
@@ -188,7 +245,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 		// Every condition reads the span alone: evaluate spans as they
 		// are scanned, without fetching their traces.
 		t := &Trace{parent: []int{-1}}
-		scan, err := store.Scan(ctx, events.Query{Tenant: req.Tenant, Kind: events.KindSpan, Start: req.Start, End: req.End, Filters: Pushdown(req.Query)},
+		scan, err := store.Scan(ctx, events.Query{Tenant: req.Tenant, Kind: events.KindSpan, Start: scanStart, End: scanEnd, Filters: Pushdown(req.Query)},
 			func(evs []events.Event) error {
 				st.InspectedSpans += int64(len(evs))
 				for i := range evs {
@@ -209,7 +266,7 @@ func Metrics(ctx context.Context, store SpanStore, req MetricsRequest) ([]Series
 			return nil, st, err
 		}
 	} else {
-		ids, err := candidates(ctx, store, req.Tenant, req.Query, req.Start, req.End, &st)
+		ids, err := candidates(ctx, store, req.Tenant, req.Query, scanStart, scanEnd, &st)
 		if err != nil {
 			return nil, st, err
 		}

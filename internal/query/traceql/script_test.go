@@ -36,12 +36,13 @@ import (
 //	  unexpected end of query
 //
 //	metrics 100ms { } | rate() by (resource.service.name)
-//	  {resource.service.name="db"} 10 0 0 0
+//	  {resource.service.name="db"} 0 10 0 0 0
 //
 // A metrics command evaluates a metrics query with Metrics over the
-// traces stored in a real event store, in 4 intervals of the step from
-// the base time; each line is a series: its labels, then a value per
-// interval (_ for none).
+// traces stored in a real event store, from the base time to 4 steps
+// after it, which Tempo's alignment makes 5 intervals (t - step, t]
+// stamped t = base, base + step ... base + 4 steps; each line is a
+// series: its labels, then a value per interval (_ for none).
 //
 // A span line names the span, then sets fields: service, name, kind,
 // status, msg (status message), start and dur (offsets from the trace's
