@@ -303,48 +303,20 @@ func (a *API) queryRange(ctx context.Context, t string, w http.ResponseWriter, r
 	return nil
 }
 
-// write answers a query result in Loki's JSON.
+// write answers a query result in Loki's JSON. A streams answer lists
+// the request's encoding flags, as Loki's encodeData does.
 func (a *API) write(w http.ResponseWriter, r *http.Request, res *logql.Result) {
-	categorize := strings.Contains(r.Header.Get("X-Loki-Response-Encoding-Flags"), "categorize-labels")
+	flags := encodingFlags(r)
 	data := map[string]any{"resultType": res.Type, "stats": stats(res)}
 	switch res.Type {
 	case "streams":
-		out := []map[string]any{}
-		if categorize {
-			data["encodingFlags"] = []string{"categorize-labels"}
-			// Streams by stream labels alone; the rest rides on each line.
-			byKey := map[string]int{}
-			for _, s := range res.Streams {
-				for _, e := range s.Entries {
-					k := e.Stream.String()
-					i, ok := byKey[k]
-					if !ok {
-						i = len(out)
-						byKey[k] = i
-						out = append(out, map[string]any{"stream": labelMap(e.Stream), "values": [][]any{}})
-					}
-					v := []any{strconv.FormatInt(e.T, 10), e.Line}
-					if e.Metadata.Len() > 0 || e.Parsed.Len() > 0 {
-						cats := map[string]any{}
-						if e.Metadata.Len() > 0 {
-							cats["structuredMetadata"] = labelMap(e.Metadata)
-						}
-						if e.Parsed.Len() > 0 {
-							cats["parsed"] = labelMap(e.Parsed)
-						}
-						v = append(v, cats)
-					}
-					out[i]["values"] = append(out[i]["values"].([][]any), v)
-				}
-			}
-		} else {
-			for _, s := range res.Streams {
-				vals := make([][]string, len(s.Entries))
-				for i, e := range s.Entries {
-					vals[i] = []string{strconv.FormatInt(e.T, 10), e.Line}
-				}
-				out = append(out, map[string]any{"stream": labelMap(s.Labels), "values": vals})
-			}
+		cat := slices.Contains(flags, flagCategorizeLabels)
+		if len(flags) > 0 {
+			data["encodingFlags"] = flags
+		}
+		out := []jsonStream{}
+		for _, s := range groupStreams(res.Streams, cat) {
+			out = append(out, encodeStream(s, cat))
 		}
 		data["result"] = out
 	case "matrix":
@@ -367,6 +339,84 @@ func (a *API) write(w http.ResponseWriter, r *http.Request, res *logql.Result) {
 		data["result"] = samplePair(res.Scalar)
 	}
 	writeJSON(w, map[string]any{"status": "success", "data": data})
+}
+
+// flagCategorizeLabels is the encoding flag with which a client asks for
+// stream labels, structured metadata and parsed labels apart (Loki's
+// httpreq.FlagCategorizeLabels; Grafana sends it).
+const flagCategorizeLabels = "categorize-labels"
+
+// encodingFlags reads the X-Loki-Response-Encoding-Flags header as Loki's
+// httpreq.ParseEncodingFlags does: names separated by commas, taken as
+// they are (no blanks trimmed), here in order and without repeats; nil
+// without the header.
+func encodingFlags(r *http.Request) []string {
+	v := r.Header.Get("X-Loki-Response-Encoding-Flags")
+	if v == "" {
+		return nil
+	}
+	var flags []string
+	for _, f := range strings.Split(v, ",") {
+		if !slices.Contains(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	return flags
+}
+
+// jsonStream is one stream of a log answer: its labels and its lines,
+// each ["<unix ns>", "line"] or, categorized, ["<unix ns>", "line",
+// {categories}].
+type jsonStream struct {
+	Stream map[string]string `json:"stream"`
+	Values [][]any           `json:"values"`
+}
+
+// groupStreams returns the streams of a log answer as they are sent:
+// as they are, or, categorized, regrouped by their stream labels alone
+// (the labels of each entry's Stream), entries in the order met, as
+// Loki's iter.NewCategorizeLabelsIterator regroups them.
+func groupStreams(streams []logql.Stream, categorize bool) []logql.Stream {
+	if !categorize {
+		return streams
+	}
+	var out []logql.Stream
+	byKey := map[string]int{}
+	for _, s := range streams {
+		for _, e := range s.Entries {
+			k := e.Stream.String()
+			i, ok := byKey[k]
+			if !ok {
+				i = len(out)
+				byKey[k] = i
+				out = append(out, logql.Stream{Labels: e.Stream})
+			}
+			out[i].Entries = append(out[i].Entries, e)
+		}
+	}
+	return out
+}
+
+// encodeStream is a stream in Loki's JSON (pkg/util/marshal/query.go,
+// encodeStream): categorized, every line has a third element,
+// {"structuredMetadata": {...}, "parsed": {...}}, each key only when it
+// has labels, so {} for a line with neither.
+func encodeStream(s logql.Stream, categorize bool) jsonStream {
+	vals := make([][]any, len(s.Entries))
+	for i, e := range s.Entries {
+		vals[i] = []any{strconv.FormatInt(e.T, 10), e.Line}
+		if categorize {
+			cats := map[string]any{}
+			if e.Metadata.Len() > 0 {
+				cats["structuredMetadata"] = labelMap(e.Metadata)
+			}
+			if e.Parsed.Len() > 0 {
+				cats["parsed"] = labelMap(e.Parsed)
+			}
+			vals[i] = append(vals[i], cats)
+		}
+	}
+	return jsonStream{Stream: labelMap(s.Labels), Values: vals}
 }
 
 func samplePair(p logql.Point) []any {

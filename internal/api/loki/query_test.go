@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // queryResponse is Loki's query envelope, values left raw.
@@ -79,5 +82,82 @@ func TestMetricRangeStepAligned(t *testing.T) {
 		"start": {unix(at(25))}, "end": {unix(at(265))}, "step": {"60"}}, nil, &r)
 	if len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) != 4 {
 		t.Errorf("log query from :25: %+v, want the 4 lines after it", r.Data.Result)
+	}
+}
+
+// TestCategorizeLabels: with X-Loki-Response-Encoding-Flags:
+// categorize-labels, every line is [ts, line, {...}] with
+// structuredMetadata and parsed only when they have labels, {} for a
+// line with neither (Loki's encodeStream, pkg/util/marshal/query.go), in
+// query_range and in the tail's messages (Loki's tailer categorizes too,
+// pkg/querier/tail/tail.go); without the flag, lines are [ts, line] and
+// a stream has every label.
+func TestCategorizeLabels(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	a.push(map[string]string{"app": "cat"},
+		line{at: t0.Add(time.Second), text: "a=1", md: map[string]string{"pod": "p1"}},
+		line{at: t0.Add(2 * time.Second), text: "plain"})
+	cat := map[string]string{"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+	entries := func(q string, header map[string]string) []string {
+		t.Helper()
+		var r queryResponse
+		a.getJSON("/loki/api/v1/query_range", url.Values{"query": {q}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))},
+			"direction": {"forward"}}, header, &r)
+		var out []string
+		for _, s := range r.Data.Result {
+			for _, v := range s.Values {
+				b, _ := json.Marshal(v)
+				out = append(out, fmt.Sprintf("%v %s", s.Stream, b[strings.IndexByte(string(b), ',')+1:len(b)-1]))
+			}
+		}
+		return append(out, fmt.Sprint(r.Data.EncodingFlags))
+	}
+	stream := "map[app:cat level:unknown service_name:cat]"
+	for _, tc := range []struct {
+		q      string
+		header map[string]string
+		want   []string
+	}{
+		{`{app="cat"} | drop detected_level`, cat, []string{
+			stream + ` "a=1",{"structuredMetadata":{"pod":"p1"}}`,
+			stream + ` "plain",{}`, "[categorize-labels]"}},
+		{`{app="cat"} | logfmt | drop detected_level, pod`, cat, []string{
+			stream + ` "a=1",{"parsed":{"a":"1"}}`,
+			stream + ` "plain",{}`, "[categorize-labels]"}}, // a bare word is no label without --keep-empty
+		{`{app="cat"} | logfmt | drop detected_level, pod`, nil, []string{
+			`map[a:1 app:cat level:unknown service_name:cat] "a=1"`,
+			stream + ` "plain"`, "[]"}},
+	} {
+		if got := entries(tc.q, tc.header); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%s %v:\n got %s\nwant %s", tc.q, tc.header, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+
+	// The tail: the same lines, categorized, with the flags.
+	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(a.url, "http")+"/loki/api/v1/tail?"+url.Values{
+		"query": {`{app="cat"} | drop detected_level`}, "start": {strconv.FormatInt(t0.UnixNano(), 10)}}.Encode(), "http://127.0.0.1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Header.Set("X-Loki-Response-Encoding-Flags", "categorize-labels")
+	ws, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ws.Close() }()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var msg struct {
+		Streams       []jsonStream `json:"streams"`
+		EncodingFlags []string     `json:"encodingFlags"`
+	}
+	if err := websocket.JSON.Receive(ws, &msg); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(msg)
+	if want := `{"streams":[{"stream":{"app":"cat","level":"unknown","service_name":"cat"},"values":[["` +
+		strconv.FormatInt(t0.Add(time.Second).UnixNano(), 10) + `","a=1",{"structuredMetadata":{"pod":"p1"}}],["` +
+		strconv.FormatInt(t0.Add(2*time.Second).UnixNano(), 10) + `","plain",{}]]}],"encodingFlags":["categorize-labels"]}`; string(b) != want {
+		t.Errorf("categorized tail message:\n got %s\nwant %s", b, want)
 	}
 }

@@ -20,7 +20,8 @@ import (
 // start (default an hour ago); then, each poll interval, the lines newer
 // than the last sent and older than delay_for seconds. A message is
 // {"streams":[{"stream":{labels},"values":[["<ns>","line"],...]}],
-// "dropped_entries":null}.
+// "dropped_entries":null}; with the encoding flag categorize-labels, as
+// a query answers it (see tailMessage).
 func (a *API) tail(w http.ResponseWriter, r *http.Request) {
 	t, ok := httpx.Tenant(w, r)
 	if !ok {
@@ -62,13 +63,13 @@ func (a *API) tail(w http.ResponseWriter, r *http.Request) {
 		Handshake: func(*websocket.Config, *http.Request) error { return nil },
 		Handler: func(ws *websocket.Conn) {
 			defer func() { _ = ws.Close() }()
-			a.tailLoop(r.Context(), ws, t, le, start, limit, delay)
+			a.tailLoop(r.Context(), ws, t, le, start, limit, delay, encodingFlags(r))
 		},
 	}
 	srv.ServeHTTP(w, r)
 }
 
-func (a *API) tailLoop(ctx context.Context, ws *websocket.Conn, tenant string, q *logql.LogExpr, start time.Time, limit int, delay time.Duration) {
+func (a *API) tailLoop(ctx context.Context, ws *websocket.Conn, tenant string, q *logql.LogExpr, start time.Time, limit int, delay time.Duration, flags []string) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The client sends nothing; a read returns when it goes away.
@@ -100,7 +101,7 @@ func (a *API) tailLoop(ctx context.Context, ws *websocket.Conn, tenant string, q
 				}
 				return
 			}
-			msg, newest, n := tailMessage(res)
+			msg, newest, n := tailMessage(res, flags)
 			if n > 0 {
 				if err := websocket.JSON.Send(ws, msg); err != nil {
 					return
@@ -123,19 +124,28 @@ func (a *API) tailLoop(ctx context.Context, ws *websocket.Conn, tenant string, q
 }
 
 // tailMessage makes a tail message of a log query's result, lines oldest
-// first, and returns the newest line's time and the line count.
-func tailMessage(res *logql.Result) (msg map[string]any, newest int64, n int) {
-	streams := []map[string]any{}
-	for _, s := range res.Streams {
-		entries := slices.Clone(s.Entries)
-		sort.Slice(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
-		values := make([][2]string, 0, len(entries))
-		for _, e := range entries {
-			values = append(values, [2]string{strconv.FormatInt(e.T, 10), e.Line})
+// first in each stream, and returns the newest line's time and the line
+// count. flags are the request's encoding flags: with categorize-labels,
+// streams are by stream labels and lines carry their structured metadata
+// and parsed labels, and the message lists the flags, as Loki's tail
+// (pkg/querier/tail/tail.go wraps its entries in
+// iter.NewCategorizeLabelsIterator; pkg/util/marshal/query.go,
+// EncodeTailResult, writes "encodingFlags").
+func tailMessage(res *logql.Result, flags []string) (msg map[string]any, newest int64, n int) {
+	cat := slices.Contains(flags, flagCategorizeLabels)
+	streams := []jsonStream{}
+	for _, s := range groupStreams(res.Streams, cat) {
+		s.Entries = slices.Clone(s.Entries)
+		sort.SliceStable(s.Entries, func(i, j int) bool { return s.Entries[i].T < s.Entries[j].T })
+		for _, e := range s.Entries {
 			newest = max(newest, e.T)
 			n++
 		}
-		streams = append(streams, map[string]any{"stream": labelMap(s.Labels), "values": values})
+		streams = append(streams, encodeStream(s, cat))
 	}
-	return map[string]any{"streams": streams, "dropped_entries": nil}, newest, n
+	msg = map[string]any{"streams": streams, "dropped_entries": nil}
+	if len(flags) > 0 {
+		msg["encodingFlags"] = flags
+	}
+	return msg, newest, n
 }
