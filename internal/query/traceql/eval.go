@@ -574,13 +574,14 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 		}
 		return StrV(e.ParentSpanID.String())
 	case IRootName:
-		if t.Root < 0 {
-			return Value{}
-		}
 		return StrV(t.RootName())
 	case IRootService:
+		// A trace whose root span was never received has "" as its root
+		// service and name, as Tempo stores them (vparquet4 schema.go,
+		// traceToParquet: RootServiceName and RootSpanName are ""
+		// without a root span): != "x", !~ "x" and = "" match it.
 		if t.Root < 0 {
-			return Value{}
+			return StrV("")
 		}
 		return StrV(t.Spans[t.Root].Service)
 	case ITraceDuration:
