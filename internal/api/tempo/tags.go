@@ -20,50 +20,101 @@ var intrinsicTags = []string{"duration", "event:name", "event:timeSinceStart", "
 	"span:parentID", "span:status", "span:statusMessage", "status", "statusMessage", "trace:duration",
 	"trace:id", "trace:rootName", "trace:rootService", "traceDuration"}
 
-// sample returns the newest spans in the range that pass q (see
-// spanFilterOf), with the fields given: tag names and values are read
-// from them, as Tempo reads them from recent blocks.
+// sample returns the newest spans in the range that pass q's filter
+// (see tagFilterOf), with the fields given: tag names and values are
+// read from them, as Tempo reads them from recent blocks. A filter on
+// trace-level fields (rootServiceName, traceDuration, parent. ...) is
+// evaluated on each sampled span's whole trace.
 func (a *API) sample(ctx context.Context, tenant string, r *http.Request, fields []string) ([]events.Event, error) {
 	start, end, err := timeRange(r)
 	if err != nil {
 		return nil, err
 	}
-	filters, match := spanFilterOf(r)
-	if match != nil {
+	filter := tagFilterOf(r)
+	var pushed []events.Filter
+	if filter != nil {
+		pushed = traceql.Pushdown(filter)
 		// What the conditions read, beside what is asked for.
 		fields = append(slices.Clip(fields), "attrs", "resource", "name", "kind", "status_code", "status_message",
-			"duration", "scope_name", "events", "links", "parent_span_id")
+			"duration", "scope_name", "scope_version", "events", "links", "parent_span_id", "trace_id", "span_id")
 	}
 	evs, _, err := a.store.Select(ctx, events.Query{Tenant: tenant, Kind: events.KindSpan, Start: start, End: end,
-		Filters: filters, Fields: fields, Limit: a.opts.Limits.TagSampleSpans, Newest: true})
-	if err != nil || match == nil {
+		Filters: pushed, Fields: fields, Limit: a.opts.Limits.TagSampleSpans, Newest: true})
+	if err != nil || filter == nil {
 		return evs, err
 	}
-	t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
 	kept := evs[:0:0]
-	for i := range evs {
-		if match(t, i) {
-			kept = append(kept, evs[i])
+	if traceql.TraceLevel(filter) == nil {
+		t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
+		for i := range evs {
+			if filter.MatchSpan(t, i) {
+				kept = append(kept, evs[i])
+			}
 		}
+		return kept, nil
 	}
-	return kept, nil
+	// Trace-level conditions: each span is judged within its whole trace.
+	sampled := map[events.TraceID]map[events.SpanID]bool{}
+	var ids []events.TraceID
+	for i := range evs {
+		m := sampled[evs[i].TraceID]
+		if m == nil {
+			m = map[events.SpanID]bool{}
+			sampled[evs[i].TraceID] = m
+			ids = append(ids, evs[i].TraceID)
+		}
+		m[evs[i].SpanID] = true
+	}
+	err = a.eachTrace(ctx, tenant, ids, func(t *traceql.Trace) bool {
+		for i := range t.Spans {
+			if sampled[t.ID][t.Spans[i].SpanID] && filter.MatchSpan(t, i) {
+				kept = append(kept, t.Spans[i])
+			}
+		}
+		return true
+	})
+	return kept, err
 }
 
-// spanFilterOf reads the q parameter of tag requests: a TraceQL query,
-// possibly unfinished as typed in an editor ({ .cluster = ); what does
-// not parse does not narrow the spans, as in Tempo. The store filters are
-// the pushed-down conditions (which let arrays and some others through);
-// match, for a single spanset filter, is its condition on one span.
-func spanFilterOf(r *http.Request) (filters []events.Filter, match func(*traceql.Trace, int) bool) {
+// eachTrace fetches the traces ids whole, a batch at a time, and gives
+// each to fn until it returns false.
+func (a *API) eachTrace(ctx context.Context, tenant string, ids []events.TraceID, fn func(*traceql.Trace) bool) error {
+	const batch = 64
+	for len(ids) > 0 {
+		n := min(len(ids), batch)
+		traces, err := a.store.Traces(ctx, tenant, ids[:n])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids[:n] {
+			if spans := traces[id]; len(spans) > 0 && !fn(traceql.NewTrace(spans)) {
+				return nil
+			}
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// tagFilterOf reads the q parameter of tag requests as Tempo 3 does: a
+// TraceQL query, possibly unfinished as typed in an editor ({ .cluster = );
+// what does not parse does not narrow the spans, as in Tempo, and
+// neither does a query that starts with a spanset operation. Otherwise
+// the spans kept are those its first spanset filter matches, whatever
+// its conditions (&&, ||, !, trace-level fields): see
+// traceql.Query.FirstFilter. Tempo's autocompletion reads the same
+// conditions per span, resource, event and link; it ignores a q with
+// an unscoped attribute (.foo), which Horus applies.
+func tagFilterOf(r *http.Request) *traceql.Query {
 	q := r.FormValue("q")
 	if q == "" {
-		return nil, nil
+		return nil
 	}
 	parsed, err := traceql.Parse(q)
 	if err != nil {
-		return nil, nil
+		return nil
 	}
-	return traceql.Pushdown(parsed), parsed.SpanMatcher()
+	return parsed.FirstFilter()
 }
 
 // tagNames returns the attribute names in the sample by scope: span and
@@ -242,11 +293,13 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 		fields = []string{"status_message"}
 	case attr.Intrinsic == traceql.IScopeName || attr.Intrinsic == traceql.IScopeVersion:
 		fields = []string{"scope_name"}
+	case attr.Intrinsic == traceql.IEventName:
+		fields = []string{"events"}
 	case attr.Intrinsic == traceql.IRootName:
 		// The names of the root spans in the sample.
-		field, fields = &traceql.Attribute{Name: "name", Intrinsic: traceql.IName}, []string{"name", "parent_span_id"}
+		field, fields = &traceql.Attribute{Name: "name", Intrinsic: traceql.IName}, []string{"name", "parent_span_id", "trace_id"}
 	case attr.Intrinsic == traceql.IRootService:
-		field, fields = &traceql.Attribute{Scope: "resource", Name: "service.name"}, []string{"resource", "parent_span_id"}
+		field, fields = &traceql.Attribute{Scope: "resource", Name: "service.name"}, []string{"resource", "parent_span_id", "trace_id"}
 	case attr.Intrinsic != traceql.INone:
 		return []typedValue{}, nil // durations and ids: not enumerable
 	case attr.Scope == "span":
@@ -292,6 +345,17 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 			break
 		}
 	}
+	if roots && (limit == 0 || len(out) < limit) {
+		// A trace whose root span never arrived has "" as its root name
+		// and service, which Tempo lists among their values.
+		rootless, err := a.rootless(ctx, tenant, evs)
+		if err != nil {
+			return nil, err
+		}
+		if rootless {
+			add(traceql.StrV(""))
+		}
+	}
 	slices.SortFunc(out, func(a, b typedValue) int {
 		return cmp.Or(strings.Compare(a.Value, b.Value), strings.Compare(a.Type, b.Type))
 	})
@@ -299,6 +363,35 @@ func (a *API) tagValues(ctx context.Context, tenant string, r *http.Request, fie
 		out = []typedValue{}
 	}
 	return out, nil
+}
+
+// maxRootChecks bounds the traces rootless fetches.
+const maxRootChecks = 64
+
+// rootless reports whether a trace of the sampled spans has no root span:
+// of the traces with no root in the sample, the first maxRootChecks are
+// fetched whole and looked at (the root of the others may have started
+// before the range or been left out of the sample).
+func (a *API) rootless(ctx context.Context, tenant string, evs []events.Event) (bool, error) {
+	hasRoot := map[events.TraceID]bool{}
+	for i := range evs {
+		if evs[i].ParentSpanID.IsZero() {
+			hasRoot[evs[i].TraceID] = true
+		}
+	}
+	var ids []events.TraceID
+	for i := range evs {
+		if id := evs[i].TraceID; !hasRoot[id] && len(ids) < maxRootChecks {
+			hasRoot[id] = true // once
+			ids = append(ids, id)
+		}
+	}
+	found := false
+	err := a.eachTrace(ctx, tenant, ids, func(t *traceql.Trace) bool {
+		found = t.Root < 0
+		return !found
+	})
+	return found, err
 }
 
 // tagValuesV1 answers /api/search/tag/<tag>/values: a bare attribute name

@@ -349,6 +349,35 @@ func (q *Query) SpanMatcher() func(t *Trace, i int) bool {
 	return func(t *Trace, i int) bool { return len(filterSpans(f.Cond, t, []int{i})) > 0 }
 }
 
+// FirstFilter returns the spanset filter Tempo's tag APIs narrow their
+// answer by, as a query of its own: the first spanset filter of q's
+// pipeline, whatever its conditions (|| and ! included); nil when q
+// starts with a spanset operation ({ a } > { b }, { a } && { b }), for
+// which Tempo filters nothing (grafana/tempo pkg/traceql/lenient_extract.go,
+// ExtractConditionGroups and findSpansetFilter).
+func (q *Query) FirstFilter() *Query {
+	e := q.Root
+	for {
+		switch x := e.(type) {
+		case *Filter:
+			return &Query{Root: x}
+		case *Pipeline:
+			e = x.Source
+		default:
+			return nil
+		}
+	}
+}
+
+// MatchSpan reports whether span i of t passes the condition of a query
+// that is one spanset filter (see FirstFilter); trace-level fields
+// (rootServiceName, traceDuration, parent. ...) are read from t, which
+// must then be the span's whole trace.
+func (q *Query) MatchSpan(t *Trace, i int) bool {
+	f, ok := q.Root.(*Filter)
+	return ok && (f.Cond == nil || eval(f.Cond, t, i, -1).truthy())
+}
+
 // TraceLevel returns a field of q's conditions that is not the span's
 // own (trace-level intrinsics, parent., nested sets, span:childCount),
 // or nil: what a filter of one span at a time cannot answer.
