@@ -322,6 +322,7 @@ func (s *Server) build() (err error) {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("/-/reload", s.reload)
+	mux.HandleFunc("POST /flush", s.flush)
 	s.mountAlertmanager(mux)
 	// The runbooks of the demo shop's alerts (docs/runbooks), where their
 	// runbook_url points: {{ $externalURL }}/runbooks/<alert>.

@@ -59,7 +59,7 @@ func (s *Store) compact(ctx context.Context) {
 	s.mu.RUnlock()
 	for _, g := range groups {
 		if ctx.Err() == nil {
-			s.merge(g)
+			s.merge(ctx, g)
 		}
 		for _, b := range g {
 			b.release(s.logger)
@@ -67,7 +67,7 @@ func (s *Store) compact(ctx context.Context) {
 	}
 }
 
-func (s *Store) merge(g []*blockRef) {
+func (s *Store) merge(ctx context.Context, g []*blockRef) {
 	start := time.Now()
 	level, seg := 0, 0
 	var sources []string
@@ -85,10 +85,17 @@ func (s *Store) merge(g []*blockRef) {
 		s.logger.Error("event store: compaction", "err", err)
 		return
 	}
+	written := 0
 	for _, b := range g {
 		for i := range b.meta.RowGroups {
 			err = b.readRowGroup(i, func(evs []Event) error {
 				for j := range evs {
+					if written%writeCheckRows == 0 {
+						if err := s.writeCheck(ctx); err != nil {
+							return err
+						}
+					}
+					written++
 					if err := w.add(&evs[j]); err != nil {
 						return err
 					}
@@ -97,6 +104,10 @@ func (s *Store) merge(g []*blockRef) {
 			})
 			if err != nil {
 				w.abort()
+				if ctx.Err() != nil {
+					s.logger.Info("event store: compaction abandoned; the blocks stay as they are", "reason", context.Cause(ctx))
+					return
+				}
 				s.logger.Error("event store: compaction failed; the blocks stay as they are", "block", b.meta.ULID, "err", err)
 				return
 			}

@@ -120,7 +120,15 @@ type Store struct {
 	quit      chan struct{}
 	done      chan struct{}
 	closed    atomic.Bool
-	bufs      sync.Pool
+	// stopCtx ends when Close starts: block writes and compactions in
+	// progress give up (what they leave is in the WAL or the source
+	// blocks), so a stop does not wait for them.
+	stopCtx context.Context
+	stop    context.CancelFunc
+	// testHookWriteRows, when set, runs every writeCheckRows rows of a
+	// block being written, with the write's context.
+	testHookWriteRows func(ctx context.Context)
+	bufs              sync.Pool
 }
 
 // CorruptBlock is a block that could not be opened.
@@ -163,6 +171,7 @@ func Open(dir string, logger *slog.Logger, opts Options) (*Store, error) {
 		flushReq: make(chan struct{}, 1),
 		flushed:  make(chan struct{}),
 	}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.m = newStoreMetrics(s, opts.Registerer)
 	if err := os.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
 		return nil, err
@@ -383,12 +392,18 @@ func (s *Store) Append(ctx context.Context, tenant string, kind Kind, evs []Even
 	return nil
 }
 
-// Close stops the background loop and closes the WAL and blocks. Heads
-// are not written as blocks: the WAL has them, and the next Open replays it.
+// Close stops the background loop and closes the WAL and blocks. Heads,
+// current or cut and waiting, are not written as blocks: the WAL has
+// them, and the next Open replays it. A block write or compaction in
+// progress is abandoned (its half-written directory is removed, and
+// removed again by Open if the process dies first), so Close takes about
+// as long as one WAL sync, however much ingest has queued. Call Flush
+// first for blocks.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stop()
 	close(s.quit)
 	<-s.done
 	err := s.wal.Close()
@@ -413,7 +428,7 @@ func (s *Store) loop() {
 			case <-s.quit:
 				return
 			case <-s.flushReq:
-				s.flushFrozen()
+				s.flushFrozen(s.stopCtx)
 			}
 		}
 	}()
@@ -426,7 +441,7 @@ func (s *Store) loop() {
 			case <-s.quit:
 				return
 			case <-t.C:
-				s.compactAndExpire(context.Background())
+				s.compactAndExpire(s.stopCtx)
 			}
 		}
 	}()
@@ -438,27 +453,75 @@ func (s *Store) loop() {
 			wg.Wait()
 			return
 		case <-t.C:
-			s.cutIfDue(context.Background(), false)
+			s.cutIfDue(s.stopCtx, false)
 		case <-s.kick:
-			s.cutIfDue(context.Background(), false)
+			s.cutIfDue(s.stopCtx, false)
 		}
 	}
 }
 
 func (s *Store) cutIfDue(ctx context.Context, force bool) {
+	if err := s.cutNow(ctx, force); err != nil {
+		s.logger.Error("event store: cutting the head", "err", err)
+	}
+}
+
+// cutNow cuts the heads if they are due, or if force is set and they hold
+// anything, and asks the background loop to write them.
+func (s *Store) cutNow(ctx context.Context, force bool) error {
 	s.cutMu.Lock()
 	defer s.cutMu.Unlock()
-	if !force && !s.headDue() {
-		return
+	if force {
+		s.mu.RLock()
+		empty := len(s.heads) == 0
+		s.mu.RUnlock()
+		if empty {
+			return nil
+		}
+	} else if !s.headDue() {
+		return nil
 	}
 	if err := s.cut(ctx); err != nil {
-		s.logger.Error("event store: cutting the head", "err", err)
-		return
+		return err
 	}
 	select {
 	case s.flushReq <- struct{}{}:
 	default:
 	}
+	return nil
+}
+
+// Flush cuts the current heads and writes them, and every head cut
+// before, as blocks, returning when they are written: what Loki's
+// POST /flush and VictoriaLogs' /internal/force_flush do, for a backup
+// or a copy of the blocks directory taken at a known point. Errors: the
+// store is closed; a block that could not be written (a full disk: the
+// head stays in memory and in the WAL, and is tried again later); ctx's
+// error, or the store closing, before the writes ended.
+func (s *Store) Flush(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: the store is closed", ErrStorage)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.stopCtx, cancel)
+	defer stop()
+	if err := s.cutNow(ctx, true); err != nil {
+		return s.storageErr(err)
+	}
+	s.flushFrozen(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.flushErr != nil {
+		return s.storageErr(s.flushErr)
+	}
+	if n := len(s.frozen); n > 0 {
+		return fmt.Errorf("%w: %d cut heads are still waiting to be written", ErrStorage, n)
+	}
+	return nil
 }
 
 func (s *Store) compactAndExpire(ctx context.Context) {
@@ -474,7 +537,7 @@ func (s *Store) compactAndExpire(ctx context.Context) {
 // deterministic.
 func (s *Store) Maintain(ctx context.Context, force bool) {
 	s.cutIfDue(ctx, force)
-	s.flushFrozen()
+	s.flushFrozen(ctx)
 	s.compactAndExpire(ctx)
 }
 
@@ -533,8 +596,10 @@ func (s *Store) cut(ctx context.Context) error {
 
 // flushFrozen writes cut heads as blocks, oldest first, and truncates the
 // WAL up to the last one written. A head that fails to write (a full disk)
-// stays frozen and queryable, and is tried again on the next pass.
-func (s *Store) flushFrozen() {
+// stays frozen and queryable, and is tried again on the next pass. When
+// ctx ends it stops, abandoning the block it is writing: the heads left
+// are in the WAL.
+func (s *Store) flushFrozen(ctx context.Context) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	var flushErr error
@@ -550,9 +615,16 @@ func (s *Store) flushFrozen() {
 	s.mu.RUnlock()
 	truncate := 0
 	for _, f := range frozen {
+		if ctx.Err() != nil {
+			break
+		}
 		v, _, _ := f.h.snapshot()
 		start := time.Now()
-		meta, err := s.writeBlock(f.key, v, f.seg)
+		meta, err := s.writeBlock(ctx, f.key, v, f.seg)
+		if err != nil && ctx.Err() != nil {
+			s.logger.Info("event store: block write abandoned; the WAL keeps its events", "tenant", f.key.tenant, "kind", f.key.kind, "events", v.n, "reason", context.Cause(ctx))
+			break
+		}
 		if err != nil {
 			flushErr = err
 			s.m.blockWriteFailures.Inc()
@@ -592,15 +664,26 @@ func (s *Store) flushFrozen() {
 	}
 }
 
+// writeCheckRows is how many rows a block write or compaction writes
+// between looks at its context.
+const writeCheckRows = 4096
+
 // writeBlock writes a head's events as a block, in sorted order. The head
-// itself is not reordered: queries may be reading it.
-func (s *Store) writeBlock(k headKey, v headView, seg int) (BlockMeta, error) {
+// itself is not reordered: queries may be reading it. It gives up, removing
+// what it wrote, with ctx's error when ctx ends.
+func (s *Store) writeBlock(ctx context.Context, k headKey, v headView, seg int) (BlockMeta, error) {
 	order := sortEvents(v)
 	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, balancedRowGroups(int64(v.n), s.opts.RowGroupRows), 1, seg, nil)
 	if err != nil {
 		return BlockMeta{}, err
 	}
-	for _, i := range order {
+	for n, i := range order {
+		if n%writeCheckRows == 0 {
+			if err := s.writeCheck(ctx); err != nil {
+				w.abort()
+				return BlockMeta{}, err
+			}
+		}
 		if err := w.add(v.at(int(i))); err != nil {
 			w.abort()
 			return BlockMeta{}, err
@@ -611,6 +694,14 @@ func (s *Store) writeBlock(k headKey, v headView, seg int) (BlockMeta, error) {
 		s.m.blocksWritten.Inc()
 	}
 	return meta, err
+}
+
+// writeCheck is ctx's error, after the test hook if one is set.
+func (s *Store) writeCheck(ctx context.Context) error {
+	if s.testHookWriteRows != nil {
+		s.testHookWriteRows(ctx)
+	}
+	return ctx.Err()
 }
 
 // balancedRowGroups splits n rows into row groups of at most max rows and
