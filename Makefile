@@ -22,7 +22,7 @@ RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/serv
                    ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/... \
                    ./internal/investigate/... ./internal/querycli/...
 
-.PHONY: all build run test vet fmt-check lint unit race test-deps bench clean web web-check
+.PHONY: all build run test vet fmt-check lint unit race test-deps bench clean web web-check compat-loki
 
 all: build
 
@@ -110,6 +110,15 @@ web-check:
 
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
+
+# The differential harness against a running Grafana Loki (not part of make
+# test: it needs a Loki). make compat-loki LOKI_URL=http://127.0.0.1:3100
+# [LOGCLI=/path/to/logcli]; see docs/loki.md and bench/compat/loki/loki.yaml.
+LOKI_URL        ?=
+LOGCLI          ?=
+compat-loki:
+	@if [ -z "$(LOKI_URL)" ]; then echo "set LOKI_URL to a running Loki 3.x (docs/loki.md)"; exit 2; fi
+	$(GO) run ./bench/compat/loki -loki-url $(LOKI_URL) $(if $(LOGCLI),-logcli $(LOGCLI))
 
 clean:
 	rm -rf bin

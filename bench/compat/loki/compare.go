@@ -1,0 +1,284 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// normalize decodes a JSON answer of path and removes what must differ
+// between two stores of the same data, so that the rest can be compared:
+//
+//   - query and query_range: data.stats (timings and bytes read); the
+//     streams of a log query, the series of a matrix or vector sorted by
+//     their labels (Loki leaves their order unspecified: "Result
+//     ordering", docs/sources/query/metric_queries.md), unless sorted
+//     is true (sort and sort_desc in an instant query); sample values as
+//     numbers;
+//   - series, detected_fields, detected_labels, detected_field values,
+//     patterns: the lists sorted (their order is unspecified);
+//   - index/stats: chunks (Horus stores no chunks);
+//   - index/volume and volume_range: as a vector and a matrix.
+//
+// An answer that is not JSON is returned as its text.
+func normalize(path string, body []byte, sorted bool) any {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return strings.TrimSpace(string(body))
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return v
+	}
+	switch {
+	case strings.HasSuffix(path, "/query"), strings.HasSuffix(path, "/query_range"),
+		strings.HasSuffix(path, "/index/volume"), strings.HasSuffix(path, "/index/volume_range"):
+		if data, ok := m["data"].(map[string]any); ok {
+			delete(data, "stats")
+			normalizeResult(data, sorted)
+		}
+	case strings.HasSuffix(path, "/series"):
+		sortList(m["data"], "")
+	case strings.HasSuffix(path, "/index/stats"):
+		delete(m, "chunks")
+	case strings.HasSuffix(path, "/detected_fields"):
+		sortList(m["fields"], "label")
+	case strings.HasSuffix(path, "/detected_labels"):
+		sortList(m["detectedLabels"], "label")
+	case strings.Contains(path, "/detected_field/"):
+		sortList(m["values"], "")
+	case strings.HasSuffix(path, "/patterns"):
+		sortList(m["data"], "pattern")
+	}
+	return m
+}
+
+// normalizeResult sorts a query answer's result and makes its values
+// numbers.
+func normalizeResult(data map[string]any, sorted bool) {
+	res, _ := data["result"].([]any)
+	switch data["resultType"] {
+	case "streams":
+		sortList(res, "stream")
+	case "matrix":
+		for _, s := range res {
+			if sm, ok := s.(map[string]any); ok {
+				if vals, ok := sm["values"].([]any); ok {
+					for _, p := range vals {
+						numberPoint(p)
+					}
+				}
+			}
+		}
+		sortList(res, "metric")
+	case "vector":
+		for _, s := range res {
+			if sm, ok := s.(map[string]any); ok {
+				numberPoint(sm["value"])
+			}
+		}
+		if !sorted {
+			sortList(res, "metric")
+		}
+	case "scalar":
+		numberPoint(data["result"])
+	}
+}
+
+// numberPoint makes a [ts, "value"] pair's value a number.
+func numberPoint(p any) {
+	pair, ok := p.([]any)
+	if !ok || len(pair) != 2 {
+		return
+	}
+	if s, ok := pair[1].(string); ok {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			pair[1] = f
+		}
+	}
+}
+
+// sortList sorts a JSON list in place by the canonical JSON of each
+// element's key member (the whole element when key is "").
+func sortList(v any, key string) {
+	list, ok := v.([]any)
+	if !ok {
+		return
+	}
+	keys := make(map[int]string, len(list))
+	idx := make([]int, len(list))
+	for i, e := range list {
+		idx[i] = i
+		k := e
+		if m, ok := e.(map[string]any); ok && key != "" {
+			k = m[key]
+		}
+		b, _ := json.Marshal(k)
+		keys[i] = string(b)
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
+	cp := append([]any(nil), list...)
+	for i, j := range idx {
+		list[i] = cp[j]
+	}
+}
+
+// diff appends to out the differences between a (Loki's) and b (Horus')
+// under path, numbers equal within a relative 1e-9; it stops after max.
+func diff(path string, a, b any, out *[]string, max int) {
+	if len(*out) >= max {
+		return
+	}
+	switch av := a.(type) {
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok {
+			*out = append(*out, fmt.Sprintf("%s: loki %s, horus %s", path, short(a), short(b)))
+			return
+		}
+		keys := map[string]bool{}
+		for k := range av {
+			keys[k] = true
+		}
+		for k := range bv {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			x, inA := av[k]
+			y, inB := bv[k]
+			switch {
+			case !inA:
+				*out = append(*out, fmt.Sprintf("%s.%s: only horus: %s", path, k, short(y)))
+			case !inB:
+				*out = append(*out, fmt.Sprintf("%s.%s: only loki: %s", path, k, short(x)))
+			default:
+				diff(path+"."+k, x, y, out, max)
+			}
+			if len(*out) >= max {
+				return
+			}
+		}
+	case []any:
+		bv, ok := b.([]any)
+		if !ok {
+			*out = append(*out, fmt.Sprintf("%s: loki %s, horus %s", path, short(a), short(b)))
+			return
+		}
+		if len(av) != len(bv) {
+			*out = append(*out, fmt.Sprintf("%s: loki %d elements, horus %d", path, len(av), len(bv)))
+		}
+		for i := 0; i < min(len(av), len(bv)); i++ {
+			diff(fmt.Sprintf("%s[%d]", path, i), av[i], bv[i], out, max)
+			if len(*out) >= max {
+				return
+			}
+		}
+	case float64:
+		bv, ok := b.(float64)
+		if !ok || !closeEnough(av, bv) {
+			*out = append(*out, fmt.Sprintf("%s: loki %s, horus %s", path, short(a), short(b)))
+		}
+	default:
+		if !equalJSON(a, b) {
+			*out = append(*out, fmt.Sprintf("%s: loki %s, horus %s", path, short(a), short(b)))
+		}
+	}
+}
+
+func closeEnough(a, b float64) bool {
+	if a == b || (math.IsNaN(a) && math.IsNaN(b)) {
+		return true
+	}
+	return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b))
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// short is v's JSON cut to 160 bytes.
+func short(v any) string {
+	if v == nil {
+		return "absent"
+	}
+	b, _ := json.Marshal(v)
+	s := string(b)
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+// stepHint says when the differences of two matrices are only their
+// instants: every series has the same labels and, at the instants both
+// have, the same values (Loki aligns a range query's start and end to its
+// step, issue 21). It returns "" otherwise.
+func stepHint(a, b any) string {
+	ra, ta := matrixOf(a)
+	rb, tb := matrixOf(b)
+	if ta != "matrix" || tb != "matrix" || len(ra) != len(rb) || len(ra) == 0 {
+		return ""
+	}
+	shifted := false
+	for i := range ra {
+		if !equalJSON(ra[i]["metric"], rb[i]["metric"]) {
+			return ""
+		}
+		pa, pb := points(ra[i]), points(rb[i])
+		for t, v := range pa {
+			if w, ok := pb[t]; ok && !closeEnough(v, w) {
+				return ""
+			}
+		}
+		if len(pa) != len(pb) {
+			shifted = true
+		}
+		for t := range pa {
+			if _, ok := pb[t]; !ok {
+				shifted = true
+			}
+		}
+	}
+	if !shifted {
+		return ""
+	}
+	return "only the instants differ (step alignment)"
+}
+
+func matrixOf(v any) ([]map[string]any, string) {
+	m, _ := v.(map[string]any)
+	data, _ := m["data"].(map[string]any)
+	typ, _ := data["resultType"].(string)
+	res, _ := data["result"].([]any)
+	out := make([]map[string]any, 0, len(res))
+	for _, s := range res {
+		sm, _ := s.(map[string]any)
+		out = append(out, sm)
+	}
+	return out, typ
+}
+
+func points(s map[string]any) map[float64]float64 {
+	out := map[float64]float64{}
+	vals, _ := s["values"].([]any)
+	for _, p := range vals {
+		pair, _ := p.([]any)
+		if len(pair) != 2 {
+			continue
+		}
+		t, _ := pair[0].(float64)
+		v, _ := pair[1].(float64)
+		out[t] = v
+	}
+	return out
+}
