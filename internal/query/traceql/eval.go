@@ -79,35 +79,47 @@ func NewTrace(spans []events.Event) *Trace {
 	return t
 }
 
-// nestedSet returns span i's nested-set numbers as Tempo defines them:
-// parent's left, left, right; numbered depth first from the root span,
-// whose parent is -1. Spans not under the root have zeros.
+// nestedSet returns span i's nested-set numbers as Tempo defines them
+// (tempodb/encoding/vparquet4/nested_set_model.go,
+// assignNestedSetModelBoundsAndServiceStats): parent's left, left,
+// right; numbered depth first from each root span (no parent id) in
+// turn, a root's parent being -1. Spans not under a root have zeros:
+// Tempo's structural operators relate no such span.
 func (t *Trace) nestedSet(i int) [3]int64 {
 	if t.nested == nil {
 		t.nested = make([][3]int64, len(t.Spans))
-		if t.Root >= 0 {
-			children := make([][]int, len(t.Spans))
-			for c, p := range t.parent {
-				if p >= 0 {
-					children[p] = append(children[p], c)
-				}
+		children := make([][]int, len(t.Spans))
+		for c, p := range t.parent {
+			if p >= 0 {
+				children[p] = append(children[p], c)
 			}
-			n := int64(0)
-			var walk func(s int, parentLeft int64)
-			walk = func(s int, parentLeft int64) {
-				n++
-				left := n
-				for _, c := range children[s] { // each span has one parent: a tree
+		}
+		n := int64(0)
+		var walk func(s int, parentLeft int64)
+		walk = func(s int, parentLeft int64) {
+			n++
+			left := n
+			t.nested[s] = [3]int64{parentLeft, left, 0} // marks s visited: a parent cycle ends here
+			for _, c := range children[s] {
+				if t.nested[c][1] == 0 {
 					walk(c, left)
 				}
-				n++
-				t.nested[s] = [3]int64{parentLeft, left, n}
 			}
-			walk(t.Root, -1)
+			n++
+			t.nested[s][2] = n
+		}
+		for r := range t.Spans {
+			if t.Spans[r].ParentSpanID.IsZero() && t.nested[r][1] == 0 {
+				walk(r, -1)
+			}
 		}
 	}
 	return t.nested[i]
 }
+
+// connected reports whether span i is under a root span of the trace:
+// the spans Tempo's structural operators may relate.
+func (t *Trace) connected(i int) bool { return t.nestedSet(i)[1] != 0 }
 
 // Parent is the index of span i's parent in the trace, -1 if it has none
 // there.
@@ -169,8 +181,8 @@ func evalSet(e SetExpr, t *Trace) []Spanset {
 		return []Spanset{{Spans: s}}
 	case *SetOp:
 		l := flatten(evalSet(x.L, t))
-		if len(l) == 0 && x.Op != OpOr {
-			return nil
+		if len(l) == 0 && x.Op != OpOr && !x.Op.negated() {
+			return nil // negated operators keep the right side: nothing relates to it
 		}
 		r := flatten(evalSet(x.R, t))
 		out := combine(x.Op, l, r, t)
@@ -237,7 +249,13 @@ func union(a, b []int) []int {
 }
 
 // combine applies a spanset operator. Structural operators return spans of
-// the right side (the left side too for the union forms &>, &< ...).
+// the right side (the left side too for the union forms &>, &< ...), as
+// Tempo's engine does (pkg/traceql/ast_execute.go, SpansetOperation, and
+// the nested-set relations of tempodb/encoding/vparquet4/block_traceql.go,
+// ChildOf, DescendantOf, SiblingOf): only spans under a root span are
+// related (see nestedSet), and a negated operator (!>, !>>, !<, !<<, !~)
+// keeps the right-side spans no left-side span relates to, every one of
+// them when the left side matches nothing.
 func combine(op Op, l, r []int, t *Trace) []int {
 	switch op {
 	case OpAnd:
@@ -248,47 +266,8 @@ func combine(op Op, l, r []int, t *Trace) []int {
 	case OpOr:
 		return union(l, r)
 	}
-	inL := make(map[int]bool, len(l))
-	for _, i := range l {
-		inL[i] = true
-	}
-	// rel(b) reports whether right span b stands in the relation to some
-	// left span; lrel(a) whether left span a does (for the union forms).
-	var rel func(b int) bool
-	var lrel func(a int) bool
-	switch op {
-	case OpChild, OpNotChild, OpUnionChild:
-		rel = func(b int) bool { p := t.parent[b]; return p >= 0 && inL[p] }
-		parents := map[int]bool{}
-		for _, b := range r {
-			if p := t.parent[b]; p >= 0 {
-				parents[p] = true
-			}
-		}
-		lrel = func(a int) bool { return parents[a] }
-	case OpParent, OpNotParent, OpUnionParent:
-		parents := map[int]bool{}
-		for _, a := range l {
-			if p := t.parent[a]; p >= 0 {
-				parents[p] = true
-			}
-		}
-		rel = func(b int) bool { return parents[b] }
-		inR := setOf(r)
-		lrel = func(a int) bool { p := t.parent[a]; return p >= 0 && inR[p] }
-	case OpDesc, OpNotDesc, OpUnionDesc:
-		rel = func(b int) bool { return t.hasAncestorIn(b, inL) }
-		anc := t.ancestorsOf(r)
-		lrel = func(a int) bool { return anc[a] }
-	case OpAnc, OpNotAnc, OpUnionAnc:
-		anc := t.ancestorsOf(l)
-		rel = func(b int) bool { return anc[b] }
-		inR := setOf(r)
-		lrel = func(a int) bool { return t.hasAncestorIn(a, inR) }
-	case OpSibling, OpNotSibling, OpUnionSibling:
-		rel = func(b int) bool { return t.hasSiblingIn(b, l) }
-		lrel = func(a int) bool { return t.hasSiblingIn(a, r) }
-	default:
+	rel, lrel := relations(op, l, r, t)
+	if rel == nil {
 		return nil
 	}
 	var out []int
@@ -312,6 +291,68 @@ func combine(op Op, l, r []int, t *Trace) []int {
 	return out
 }
 
+// relations returns, for a structural operator, rel(b): whether right
+// span b stands in the relation to some left span, and lrel(a): whether
+// left span a does to some right span (for the union forms). Spans not
+// under a root relate to nothing.
+func relations(op Op, l, r []int, t *Trace) (rel, lrel func(int) bool) {
+	// in(s) is the connected spans of s, as a set.
+	in := func(s []int) map[int]bool {
+		m := make(map[int]bool, len(s))
+		for _, i := range s {
+			if t.connected(i) {
+				m[i] = true
+			}
+		}
+		return m
+	}
+	// parentsOf(s) is the parents of the connected spans of s.
+	parentsOf := func(s []int) map[int]bool {
+		m := map[int]bool{}
+		for _, i := range s {
+			if p := t.parent[i]; p >= 0 && t.connected(i) {
+				m[p] = true
+			}
+		}
+		return m
+	}
+	switch op {
+	case OpChild, OpNotChild, OpUnionChild:
+		inL, parents := in(l), parentsOf(r)
+		rel = func(b int) bool { p := t.parent[b]; return p >= 0 && inL[p] && t.connected(b) }
+		lrel = func(a int) bool { return parents[a] }
+	case OpParent, OpNotParent, OpUnionParent:
+		parents, inR := parentsOf(l), in(r)
+		rel = func(b int) bool { return parents[b] }
+		lrel = func(a int) bool { p := t.parent[a]; return p >= 0 && inR[p] && t.connected(a) }
+	case OpDesc, OpNotDesc, OpUnionDesc:
+		inL, anc := in(l), t.ancestorsOf(r)
+		rel = func(b int) bool { return t.connected(b) && t.hasAncestorIn(b, inL) }
+		lrel = func(a int) bool { return anc[a] }
+	case OpAnc, OpNotAnc, OpUnionAnc:
+		anc, inR := t.ancestorsOf(l), in(r)
+		rel = func(b int) bool { return anc[b] }
+		lrel = func(a int) bool { return t.connected(a) && t.hasAncestorIn(a, inR) }
+	case OpSibling, OpNotSibling, OpUnionSibling:
+		// Siblings share their nested-set parent (roots: -1, so two
+		// roots of one trace are siblings, as in Tempo); a span is not
+		// its own sibling.
+		inL, inR := setOf(l), setOf(r)
+		lParents, rParents := t.nestedParents(l), t.nestedParents(r)
+		sibling := func(i int, parents map[int64]int, self map[int]bool) bool {
+			p := t.nestedSet(i)[0]
+			n := parents[p]
+			if self[i] {
+				n--
+			}
+			return p != 0 && n > 0
+		}
+		rel = func(b int) bool { return sibling(b, lParents, inL) }
+		lrel = func(a int) bool { return sibling(a, rParents, inR) }
+	}
+	return rel, lrel
+}
+
 func setOf(s []int) map[int]bool {
 	m := make(map[int]bool, len(s))
 	for _, i := range s {
@@ -331,9 +372,13 @@ func (t *Trace) hasAncestorIn(i int, set map[int]bool) bool {
 	return false
 }
 
+// ancestorsOf is the ancestors of the connected spans of s.
 func (t *Trace) ancestorsOf(s []int) map[int]bool {
 	anc := map[int]bool{}
 	for _, i := range s {
+		if !t.connected(i) {
+			continue
+		}
 		for n, p := 0, t.parent[i]; p >= 0 && n < len(t.Spans) && !anc[p]; n, p = n+1, t.parent[p] {
 			anc[p] = true
 		}
@@ -341,17 +386,14 @@ func (t *Trace) ancestorsOf(s []int) map[int]bool {
 	return anc
 }
 
-func (t *Trace) hasSiblingIn(b int, set []int) bool {
-	p := t.parent[b]
-	if p < 0 {
-		return false
+// nestedParents counts the spans of s by nested-set parent (see
+// nestedSet).
+func (t *Trace) nestedParents(s []int) map[int64]int {
+	m := make(map[int64]int, len(s))
+	for _, i := range s {
+		m[t.nestedSet(i)[0]]++
 	}
-	for _, a := range set {
-		if a != b && t.parent[a] == p {
-			return true
-		}
-	}
-	return false
+	return m
 }
 
 func evalStage(st Stage, sets []Spanset, t *Trace) []Spanset {

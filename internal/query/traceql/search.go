@@ -167,8 +167,9 @@ func Pushdown(q *Query) []events.Filter {
 const maxScans = 3
 
 // pushdownSets returns the filter sets a matching trace has a span for,
-// each: both sides of &&, structural and union operators, the left side
-// of negated ones. Sets without filters are left out.
+// each: both sides of &&, structural and union operators, the right side
+// of negated ones (whose left side may match nothing). Sets without
+// filters are left out.
 func pushdownSets(e SetExpr) [][]events.Filter {
 	var out [][]events.Filter
 	var walk func(SetExpr)
@@ -187,7 +188,7 @@ func pushdownSets(e SetExpr) [][]events.Filter {
 			case x.Op == OpOr:
 				// Either side may match: no set is needed.
 			case x.Op.negated():
-				walk(x.L)
+				walk(x.R)
 			default:
 				walk(x.L)
 				walk(x.R)
@@ -214,10 +215,10 @@ func necessary(e SetExpr) []events.Filter {
 		if x.Op == OpOr {
 			return nil
 		}
-		l := necessary(x.L)
 		if x.Op.negated() {
-			return l // the right side may be anything the left does not relate to
+			return necessary(x.R) // the left side may match nothing
 		}
+		l := necessary(x.L)
 		if r := necessary(x.R); len(r) > len(l) {
 			return r
 		}
