@@ -22,7 +22,7 @@ RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/serv
                    ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/... \
                    ./internal/investigate/... ./internal/querycli/...
 
-.PHONY: all build run test vet fmt-check lint unit race test-deps bench clean web web-check compat-loki
+.PHONY: all build run test vet fmt-check lint unit race test-deps node-deps bench clean web web-check compat-loki
 
 all: build
 
@@ -87,6 +87,12 @@ test-deps:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	fi
+
+# The OpenTelemetry JS SDK for test/node's end-to-end test (a real Node.js
+# client exporting traces, metrics and logs to Horus), from the lockfile.
+test-deps: node-deps
+node-deps:
+	cd test/node && $(NPM) ci --no-audit --no-fund --loglevel=error
 
 # The web UI (web/, docs/ui.md). make web rebuilds the build committed in
 # internal/ui/dist (commit it with the sources); web-check, in make test,
