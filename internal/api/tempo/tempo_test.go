@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,5 +234,44 @@ func TestTagFilters(t *testing.T) {
 	}
 	if got := scopes["span"]; !slices.Equal(got, []string{"order.total"}) {
 		t.Errorf("q orders || GET /cart: span names %v", got)
+	}
+}
+
+// TestShortTraceID: search results print trace ids without their leading
+// zeros, as Tempo does (pkg/util/traceid.go, TraceIDToHexString); such an
+// id, copied from an answer, finds its trace in TraceQL (trace:id,
+// compared as Tempo compares ids: as bytes, leading zeros optional) and
+// by id (/api/traces/<id> left-pads it, as Tempo's HexStringToTraceID).
+func TestShortTraceID(t *testing.T) {
+	base := serve(t, fixture())
+	type result struct {
+		Traces []struct {
+			TraceID         string `json:"traceID"`
+			RootServiceName string `json:"rootServiceName"`
+		} `json:"traces"`
+	}
+	var res result
+	if code, body := get(t, base, "/api/search", &res, "q", `{ resource.service.name = "bank" }`); code != http.StatusOK || len(res.Traces) != 1 {
+		t.Fatalf("search: %d %s", code, body)
+	}
+	short := res.Traces[0].TraceID
+	if want := "f01" + strings.Repeat("0", 28); short != want {
+		t.Fatalf("trace id printed %q, want %q (31 digits)", short, want)
+	}
+	for _, q := range []string{`{ trace:id = "` + short + `" }`, `{ trace:id = "0` + strings.ToUpper(short) + `" && name = "POST /pay" }`} {
+		res = result{}
+		if code, body := get(t, base, "/api/search", &res, "q", q); code != http.StatusOK || len(res.Traces) != 1 || res.Traces[0].TraceID != short {
+			t.Errorf("%s: %d %s", q, code, body)
+		}
+	}
+	res = result{}
+	get(t, base, "/api/search", &res, "q", `{ rootServiceName != "api-gateway" }`)
+	if len(res.Traces) != 1 || res.Traces[0].RootServiceName != "<root span not yet received>" {
+		t.Errorf("root-less trace: %+v, want the worker's, its root not yet received", res.Traces)
+	}
+	for _, path := range []string{"/api/traces/" + short, "/api/v2/traces/" + short} {
+		if code, body := get(t, base, path, nil); code != http.StatusOK || !strings.Contains(body, "POST /pay") {
+			t.Errorf("%s: %d %.200s", path, code, body)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/regexp"
 )
@@ -571,8 +572,44 @@ func (p *parser) comparison() (Expr, error) {
 		if err := typeCheck(b, t.pos); err != nil {
 			return nil, err
 		}
+		normalizeID(b)
 		l = b
 	}
+}
+
+// idDigits are the hex digits of the id intrinsics.
+var idDigits = map[Intrinsic]int{ITraceID: 32, ILinkTraceID: 32, ISpanID: 16, IParentID: 16, ILinkSpanID: 16}
+
+// normalizeID makes the literal of an id comparison (trace:id = "...",
+// span:id != "...", link:traceID ...) the id's canonical text: lowercase
+// hex, left-padded with zeros, as Tempo compares ids as bytes after
+// reading the literal as hex with its leading zeros optional
+// (tempodb/encoding/vparquet4/block_traceql.go, createBytesPredicate;
+// pkg/util/traceid.go, HexStringToTraceID). So an id printed without
+// its leading zeros, as search results print trace ids, finds its trace.
+// A literal that is not hex, or too long, is left as written.
+func normalizeID(b *Binary) {
+	if b.Op != OpEq && b.Op != OpNeq {
+		return
+	}
+	a, ok := b.L.(*Attribute)
+	s, sok := b.R.(*Static)
+	if !ok || !sok {
+		a, ok = b.R.(*Attribute)
+		s, sok = b.L.(*Static)
+	}
+	n := 0
+	if ok {
+		n = idDigits[a.Intrinsic]
+	}
+	if n == 0 || !sok || s.V.T != TStr || s.V.S == "" {
+		return
+	}
+	id := strings.ToLower(strings.TrimLeft(s.V.S, "0"))
+	if len(id) > n || strings.ContainsFunc(id, func(r rune) bool { return (r < '0' || r > '9') && (r < 'a' || r > 'f') }) {
+		return
+	}
+	s.V = StrV(strings.Repeat("0", n-len(id)) + id)
 }
 
 // binary makes l op r, type-checked.
