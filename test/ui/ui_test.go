@@ -56,7 +56,9 @@ type report struct {
 // orders on top, its page with the error spike and the deploy's change
 // marker, comparison, zoom, an exemplar to its trace, a dependency, a
 // PromQL, a LogQL and a TraceQL query in Explore, a failing orders trace
-// (the failing span on the critical path, its logs), the firing alert of orders with its page, series, deploy and runbook, the
+// (the failing span on the critical path, its logs), the firing alert of orders with its page, series, deploy and runbook,
+// from the alert list to the culprit's change, log line and trace in 3
+// clicks (alert, Investigate, a trace of the findings), the
 // SLOs and an SLO page, Changes with the deploy, an investigation of orders,
 // an error state, and a pushed 10,000-span trace rendered and scrolled.
 // Screenshots go to

@@ -396,6 +396,43 @@ try {
       if (resp.status() !== 200 || !text.includes(name)) fail(`runbook ${runbook}: ${resp.status()} ${text.slice(0, 80)}`);
       await page.waitForSelector('[data-testid="alert-runbook"] details');
     });
+
+    // The investigation issue's promise: from the firing alert to the
+    // culprit's trace, its log line and the change in at most 3 clicks.
+    await step('the alert to the culprit: its change, log line and trace in 3 clicks', async () => {
+      const fp = alertHref.split('/')[2].split('?')[0];
+      await page.goto(`${base}/alerts`);
+      await page.waitForSelector('[data-testid="alerts-panel"][aria-busy="false"]');
+      let clicks = 0;
+      await page.click(`[data-testid="alert-row"] a.alert-link[href^="/alerts/${fp}"]`);
+      clicks++;
+      await page.waitForURL(new RegExp(`/alerts/${fp}`));
+      await page.click('[data-testid="investigate"]');
+      clicks++;
+      await page.waitForURL(/\/investigate\?.*fingerprint=/);
+      await page.waitForSelector('[data-testid="finding"]', { timeout: 30_000 });
+      const findings = await page.$$eval('[data-testid="finding"]', (fs) => fs.map((f) => ({ kind: f.dataset.kind, text: f.textContent })));
+      log('findings from the alert:', findings.map((f) => f.kind).join(' '));
+      const change = findings.find((f) => f.kind === 'change');
+      if (!change || !/deploy/.test(change.text) || !change.text.includes(failing)) fail(`no deploy of ${failing} among the findings: ${JSON.stringify(findings.map((f) => f.text.slice(0, 80)))}`);
+      const logLine = findings.find((f) => f.kind === 'logs' && f.text.includes('discount_tiers'));
+      if (!logLine) fail('no log finding with the deploy\'s error ("discount_tiers")');
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      await shot('investigate-alert');
+      const traceLink = page.locator('[data-testid="finding"] a[data-type="trace"]').first();
+      await traceLink.click();
+      clicks++;
+      await page.waitForURL(/\/trace\/[0-9a-f]{32}/);
+      await page.waitForSelector('[data-testid="trace-failing"]');
+      const where = await page.textContent('[data-testid="trace-failing"]');
+      if (!where.includes(failing)) fail(`the culprit's trace fails elsewhere: "${where}"`);
+      await page.waitForSelector('[data-testid="trace-logs"] li');
+      const logs = await page.textContent('[data-testid="trace-logs"]');
+      if (!logs.includes('discount_tiers')) fail(`the trace's logs lack the error line: ${logs.slice(0, 200)}`);
+      await shot('investigate-trace');
+      log(`alert → culprit's trace, log line and change in ${clicks} clicks`);
+      if (clicks > 3) fail(`${clicks} clicks`);
+    });
   }
 
   await step('SLOs lists the SLOs and an SLO page draws its budget', async () => {

@@ -71,7 +71,7 @@ export default function InvestigatePage() {
       <div class="page-title">
         <h1>
           Investigate
-          {inv?.request.service ? ` ${inv.request.signal ?? 'errors'} of ${inv.request.service}` : params.fingerprint ? ` alert ${params.fingerprint}` : ''}
+          {investigateTitle(inv?.request, params.fingerprint)}
         </h1>
         {inv?.request.service && (
           <nav class="jump" aria-label="From this investigation">
@@ -223,6 +223,19 @@ function Prop({ label, share, cls }: { label: string; share: number | undefined;
       <span class="num">{formatPercent(share)}</span>
     </div>
   );
+}
+
+/**
+ * The page's title after "Investigate": the alert's name when it is an
+ * alert's ("OrdersAvailabilitySLO on orders"), else the signal and service
+ * ("errors of orders"); "promql" reads "the series" for a symptom given
+ * as a PromQL expression.
+ */
+export function investigateTitle(req: Investigation['request'] | undefined, fingerprint?: string): string {
+  const alert = typeof req?.alert === 'string' ? req.alert : '';
+  if (alert) return ` ${alert}${req?.service ? ` on ${req.service}` : ''}`;
+  if (req?.service) return ` ${req.signal === 'promql' ? 'the series' : (req.signal ?? 'errors')} of ${req.service}`;
+  return fingerprint ? ` alert ${fingerprint}` : '';
 }
 
 function FindingCard({ f }: { f: Finding }) {
