@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,5 +274,50 @@ func TestShortTraceID(t *testing.T) {
 		if code, body := get(t, base, path, nil); code != http.StatusOK || !strings.Contains(body, "POST /pay") {
 			t.Errorf("%s: %d %.200s", path, code, body)
 		}
+	}
+}
+
+// TestMetricsTimestamps: /api/metrics/query_range stamps each sample with
+// its interval's end, the range aligned as Tempo 3's query frontend
+// aligns it (one step before the start rounded down, to the end rounded
+// up): 5 minutes by 1m are 6 samples, the span at the start in the first
+// ((start-1m, start]), the others in the next. /api/metrics/query counts
+// [start, end].
+func TestMetricsTimestamps(t *testing.T) {
+	base := serve(t, fixture())
+	start := fixtureStart.Unix()
+	var out struct {
+		Series []struct {
+			Samples []struct {
+				TimestampMs string  `json:"timestampMs"`
+				Value       float64 `json:"value"`
+			} `json:"samples"`
+		} `json:"series"`
+	}
+	code, body := get(t, base, "/api/metrics/query_range", &out, "q", "{ } | count_over_time()",
+		"start", strconv.FormatInt(start, 10), "end", strconv.FormatInt(start+300, 10), "step", "60")
+	if code != http.StatusOK || len(out.Series) != 1 {
+		t.Fatalf("query_range: %d %s", code, body)
+	}
+	var got []string
+	for _, s := range out.Series[0].Samples {
+		got = append(got, s.TimestampMs+"="+strconv.FormatFloat(s.Value, 'g', -1, 64))
+	}
+	var want []string
+	for i, v := range []int{1, 6, 0, 0, 0, 0} {
+		want = append(want, strconv.FormatInt((start+int64(i)*60)*1000, 10)+"="+strconv.Itoa(v))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("samples %v, want %v", got, want)
+	}
+	var inst struct {
+		Series []struct {
+			Value float64 `json:"value"`
+		} `json:"series"`
+	}
+	code, body = get(t, base, "/api/metrics/query", &inst, "q", "{ } | count_over_time()",
+		"start", strconv.FormatInt(start, 10), "end", strconv.FormatInt(start+300, 10))
+	if code != http.StatusOK || len(inst.Series) != 1 || inst.Series[0].Value != 7 {
+		t.Errorf("instant: %d %s, want the 7 spans of [start, end]", code, body)
 	}
 }
