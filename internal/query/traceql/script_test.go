@@ -380,6 +380,7 @@ func FuzzParse(f *testing.F) {
 		`{ duration > 1.5s && traceDuration < 1h } ~ { !(.a != nil) } | avg(duration) >= 10ms`,
 		`{ span."with space" = -3.5e2 } &>> { event:name = "x" } | quantile_over_time(duration, .5, .99) by (resource.service.name)`,
 		`{ trace:id = "ab" && span:id != "cd" } !< { 1 + 2 * 3 ^ 2 % 4 > 0 }`,
+		`{ "000F01" = trace:id || link:spanID != "0" || span:parentID = "xyz" } !~ { rootServiceName != "" }`,
 	} {
 		f.Add(s)
 	}
