@@ -327,8 +327,9 @@ func TestLokiDetected(t *testing.T) {
 	for _, f := range df.Fields {
 		got = append(got, fmt.Sprintf("%s:%s:%d:%v", f.Label, f.Type, f.Cardinality, f.Parsers))
 	}
-	// level is a stream label, so not a field; pod is metadata (no parser).
-	want := "detected_level:string:2:[] latency:float:1:[json] msg:string:1:[logfmt] ok:boolean:1:[json] pod:string:2:[] size:bytes:2:[logfmt] status:int:2:[logfmt] took:duration:2:[logfmt] user:string:1:[json]"
+	// level is a stream label, so the parsed one is level_extracted, as
+	// in Loki; pod is metadata (no parser).
+	want := "detected_level:string:2:[] latency:float:1:[json] level_extracted:string:2:[json logfmt] msg:string:1:[logfmt] ok:boolean:1:[json] pod:string:2:[] size:bytes:2:[logfmt] status:int:2:[logfmt] took:duration:2:[logfmt] user:string:1:[json]"
 	if strings.Join(got, " ") != want || df.Limit != 1000 {
 		t.Errorf("detected fields (limit %d):\n got %s\nwant %s", df.Limit, strings.Join(got, " "), want)
 	}

@@ -2,6 +2,7 @@ package loki
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -13,23 +14,30 @@ import (
 )
 
 // Detected fields, as Grafana's Logs Drilldown asks for them: the fields
-// of the newest lines of a log query (line_limit, default 1000) that are
-// not stream labels, from structured metadata and from parsing each line
-// as JSON or logfmt, with a type, the count of distinct values and the
-// parsers that found them.
+// of the newest lines of a log query (line_limit, default 1000), as
+// Loki's query frontend finds them (pkg/querier/queryrange/
+// detected_fields.go, parseDetectedFields): every structured metadata
+// label, the labels the query's own parsers set, and what parsing each
+// line as JSON, or else as logfmt, finds (logql.DetectFields: a name a
+// stream label has gets "_extracted", level_extracted beside the stream
+// label level), each with a type, the count of distinct values, the
+// parsers that found it and, for JSON, the path of its key (jsonPath).
 
 type detectedField struct {
 	Label       string   `json:"label"`
 	Type        string   `json:"type"`
 	Cardinality int      `json:"cardinality"`
 	Parsers     []string `json:"parsers"`
+	JSONPath    []string `json:"jsonPath,omitempty"`
 }
 
 // fieldStats collects one field's values.
 type fieldStats struct {
-	values  map[string]struct{}
-	typ     string // the type all values so far have, "" before any
-	parsers map[string]bool
+	values   map[string]struct{}
+	shown    map[string]struct{} // the values as detected_field/<name>/values lists them
+	typ      string              // the type all values so far have, "" before any
+	parsers  map[string]bool
+	jsonPath []string // the path in the newest line parsed as JSON that has it
 }
 
 // detect reads the lines of a log query and collects their fields.
@@ -58,41 +66,81 @@ func (a *API) detect(ctx context.Context, t string, r *http.Request) (map[string
 		return nil, err
 	}
 	fields := map[string]*fieldStats{}
-	add := func(stream labels.Labels, name, value, parser string) {
-		if name == "" || strings.HasPrefix(name, "__") || stream.Has(name) {
-			return
-		}
+	add := func(name, value, parser string, parsed bool) *fieldStats {
 		f := fields[name]
 		if f == nil {
-			f = &fieldStats{values: map[string]struct{}{}, parsers: map[string]bool{}}
+			f = &fieldStats{values: map[string]struct{}{}, shown: map[string]struct{}{}, parsers: map[string]bool{}}
 			fields[name] = f
 		}
 		f.values[value] = struct{}{}
+		if parsed {
+			// Loki's parseDetectedFieldValues lists parsed byte sizes
+			// as go-humanize writes them, to be pasted into a query.
+			f.shown[shownBytes(value)] = struct{}{}
+		} else {
+			f.shown[value] = struct{}{}
+		}
 		f.typ = mergeType(f.typ, valueType(value))
 		if parser != "" {
 			f.parsers[parser] = true
 		}
+		return f
 	}
+	// As Loki, a line parsed as JSON sets the path of each of its fields
+	// (none for a field the query's parsers set that JSON does not
+	// have), so the last such line read sets it.
 	for _, s := range res.Streams {
 		for _, e := range s.Entries {
-			e.Metadata.Range(func(l labels.Label) { add(e.Stream, l.Name, l.Value, "") })
-			e.Parsed.Range(func(l labels.Label) { add(e.Stream, l.Name, l.Value, "") })
-			line := strings.TrimSpace(e.Line)
-			if strings.HasPrefix(line, "{") {
-				_ = logql.JSONFields(line, func(k, v string) { add(e.Stream, k, v, "json") })
-			} else {
-				_ = logql.Logfmt(line, false, false, func(k, v string) {
-					if v != "" { // a bare word is not a field
-						add(e.Stream, k, v, "logfmt")
+			e.Metadata.Range(func(l labels.Label) { add(l.Name, l.Value, "", false) })
+			parser, found := logql.DetectFields(e.Line, e.Stream.Has)
+			e.Parsed.Range(func(l labels.Label) {
+				if !strings.HasPrefix(l.Name, "__") {
+					if f := add(l.Name, l.Value, parser, true); parser == "json" {
+						f.jsonPath = nil
 					}
-				})
+				}
+			})
+			for _, d := range found {
+				if f := add(d.Name, d.Value, parser, true); parser == "json" {
+					f.jsonPath = d.Path
+				}
 			}
 		}
 	}
 	return fields, nil
 }
 
-// valueType is the narrowest Loki field type of a value.
+// shownBytes is a byte size (a value that go-humanize parses and that
+// ends with a unit) as go-humanize v1.0.1's Bytes writes it, without the
+// blank ("2KB" is "2.0kB"), as Loki's parseDetectedFieldValues lists it
+// (allowedBytesUnits); any other value as it is.
+func shownBytes(v string) string {
+	lower := strings.ToLower(v)
+	unit := false
+	for _, u := range []string{"b", "k", "m", "g", "t", "p", "e", "ki", "mi", "gi", "ti", "pi", "ei"} {
+		unit = unit || strings.HasSuffix(lower, u)
+	}
+	n, err := logql.ParseBytes(v)
+	if !unit || err != nil {
+		return v
+	}
+	s := uint64(n)
+	if s < 10 {
+		return strconv.FormatUint(s, 10) + "B"
+	}
+	e := math.Floor(math.Log(float64(s)) / math.Log(1000))
+	val := math.Floor(float64(s)/math.Pow(1000, e)*10+0.5) / 10
+	prec := 0
+	if val < 10 {
+		prec = 1
+	}
+	return strconv.FormatFloat(val, 'f', prec, 64) + []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}[int(e)]
+}
+
+// valueType is the narrowest Loki field type of a value, tried in
+// Loki's order (determineType, pkg/querier/queryrange/detected_fields.go):
+// int, float, boolean (strconv.ParseBool, so "t" and "F" too), duration,
+// bytes, else string.
 func valueType(v string) string {
 	if _, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return "int"
@@ -100,7 +148,7 @@ func valueType(v string) string {
 	if _, err := strconv.ParseFloat(v, 64); err == nil {
 		return "float"
 	}
-	if _, err := strconv.ParseBool(v); err == nil && len(v) > 1 {
+	if _, err := strconv.ParseBool(v); err == nil {
 		return "boolean"
 	}
 	if _, err := logql.ParseDuration(v); err == nil {
@@ -142,7 +190,7 @@ func (a *API) detectedFields(ctx context.Context, t string, w http.ResponseWrite
 			parsers = append(parsers, p)
 		}
 		sort.Strings(parsers)
-		out = append(out, detectedField{Label: name, Type: f.typ, Cardinality: len(f.values), Parsers: parsers})
+		out = append(out, detectedField{Label: name, Type: f.typ, Cardinality: len(f.values), Parsers: parsers, JSONPath: f.jsonPath})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Label < out[j].Label })
 	if len(out) > limit {
@@ -164,7 +212,7 @@ func (a *API) detectedFieldValues(ctx context.Context, t string, w http.Response
 	}
 	values := []string{}
 	if f := fields[r.PathValue("name")]; f != nil {
-		for v := range f.values {
+		for v := range f.shown {
 			values = append(values, v)
 		}
 	}

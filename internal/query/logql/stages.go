@@ -358,6 +358,29 @@ var (
 // accepted and number tokens are not validated. Keys and values alias
 // line when they need no unescaping or sanitizing.
 func JSONFields(line string, emit func(key, value string)) error {
+	return jsonWalk(line, emit, nil)
+}
+
+// JSONFieldPaths is JSONFields that also gives each field's JSON path,
+// as Loki's JSONParser records it for detected fields (captureJSONPath):
+// the keys from the line's object down to the field, unescaped but not
+// sanitized, a part that trims to "" kept (`{"error":{"code":1}}` gives
+// error_code with ["error", "code"]). path is only valid during the call.
+func JSONFieldPaths(line string, emit func(key string, path []string, value string)) error {
+	var tr jsonPathTracker
+	return jsonWalk(line, func(k, v string) {
+		emit(k, append(tr.objs, tr.key), v)
+	}, &tr)
+}
+
+// jsonPathTracker follows the keys of the objects jsonWalk is in.
+type jsonPathTracker struct {
+	objs []string // the keys of the enclosing objects below the line's
+	key  string   // the key of the field being emitted
+}
+
+// jsonWalk is JSONFields, following the keys in tr when it is not nil.
+func jsonWalk(line string, emit func(key, value string), tr *jsonPathTracker) error {
 	var (
 		pbuf   [128]byte
 		prefix = pbuf[:0] // sanitized key path of the current object
@@ -417,6 +440,9 @@ member:
 		if end < 0 {
 			return ErrJSONString
 		}
+		if tr != nil {
+			tr.key = string(key)
+		}
 		jsonEmitLeaf(emit, prefix, rawKey, key, jsonStringValue(line[i+1:end-1], esc))
 		i = end
 	case '{':
@@ -427,6 +453,9 @@ member:
 			return ErrJSONTooDeep
 		}
 		stack = append(stack, len(prefix))
+		if tr != nil {
+			tr.objs = append(tr.objs, string(key))
+		}
 		if part := trimJSONKey(key); len(part) > 0 {
 			if len(prefix) != 0 {
 				prefix = append(prefix, '_')
@@ -449,12 +478,18 @@ member:
 			if tok != "true" && tok != "false" {
 				return ErrJSONValue
 			}
+			if tr != nil {
+				tr.key = string(key)
+			}
 			jsonEmitLeaf(emit, prefix, rawKey, key, tok)
 		case c == 'n' || c == 'u':
 			if tok != "null" {
 				return ErrJSONValue
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
+			if tr != nil {
+				tr.key = string(key)
+			}
 			jsonEmitLeaf(emit, prefix, rawKey, key, jsonValidUTF8(tok)) // lenient: may be garbage
 		default:
 			return ErrJSONValue
@@ -486,6 +521,9 @@ objectEnd:
 	}
 	prefix = prefix[:stack[len(stack)-1]]
 	stack = stack[:len(stack)-1]
+	if tr != nil {
+		tr.objs = tr.objs[:len(tr.objs)-1]
+	}
 	i++
 	goto afterValue
 }

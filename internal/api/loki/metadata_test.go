@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// Tests of the metadata endpoints Grafana's panels read: index/volume,
+// detected_fields and detected_field values.
+
 // TestVolume checks index/volume's grouping against Loki's rules
 // (pkg/util/series_volume.go, PrepareLabelsAndMatchers; the ingester's
 // instance.getVolume; queryrange.toPrometheusData for the metric of
@@ -82,4 +85,69 @@ func metricText(m map[string]string) string {
 	}
 	sort.Strings(parts)
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestDetectedFields checks detected_fields against Loki's rules
+// (pkg/querier/queryrange/detected_fields.go, parseDetectedFields and
+// parseEntry; pkg/logql/log/parser.go, JSONParser with captureJSONPath):
+// a JSON field has its jsonPath, the keys as written from the top (arrays
+// skipped); a parsed name that a stream label has is <name>_extracted
+// (level_extracted, as Horus makes level a stream label); logfmt fields
+// have no path; structured metadata has no parser; and detected_field
+// values answer for _extracted names, byte sizes as go-humanize writes
+// them (parseDetectedFieldValues).
+func TestDetectedFields(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	a.push(map[string]string{"app": "det"},
+		line{at: t0.Add(time.Second), text: `level=info status=200 size=2KB`, md: map[string]string{"pod": "p1"}},
+		line{at: t0.Add(2 * time.Second), text: `{"level":"warn","error":{"code":"E42","detail":{"retry":true}},"user-id":"u1","tags":["a","b"]}`})
+	params := url.Values{"query": {`{app="det"}`}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))}}
+
+	var df struct{ Fields []detectedField }
+	a.getJSON("/loki/api/v1/detected_fields", params, nil, &df)
+	var got []string
+	for _, f := range df.Fields {
+		got = append(got, fmt.Sprintf("%s:%s:%d:%v:%q", f.Label, f.Type, f.Cardinality, f.Parsers, f.JSONPath))
+	}
+	want := []string{
+		`detected_level:string:2:[]:[]`,
+		`error_code:string:1:[json]:["error" "code"]`,
+		`error_detail_retry:boolean:1:[json]:["error" "detail" "retry"]`,
+		`level_extracted:string:2:[json logfmt]:["level"]`,
+		`pod:string:1:[]:[]`,
+		`size:bytes:1:[logfmt]:[]`,
+		`status:int:1:[logfmt]:[]`,
+		`user_id:string:1:[json]:["user-id"]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("detected fields:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	for name, want := range map[string]string{
+		"level_extracted": "info warn",
+		"size":            "2.0kB",
+		"error_code":      "E42",
+		"level":           "",
+	} {
+		var v struct{ Values []string }
+		a.getJSON("/loki/api/v1/detected_field/"+name+"/values", params, nil, &v)
+		if strings.Join(v.Values, " ") != want {
+			t.Errorf("detected_field/%s/values = %q, want %q", name, v.Values, want)
+		}
+	}
+}
+
+// TestShownBytes: byte sizes as Loki's detected_field values list them,
+// go-humanize v1.0.1's Bytes without the blank.
+func TestShownBytes(t *testing.T) {
+	for in, want := range map[string]string{
+		"2KB": "2.0kB", "1.5MiB": "1.6MB", "20KB": "20kB", "9b": "9B", "1023b": "1.0kB", "12345k": "12MB",
+		"5m":  "5.0MB", // m is a unit to go-humanize
+		"200": "200", "12ms": "12ms", "text": "text",
+	} {
+		if got := shownBytes(in); got != want {
+			t.Errorf("shownBytes(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
