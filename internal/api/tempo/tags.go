@@ -44,12 +44,35 @@ func (a *API) sample(ctx context.Context, tenant string, r *http.Request, fields
 		return evs, err
 	}
 	kept := evs[:0:0]
+	keep := func(t *traceql.Trace, i int) {
+		if !filter.MatchSpan(t, i) {
+			return
+		}
+		e := t.Spans[i]
+		// Of a span's events and links, those the conditions on event
+		// (link) fields hold for, as Tempo joins them.
+		if m := filter.MatchElems(t, i, "event"); m != nil {
+			e.Events = nil
+			for k, ok := range m {
+				if ok {
+					e.Events = append(e.Events, t.Spans[i].Events[k])
+				}
+			}
+		}
+		if m := filter.MatchElems(t, i, "link"); m != nil {
+			e.Links = nil
+			for k, ok := range m {
+				if ok {
+					e.Links = append(e.Links, t.Spans[i].Links[k])
+				}
+			}
+		}
+		kept = append(kept, e)
+	}
 	if traceql.TraceLevel(filter) == nil {
 		t := traceql.NewTrace(evs) // spans of many traces: only span fields are read
 		for i := range evs {
-			if filter.MatchSpan(t, i) {
-				kept = append(kept, evs[i])
-			}
+			keep(t, i)
 		}
 		return kept, nil
 	}
@@ -67,8 +90,8 @@ func (a *API) sample(ctx context.Context, tenant string, r *http.Request, fields
 	}
 	err = a.eachTrace(ctx, tenant, ids, func(t *traceql.Trace) bool {
 		for i := range t.Spans {
-			if sampled[t.ID][t.Spans[i].SpanID] && filter.MatchSpan(t, i) {
-				kept = append(kept, t.Spans[i])
+			if sampled[t.ID][t.Spans[i].SpanID] {
+				keep(t, i)
 			}
 		}
 		return true

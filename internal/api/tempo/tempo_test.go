@@ -29,7 +29,7 @@ var fixtureStart = time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
 //
 //	t1 (id 0f…, leading zero): api-gateway GET /checkout > orders POST /orders
 //	   (span.order.total 7.5) > bank POST /pay (event exception
-//	   exception.message, attempt 2; status error)
+//	   exception.message, attempt 2; event retry backoff.ms; status error)
 //	t2: api-gateway GET /cart > notifications send email (link to t1 with
 //	   link.kind "follows")
 //	t3: a worker's spans whose root never arrived (service worker)
@@ -54,7 +54,8 @@ func fixture() [][]events.Event {
 	c := span(id1, 3, 2, "bank", "POST /pay", 2, 10)
 	c.StatusCode = 2
 	c.Events = []events.SpanEvent{{Time: t0 + 12*ms, Name: "exception", Attrs: events.Attrs{
-		{Key: "exception.message", Value: events.Str("card declined")}, {Key: "attempt", Value: events.Int(2)}}}}
+		{Key: "exception.message", Value: events.Str("card declined")}, {Key: "attempt", Value: events.Int(2)}}},
+		{Time: t0 + 14*ms, Name: "retry", Attrs: events.Attrs{{Key: "backoff.ms", Value: events.Int(100)}}}}
 	d := span(id2, 4, 0, "api-gateway", "GET /cart", 2, 100)
 	e := span(id2, 5, 4, "notifications", "send email", 3, 110)
 	e.Links = []events.SpanLink{{TraceID: id1, SpanID: events.SpanID{3}, Attrs: events.Attrs{{Key: "link.kind", Value: events.Str("follows")}}}}
@@ -157,7 +158,7 @@ func TestTagScopes(t *testing.T) {
 	base := serve(t, fixture())
 	scopes := scopesOf(t, base)
 	for scope, want := range map[string][]string{
-		"span": {"order.total"}, "resource": {"service.name"}, "event": {"attempt", "exception.message"}, "link": {"link.kind"},
+		"span": {"order.total"}, "resource": {"service.name"}, "event": {"attempt", "backoff.ms", "exception.message"}, "link": {"link.kind"},
 	} {
 		if !slices.Equal(scopes[scope], want) {
 			t.Errorf("scope %s: %v, want %v", scope, scopes[scope], want)
@@ -168,14 +169,14 @@ func TestTagScopes(t *testing.T) {
 			t.Errorf("intrinsic %s missing: %v", name, scopes["intrinsic"])
 		}
 	}
-	if got := scopesOf(t, base, "scope", "event"); len(got) != 1 || !slices.Equal(got["event"], []string{"attempt", "exception.message"}) {
+	if got := scopesOf(t, base, "scope", "event"); len(got) != 1 || !slices.Equal(got["event"], []string{"attempt", "backoff.ms", "exception.message"}) {
 		t.Errorf("scope=event: %v", got)
 	}
 	var v1 struct {
 		TagNames []string `json:"tagNames"`
 	}
 	get(t, base, "/api/search/tags", &v1)
-	if want := []string{"attempt", "exception.message", "link.kind", "order.total", "service.name"}; !slices.Equal(v1.TagNames, want) {
+	if want := []string{"attempt", "backoff.ms", "exception.message", "link.kind", "order.total", "service.name"}; !slices.Equal(v1.TagNames, want) {
 		t.Errorf("v1 tags: %v, want every attribute scope's names %v", v1.TagNames, want)
 	}
 	get(t, base, "/api/search/tags", &v1, "scope", "link")
@@ -183,7 +184,7 @@ func TestTagScopes(t *testing.T) {
 		t.Errorf("v1 tags scope=link: %v, want %v", v1.TagNames, want)
 	}
 	for tag, want := range map[string][]string{
-		"event:name":              {"string:exception"},
+		"event:name":              {"string:exception", "string:retry"},
 		"event.exception.message": {"string:card declined"},
 		"event.attempt":           {"int:2"},
 		"link.link.kind":          {"string:follows"},
@@ -224,10 +225,34 @@ func TestTagFilters(t *testing.T) {
 		}
 	}
 	scopes := scopesOf(t, base, "q", `{ resource.service.name = "bank" || resource.service.name = "notifications" }`)
-	for scope, want := range map[string][]string{"span": {}, "resource": {"service.name"}, "event": {"attempt", "exception.message"}, "link": {"link.kind"}} {
+	for scope, want := range map[string][]string{"span": {}, "resource": {"service.name"}, "event": {"attempt", "backoff.ms", "exception.message"}, "link": {"link.kind"}} {
 		if got := scopes[scope]; !slices.Equal(got, want) && len(got)+len(want) > 0 {
 			t.Errorf("q ||: scope %s: %v, want %v", scope, got, want)
 		}
+	}
+	// Conditions on event fields keep the events they hold for, as
+	// Tempo joins them per event; on span fields, every event of the span.
+	for q, want := range map[string][]string{
+		`{ event:name = "exception" }`:                            {"attempt", "exception.message"},
+		`{ event.backoff.ms > 10 && status = error }`:             {"backoff.ms"},
+		`{ event:name = "retry" || resource.service.name = "x" }`: {"backoff.ms"},
+		`{ status = error }`:                                      {"attempt", "backoff.ms", "exception.message"},
+	} {
+		if got := scopesOf(t, base, "q", q, "scope", "event")["event"]; !slices.Equal(got, want) {
+			t.Errorf("event names with q=%s: %v, want %v", q, got, want)
+		}
+	}
+	if got := tagValuesOf(t, base, "event:name", "q", `{ event:name != "exception" }`); !slices.Equal(got, []string{"string:retry"}) {
+		t.Errorf("event:name values with q != exception: %v", got)
+	}
+	// A bare field is a hint of what to read, not a condition (Tempo's
+	// ExtractConditionGroups drops it): { span.order.total } narrows
+	// nothing, and beside a condition it is ignored.
+	if got := tagValuesOf(t, base, "name", "q", `{ span.order.total }`); !slices.Equal(got, all) {
+		t.Errorf("name values with a bare field: %v, want all", got)
+	}
+	if got := tagValuesOf(t, base, "name", "q", `{ span.order.total && resource.service.name = "bank" }`); !slices.Equal(got, []string{"string:POST /pay"}) {
+		t.Errorf("name values with a bare field && a condition: %v", got)
 	}
 	scopes = scopesOf(t, base, "q", `{ resource.service.name = "orders" || name = "GET /cart" }`)
 	if got := scopes["event"]; len(got) != 0 {

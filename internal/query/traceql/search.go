@@ -356,18 +356,73 @@ func (q *Query) SpanMatcher() func(t *Trace, i int) bool {
 // starts with a spanset operation ({ a } > { b }, { a } && { b }), for
 // which Tempo filters nothing (grafana/tempo pkg/traceql/lenient_extract.go,
 // ExtractConditionGroups and findSpansetFilter).
+//
+// A bare field among its && and || ({ span.http.method }, { .a && .b = 1 })
+// is taken as true: Tempo reads such a field as a hint of the columns to
+// fetch, not a condition (ExtractConditionGroups drops OpNone
+// conditions, and filters nothing when a group of || is left empty).
 func (q *Query) FirstFilter() *Query {
 	e := q.Root
 	for {
 		switch x := e.(type) {
 		case *Filter:
-			return &Query{Root: x}
+			return &Query{Root: &Filter{Cond: hintsTrue(x.Cond)}}
 		case *Pipeline:
 			e = x.Source
 		default:
 			return nil
 		}
 	}
+}
+
+// hintsTrue replaces the bare fields among e's && and || by true.
+func hintsTrue(e Expr) Expr {
+	switch x := e.(type) {
+	case *Attribute:
+		return &Static{V: BoolV(true)}
+	case *Binary:
+		if x.Op == OpAnd || x.Op == OpOr {
+			return &Binary{Op: x.Op, L: hintsTrue(x.L), R: hintsTrue(x.R)}
+		}
+	}
+	return e
+}
+
+// MatchElems reports, for span i of t and a query that is one spanset
+// filter (see FirstFilter), which of the span's events (scope "event")
+// or links ("link") its condition holds for with their fields read from
+// that event (link) alone: as Tempo's tag autocompletion joins event and
+// link conditions at the event (link) level
+// (tempodb/encoding/vparquet4/block_autocomplete.go,
+// createDistinctEventIterator). Nil when the condition reads no field of
+// that scope: every event (link) of a matching span is in.
+func (q *Query) MatchElems(t *Trace, i int, scope string) []bool {
+	f, ok := q.Root.(*Filter)
+	if !ok || !readsScope(f.Cond, scope) {
+		return nil
+	}
+	n := len(t.Spans[i].Events)
+	if scope == "link" {
+		n = len(t.Spans[i].Links)
+	}
+	out := make([]bool, n)
+	for k := range out {
+		out[k] = eval(f.Cond, t, i, k).truthy()
+	}
+	return out
+}
+
+// readsScope reports whether e reads a field of the event or link scope.
+func readsScope(e Expr, scope string) bool {
+	switch x := e.(type) {
+	case *Attribute:
+		return elemScope(x) == scope
+	case *Binary:
+		return readsScope(x.L, scope) || readsScope(x.R, scope)
+	case *Unary:
+		return readsScope(x.X, scope)
+	}
+	return false
 }
 
 // MatchSpan reports whether span i of t passes the condition of a query
