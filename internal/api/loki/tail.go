@@ -19,9 +19,11 @@ import (
 // streaming use it. The first message has the newest `limit` lines since
 // start (default an hour ago); then, each poll interval, the lines newer
 // than the last sent and older than delay_for seconds. A message is
-// {"streams":[{"stream":{labels},"values":[["<ns>","line"],...]}],
-// "dropped_entries":null}; with the encoding flag categorize-labels, as
-// a query answers it (see tailMessage).
+// {"streams":[{"stream":{labels},"values":[["<ns>","line"],...]}]}
+// (Loki writes dropped_entries only when it dropped some, which Horus
+// never does: EncodeTailResult, pkg/util/marshal/query.go); with the
+// encoding flag categorize-labels, as a query answers it (see
+// tailMessage).
 func (a *API) tail(w http.ResponseWriter, r *http.Request) {
 	t, ok := httpx.Tenant(w, r)
 	if !ok {
@@ -143,7 +145,7 @@ func tailMessage(res *logql.Result, flags []string) (msg map[string]any, newest 
 		}
 		streams = append(streams, encodeStream(s, cat))
 	}
-	msg = map[string]any{"streams": streams, "dropped_entries": nil}
+	msg = map[string]any{"streams": streams}
 	if len(flags) > 0 {
 		msg["encodingFlags"] = flags
 	}
