@@ -209,7 +209,7 @@ func (a *API) queryRange(ctx context.Context, tenant string, w http.ResponseWrit
 			}
 		}
 		for _, x := range s.Exemplars {
-			id := x.TraceID.String()
+			id := traceIDString(x.TraceID) // as Tempo labels exemplars: without leading zeros
 			sid := x.SpanID.String()
 			ts.Exemplars = append(ts.Exemplars, exemplar{
 				Labels:      []keyValue{{Key: "trace:id", Value: anyValue{StringValue: &id}}, {Key: "span:id", Value: anyValue{StringValue: &sid}}},

@@ -335,6 +335,18 @@ func TestMetricsTimestamps(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("samples %v, want %v", got, want)
 	}
+	var ex struct {
+		Series []struct {
+			Exemplars []struct {
+				Labels []keyValue `json:"labels"`
+			} `json:"exemplars"`
+		} `json:"series"`
+	}
+	get(t, base, "/api/metrics/query_range", &ex, "q", `{ resource.service.name = "bank" } | count_over_time()`,
+		"start", strconv.FormatInt(start, 10), "end", strconv.FormatInt(start+300, 10), "step", "60")
+	if len(ex.Series) != 1 || len(ex.Series[0].Exemplars) != 1 || *ex.Series[0].Exemplars[0].Labels[0].Value.StringValue != "f01"+strings.Repeat("0", 28) {
+		t.Errorf("exemplar: %+v, want trace:id without its leading zero, as Tempo labels it", ex)
+	}
 	var inst struct {
 		Series []struct {
 			Value float64 `json:"value"`
