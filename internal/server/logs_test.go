@@ -369,9 +369,10 @@ func TestLokiDetected(t *testing.T) {
 }
 
 // TestLokiVolumeRangeSteps: index/volume_range answers a point per step
-// holding the bytes of the lines in (t - step, t], as Loki does and as
-// Grafana's log-volume histogram draws it; and a shipper's retry of a
-// push (exact duplicates) does not count twice.
+// bucket, as Loki's NewVolumeMiddleware cuts them (each bucket stamped
+// with its end, 1 ms before the next bucket's start, the last with the
+// range's end) and Grafana's log-volume histogram draws them; and a
+// shipper's retry of a push (exact duplicates) does not count twice.
 func TestLokiVolumeRangeSteps(t *testing.T) {
 	ts := startServer(t, "")
 	start := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
@@ -407,11 +408,11 @@ func TestLokiVolumeRangeSteps(t *testing.T) {
 		var pts []string
 		for _, v := range s.Values {
 			sec, _ := v[0].(float64)
-			pts = append(pts, fmt.Sprintf("%+ds=%v", int64(sec)-start.Unix(), v[1]))
+			pts = append(pts, fmt.Sprintf("%+.3fs=%v", sec-float64(start.Unix()), v[1]))
 		}
 		got[s.Metric["service_name"]] = strings.Join(pts, " ")
 	}
-	want := map[string]string{"a": "+60s=10 +120s=25", "b": "+180s=7"}
+	want := map[string]string{"a": "+59.999s=10 +119.999s=25", "b": "+180.000s=7"}
 	if r.Data.ResultType != "matrix" || !reflect.DeepEqual(got, want) {
 		t.Errorf("volume_range = %s %v, want matrix %v", r.Data.ResultType, got, want)
 	}

@@ -465,22 +465,20 @@ func stats(res *logql.Result) map[string]any {
 // set with its line count and bytes.
 func (a *API) streams(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
 	fn func(ls labels.Labels, lines, bytes int64)) error {
-	return a.streamSteps(ctx, t, start, end, selectors, withBody, 0, func(ls labels.Labels, lines, bytes int64, _ []int64) {
+	return a.streamSteps(ctx, t, start, end, selectors, withBody, nil, func(ls labels.Labels, lines, bytes int64, _ []int64) {
 		fn(ls, lines, bytes)
 	})
 }
 
-// streamSteps is streams with, when step > 0, each stream's line bytes
-// per step as well: steps[k] holds the bytes of lines in
-// (start + (k-1)*step, start + k*step], the window a range query's
-// bytes_over_time(...[step]) evaluated at start + k*step covers.
+// streamSteps is streams with, when buckets is not nil, each stream's
+// line bytes per time bucket as well: steps[k] holds the bytes of the
+// lines in bucket k (see volumeBuckets).
 func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
-	step time.Duration, fn func(ls labels.Labels, lines, bytes int64, steps []int64)) error {
+	buckets *volumeBuckets, fn func(ls labels.Labels, lines, bytes int64, steps []int64)) error {
 	nsteps := 0
-	if step > 0 {
-		nsteps = int(end.Sub(start)/step) + 1 // the points start + k*step <= end
+	if buckets != nil {
+		nsteps = buckets.n
 	}
-	startNs, stepNs := start.UnixNano(), int64(step)
 	var exprs []*logql.LogExpr
 	for _, s := range selectors {
 		e, err := logql.Parse(s)
@@ -535,9 +533,7 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 				n := int64(len(evs[i].Body))
 				g.bytes += n
 				if nsteps > 0 {
-					if k := max(0, (evs[i].Time-startNs+stepNs-1)/stepNs); k < int64(nsteps) {
-						g.steps[k] += n
-					}
+					g.steps[buckets.index(evs[i].Time)] += n
 				}
 			}
 			mu.Lock()

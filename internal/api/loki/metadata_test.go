@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,14 +67,57 @@ func TestVolume(t *testing.T) {
 			t.Errorf("volume %v:\n got %s\nwant %s", tc.params, got, tc.want)
 		}
 	}
-	// volume_range groups the same way, a point per step.
+	// volume_range groups the same way; a range of one step is one bucket,
+	// a vector.
 	if got, want := volume("/loki/api/v1/index/volume_range", url.Values{"query": {`{env=~".+"}`}, "step": {"60"}}),
-		`matrix {env="dev"}=40 {env="prod"}=30`; got != want {
+		`vector {env="dev"}=40 {env="prod"}=30`; got != want {
 		t.Errorf("volume_range: %s, want %s", got, want)
 	}
 	if code, body := a.get("/loki/api/v1/index/volume", url.Values{"query": {`{app="web"}`}, "aggregateBy": {"streams"}}, nil); code != http.StatusBadRequest ||
 		!strings.Contains(string(body), "invalid aggregation option") {
 		t.Errorf("aggregateBy=streams: %d %s, want 400 invalid aggregation option", code, body)
+	}
+}
+
+// TestVolumeRangeBuckets: index/volume_range answers a point per bucket
+// as Loki's NewVolumeMiddleware cuts them (util.ForInterval with
+// SplitGap: buckets from start rounded down to the step, each stamped
+// with its end, 1 ms before the next bucket, the last with end), each
+// bucket keeping its largest limit series, the series sorted by their
+// first point (queryrange.toPrometheusData).
+func TestVolumeRangeBuckets(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	a.push(map[string]string{"app": "a"}, line{at: at(10), text: strings.Repeat("x", 10)},
+		line{at: at(70), text: strings.Repeat("x", 20)}, line{at: at(75), text: strings.Repeat("x", 5)})
+	a.push(map[string]string{"app": "b"}, line{at: at(80), text: "x"}, line{at: at(130), text: strings.Repeat("x", 7)})
+	for _, tc := range []struct {
+		limit string
+		want  string
+	}{
+		// From :05 to 2:10 by 1m: [:05, :59.999], [1:00, 1:59.999], [2:00, 2:10].
+		{"10", `matrix {app="a"}:[59.999 10] [119.999 25] {app="b"}:[119.999 1] [130 7]`},
+		// One series a bucket: b only where it is the largest.
+		{"1", `matrix {app="a"}:[59.999 10] [119.999 25] {app="b"}:[130 7]`},
+	} {
+		var r queryResponse
+		a.getJSON("/loki/api/v1/index/volume_range", url.Values{"query": {`{app=~".+"}`}, "start": {unix(at(5))}, "end": {unix(at(130))},
+			"step": {"60"}, "limit": {tc.limit}}, nil, &r)
+		got := r.Data.ResultType
+		for _, s := range r.Data.Result {
+			got += " " + metricText(s.Metric) + ":"
+			for i, v := range s.Values {
+				sec, _ := v[0].(json.Number).Float64()
+				if i > 0 {
+					got += " "
+				}
+				got += fmt.Sprintf("[%g %v]", float64(int64((sec-float64(t0.Unix()))*1000))/1000, v[1])
+			}
+		}
+		if got != tc.want {
+			t.Errorf("volume_range limit %s:\n got %s\nwant %s", tc.limit, got, tc.want)
+		}
 	}
 }
 

@@ -32,9 +32,10 @@ import (
 //   - a target label the selector has no matcher for must be present: Loki
 //     adds target=~".+" to the matchers.
 //
-// Series are sorted by bytes, largest first, then by name (the series'
-// labels as {a="b"}, or the label name), and cut at limit (default 100),
-// as seriesvolume.MapToVolumeResponse does.
+// Each time bucket (see volumeBuckets) keeps its largest limit groups
+// (default 100), ties by name (the series' labels as {a="b"}, or the
+// label name), as seriesvolume.MapToVolumeResponse cuts each bucket's
+// answer.
 
 // volumeSpec is what one volume request sums by.
 type volumeSpec struct {
@@ -115,8 +116,52 @@ func (s *volumeSpec) groups(ls labels.Labels, add func(name string, group labels
 	add(ls.String(), ls)
 }
 
+// volumeBuckets are the time buckets of a volume answer, as Loki's
+// NewVolumeMiddleware cuts a request with util.ForInterval(step, start,
+// end, true) (pkg/querier/queryrange/volume.go, pkg/util/time.go): from
+// start rounded down to a multiple of the step (whole milliseconds since
+// the epoch), a bucket per step, the first from start, the last to end
+// inclusive; each is stamped with its end, which for all but the last is
+// a millisecond before the next bucket (SplitGap). step=60 from 13:00:25
+// to 13:02:10 gives 13:00:59.999, 13:01:59.999 and 13:02:10. An instant
+// volume is one bucket, stamped end.
+type volumeBuckets struct {
+	a0, step, end int64 // unix ns; step 0 for one bucket
+	n             int
+}
+
+func newVolumeBuckets(start, end time.Time, step time.Duration) *volumeBuckets {
+	b := &volumeBuckets{end: end.UnixNano(), n: 1}
+	if b.step = step.Milliseconds() * int64(time.Millisecond); b.step > 0 {
+		s := start.UnixNano()
+		b.a0 = s - s%b.step
+		b.n = max(1, int((b.end-b.a0+b.step-1)/b.step))
+	}
+	return b
+}
+
+// index is the bucket of a time in [start, end].
+func (b *volumeBuckets) index(t int64) int {
+	if b.step <= 0 {
+		return 0
+	}
+	return int(min(max(0, (t-b.a0)/b.step), int64(b.n-1)))
+}
+
+// at is the time bucket k is stamped with.
+func (b *volumeBuckets) at(k int) int64 {
+	if k == b.n-1 {
+		return b.end
+	}
+	return b.a0 + int64(k+1)*b.step - int64(time.Millisecond)
+}
+
 // volume answers index/volume (a vector at end) and index/volume_range
-// (a matrix, a point per step).
+// (a point per bucket). As Loki, each bucket keeps its largest limit
+// groups, a series is the points its group kept, the series are sorted
+// by their first point, largest first, then by name, and the answer is
+// a matrix only when a series has more than one point
+// (queryrange.toPrometheusData).
 func (a *API) volume(ranged bool) handlerFunc {
 	return func(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
 		start, end, err := a.bounds(r)
@@ -145,22 +190,22 @@ func (a *API) volume(ranged bool) handlerFunc {
 				return badf("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 			}
 		}
+		buckets := newVolumeBuckets(start, end, step)
 		type vol struct {
 			name  string
 			ls    labels.Labels
-			bytes int64
-			steps []int64
+			steps []int64 // bytes per bucket
+			pts   []logql.Point
 		}
 		vols := map[string]*vol{}
-		err = a.streamSteps(ctx, t, start, end, sel, true, step, func(ls labels.Labels, _, b int64, steps []int64) {
+		err = a.streamSteps(ctx, t, start, end, sel, true, buckets, func(ls labels.Labels, _, _ int64, steps []int64) {
 			spec.groups(ls, func(name string, group labels.Labels) {
 				if v, ok := vols[name]; ok {
-					v.bytes += b
 					for j, n := range steps {
 						v.steps[j] += n
 					}
 				} else {
-					vols[name] = &vol{name, group, b, slices.Clone(steps)}
+					vols[name] = &vol{name: name, ls: group, steps: slices.Clone(steps)}
 				}
 			})
 		})
@@ -171,31 +216,41 @@ func (a *API) volume(ranged bool) handlerFunc {
 		for _, v := range vols {
 			list = append(list, v)
 		}
+		for k := range buckets.n {
+			var in []*vol
+			for _, v := range list {
+				if v.steps[k] > 0 {
+					in = append(in, v)
+				}
+			}
+			sort.Slice(in, func(i, j int) bool {
+				if in[i].steps[k] != in[j].steps[k] {
+					return in[i].steps[k] > in[j].steps[k]
+				}
+				return in[i].name < in[j].name
+			})
+			for _, v := range in[:min(limit, len(in))] {
+				v.pts = append(v.pts, logql.Point{T: buckets.at(k), V: float64(v.steps[k])})
+			}
+		}
+		list = slices.DeleteFunc(list, func(v *vol) bool { return len(v.pts) == 0 })
 		sort.Slice(list, func(i, j int) bool {
-			if list[i].bytes != list[j].bytes {
-				return list[i].bytes > list[j].bytes
+			if list[i].pts[0].V != list[j].pts[0].V {
+				return list[i].pts[0].V > list[j].pts[0].V
 			}
 			return list[i].name < list[j].name
 		})
-		list = list[:min(limit, len(list))]
 		res := &logql.Result{Type: "vector"}
-		if ranged {
-			res.Type = "matrix"
-		}
-		at := end.UnixNano()
 		for _, v := range list {
-			if ranged {
-				// A point per step with bytes in its window, as Loki's
-				// sum by (...) (bytes_over_time({...}[step])) answers it.
-				var pts []logql.Point
-				for j, n := range v.steps {
-					if n > 0 {
-						pts = append(pts, logql.Point{T: start.UnixNano() + int64(j)*int64(step), V: float64(n)})
-					}
-				}
-				res.Matrix = append(res.Matrix, logql.Series{Labels: v.ls, Points: pts})
+			if len(v.pts) > 1 {
+				res.Type = "matrix"
+			}
+		}
+		for _, v := range list {
+			if res.Type == "matrix" {
+				res.Matrix = append(res.Matrix, logql.Series{Labels: v.ls, Points: v.pts})
 			} else {
-				res.Vector = append(res.Vector, logql.Sample{Labels: v.ls, Point: logql.Point{T: at, V: float64(v.bytes)}})
+				res.Vector = append(res.Vector, logql.Sample{Labels: v.ls, Point: v.pts[0]})
 			}
 		}
 		a.write(w, r, res)
