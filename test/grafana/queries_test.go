@@ -76,6 +76,11 @@ func TestQueriesAgainstHorus(t *testing.T) {
 	for _, uid := range sortedKeys(p.dashboards) {
 		r.dashboard(p.dashboards[uid])
 	}
+	// The exemplar link on the metrics an OpenTelemetry SDK exports (any
+	// panel over them): their exemplars carry trace_id too. One export,
+	// so one sample per series: no rate().
+	r.promTarget("OTLP histogram", `sum by (le) (http_server_request_duration_seconds_bucket{job="shop"})`, false, true,
+		r.dashRange("now-1h", "now"), scrape)
 	r.links()
 	t.Logf("%d queries run, %d traces opened", r.queries, len(r.traces))
 }
