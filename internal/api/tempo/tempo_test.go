@@ -290,6 +290,31 @@ func TestShortTraceID(t *testing.T) {
 			t.Errorf("%s: %d %s", q, code, body)
 		}
 	}
+	// trace:id reads as Tempo renders it, without leading zeros (by()),
+	// and, like span:id, is not repeated among a span's attributes.
+	var sets struct {
+		Traces []struct {
+			SpanSets []spanSet `json:"spanSets"`
+		} `json:"traces"`
+	}
+	get(t, base, "/api/search", &sets, "q", `{ resource.service.name = "bank" } | by(trace:id) | select(trace:id, span:id, span:parentID)`)
+	if len(sets.Traces) != 1 || len(sets.Traces[0].SpanSets) != 1 {
+		t.Fatalf("by(trace:id): %+v", sets)
+	}
+	ss := sets.Traces[0].SpanSets[0]
+	if len(ss.Attributes) != 1 || ss.Attributes[0].Key != "by(trace:id)" && ss.Attributes[0].Key != "trace:id" || *ss.Attributes[0].Value.StringValue != short {
+		t.Errorf("by(trace:id) attributes %+v, want trace:id %s", ss.Attributes, short)
+	}
+	if len(ss.Spans) != 1 {
+		t.Fatalf("spans %+v", ss.Spans)
+	}
+	var keys []string
+	for _, kv := range ss.Spans[0].Attributes {
+		keys = append(keys, kv.Key)
+	}
+	if want := []string{"service.name", "span:parentID"}; !slices.Equal(keys, want) {
+		t.Errorf("span attributes %v, want %v (Tempo leaves trace:id and span:id out)", keys, want)
+	}
 	res = result{}
 	get(t, base, "/api/search", &res, "q", `{ rootServiceName != "api-gateway" }`)
 	if len(res.Traces) != 1 || res.Traces[0].RootServiceName != "<root span not yet received>" {

@@ -629,7 +629,7 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 	case ITraceDuration:
 		return DurationV(t.End - t.Start)
 	case ITraceID:
-		return StrV(e.TraceID.String())
+		return StrV(traceIDText(e.TraceID))
 	case IEventName:
 		if elem >= 0 && elem < len(e.Events) {
 			return StrV(e.Events[elem].Name)
@@ -637,7 +637,7 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 		return Value{}
 	case ILinkTraceID:
 		if elem >= 0 && elem < len(e.Links) {
-			return StrV(e.Links[elem].TraceID.String())
+			return StrV(traceIDText(e.Links[elem].TraceID))
 		}
 		return Value{}
 	case ILinkSpanID:
@@ -689,6 +689,11 @@ func lookup(a *Attribute, t *Trace, i, elem int) Value {
 	}
 	return FromEvent(v)
 }
+
+// traceIDText is a trace id as Tempo renders trace:id and link:traceID
+// (pkg/util/traceid.go, TraceIDToHexString): lowercase hex without its
+// leading zeros. Span ids keep their 16 digits (SpanIDToHexString).
+func traceIDText(id events.TraceID) string { return strings.TrimLeft(id.String(), "0") }
 
 // FromEvent converts a stored attribute value. An array is decoded (see
 // decodeArray); a map stays its JSON text.

@@ -581,13 +581,15 @@ func (p *parser) comparison() (Expr, error) {
 var idDigits = map[Intrinsic]int{ITraceID: 32, ILinkTraceID: 32, ISpanID: 16, IParentID: 16, ILinkSpanID: 16}
 
 // normalizeID makes the literal of an id comparison (trace:id = "...",
-// span:id != "...", link:traceID ...) the id's canonical text: lowercase
-// hex, left-padded with zeros, as Tempo compares ids as bytes after
+// span:id != "...", link:traceID ...) the id's text as the evaluator
+// renders it, lowercase hex: a trace id without leading zeros, a span
+// id left-padded to 16 digits, as Tempo renders them (pkg/util/traceid.go,
+// TraceIDToHexString, SpanIDToHexString) and compares them as bytes after
 // reading the literal as hex with its leading zeros optional
 // (tempodb/encoding/vparquet4/block_traceql.go, createBytesPredicate;
-// pkg/util/traceid.go, HexStringToTraceID). So an id printed without
-// its leading zeros, as search results print trace ids, finds its trace.
-// A literal that is not hex, or too long, is left as written.
+// HexStringToTraceID). So an id printed without its leading zeros, as
+// search results print trace ids, finds its trace, and so does the full
+// id. A literal that is not hex, or too long, is left as written.
 func normalizeID(b *Binary) {
 	if b.Op != OpEq && b.Op != OpNeq {
 		return
@@ -607,6 +609,10 @@ func normalizeID(b *Binary) {
 	}
 	id := strings.ToLower(strings.TrimLeft(s.V.S, "0"))
 	if len(id) > n || strings.ContainsFunc(id, func(r rune) bool { return (r < '0' || r > '9') && (r < 'a' || r > 'f') }) {
+		return
+	}
+	if n == 32 {
+		s.V = StrV(id)
 		return
 	}
 	s.V = StrV(strings.Repeat("0", n-len(id)) + id)

@@ -465,14 +465,16 @@ func TraceLevel(q *Query) *Attribute {
 
 // SpanFields are the fields a search returns with each span: the
 // attributes the query's conditions read and the select()ed fields, less
-// those a span carries anyway (name, duration) and trace-level ones.
+// those a span or its trace carries anyway, as Tempo leaves them out
+// (pkg/traceql/engine.go, asTraceSearchMetadata): name, duration,
+// trace:id, span:id, and the trace's duration, root name and service.
 func (q *Query) SpanFields() []Expr {
 	var out []Expr
 	seen := map[string]bool{}
 	add := func(e Expr) {
 		if a, ok := e.(*Attribute); ok {
 			switch a.Intrinsic {
-			case IName, IDuration, ITraceDuration, IRootName, IRootService:
+			case IName, IDuration, ITraceDuration, IRootName, IRootService, ITraceID, ISpanID:
 				return
 			}
 		}
