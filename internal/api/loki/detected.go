@@ -23,6 +23,9 @@ import (
 // label level), each with a type, the count of distinct values, the
 // parsers that found it and, for JSON, the path of its key (jsonPath).
 
+// detectedField is one field of a detected_fields answer, as Loki's
+// logproto.DetectedField encodes it (parsers null for structured
+// metadata, jsonPath left out when empty).
 type detectedField struct {
 	Label       string   `json:"label"`
 	Type        string   `json:"type"`
@@ -37,7 +40,7 @@ type fieldStats struct {
 	shown    map[string]struct{} // the values as detected_field/<name>/values lists them
 	typ      string              // the type all values so far have, "" before any
 	parsers  map[string]bool
-	jsonPath []string // the path in the newest line parsed as JSON that has it
+	jsonPath []string // its path in the last line read that was parsed as JSON
 }
 
 // detect reads the lines of a log query and collects their fields.
