@@ -93,7 +93,10 @@ type Request struct {
 
 // Next generates the next request.
 func (g *Generator) Next() Request {
-	var r Request
+	// The spans are filled in through pointers into r.Spans after later
+	// spans are added: the capacity must hold every span of a request so
+	// that no append moves them (span panics otherwise).
+	r := Request{Spans: make([]events.Event, 0, maxSpans)}
 	var tid events.TraceID
 	g.fill(tid[:])
 	start := g.now + g.rng.Int64N(g.step+1)
@@ -212,6 +215,11 @@ func (g *Generator) dur(median time.Duration) int64 {
 	return int64(float64(median) * (0.5 + g.rng.ExpFloat64()*0.5))
 }
 
+// maxSpans is the most spans a request has: the gateway, orders, its
+// query, its inventory call and the inventory span, and for a POST the
+// payments call, the payments span and the bank call.
+const maxSpans = 8
+
 func (g *Generator) span(r *Request, tid events.TraceID, parent events.SpanID, svc, host, name string, kind int32, start, dur int64) *events.Event {
 	e := events.Event{
 		Time: start, TraceID: tid, ParentSpanID: parent, Service: svc,
@@ -219,6 +227,9 @@ func (g *Generator) span(r *Request, tid events.TraceID, parent events.SpanID, s
 		ScopeVer: "0.63.0", Name: name, SpanKind: kind, Duration: dur,
 	}
 	g.fill(e.SpanID[:])
+	if len(r.Spans) == cap(r.Spans) {
+		panic("eventgen: a request has more than maxSpans spans; the pointers span returned would move")
+	}
 	r.Spans = append(r.Spans, e)
 	return &r.Spans[len(r.Spans)-1]
 }

@@ -83,7 +83,7 @@ func benchData(b *testing.B, n int, start, onset, end time.Time) *planted {
 	} else {
 		_ = os.RemoveAll(filepath.Join(dir, "events"))
 		began := time.Now()
-		cached = plant(nil, filepath.Join(dir, "events"), start, onset, end, end.Sub(start)/time.Duration(n), true)
+		cached = plant(nil, filepath.Join(dir, "events"), start, onset, end, end.Sub(start)/time.Duration(n), plantFault)
 		b.Logf("generated and stored %d spans, %d log lines in %v", cached.spans, cached.logs, time.Since(began).Round(time.Second))
 		saved.Key, saved.Host, saved.Change, saved.Spans, saved.Logs = key, cached.host, cached.change, cached.spans, cached.logs
 		raw, _ := json.Marshal(saved)

@@ -3,6 +3,7 @@ package investigate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,15 +47,128 @@ type keyStats struct {
 	numGood []float64
 }
 
-// bubbleUp counts every attribute=value pair over the sampled bad and
-// good traces (each counted once per trace) and ranks them with RankDims;
-// keys with too many values are summarised (SummariseKey), numeric ones
-// split at their best threshold (NumericSplit).
+// bubbleUp ranks the attribute=value pairs of the sampled bad traces
+// against the good ones (rankPairs). When the top pair leaves more than
+// residualShare of the bad traces unexplained, the bad traces without it
+// are ranked against the good ones again, and the top pair there, if
+// strong (Score ≥ ClearScore), is a further cause, placed right after the
+// first with the figures of that residual set (Ranked.Without): two
+// faults at once (an instance refusing connections and another service's
+// deadlocks) are both named, not only the one with more failures. At most
+// maxCauses causes.
 func (r *run) bubbleUp() {
 	ts := r.traces
 	if len(ts.bad) == 0 || len(ts.good) == 0 {
 		return
 	}
+	r.bubble, r.high = r.rankPairs(ts.bad, ts.good, r.res.Sampling.BadSpans, r.res.Sampling.EntrySpans-r.res.Sampling.BadSpans)
+	sort.Slice(r.high, func(i, j int) bool {
+		if r.high[i].Distinct != r.high[j].Distinct {
+			return r.high[i].Distinct > r.high[j].Distinct
+		}
+		return r.high[i].Service+r.high[i].Key < r.high[j].Service+r.high[j].Key
+	})
+	if len(r.bubble) == 0 || r.bubble[0].Score < ClearScore {
+		return
+	}
+	causes := []Ranked{r.bubble[0]}
+	rest := ts.bad
+	for len(causes) < maxCauses {
+		last := causes[len(causes)-1]
+		var without []*trace
+		for _, t := range rest {
+			if !traceHasAny(t, last) {
+				without = append(without, t)
+			}
+		}
+		if len(without) < max(MinBadCount, int(residualShare*float64(len(ts.bad)))) {
+			break
+		}
+		ranked, _ := r.rankPairs(without, ts.good, 0, 0)
+		var next *Ranked
+		for i := range ranked {
+			if !slices.ContainsFunc(causes, func(c Ranked) bool { return sameCause(c, ranked[i]) }) {
+				next = &ranked[i]
+				break
+			}
+		}
+		if next == nil || next.Score < ClearScore {
+			break
+		}
+		next.Without = append(slices.Clone(last.Without), last.Dim)
+		next.WithoutBad = len(without)
+		// Ranked among fewer requests, its difference of proportions
+		// is not comparable with the first's: it ranks after the cause
+		// it was found without.
+		next.Score = min(next.Score, last.Score)
+		causes = append(causes, *next)
+		rest = without
+	}
+	if len(causes) == 1 {
+		return
+	}
+	// The further causes right after the first; their pairs, where also
+	// ranked over all bad traces, leave that place.
+	out := slices.Clone(causes)
+	for _, d := range r.bubble[1:] {
+		if !slices.ContainsFunc(causes, func(c Ranked) bool { return sameCause(c, d) }) {
+			out = append(out, d)
+		}
+	}
+	r.bubble = out
+}
+
+// shareOfBad says how many of the bad requests have a ranked pair: "72% of
+// failing requests", or for a further cause "96% of the 282 failing
+// requests without inventory host.name=inventory-1".
+func (r *run) shareOfBad(d Ranked) string {
+	if len(d.Without) == 0 {
+		return fmtPercent(d.BadShare) + " of " + r.badNoun()
+	}
+	var ws []string
+	for _, w := range d.Without {
+		ws = append(ws, oneLine(w.label(), 60))
+	}
+	return fmt.Sprintf("%s of the %d %s without %s", fmtPercent(d.BadShare), d.WithoutBad, r.badNoun(), strings.Join(ws, " or "))
+}
+
+// maxCauses is how many independent causes bubbleUp looks for;
+// residualShare the share of the bad traces that must be left unexplained
+// by the causes found so far to look for another.
+const (
+	maxCauses     = 3
+	residualShare = 0.15
+)
+
+// traceHasAny reports whether t has the pair or one of its aliases.
+func traceHasAny(t *trace, d Ranked) bool {
+	if traceHas(t, d.Dim) {
+		return true
+	}
+	return slices.ContainsFunc(d.Aliases, func(a Dim) bool { return traceHas(t, a) })
+}
+
+// sameCause reports whether two ranked pairs name the same thing: the same
+// pair, or one is an alias of the other.
+func sameCause(a, b Ranked) bool {
+	if a.same(b.Dim) {
+		return true
+	}
+	return slices.ContainsFunc(a.Aliases, b.same) || slices.ContainsFunc(b.Aliases, a.same)
+}
+
+// same reports whether two pairs are the same pair (counts aside).
+func (d Dim) same(o Dim) bool {
+	return d.Service == o.Service && d.Key == o.Key && d.Op == o.Op && d.Value == o.Value
+}
+
+// rankPairs counts every attribute=value pair over the bad and good
+// traces (each counted once per trace) and ranks them with RankDims
+// (totalBad and totalGood the real sizes of the sets sampled, 0 when they
+// are the sets themselves); keys with too many values are summarised
+// (SummariseKey), numeric ones split at their best threshold
+// (NumericSplit).
+func (r *run) rankPairs(bad, good []*trace, totalBad, totalGood int) ([]Ranked, []HighCardinality) {
 	keys := map[dimKey]*keyStats{}
 	type dimVal struct {
 		k dimKey
@@ -118,15 +232,14 @@ func (r *run) bubbleUp() {
 			}
 		}
 	}
-	for _, t := range ts.bad {
+	for _, t := range bad {
 		count(t, 0)
 	}
-	for _, t := range ts.good {
+	for _, t := range good {
 		count(t, 1)
 	}
-	nBad, nGood := len(ts.bad), len(ts.good)
-	totalBad := r.res.Sampling.BadSpans
-	totalGood := r.res.Sampling.EntrySpans - totalBad
+	nBad, nGood := len(bad), len(good)
+	var high []HighCardinality
 	var dims []Dim
 	for k, ks := range keys {
 		if ks.numeric && len(ks.values) > 10 {
@@ -141,7 +254,7 @@ func (r *run) bubbleUp() {
 			counts[v] = *c
 		}
 		if sum, keep, ok := SummariseKey(k.service, k.key, counts, nBad); ok {
-			r.high = append(r.high, sum)
+			high = append(high, sum)
 			for _, v := range keep {
 				c := counts[v]
 				dims = append(dims, Dim{Service: k.service, Key: k.key, Value: v, Op: "=", Bad: c[0], Good: c[1]})
@@ -152,13 +265,7 @@ func (r *run) bubbleUp() {
 			dims = append(dims, Dim{Service: k.service, Key: k.key, Value: v, Op: "=", Bad: c[0], Good: c[1]})
 		}
 	}
-	r.bubble = RankDims(dims, nBad, nGood, totalBad, totalGood)
-	sort.Slice(r.high, func(i, j int) bool {
-		if r.high[i].Distinct != r.high[j].Distinct {
-			return r.high[i].Distinct > r.high[j].Distinct
-		}
-		return r.high[i].Service+r.high[i].Key < r.high[j].Service+r.high[j].Key
-	})
+	return RankDims(dims, nBad, nGood, totalBad, totalGood), high
 }
 
 // BubbleUpDetails are a BubbleUp finding's figures.
@@ -191,6 +298,10 @@ func (r *run) bubbleFindings() []Finding {
 			break
 		}
 		st := fmt.Sprintf("%s: %s of %s, %s of all", oneLine(d.label(), 120), fmtPercent(d.BadShare), what, fmtPercent(d.AllShare))
+		if len(d.Without) > 0 {
+			st = fmt.Sprintf("a further cause: %s: %s (%s of all %s), %s of the others",
+				oneLine(d.label(), 120), r.shareOfBad(d), fmtPercent(Proportion(d.WithoutBad, len(r.traces.bad))), what, fmtPercent(d.GoodShare))
+		}
 		peerOnlyN, addr := 0, ""
 		for _, t := range r.traces.bad {
 			if peerOnly(t, d.Dim) {

@@ -134,10 +134,10 @@ func (r *run) changeOverlap(c changes.Change, services []string, through map[str
 				continue
 			}
 			if c.Instance != "" && slices.Contains(instanceKeys, x.Key) && x.Value == c.Instance {
-				return d.Score, fmt.Sprintf("%s is on %s of %s", c.Instance, fmtPercent(d.BadShare), r.badNoun())
+				return d.Score, fmt.Sprintf("%s is on %s", c.Instance, r.shareOfBad(d))
 			}
 			if c.Version != "" && x.Key == "service.version" && x.Value == c.Version && x.Service == c.Service {
-				return d.Score, fmt.Sprintf("%s %s is on %s of %s", c.Service, c.Version, fmtPercent(d.BadShare), r.badNoun())
+				return d.Score, fmt.Sprintf("%s %s is on %s", c.Service, c.Version, r.shareOfBad(d))
 			}
 		}
 	}

@@ -25,8 +25,10 @@ type planted struct {
 	start, onset time.Time
 	end          time.Time
 	host         string // the culprit's host.name
-	change       changes.Change
-	spans, logs  int
+	// stockHost is the inventory host.name that plantStockFault breaks.
+	stockHost   string
+	change      changes.Change
+	spans, logs int
 }
 
 const testTenant = "t"
@@ -51,8 +53,8 @@ func (f fakeChanges) List(_ context.Context, q changes.Query) ([]changes.Change,
 }
 
 // plant generates requests every step over [start, end) into a store at
-// dir, with the fault from onset when fault is set.
-func plant(tb testing.TB, dir string, start, onset, end time.Time, step time.Duration, fault bool) *planted {
+// dir, with each of faults applied to the requests from onset on.
+func plant(tb testing.TB, dir string, start, onset, end time.Time, step time.Duration, faults ...func(*eventgen.Request, *planted)) *planted {
 	if tb == nil {
 		tb = nopTB{}
 	}
@@ -87,9 +89,10 @@ func plant(tb testing.TB, dir string, start, onset, end time.Time, step time.Dur
 	n := int(end.Sub(start) / step)
 	for range n {
 		r := g.Next()
-		repair(&r)
-		if fault && r.Spans[0].Time >= onset.UnixNano() {
-			plantFault(&r, p)
+		if r.Spans[0].Time >= onset.UnixNano() {
+			for _, f := range faults {
+				f(&r, p)
+			}
 		}
 		for _, sp := range r.Spans {
 			if sp.Service == "payments" {
@@ -114,31 +117,6 @@ func plant(tb testing.TB, dir string, start, onset, end time.Time, step time.Dur
 	p.change = changes.Change{ID: "c1", Kind: changes.KindConfig, Service: "payments", Instance: p.host, Version: "3.2.5",
 		Description: "pool size 0", Time: onset.Add(-2 * time.Minute), Source: changes.SourceAPI, Tenant: testTenant}
 	return p
-}
-
-// repair sets what bench/eventgen leaves unset: it fills a request's
-// root (gateway) and orders spans through pointers into a slice that
-// later appends move, so their durations stay 0 and their error status
-// is lost. Each span without a duration ends 300 µs after its last
-// child; an error propagates to the parents.
-func repair(r *eventgen.Request) {
-	byID := map[events.SpanID]*events.Event{}
-	for i := range r.Spans {
-		byID[r.Spans[i].SpanID] = &r.Spans[i]
-	}
-	for i := len(r.Spans) - 1; i >= 0; i-- { // children come after their parents
-		sp := &r.Spans[i]
-		p := byID[sp.ParentSpanID]
-		if p == nil {
-			continue
-		}
-		if end := sp.End() + 300_000; p.Duration == 0 || p.End() < end {
-			p.Duration = end - p.Time
-		}
-		if sp.StatusCode == statusError {
-			p.StatusCode = statusError
-		}
-	}
 }
 
 func plantFault(r *eventgen.Request, p *planted) {
@@ -182,7 +160,7 @@ func plantFault(r *eventgen.Request, p *planted) {
 func TestInvestigatePlanted(t *testing.T) {
 	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 	onset := start.Add(80 * time.Minute)
-	p := plant(t, t.TempDir(), start, onset, start.Add(2*time.Hour), 500*time.Millisecond, true)
+	p := plant(t, t.TempDir(), start, onset, start.Add(2*time.Hour), 500*time.Millisecond, plantFault)
 	e := New(Options{Events: p.store, Changes: fakeChanges{p.change}})
 	res, err := e.Investigate(context.Background(), Request{Tenant: testTenant, Service: "api-gateway", Signal: SignalErrors,
 		Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)})
@@ -221,7 +199,7 @@ func TestInvestigatePlanted(t *testing.T) {
 
 func TestInvestigateNoFault(t *testing.T) {
 	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	p := plant(t, t.TempDir(), start, start.Add(80*time.Minute), start.Add(2*time.Hour), 500*time.Millisecond, false)
+	p := plant(t, t.TempDir(), start, start.Add(80*time.Minute), start.Add(2*time.Hour), 500*time.Millisecond)
 	e := New(Options{Events: p.store, Changes: fakeChanges{}})
 	res, err := e.Investigate(context.Background(), Request{Tenant: testTenant, Service: "api-gateway", Signal: SignalErrors,
 		Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)})
@@ -250,4 +228,82 @@ func first3(fs []Finding) string {
 		fmt.Fprintf(&b, "\n  %.2f %s: %s", f.Score, f.Kind, f.Statement)
 	}
 	return b.String()
+}
+
+// plantStockFault is a second, independent fault: from onset, the
+// inventory server spans of one host (the one ending in -1) fail with a
+// deadlock, up the trace to the gateway, and inventory logs it.
+func plantStockFault(r *eventgen.Request, p *planted) {
+	byID := map[events.SpanID]*events.Event{}
+	for i := range r.Spans {
+		byID[r.Spans[i].SpanID] = &r.Spans[i]
+	}
+	for i := range r.Spans {
+		inv := &r.Spans[i]
+		if inv.Service != "inventory" || inv.SpanKind != kindServer {
+			continue
+		}
+		h, _ := inv.Resource.Get("host.name")
+		if !strings.HasSuffix(h.Str, "-1") {
+			return
+		}
+		p.stockHost = h.Str
+		for sp := inv; sp != nil; sp = byID[sp.ParentSpanID] {
+			sp.StatusCode = statusError
+		}
+		inv.StatusMessage = "deadlock detected"
+		r.Logs = append(r.Logs, events.Event{Time: inv.Time + 1000, TraceID: inv.TraceID, SpanID: inv.SpanID, Service: "inventory",
+			Resource: inv.Resource, Severity: 17, SeverityText: "ERROR", Body: "stock read failed: deadlock detected on table stock"})
+		return
+	}
+}
+
+// TestInvestigateTwoFaults: two independent faults at once (a payments
+// host refusing connections, an inventory host deadlocking, each with its
+// change), investigated from the gateway's errors: both culprits are among
+// the top findings.
+func TestInvestigateTwoFaults(t *testing.T) {
+	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	onset := start.Add(80 * time.Minute)
+	p := plant(t, t.TempDir(), start, onset, start.Add(2*time.Hour), 500*time.Millisecond, plantFault, plantStockFault)
+	if p.stockHost == "" {
+		t.Fatal("no inventory host broken")
+	}
+	deploy := changes.Change{ID: "c2", Kind: changes.KindDeploy, Service: "inventory", Instance: p.stockHost, Version: "4.1.0",
+		Time: onset.Add(-time.Minute), Source: changes.SourceAPI, Tenant: testTenant}
+	e := New(Options{Events: p.store, Changes: fakeChanges{p.change, deploy}})
+	res, err := e.Investigate(context.Background(), Request{Tenant: testTenant, Service: "api-gateway", Signal: SignalErrors,
+		Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("summary: %s", res.Summary)
+	for _, f := range res.Findings {
+		t.Logf("%.2f %s: %s", f.Score, f.Kind, f.Statement)
+	}
+	const top = 5
+	for _, culprit := range []string{p.host, p.stockHost} {
+		found := false
+		for i, f := range res.Findings {
+			if i == top {
+				break
+			}
+			if f.Score >= ClearScore && strings.Contains(f.Statement, culprit) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s is not named by the top %d findings: %s", culprit, top, first3(res.Findings[:min(top, len(res.Findings))]))
+		}
+	}
+	for _, c := range []changes.Change{p.change, deploy} {
+		if !slices.ContainsFunc(res.Findings, func(f Finding) bool {
+			return f.Kind == KindChange && f.Score >= ClearScore && strings.Contains(f.Statement, c.Instance)
+		}) {
+			t.Errorf("no change finding of %s on %s", c.Kind, c.Instance)
+		}
+	}
+	if !res.ClearCulprit || !strings.Contains(res.Summary, p.host) || !strings.Contains(res.Summary, p.stockHost) {
+		t.Errorf("the summary does not name both culprits: %s", res.Summary)
+	}
 }

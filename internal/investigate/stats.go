@@ -75,6 +75,11 @@ type Ranked struct {
 	// Aliases are other pairs with exactly the same counts (the same
 	// members): host.name of the instance, its version.
 	Aliases []Dim `json:"aliases,omitempty"`
+	// Without, for a further cause, are the causes ranked before it: its
+	// figures are over the WithoutBad bad members that have none of them
+	// (BadShare is Bad over WithoutBad), against the same good set.
+	Without    []Dim `json:"without,omitempty"`
+	WithoutBad int   `json:"withoutBad,omitempty"`
 }
 
 // MinBadCount and MinZ are what a pair needs to be ranked: seen in at
