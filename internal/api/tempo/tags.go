@@ -422,11 +422,17 @@ func (a *API) rootless(ctx context.Context, tenant string, evs []events.Event) (
 func (a *API) tagValuesV1(ctx context.Context, tenant string, w http.ResponseWriter, r *http.Request) error {
 	tag := r.PathValue("tag")
 	var field traceql.Expr
+	// Tempo's v1 names (tempodb/encoding/vparquet4/block_search_tags.go,
+	// translateTagToAttribute and nonTraceQLAttributes).
 	switch tag {
 	case "status.code":
 		field = &traceql.Attribute{Name: "status", Intrinsic: traceql.IStatus}
 	case "name":
 		field = &traceql.Attribute{Name: "name", Intrinsic: traceql.IName}
+	case "rootServiceName", "root.service.name":
+		field = &traceql.Attribute{Name: "rootServiceName", Intrinsic: traceql.IRootService}
+	case "rootName", "root.name":
+		field = &traceql.Attribute{Name: "rootName", Intrinsic: traceql.IRootName}
 	default:
 		field = &traceql.Attribute{Name: tag}
 	}

@@ -183,6 +183,15 @@ func TestTagScopes(t *testing.T) {
 	if want := []string{"link.kind"}; !slices.Equal(v1.TagNames, want) {
 		t.Errorf("v1 tags scope=link: %v, want %v", v1.TagNames, want)
 	}
+	for _, tag := range []string{"root.service.name", "rootServiceName"} {
+		var v1v struct {
+			TagValues []string `json:"tagValues"`
+		}
+		get(t, base, "/api/search/tag/"+tag+"/values", &v1v)
+		if want := []string{"", "api-gateway"}; !slices.Equal(v1v.TagValues, want) {
+			t.Errorf("v1 %s values: %q, want %q", tag, v1v.TagValues, want)
+		}
+	}
 	for tag, want := range map[string][]string{
 		"event:name":              {"string:exception", "string:retry"},
 		"event.exception.message": {"string:card declined"},
