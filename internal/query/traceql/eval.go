@@ -88,10 +88,23 @@ func NewTrace(spans []events.Event) *Trace {
 func (t *Trace) nestedSet(i int) [3]int64 {
 	if t.nested == nil {
 		t.nested = make([][3]int64, len(t.Spans))
-		children := make([][]int, len(t.Spans))
+		// The children of span p are kids[first[p]:first[p+1]], in span
+		// order.
+		first := make([]int32, len(t.Spans)+1)
+		for _, p := range t.parent {
+			if p >= 0 {
+				first[p+1]++
+			}
+		}
+		for p := range t.Spans {
+			first[p+1] += first[p]
+		}
+		kids := make([]int32, first[len(t.Spans)])
+		next := slices.Clone(first[:len(t.Spans)])
 		for c, p := range t.parent {
 			if p >= 0 {
-				children[p] = append(children[p], c)
+				kids[next[p]] = int32(c)
+				next[p]++
 			}
 		}
 		n := int64(0)
@@ -100,9 +113,9 @@ func (t *Trace) nestedSet(i int) [3]int64 {
 			n++
 			left := n
 			t.nested[s] = [3]int64{parentLeft, left, 0} // marks s visited: a parent cycle ends here
-			for _, c := range children[s] {
+			for _, c := range kids[first[s]:first[s+1]] {
 				if t.nested[c][1] == 0 {
-					walk(c, left)
+					walk(int(c), left)
 				}
 			}
 			n++
@@ -296,19 +309,18 @@ func combine(op Op, l, r []int, t *Trace) []int {
 // left span a does to some right span (for the union forms). Spans not
 // under a root relate to nothing.
 func relations(op Op, l, r []int, t *Trace) (rel, lrel func(int) bool) {
+	n := len(t.Spans)
 	// in(s) is the connected spans of s, as a set.
-	in := func(s []int) map[int]bool {
-		m := make(map[int]bool, len(s))
+	in := func(s []int) []bool {
+		m := make([]bool, n)
 		for _, i := range s {
-			if t.connected(i) {
-				m[i] = true
-			}
+			m[i] = t.connected(i)
 		}
 		return m
 	}
 	// parentsOf(s) is the parents of the connected spans of s.
-	parentsOf := func(s []int) map[int]bool {
-		m := map[int]bool{}
+	parentsOf := func(s []int) []bool {
+		m := make([]bool, n)
 		for _, i := range s {
 			if p := t.parent[i]; p >= 0 && t.connected(i) {
 				m[p] = true
@@ -334,36 +346,40 @@ func relations(op Op, l, r []int, t *Trace) (rel, lrel func(int) bool) {
 		rel = func(b int) bool { return anc[b] }
 		lrel = func(a int) bool { return t.connected(a) && t.hasAncestorIn(a, inR) }
 	case OpSibling, OpNotSibling, OpUnionSibling:
-		// Siblings share their nested-set parent (roots: -1, so two
-		// roots of one trace are siblings, as in Tempo); a span is not
-		// its own sibling.
-		inL, inR := setOf(l), setOf(r)
-		lParents, rParents := t.nestedParents(l), t.nestedParents(r)
-		sibling := func(i int, parents map[int64]int, self map[int]bool) bool {
-			p := t.nestedSet(i)[0]
-			n := parents[p]
-			if self[i] {
-				n--
+		// Siblings share their nested-set parent: for spans under a root,
+		// their parent, or none for the roots themselves (-1 in Tempo, so
+		// two roots of one trace are siblings). A span is not its own
+		// sibling. count(s)[p+1] is how many connected spans of s have
+		// parent p.
+		count := func(s []int) []int32 {
+			c := make([]int32, n+1)
+			for _, i := range s {
+				if t.connected(i) {
+					c[t.parent[i]+1]++
+				}
 			}
-			return p != 0 && n > 0
+			return c
 		}
-		rel = func(b int) bool { return sibling(b, lParents, inL) }
-		lrel = func(a int) bool { return sibling(a, rParents, inR) }
+		inL, inR, cl, cr := in(l), in(r), count(l), count(r)
+		sibling := func(i int, c []int32, self []bool) bool {
+			if !t.connected(i) {
+				return false
+			}
+			k := c[t.parent[i]+1]
+			if self[i] {
+				k--
+			}
+			return k > 0
+		}
+		rel = func(b int) bool { return sibling(b, cl, inL) }
+		lrel = func(a int) bool { return sibling(a, cr, inR) }
 	}
 	return rel, lrel
 }
 
-func setOf(s []int) map[int]bool {
-	m := make(map[int]bool, len(s))
-	for _, i := range s {
-		m[i] = true
-	}
-	return m
-}
-
 // hasAncestorIn walks up from span i; a broken trace with a parent cycle
 // ends after len(spans) steps.
-func (t *Trace) hasAncestorIn(i int, set map[int]bool) bool {
+func (t *Trace) hasAncestorIn(i int, set []bool) bool {
 	for n, p := 0, t.parent[i]; p >= 0 && n < len(t.Spans); n, p = n+1, t.parent[p] {
 		if set[p] {
 			return true
@@ -373,8 +389,8 @@ func (t *Trace) hasAncestorIn(i int, set map[int]bool) bool {
 }
 
 // ancestorsOf is the ancestors of the connected spans of s.
-func (t *Trace) ancestorsOf(s []int) map[int]bool {
-	anc := map[int]bool{}
+func (t *Trace) ancestorsOf(s []int) []bool {
+	anc := make([]bool, len(t.Spans))
 	for _, i := range s {
 		if !t.connected(i) {
 			continue
@@ -384,16 +400,6 @@ func (t *Trace) ancestorsOf(s []int) map[int]bool {
 		}
 	}
 	return anc
-}
-
-// nestedParents counts the spans of s by nested-set parent (see
-// nestedSet).
-func (t *Trace) nestedParents(s []int) map[int64]int {
-	m := make(map[int64]int, len(s))
-	for _, i := range s {
-		m[t.nestedSet(i)[0]]++
-	}
-	return m
 }
 
 func evalStage(st Stage, sets []Spanset, t *Trace) []Spanset {
