@@ -229,6 +229,18 @@ try {
     await page.waitForURL((u) => !/from=\d{4}-/.test(u.search));
   });
 
+  if (failing) {
+    await step('the errors graph investigates its range in one click', async () => {
+      await page.click('[data-testid="graph-errors"] [data-testid="graph-investigate"]');
+      await page.waitForURL(new RegExp(`/investigate\\?.*service=${failing}.*signal=errors.*start=\\d{4}-`));
+      await page.waitForSelector('[data-testid="finding"]', { timeout: 30_000 });
+      const kinds = await page.$$eval('[data-testid="finding"]', (f) => f.map((x) => x.dataset.kind));
+      if (!kinds.includes('change')) fail(`no change finding from the errors graph: ${kinds.join(', ')}`);
+      await page.goBack();
+      await page.waitForSelector('[data-testid="graph-errors"] canvas');
+    });
+  }
+
   await step('the time picker works from the keyboard', async () => {
     await page.focus('[data-testid="time-range"]');
     await page.keyboard.press('Enter');

@@ -34,6 +34,13 @@ export interface GraphPanelProps {
   bands?: AlertBand[];
   empty?: string;
   testid?: string;
+  /**
+   * The investigation of what this graph shows (GET /api/v1/investigate's
+   * parameters without the window, e.g. {service, signal: 'errors'}): the
+   * panel links to it over the range shown, which a drag on the graph
+   * narrows to the region selected.
+   */
+  investigate?: Record<string, string>;
 }
 
 interface Loaded {
@@ -113,7 +120,24 @@ export function GraphPanel(p: GraphPanelProps) {
       error={res.error}
       empty={empty}
       testid={p.testid}
-      actions={data?.noComparison && !empty && <span class="muted">no data {compareLabel(global.compare)}</span>}
+      actions={
+        <>
+          {data?.noComparison && !empty && <span class="muted">no data {compareLabel(global.compare)}</span>}
+          {p.investigate && (
+            <a
+              class="investigate-link"
+              data-testid="graph-investigate"
+              title="Investigate this range: what differs in the bad requests, where, the logs, the changes"
+              href={links.investigate(
+                { ...p.investigate, start: new Date(aligned.start).toISOString(), end: new Date(aligned.end).toISOString() },
+                app.query,
+              )}
+            >
+              Investigate
+            </a>
+          )}
+        </>
+      }
     >
       {data ? (
         <TimeSeriesChart

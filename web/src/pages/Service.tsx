@@ -83,6 +83,7 @@ export function ServicePage({ name }: { name: string }) {
           ]}
           exemplars={sq.exemplars}
           empty="No server spans of this service in this range."
+          investigate={{ service: svc, signal: 'latency' }}
           {...common}
         />
         <GraphPanel
@@ -104,6 +105,7 @@ export function ServicePage({ name }: { name: string }) {
             { expr: sq.httpErrors, legend: (m) => `HTTP ${m.status ?? '?'}` },
           ]}
           empty="No errors in this range."
+          investigate={{ service: svc, signal: 'errors' }}
           {...common}
         />
         <GraphPanel
