@@ -220,10 +220,14 @@ func TestQuery(t *testing.T) {
 		want(t, "search", f.run(t, "query", "--since", "1h", `{ resource.service.name = "orders" }`), 0, lines(
 			"TRACE ID                          START                    DURATION  ROOT SERVICE  ROOT SPAN      MATCHED",
 			"4bf92f3577b34da6a3ce929d0e0e4736  "+utc(f.traceAt)+"  100ms     frontend      GET /checkout  2"), "")
+		// Samples are stamped with their intervals' ends, over the range
+		// aligned as Tempo's query frontend aligns it: (b0-1m, b0], (b0,
+		// b1] (the error span at b0+30s), (b1, b2].
 		want(t, "metrics range", f.run(t, "query", "--from", b0.Format(time.RFC3339), "--to", at, "--step", "1m", `{ status = error } | count_over_time()`), 0, lines(
 			"__name__         TIME                     VALUE",
-			"count_over_time  "+utc(b0)+"  1",
-			"count_over_time  "+utc(b1)+"  0"), "")
+			"count_over_time  "+utc(b0)+"  0",
+			"count_over_time  "+utc(b1)+"  1",
+			"count_over_time  "+utc(b2)+"  0"), "")
 		want(t, "metrics instant", f.run(t, "query", "--time", b1.Format(time.RFC3339), `{ } | count_over_time() by (resource.service.name)`), 0, lines(
 			"resource.service.name  VALUE",
 			"frontend               1",
