@@ -52,7 +52,7 @@ func LogQLQueryFunc(engine *logql.Engine, tenant string) rules.QueryFunc {
 }
 
 // TraceQLQueryFunc evaluates a TraceQL metrics query for the rule
-// manager over the spans that started in [t - window, t): TraceQL says no
+// manager over the spans that started in [t - window, t] (an instant query counts both ends, as Tempo's): TraceQL says no
 // range in the query, so the window is rules.traceql_range. Series
 // labels are made Prometheus label names (see PromLabelName).
 func TraceQLQueryFunc(store traceql.SpanStore, tenant string, window time.Duration, maxSeries int) rules.QueryFunc {
