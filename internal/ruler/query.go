@@ -52,9 +52,10 @@ func LogQLQueryFunc(engine *logql.Engine, tenant string) rules.QueryFunc {
 }
 
 // TraceQLQueryFunc evaluates a TraceQL metrics query for the rule
-// manager over the spans that started in [t - window, t] (an instant query counts both ends, as Tempo's): TraceQL says no
-// range in the query, so the window is rules.traceql_range. Series
-// labels are made Prometheus label names (see PromLabelName).
+// manager over the spans that started in [t - window, t] (an instant
+// query counts both ends, as Tempo's): TraceQL says no range in the
+// query, so the window is rules.traceql_range. Series labels are made
+// Prometheus label names (see PromLabelName).
 func TraceQLQueryFunc(store traceql.SpanStore, tenant string, window time.Duration, maxSeries int) rules.QueryFunc {
 	return func(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
 		tq, err := traceql.Parse(q)
