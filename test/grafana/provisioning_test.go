@@ -169,22 +169,25 @@ type dashboardsFile struct {
 // kinds/dashboard/dashboard_kind.cue, schemaVersion 39), with only the
 // keys deploy/grafana uses.
 type dashboard struct {
-	UID                  string                    `json:"uid"`
-	Title                string                    `json:"title"`
-	Description          string                    `json:"description"`
-	Tags                 []string                  `json:"tags"`
-	Timezone             string                    `json:"timezone"`
-	Editable             bool                      `json:"editable"`
-	GraphTooltip         int                       `json:"graphTooltip"`
-	FiscalYearStartMonth int                       `json:"fiscalYearStartMonth"`
-	LiveNow              bool                      `json:"liveNow"`
-	Refresh              string                    `json:"refresh"`
-	SchemaVersion        int                       `json:"schemaVersion"`
-	Version              int                       `json:"version"`
-	WeekStart            string                    `json:"weekStart"`
-	Time                 struct{ From, To string } `json:"time"`
-	Timepicker           json.RawMessage           `json:"timepicker"`
-	Templating           struct {
+	UID                  string   `json:"uid"`
+	Title                string   `json:"title"`
+	Description          string   `json:"description"`
+	Tags                 []string `json:"tags"`
+	Timezone             string   `json:"timezone"`
+	Editable             bool     `json:"editable"`
+	GraphTooltip         int      `json:"graphTooltip"`
+	FiscalYearStartMonth int      `json:"fiscalYearStartMonth"`
+	LiveNow              bool     `json:"liveNow"`
+	Refresh              string   `json:"refresh"`
+	SchemaVersion        int      `json:"schemaVersion"`
+	Version              int      `json:"version"`
+	WeekStart            string   `json:"weekStart"`
+	Time                 struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"time"`
+	Timepicker json.RawMessage `json:"timepicker"`
+	Templating struct {
 		List []variable `json:"list"`
 	} `json:"templating"`
 	Annotations struct {
@@ -270,19 +273,24 @@ type dashboardLink struct {
 }
 
 type panel struct {
-	ID              int                      `json:"id"`
-	Type            string                   `json:"type"`
-	Title           string                   `json:"title"`
-	Description     string                   `json:"description"`
-	Datasource      dsRef                    `json:"datasource"`
-	GridPos         struct{ H, W, X, Y int } `json:"gridPos"`
-	FieldConfig     json.RawMessage          `json:"fieldConfig"`
-	Options         json.RawMessage          `json:"options"`
-	Targets         []target                 `json:"targets"`
-	Links           []panelLink              `json:"links"`
-	Interval        string                   `json:"interval"`
-	MaxDataPoints   int                      `json:"maxDataPoints"`
-	Transformations json.RawMessage          `json:"transformations"`
+	ID          int    `json:"id"`
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Datasource  dsRef  `json:"datasource"`
+	GridPos     struct {
+		H int `json:"h"`
+		W int `json:"w"`
+		X int `json:"x"`
+		Y int `json:"y"`
+	} `json:"gridPos"`
+	FieldConfig     json.RawMessage `json:"fieldConfig"`
+	Options         json.RawMessage `json:"options"`
+	Targets         []target        `json:"targets"`
+	Links           []panelLink     `json:"links"`
+	Interval        string          `json:"interval"`
+	MaxDataPoints   int             `json:"maxDataPoints"`
+	Transformations json.RawMessage `json:"transformations"`
 }
 
 type panelLink struct {
@@ -332,7 +340,10 @@ func (t target) serviceMapQueries() ([]string, error) {
 	return many, nil
 }
 
-// strictJSON decodes data into v, refusing unknown keys and trailing data.
+// strictJSON decodes data into v, refusing unknown keys and trailing
+// data. encoding/json matches keys to fields ignoring case, Grafana does
+// not ("gridpos" is not "gridPos"), so every key of data must also be one
+// of v encoded again, as it is written.
 func strictJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -341,6 +352,41 @@ func strictJSON(data []byte, v any) error {
 	}
 	if dec.More() {
 		return fmt.Errorf("data after the JSON value")
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var in, out any
+	if err := fmtErr(json.Unmarshal(data, &in), json.Unmarshal(again, &out)); err != nil {
+		return err
+	}
+	return sameKeys("", in, out)
+}
+
+// sameKeys reports the first key of in that out lacks, at the same path.
+func sameKeys(path string, in, out any) error {
+	switch in := in.(type) {
+	case map[string]any:
+		o, _ := out.(map[string]any)
+		for k, v := range in {
+			ov, ok := o[k]
+			if !ok {
+				return fmt.Errorf("%s: unknown key %q (keys are case-sensitive)", path, k)
+			}
+			if err := sameKeys(path+"."+k, v, ov); err != nil {
+				return err
+			}
+		}
+	case []any:
+		o, _ := out.([]any)
+		for i, v := range in {
+			if i < len(o) {
+				if err := sameKeys(fmt.Sprintf("%s[%d]", path, i), v, o[i]); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -360,37 +406,12 @@ func loadProvisioning(t *testing.T, env map[string]string) *provisioning {
 	t.Helper()
 	p := &provisioning{datasources: map[string]datasourceConfig{}, dashboards: map[string]dashboard{}}
 
-	var dsf datasourcesFile
-	readYAML(t, filepath.Join(deployDir, "datasources", "horus.yaml"), env, &dsf)
-	if dsf.APIVersion != 1 {
-		t.Fatalf("datasources: apiVersion %d, want 1", dsf.APIVersion)
+	data, err := os.ReadFile(filepath.Join(deployDir, "datasources", "horus.yaml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, ds := range dsf.Datasources {
-		if _, dup := p.datasources[ds.UID]; dup || ds.UID == "" {
-			t.Fatalf("datasource %q: uid %q missing or not unique", ds.Name, ds.UID)
-		}
-		if ds.Access != "proxy" || ds.URL != env["HORUS_URL"] {
-			t.Fatalf("datasource %s: access %q url %q, want proxy and HORUS_URL", ds.UID, ds.Access, ds.URL)
-		}
-		p.datasources[ds.UID] = ds
-		var dst any
-		switch ds.Type {
-		case "prometheus":
-			dst = &p.prom
-		case "loki":
-			dst = &p.loki
-		case "tempo":
-			dst = &p.tempo
-		default:
-			t.Fatalf("datasource %s: type %q", ds.UID, ds.Type)
-		}
-		raw, err := yaml.Marshal(ds.JSONData)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := yaml.UnmarshalStrict(raw, dst); err != nil {
-			t.Fatalf("datasource %s: jsonData: %v", ds.UID, err)
-		}
+	if err := p.addDatasources(data, env); err != nil {
+		t.Fatalf("datasources/horus.yaml: %v", err)
 	}
 	for uid, typ := range map[string]string{uidPrometheus: "prometheus", uidLoki: "loki", uidTempo: "tempo"} {
 		if p.datasources[uid].Type != typ {
@@ -399,7 +420,12 @@ func loadProvisioning(t *testing.T, env map[string]string) *provisioning {
 	}
 
 	var df dashboardsFile
-	readYAML(t, filepath.Join(deployDir, "dashboards", "horus.yaml"), env, &df)
+	if data, err = os.ReadFile(filepath.Join(deployDir, "dashboards", "horus.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeProvisioning(data, env, &df); err != nil {
+		t.Fatalf("dashboards/horus.yaml: %v", err)
+	}
 	if df.APIVersion != 1 || len(df.Providers) != 1 || df.Providers[0].Type != "file" {
 		t.Fatalf("dashboards provider: want apiVersion 1 and one file provider: %+v", df)
 	}
@@ -431,18 +457,55 @@ func loadProvisioning(t *testing.T, env map[string]string) *provisioning {
 	return p
 }
 
-// readYAML reads a provisioning file as Grafana does: YAML, every string
-// value expanded from env (expandProvisioning), then decoded into v
-// strictly (an unknown key is an error).
-func readYAML(t *testing.T, path string, env map[string]string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+// addDatasources reads a data source provisioning file: every data
+// source has a unique uid, access proxy and the URL HORUS_URL, and a
+// jsonData of its type's shape.
+func (p *provisioning) addDatasources(data []byte, env map[string]string) error {
+	var dsf datasourcesFile
+	if err := decodeProvisioning(data, env, &dsf); err != nil {
+		return err
 	}
+	if dsf.APIVersion != 1 {
+		return fmt.Errorf("apiVersion %d, want 1", dsf.APIVersion)
+	}
+	for _, ds := range dsf.Datasources {
+		if _, dup := p.datasources[ds.UID]; dup || ds.UID == "" {
+			return fmt.Errorf("datasource %q: uid %q missing or not unique", ds.Name, ds.UID)
+		}
+		if ds.Access != "proxy" || ds.URL != env["HORUS_URL"] {
+			return fmt.Errorf("datasource %s: access %q url %q, want proxy and HORUS_URL", ds.UID, ds.Access, ds.URL)
+		}
+		p.datasources[ds.UID] = ds
+		var dst any
+		switch ds.Type {
+		case "prometheus":
+			dst = &p.prom
+		case "loki":
+			dst = &p.loki
+		case "tempo":
+			dst = &p.tempo
+		default:
+			return fmt.Errorf("datasource %s: type %q", ds.UID, ds.Type)
+		}
+		raw, err := yaml.Marshal(ds.JSONData)
+		if err != nil {
+			return err
+		}
+		if err := yaml.UnmarshalStrict(raw, dst); err != nil {
+			return fmt.Errorf("datasource %s: jsonData: %w", ds.UID, err)
+		}
+	}
+	return nil
+}
+
+// decodeProvisioning reads a provisioning file as Grafana does: YAML,
+// every string value expanded from env (expandProvisioning), then decoded
+// into v strictly (an unknown key is an error). A variable env does not
+// set is an error: Grafana would make it empty.
+func decodeProvisioning(data []byte, env map[string]string, v any) error {
 	var tree any
 	if err := yaml.Unmarshal(data, &tree); err != nil {
-		t.Fatalf("%s: %v", path, err)
+		return err
 	}
 	var missing []string
 	tree = expandTree(tree, func(name string) string {
@@ -453,15 +516,13 @@ func readYAML(t *testing.T, path string, env map[string]string, v any) {
 		return v
 	})
 	if len(missing) > 0 {
-		t.Fatalf("%s: ${%s} is not set (a literal $ is $$ in provisioning files)", path, strings.Join(missing, "}, ${"))
+		return fmt.Errorf("${%s} is not set (a literal $ is $$ in provisioning files)", strings.Join(missing, "}, ${"))
 	}
 	out, err := yaml.Marshal(tree)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := yaml.UnmarshalStrict(out, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	return yaml.UnmarshalStrict(out, v)
 }
 
 // expandTree expands every string of a YAML tree (expandProvisioning).
@@ -616,6 +677,37 @@ func checkDashboardURL(t *testing.T, p *provisioning, from, u string) {
 		uid, _, _ := strings.Cut(rest, "/")
 		if _, ok := p.dashboards[uid]; !ok {
 			t.Errorf("%s: link %q: no dashboard %q", from, u, uid)
+		}
+	}
+}
+
+// TestProvisioningRefusesUnknownShapes checks that the parsing above
+// refuses what Grafana would silently ignore or leave empty.
+func TestProvisioningRefusesUnknownShapes(t *testing.T) {
+	env := map[string]string{"HORUS_URL": "http://127.0.0.1:3300"}
+	ds := func(jsonData string) string {
+		return "apiVersion: 1\ndatasources:\n  - {name: m, type: prometheus, uid: horus-prometheus, access: proxy, url: $HORUS_URL, jsonData: " + jsonData + "}\n"
+	}
+	for name, file := range map[string]string{
+		"a misspelt jsonData key": ds("{exemplarTraceIdDestination: [{name: trace_id, datasourceUid: horus-tempo}]}"),
+		"a misspelt nested key":   ds("{exemplarTraceIdDestinations: [{name: trace_id, datasourceUID: horus-tempo}]}"),
+		"an unset variable":       strings.Replace(ds("{}"), "$HORUS_URL", "${GRAFANA_HORUS_URL}", 1),
+		"an unknown top key":      "apiVersion: 1\ndatasource: []\n",
+		"another type":            strings.Replace(ds("{}"), "prometheus", "mysql", 1),
+		"direct access":           strings.Replace(ds("{}"), "proxy", "direct", 1),
+	} {
+		p := &provisioning{datasources: map[string]datasourceConfig{}}
+		if err := p.addDatasources([]byte(file), env); err == nil {
+			t.Errorf("%s: accepted:\n%s", name, file)
+		}
+	}
+	for name, js := range map[string]string{
+		"a misspelt panel key":  `{"uid": "x", "panels": [{"id": 1, "gridpos": {"h": 1, "w": 1, "x": 0, "y": 0}}]}`,
+		"a misspelt target key": `{"uid": "x", "panels": [{"id": 1, "targets": [{"refId": "A", "exemplars": true}]}]}`,
+		"two values":            `{"uid": "x"} {"uid": "y"}`,
+	} {
+		if err := strictJSON([]byte(js), &dashboard{}); err == nil {
+			t.Errorf("%s: accepted: %s", name, js)
 		}
 	}
 }
