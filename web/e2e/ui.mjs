@@ -315,6 +315,20 @@ try {
     await shot('explore');
   });
 
+  await step('the PromQL graph stacks its series, in the URL', async () => {
+    const lines = await coloredPixels('explore-graph');
+    await page.click('[data-testid="graph-style"] button:text-is("Stacked")');
+    await page.waitForURL(/graph=stacked/);
+    await page.waitForFunction(() => document.querySelector('[data-testid="graph-style"] button.active')?.textContent === 'Stacked');
+    await page.waitForTimeout(100);
+    const areas = await coloredPixels('explore-graph');
+    log(`coloured pixels: lines ${lines}, stacked ${areas}`);
+    if (!(areas > lines * 3)) fail(`stacked areas do not fill: ${areas} coloured pixels against ${lines} for lines`);
+    await shot('explore-stacked');
+    await page.click('[data-testid="graph-style"] button:text-is("Lines")');
+    await page.waitForFunction(() => !location.search.includes('graph='));
+  });
+
   await step('Explore runs a LogQL query: volume by level, lines linking to traces', async () => {
     await page.click('.segmented button:text-is("Logs (LogQL)")');
     await page.waitForURL(/mode=logs/);
@@ -328,6 +342,30 @@ try {
     await page.waitForSelector('.log-fields .attrs');
     await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
     await shot('explore-logs');
+  });
+
+  await step('log patterns with their sparklines; a click filters the lines with |>', async () => {
+    await page.click('[data-testid="logs-view"] button:text-is("Patterns")');
+    await page.waitForURL(/view=patterns/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="patterns-list"] tbody tr').length >= 2);
+    const rows = await page.$$eval('[data-testid="patterns-list"] tbody tr', (t) =>
+      t.map((r) => ({ n: Number(r.children[0].textContent), p: r.children[3].textContent, pts: r.querySelector('polyline')?.getAttribute('points') ?? '' })),
+    );
+    log('patterns:', rows.slice(0, 5).map((r) => `${r.n} ${r.p}`).join(' | '));
+    if (rows.some((r, i) => i > 0 && r.n > rows[i - 1].n)) fail('patterns not most frequent first');
+    if (!rows[0].pts.includes(' ')) fail(`no sparkline: ${rows[0].pts}`);
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    await shot('explore-patterns');
+    const pick = Math.max(0, rows.findIndex((r) => /fail|error/i.test(r.p)));
+    const literal = rows[pick].p.split('<_>').map((x) => x.trim()).sort((a, b) => b.length - a.length)[0];
+    await page.click(`[data-testid="patterns-list"] tbody tr:nth-child(${pick + 1}) [data-testid="pattern-link"]`);
+    await page.waitForURL((u) => u.searchParams.get('q')?.includes('|> ') && !u.searchParams.has('view'));
+    await page.waitForSelector('[data-testid="log-lines"] li');
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    const texts = await page.$$eval('[data-testid="log-lines"] .log-text', (l) => l.map((x) => x.textContent));
+    const off = texts.filter((t) => !t.includes(literal));
+    if (off.length) fail(`lines outside the pattern ${rows[pick].p}: ${off.slice(0, 3).join(' | ')}`);
+    log(`pattern ${rows[pick].p}: ${texts.length} lines`);
   });
 
   if (failing) {

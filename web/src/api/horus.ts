@@ -56,10 +56,11 @@ export function lokiLabelValues(name: string, start: number, end: number, o: Req
   ).then((d) => d ?? []);
 }
 
-export function lokiPatterns(query: string, start: number, end: number, o: RequestOptions) {
+/** Loki's patterns of a log query over a range, counted per step (ms; the API's default without it). */
+export function lokiPatterns(query: string, start: number, end: number, o: RequestOptions, step?: number) {
   return getJSON<Pattern[] | null>(
     '/loki/api/v1/patterns',
-    { query, start: `${Math.floor(start * 1e6)}`, end: `${Math.floor(end * 1e6)}` },
+    { query, start: `${Math.floor(start * 1e6)}`, end: `${Math.floor(end * 1e6)}`, step: step ? `${step / 1000}` : undefined },
     o,
   ).then((d) => d ?? []);
 }

@@ -1,6 +1,7 @@
 // A graph of one or more PromQL queries over the page's range, with the
 // comparison the URL asks for, exemplars, change markers and alert bands.
 
+import type { ComponentChildren } from 'preact';
 import { useMemo } from 'preact/hooks';
 import { lokiQueryRange, queryExemplars, queryRange } from '../api/horus';
 import type { Labels, MatrixSeries } from '../api/types';
@@ -41,6 +42,10 @@ export interface GraphPanelProps {
    * narrows to the region selected.
    */
   investigate?: Record<string, string>;
+  /** Stacked areas instead of lines (TimeSeriesChart's stacked). */
+  stacked?: boolean;
+  /** More controls in the panel's header, before Investigate. */
+  actions?: ComponentChildren;
 }
 
 interface Loaded {
@@ -123,6 +128,7 @@ export function GraphPanel(p: GraphPanelProps) {
       actions={
         <>
           {data?.noComparison && !empty && <span class="muted">no data {compareLabel(global.compare)}</span>}
+          {p.actions}
           {p.investigate && (
             <a
               class="investigate-link"
@@ -150,6 +156,7 @@ export function GraphPanel(p: GraphPanelProps) {
           traceHref={(id) => links.trace(id, app.query)}
           onZoom={zoom}
           range={aligned}
+          stacked={p.stacked}
         />
       ) : (
         <div class="chart-placeholder" />

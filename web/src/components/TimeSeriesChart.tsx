@@ -8,6 +8,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatValue, type Unit } from '../lib/format';
+import { stack } from '../lib/stack';
 
 export interface ChartSeries {
   label: string;
@@ -50,6 +51,12 @@ export interface ChartProps {
   onZoom?: (start: number, end: number) => void;
   /** The x range to show (ms); the data's otherwise. */
   range?: { start: number; end: number };
+  /**
+   * Stacked areas instead of lines: each series on top of the ones before
+   * it (the comparison series stacked among themselves, as dashed lines);
+   * the legend shows each series' own value. Exemplars are not drawn.
+   */
+  stacked?: boolean;
 }
 
 const MAX_EXEMPLARS = 150;
@@ -67,6 +74,13 @@ export function TimeSeriesChart(props: ChartProps) {
     const overlay = document.createElement('div');
     overlay.className = 'chart-overlay';
 
+    const stacked = p.stacked
+      ? stack(
+          p.series.map((s) => s.values),
+          (i) => (p.series[i].comparison ? 'comparison' : 'main'),
+        )
+      : null;
+    const raw = (si: number, idx: number) => p.series[si - 1]?.values[idx] ?? null;
     const opts: uPlot.Options = {
       width,
       height: p.height ?? 200,
@@ -94,16 +108,21 @@ export function TimeSeriesChart(props: ChartProps) {
           stroke: s.comparison ? fade(s.color) : s.color,
           width: s.comparison ? 1.25 : 1.75,
           dash: s.comparison ? [5, 4] : undefined,
+          fill: stacked && !s.comparison ? `${s.color}55` : undefined,
           spanGaps: false,
           points: { show: false },
-          // Off the plot, the legend shows each series' last value.
+          // Off the plot, the legend shows each series' last value (its own, not the stacked sum).
           value: (u: uPlot, v: number | null, si: number, idx: number | null) =>
-            formatValue(idx == null ? lastValue(u.data[si] as (number | null)[]) : v, p.unit),
+            formatValue(
+              idx == null ? lastValue(stacked ? p.series[si - 1].values : (u.data[si] as (number | null)[])) : stacked ? raw(si, idx) : v,
+              p.unit,
+            ),
         })),
       ],
+      bands: stacked?.bands.filter((b) => !p.series[b.series[1] - 1].comparison),
       hooks: {
         drawClear: [(u) => drawBands(u, propsRef.current.bands ?? [])],
-        draw: [(u) => drawOverlay(u, overlay, propsRef.current)],
+        draw: [(u) => drawOverlay(u, overlay, propsRef.current.stacked ? { ...propsRef.current, exemplars: [] } : propsRef.current)],
         setSelect: [
           (u) => {
             const sel = u.select;
@@ -117,7 +136,7 @@ export function TimeSeriesChart(props: ChartProps) {
         ],
       },
     };
-    const data: uPlot.AlignedData = [p.xs.map((x) => x / 1000), ...p.series.map((s) => s.values)];
+    const data: uPlot.AlignedData = [p.xs.map((x) => x / 1000), ...(stacked ? stacked.values : p.series.map((s) => s.values))];
     const u = new uPlot(opts, data, root);
     u.over.appendChild(overlay);
     plot.current = u;
@@ -131,7 +150,7 @@ export function TimeSeriesChart(props: ChartProps) {
       u.destroy();
       plot.current = null;
     };
-  }, [props.xs, props.series, props.unit, props.markers, props.bands, props.exemplars, props.height]);
+  }, [props.xs, props.series, props.unit, props.markers, props.bands, props.exemplars, props.height, props.stacked]);
 
   return <div class="chart" ref={el} />;
 }

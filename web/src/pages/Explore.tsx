@@ -8,9 +8,10 @@
 // duration become the query) and the matching traces. Loaded on demand,
 // with CodeMirror and the grammars.
 
+import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import { queryInstant } from '../api/horus';
+import { lokiPatterns, queryInstant } from '../api/horus';
 import { lokiQueryRange, type LokiStream, tempoSearch, type TraceMeta } from '../api/signals';
 import { GraphPanel } from '../components/GraphPanel';
 import { Panel } from '../components/Panel';
@@ -28,7 +29,10 @@ import {
   NOISY_LABELS,
   traceLogsQuery,
 } from '../lib/logs';
+import { patternRows, sparkPoints } from '../lib/patterns';
+import { patternQuery } from '../lib/queries';
 import { formatAbsolute, grid } from '../lib/time';
+import { patch } from '../lib/url';
 import { nsToMs, padTraceId } from '../lib/trace';
 import './signals.css';
 
@@ -132,11 +136,31 @@ function unitOf(q: string): Unit {
 function MetricsResults({ q }: { q: string }) {
   const app = useApp();
   const unit = unitOf(q);
+  const stacked = app.query.get('graph') === 'stacked';
   const table = useApi((o) => queryInstant(q, app.aligned.end, o), [q, app.aligned.end]);
   const rows = useMemo(() => [...(table.data ?? [])].sort((a, b) => parseFloat(b.value[1]) - parseFloat(a.value[1])), [table.data]);
   return (
     <>
-      <GraphPanel title="Graph" unit={unit} queries={[{ expr: q }]} exemplars={q} testid="explore-graph" />
+      <GraphPanel
+        title="Graph"
+        unit={unit}
+        queries={[{ expr: q }]}
+        exemplars={q}
+        testid="explore-graph"
+        stacked={stacked}
+        actions={
+          <Segmented
+            label="Graph style"
+            value={stacked ? 'stacked' : 'lines'}
+            options={[
+              ['lines', 'Lines'],
+              ['stacked', 'Stacked'],
+            ]}
+            onChange={(v) => app.setParams({ graph: v === 'stacked' ? v : null }, true)}
+            testid="graph-style"
+          />
+        }
+      />
       <Panel
         title={`Table at ${new Date(app.aligned.end).toLocaleTimeString()}`}
         loading={table.loading}
@@ -203,6 +227,19 @@ function LogsResults({ q }: { q: string }) {
       .sort((a, b) => LEVEL_ORDER.indexOf(a.label) - LEVEL_ORDER.indexOf(b.label));
   }, [volume.data, xs]);
   const shown = tail ?? lines.data ?? [];
+  const view = app.query.get('view') === 'patterns' ? 'patterns' : 'lines';
+  const viewSwitch = (
+    <Segmented
+      label="Lines or patterns"
+      value={view}
+      options={[
+        ['lines', 'Lines'],
+        ['patterns', 'Patterns'],
+      ]}
+      onChange={(v) => app.setParams({ view: v === 'patterns' ? v : null })}
+      testid="logs-view"
+    />
+  );
   return (
     <>
       <Panel title="Volume by level" loading={volume.loading} error={volume.error} empty={volume.data && series.length === 0 && 'No lines.'} testid="logs-volume">
@@ -217,13 +254,21 @@ function LogsResults({ q }: { q: string }) {
           />
         )}
       </Panel>
+      {view === 'patterns' ? (
+        <PatternsPanel q={q} app={app} xs={xs} actions={viewSwitch} />
+      ) : (
       <Panel
         title={tail ? `Live: ${tail.length} lines` : `Lines${lines.data ? (lines.data.length >= 500 ? ' (the newest 500)' : ` (${lines.data.length})`) : ''}`}
         loading={!tail && lines.loading}
         error={lines.error}
         empty={!tail && lines.data && lines.data.length === 0 && 'No lines match in this range.'}
         testid="logs-lines"
-        actions={<TailButton q={q} app={app} onLines={setTail} />}
+        actions={
+          <>
+            {viewSwitch}
+            <TailButton q={q} app={app} onLines={setTail} />
+          </>
+        }
       >
         <div class="log-scroll">
           <ul class="log-lines" data-testid="log-lines">
@@ -233,9 +278,85 @@ function LogsResults({ q }: { q: string }) {
           </ul>
         </div>
       </Panel>
+      )}
     </>
   );
 }
+
+/** Buttons of which one is pressed (a choice kept in the URL by onChange). */
+function Segmented(props: { label: string; value: string; options: [string, string][]; onChange: (v: string) => void; testid?: string }) {
+  return (
+    <nav class="segmented" aria-label={props.label} data-testid={props.testid}>
+      {props.options.map(([v, text]) => (
+        <button type="button" key={v} aria-pressed={props.value === v} class={props.value === v ? 'active' : ''} onClick={() => props.onChange(v)}>
+          {text}
+        </button>
+      ))}
+    </nav>
+  );
+}
+
+/**
+ * The query's log patterns (Loki's /loki/api/v1/patterns over the range,
+ * counted per step of the page): each with its count and sparkline; a click
+ * filters the lines to it with Loki's pattern filter `|> "<pattern>"`, as
+ * Grafana's Logs Drilldown does.
+ */
+function PatternsPanel({ q, app, xs, actions }: { q: string; app: App; xs: number[]; actions: ComponentChildren }) {
+  const { aligned, step } = app;
+  const res = useApi((o) => lokiPatterns(q, aligned.start, aligned.end, o, step), [q, aligned.start, aligned.end, step]);
+  const rows = useMemo(() => patternRows(res.data ?? [], aligned.start, step, xs.length), [res.data, aligned.start, step, xs.length]);
+  const total = rows.reduce((a, r) => a + r.total, 0);
+  return (
+    <Panel
+      title={`Patterns${res.data ? ` (${rows.length})` : ''}`}
+      help="The templates of the query's newest lines (variable words as <_>), most frequent first; click one to see its lines"
+      loading={res.loading}
+      error={res.error}
+      empty={res.data && rows.length === 0 && 'No lines match in this range.'}
+      testid="logs-patterns"
+      actions={actions}
+    >
+      <div class="log-scroll">
+        <table class="table patterns-table" data-testid="patterns-list">
+          <thead>
+            <tr>
+              <th class="num">lines</th>
+              <th class="num">share</th>
+              <th>over time</th>
+              <th>pattern</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.pattern}>
+                <td class="num">{r.total}</td>
+                <td class="num">{total ? `${((r.total / total) * 100).toFixed(1)}%` : ''}</td>
+                <td>
+                  <svg class="spark" width={SPARK_W} height={SPARK_H} viewBox={`0 0 ${SPARK_W} ${SPARK_H}`} aria-hidden="true">
+                    <polyline points={sparkPoints(r.counts, SPARK_W, SPARK_H - 2)} transform="translate(0 1)" />
+                  </svg>
+                </td>
+                <td>
+                  <a
+                    href={patch(app.path, app.query, { q: patternQuery(q, r.pattern), view: null })}
+                    title="Show the lines of this pattern"
+                    data-testid="pattern-link"
+                  >
+                    <code>{r.pattern}</code>
+                  </a>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Panel>
+  );
+}
+
+const SPARK_W = 140;
+const SPARK_H = 24;
 
 function normLevel(l: string | undefined): string {
   const v = (l ?? '').toLowerCase();
