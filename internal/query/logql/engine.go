@@ -269,18 +269,54 @@ func seriesOf(m map[string]*acc, r *row, keep func(*label) bool, sel []label, ke
 
 // countsLines reports whether a range aggregation only counts the lines
 // of streams: count_over_time or rate with no stage but line filters the
-// store applies (see storeQuery).
+// store applies (see storeQuery) and stages on stream labels alone
+// (streamStages), which run once per stream, not once per line.
 func countsLines(r *RangeAgg) bool {
 	if r.Op != "count_over_time" && r.Op != "rate" || r.Unwrap != nil {
 		return false
 	}
-	for _, s := range r.Log.Stages {
-		lf, ok := s.(*LineFilter)
-		if !ok || !lf.pushable() {
-			return false
+	_, ok := streamStages(r.Log)
+	return ok
+}
+
+// streamStages returns the stages of l other than its line filters, and
+// reports whether they read and change nothing but stream labels: label
+// filters on names every line of the selector has as stream labels (see
+// metadataNames), and keep and drop (which, with no parser and no
+// structured metadata read, only see stream labels), with line filters
+// the store applies. Every line of a stream then has the same outcome,
+// so the stages run once per stream.
+func streamStages(l *LogExpr) ([]Stage, bool) {
+	var out []Stage
+	for _, s := range l.Stages {
+		switch s := s.(type) {
+		case *LineFilter:
+			if !s.pushable() {
+				return nil, false
+			}
+		case *LabelFilterStage:
+			if len(metadataNames(l, labelFilterNames(s.Filter, nil))) > 0 {
+				return nil, false
+			}
+			out = append(out, s)
+		case *DropKeep:
+			out = append(out, s)
+		default:
+			return nil, false
 		}
 	}
-	return true
+	return out, true
+}
+
+// labelFilterNames appends the label names a label filter reads to names.
+func labelFilterNames(f LabelFilter, names []string) []string {
+	switch f := f.(type) {
+	case *LabelBinary:
+		return labelFilterNames(f.Right, labelFilterNames(f.Left, names))
+	case *LabelCompare:
+		return append(names, f.Name)
+	}
+	return names
 }
 
 // metadataNames are the names that may be structured metadata: all but
@@ -763,9 +799,11 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	}
 	var st events.ScanStats
 	var err error
-	if bucketed && countsLines(r) && !needMeta && !ev.e.noStreams {
+	if bucketed && countsLines(r) && len(metadataNames(r.Log, extra)) == 0 && !ev.e.noStreams {
 		// Lines counted per stream: the store groups them, no line is
-		// read or made an event.
+		// read or made an event; stages on stream labels run once per
+		// stream.
+		stages, _ := streamStages(r.Log)
 		st, err = ev.e.store.ScanStreams(ev.ctx, q, func(groups []events.StreamTimes) error {
 			var rw row
 			var sel []label
@@ -776,6 +814,20 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				grp := &groups[gi]
 				lines += int64(len(grp.Times))
 				rw.load(&grp.Stream, false)
+				if len(stages) > 0 {
+					if !run(stages, &rw) {
+						continue
+					}
+					if errKind, bad := rw.get(errorLabel); bad {
+						details, _ := rw.get(errorDetails)
+						mu.Lock()
+						if pipeErr == nil {
+							pipeErr = fmt.Errorf("%w: %s (%s) in a line of the stream %s; drop such lines with | __error__=\"\"", ErrPipeline, errKind, details, grp.Stream.Service)
+						}
+						mu.Unlock()
+						return pipeErr
+					}
+				}
 				var a *acc
 				a, sel, keyBuf = seriesOf(local, &rw, keep, sel, keyBuf)
 				for _, t := range grp.Times {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grafana/regexp"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // Op is a filter's comparison.
@@ -58,7 +58,7 @@ type Filter struct {
 
 	num    float64
 	isNum  bool
-	re     *regexp.Regexp
+	re     *labels.FastRegexMatcher
 	get    func(*Event) (Value, bool)
 	fields fieldSet // the columns it reads
 	lowerV string
@@ -80,7 +80,10 @@ func (f *Filter) Compile() error {
 	f.fast = fastMatcher(f.Field, f.Op, f.Value)
 	switch f.Op {
 	case Re, NotRe:
-		re, err := regexp.Compile("^(?s:" + f.Value + ")$")
+		// Prometheus' matcher: anchored as ^(?s:...)$, with its shortcuts
+		// (.+ is "not empty", literal alternations a set, prefixes and
+		// suffixes string tests) ahead of the regexp engine.
+		re, err := labels.NewFastRegexMatcher(f.Value)
 		if err != nil {
 			return fmt.Errorf("filter on %q: bad regular expression %q: %w", f.Field, f.Value, err)
 		}

@@ -38,19 +38,36 @@ func (s *Store) ScanStreams(ctx context.Context, q Query, fn func([]StreamTimes)
 	err := s.parallelUnits(ctx, &q, units, &st, func(ctx context.Context, _ int, u unit, ids []TraceID) error {
 		var g streamGrouper
 		var err error
-		if u.h != nil || ids != nil || q.filterFields()&fNested != 0 {
-			// Heads, trace lookups and nested filters: from events.
-			err = s.scanUnit(ctx, &q, u, ids, func(evs []Event) error {
-				for i := range evs {
-					e := &evs[i]
-					g.add(streamKey{ptr(e.Service), len(e.Service), resPtr(e.Resource), len(e.Resource), e.Severity, ptr(e.SeverityText), len(e.SeverityText)},
-						e.Time, func() Event {
-							return Event{Resource: e.Resource, Service: e.Service, Severity: e.Severity, SeverityText: e.SeverityText}
-						})
+		add := func(e *Event) {
+			g.add(streamKey{ptr(e.Service), len(e.Service), resPtr(e.Resource), len(e.Resource), e.Severity, ptr(e.SeverityText), len(e.SeverityText)},
+				e.Time, func() Event {
+					return Event{Resource: e.Resource, Service: e.Service, Severity: e.Severity, SeverityText: e.SeverityText}
+				})
+		}
+		switch {
+		case u.h != nil && ids == nil:
+			// A head: its events matched where they are, not copied
+			// out first as scanUnit does for callers that keep them.
+			err = u.view.each(func(c []Event) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				for i := range c {
+					if q.match(&c[i]) {
+						add(&c[i])
+					}
 				}
 				return nil
 			})
-		} else {
+		case u.h != nil || ids != nil || q.filterFields()&fNested != 0:
+			// Trace lookups and nested filters: from events.
+			err = s.scanUnit(ctx, &q, u, ids, func(evs []Event) error {
+				for i := range evs {
+					add(&evs[i])
+				}
+				return nil
+			})
+		default:
 			err = s.streamRowGroup(ctx, &q, u, &g)
 		}
 		if err != nil || len(g.out) == 0 {
