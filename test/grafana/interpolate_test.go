@@ -294,8 +294,9 @@ func TestInterpolate(t *testing.T) {
 	}
 }
 
-// FuzzInterpolate checks that interpolation never panics and leaves text
-// without variables as it is.
+// FuzzInterpolate checks that interpolation (Grafana's template
+// variables, and the provisioning files' environment variables) never
+// panics and leaves text without variables as it is.
 func FuzzInterpolate(f *testing.F) {
 	for _, s := range []string{`{a="$service"}`, `${__span.traceId}`, `[[op:regex]]`, `${x.y:z}`, `$$`, `${`, `[[`, "plain"} {
 		f.Add(s)
@@ -308,5 +309,8 @@ func FuzzInterpolate(f *testing.F) {
 			t.Fatalf("interpolate(%q) = %q, %v", text, out, err)
 		}
 		_ = expandIntervals(text, time.Second, time.Minute, time.Hour)
+		if got := expandProvisioning(text, func(string) string { return "" }); !strings.Contains(text, "$") && got != text {
+			t.Fatalf("expandProvisioning(%q) = %q", text, got)
+		}
 	})
 }
