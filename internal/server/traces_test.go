@@ -420,7 +420,7 @@ func TestTempoAPIErrors(t *testing.T) {
 		{"/api/search?q=" + url.QueryEscape("{ } | rate()"), "", 400, "metrics function"},
 		{"/api/search", "", 200, `{"traces":[],"metrics":{"completedJobs":1,"totalJobs":1}}` + "\n"},
 		{"/api/v2/search/tags?scope=nope", "", 400, "invalid scope: nope"},
-		{"/api/v2/search/tag/status/values", "", 200, `{"tagValues":[{"type":"keyword","value":"error"},{"type":"keyword","value":"ok"},{"type":"keyword","value":"unset"}]}` + "\n"},
+		{"/api/v2/search/tag/status/values", "", 200, `{"tagValues":[{"type":"keyword","value":"ok"},{"type":"keyword","value":"error"},{"type":"keyword","value":"unset"}]}` + "\n"},
 		{"/api/v2/search/tag/%7B%7D/values", "", 400, "please provide a valid tagName"},
 		{"/api/metrics/query_range?q=%7B%7D", "", 400, "not a metrics query"},
 		{"/api/metrics/query_range?q=" + url.QueryEscape("{} | rate()") + "&step=0", "", 400, "invalid step"},

@@ -288,9 +288,11 @@ type typedValue struct {
 	Value string `json:"value"`
 }
 
+// keywordValues are the values of status and kind, in the order Tempo
+// lists them (pkg/search/util.go, GetVirtualTagValuesV2).
 var keywordValues = map[traceql.Intrinsic][]string{
-	traceql.IStatus: {"error", "ok", "unset"},
-	traceql.IKind:   {"client", "consumer", "internal", "producer", "server", "unspecified"},
+	traceql.IStatus: {"ok", "error", "unset"},
+	traceql.IKind:   {"client", "server", "producer", "consumer", "internal", "unspecified"},
 }
 
 // tagValues collects the distinct values of a field over the sample.
@@ -440,9 +442,18 @@ func (a *API) tagValuesV1(ctx context.Context, tenant string, w http.ResponseWri
 	if err != nil {
 		return err
 	}
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = v.Value
+	// Tempo's virtual values first (pkg/search/util.go,
+	// GetVirtualTagValues; modules/querier SearchTagValues), then those
+	// read.
+	out := map[string][]string{"status.code": {"unset", "ok", "error"}, "error": {"true"}}[tag]
+	out = slices.Clip(out)
+	for _, v := range vals {
+		if !slices.Contains(out, v.Value) {
+			out = append(out, v.Value)
+		}
+	}
+	if out == nil {
+		out = []string{}
 	}
 	writeJSON(w, map[string]any{"tagValues": out})
 	return nil

@@ -183,6 +183,26 @@ func TestTagScopes(t *testing.T) {
 	if want := []string{"link.kind"}; !slices.Equal(v1.TagNames, want) {
 		t.Errorf("v1 tags scope=link: %v, want %v", v1.TagNames, want)
 	}
+	// Keywords and virtual values in Tempo's order (pkg/search/util.go).
+	if got := tagValuesOf(t, base, "status"); !slices.Equal(got, []string{"keyword:error", "keyword:ok", "keyword:unset"}) {
+		t.Errorf("status values %v", got)
+	}
+	var kinds struct {
+		TagValues []typedValue `json:"tagValues"`
+	}
+	get(t, base, "/api/v2/search/tag/kind/values", &kinds)
+	if len(kinds.TagValues) != 6 || kinds.TagValues[0].Value != "client" || kinds.TagValues[1].Value != "server" {
+		t.Errorf("kind values %v, want Tempo's order client, server, producer ...", kinds.TagValues)
+	}
+	for tag, want := range map[string][]string{"status.code": {"unset", "ok", "error"}, "error": {"true"}} {
+		var v1v struct {
+			TagValues []string `json:"tagValues"`
+		}
+		get(t, base, "/api/search/tag/"+tag+"/values", &v1v)
+		if !slices.Equal(v1v.TagValues, want) {
+			t.Errorf("v1 %s values: %q, want %q", tag, v1v.TagValues, want)
+		}
+	}
 	for _, tag := range []string{"root.service.name", "rootServiceName"} {
 		var v1v struct {
 			TagValues []string `json:"tagValues"`
