@@ -30,3 +30,24 @@ func TestVersionIsSemantic(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleVersion: a tagged release stamped by go install is reported
+// as its semantic version; pseudo-versions, (devel) and dirty builds are
+// not releases.
+func TestModuleVersion(t *testing.T) {
+	for _, c := range []struct{ mod, want string }{
+		{"v1.2.3", "1.2.3"},
+		{"v0.2.0-rc.1", "0.2.0-rc.1"},
+		{"(devel)", "def"},
+		{"", "def"},
+		{"v0.0.0-20261130091952-33b0308a1b2c", "def"},
+		{"v0.1.1-0.20261130091952-33b0308a1b2c", "def"},
+		{"v0.1.0-rc.1.0.20261130091952-33b0308a1b2c", "def"},
+		{"v0.1.0+dirty", "def"},
+		{"1.2.3", "def"},
+	} {
+		if got := moduleVersion(c.mod, "def"); got != c.want {
+			t.Errorf("moduleVersion(%q) = %q, want %q", c.mod, got, c.want)
+		}
+	}
+}
