@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -279,6 +280,34 @@ func points(s map[string]any) map[float64]float64 {
 		t, _ := pair[0].(float64)
 		v, _ := pair[1].(float64)
 		out[t] = v
+	}
+	return out
+}
+
+// kinds are the kinds of difference seen in the first runs (docs/loki.md
+// says which are intended), each recognised in a case's difference lines
+// by a regular expression; a case can show several.
+var kinds = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"horus adds the stream label level", regexp.MustCompile(`\.(stream|metric)\.level: only horus`)},
+	{"horus renames a parsed label that clashes with its level label or trace_id metadata to *_extracted",
+		regexp.MustCompile(`\.stream\.(level|trace_id)_extracted: only horus`)},
+	{"horus takes trace_id metadata from a pushed line's text", regexp.MustCompile(`\.stream\.trace_id: only horus`)},
+	{"loki puts structured metadata in metric series", regexp.MustCompile(`\.metric\.(trace_id|span_id|user_id|card_brand|detected_level): only loki`)},
+}
+
+// classify names the kinds of difference the lines show.
+func classify(lines []string) []string {
+	var out []string
+	for _, k := range kinds {
+		for _, l := range lines {
+			if k.re.MatchString(l) {
+				out = append(out, k.name)
+				break
+			}
+		}
 	}
 	return out
 }

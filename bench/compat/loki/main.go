@@ -148,7 +148,7 @@ func run(c config) error {
 			}
 			r = runLogcli(c.logcli, k, w, loki, hs)
 		} else {
-			r = runHTTP(k, w, loki, hs, c.maxDiff)
+			r = runHTTP(k, w, loki, hs, 500)
 		}
 		sc.add(k, r, c)
 	}
@@ -324,7 +324,8 @@ type result struct {
 	hint    string   // what kind of difference it looks like, if known
 }
 
-// runHTTP asks both servers a case and compares their answers.
+// runHTTP asks both servers a case and compares their answers, keeping
+// up to maxDiff differences.
 func runHTTP(k Case, w window, loki, horus *server, maxDiff int) result {
 	path, q := "", url.Values{}
 	switch k.Category {
@@ -386,10 +387,7 @@ func runHTTP(k Case, w window, loki, horus *server, maxDiff int) result {
 	sorted := strings.Contains(k.Text, "sort(") || strings.Contains(k.Text, "sort_desc(")
 	a, b := normalize(path, la.body, sorted), normalize(path, ha.body, sorted)
 	var lines []string
-	diff("", a, b, &lines, maxDiff+1)
-	if len(lines) > maxDiff {
-		lines = append(lines[:maxDiff], "...")
-	}
+	diff("", a, b, &lines, maxDiff)
 	return result{agree: len(lines) == 0, lines: lines, hint: stepHint(a, b)}
 }
 
@@ -426,16 +424,26 @@ func (s *score) add(k Case, r result, c config) {
 		}
 		return
 	}
-	hint := ""
+	hints := classify(r.lines)
 	if r.hint != "" {
-		hint = " — " + r.hint
-		s.hints[r.hint]++
+		hints = append(hints, r.hint)
+	}
+	for _, h := range hints {
+		s.hints[h]++
+	}
+	hint := ""
+	if len(hints) > 0 {
+		hint = "\n  kind: " + strings.Join(hints, "; ")
 	}
 	hdr := ""
 	if len(k.Headers) > 0 || len(k.Params) > 0 {
 		hdr = fmt.Sprintf(" %v%v", k.Params, k.Headers)
 	}
-	fmt.Printf("DIFF [%s] %s: %s%s (corpus line %d)%s\n  %s\n\n", k.Category, k.Group, k.Text, hdr, k.Line, hint, strings.Join(r.lines, "\n  "))
+	lines := r.lines
+	if len(lines) > c.maxDiff {
+		lines = append(lines[:c.maxDiff:c.maxDiff], fmt.Sprintf("... (%d differences)", len(r.lines)))
+	}
+	fmt.Printf("DIFF [%s] %s: %s%s (corpus line %d)%s\n  %s\n\n", k.Category, k.Group, k.Text, hdr, k.Line, hint, strings.Join(lines, "\n  "))
 }
 
 func (s *score) print() {
@@ -456,6 +464,6 @@ func (s *score) print() {
 	}
 	sort.Strings(hints)
 	for _, h := range hints {
-		fmt.Printf("  of the differences, %d: %s\n", s.hints[h], h)
+		fmt.Printf("  %3d differing cases show: %s\n", s.hints[h], h)
 	}
 }
