@@ -409,6 +409,9 @@ func (r *runner) derivedFields(where string, stream map[string]string, entry lok
 			continue
 		}
 		r.derived[f.Name]++
+		if f.MatcherType == "label" && !strings.Contains(entry.Line, value) {
+			r.derived[f.Name+" (not in the line)"]++
+		}
 		id := strings.ReplaceAll(f.URL, "${__value.raw}", value)
 		r.openTrace(where+": derived field "+f.Name, id, tr)
 	}
@@ -687,6 +690,11 @@ func (r *runner) links() {
 	for _, f := range r.p.loki.DerivedFields {
 		if r.derived[f.Name] == 0 {
 			r.t.Errorf("derived field %q matched no line of any log query", f.Name)
+		}
+		// A label matcher is there for the lines (OTLP's) whose text does
+		// not hold the id.
+		if f.MatcherType == "label" && r.derived[f.Name+" (not in the line)"] == 0 {
+			r.t.Errorf("derived field %q matched no line without the id in its text", f.Name)
 		}
 	}
 	opened := 0
