@@ -212,14 +212,22 @@ var tagScopes = []string{"span", "resource", "event", "link", "instrumentation",
 // that scope has no names.
 func (a *API) scopedTags(ctx context.Context, tenant string, r *http.Request) ([]scopeTags, error) {
 	scope := r.FormValue("scope")
-	if scope != "" && scope != "all" && !slices.Contains(tagScopes, scope) {
+	switch {
+	case scope == "trace":
+		// A scope Tempo takes (pkg/traceql/enum_attributes.go,
+		// AttributeScopeFromString) and has no attribute names for.
+		if _, err := tagParams(r); err != nil {
+			return nil, err
+		}
+		return []scopeTags{}, nil
+	case scope != "" && scope != "none" && scope != "all" && !slices.Contains(tagScopes, scope):
 		return nil, badf("invalid scope: %s (want one of %s)", scope, strings.Join(tagScopes, ", "))
 	}
 	limit, err := tagParams(r)
 	if err != nil {
 		return nil, err
 	}
-	all := scope == "" || scope == "all"
+	all := scope == "" || scope == "none" || scope == "all"
 	var names map[string]map[string]bool
 	if scope != "intrinsic" {
 		if names, err = a.tagNames(ctx, tenant, r, all || scope == "event" || scope == "link"); err != nil {

@@ -172,6 +172,17 @@ func TestTagScopes(t *testing.T) {
 	if got := scopesOf(t, base, "scope", "event"); len(got) != 1 || !slices.Equal(got["event"], []string{"attempt", "backoff.ms", "exception.message"}) {
 		t.Errorf("scope=event: %v", got)
 	}
+	// Tempo's scope names: none is every scope, trace has no names, all
+	// is Horus' own synonym of none.
+	if got := scopesOf(t, base, "scope", "none"); len(got["intrinsic"]) == 0 || !slices.Equal(got["event"], scopes["event"]) {
+		t.Errorf("scope=none: %v, want every scope", got)
+	}
+	if got := scopesOf(t, base, "scope", "trace"); len(got) != 0 {
+		t.Errorf("scope=trace: %v, want none", got)
+	}
+	if code, body := get(t, base, "/api/v2/search/tags", nil, "scope", "spans"); code != http.StatusBadRequest || !strings.Contains(body, "invalid scope: spans") {
+		t.Errorf("scope=spans: %d %s, want Tempo's 400", code, body)
+	}
 	var v1 struct {
 		TagNames []string `json:"tagNames"`
 	}
