@@ -839,6 +839,9 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 			return merge(local, lines, 0)
 		})
 	} else {
+		// The callback reads the events (row.load keeps their strings
+		// only): a head's are not copied out for it.
+		q.InPlace = true
 		st, err = ev.e.store.ScanConcurrent(ev.ctx, q, func(evs []events.Event) error {
 			var rw row
 			var sel []label

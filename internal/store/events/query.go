@@ -298,6 +298,11 @@ type Query struct {
 	// scans in that order. For callers that keep the newest or oldest N
 	// events and know the Nth.
 	Cutoff func() (t int64, ok bool)
+	// InPlace says the scan's callback neither modifies the events it is
+	// given nor keeps the slice past its return (it may keep their
+	// strings, which never change): a head's matching events are then
+	// passed where they are, in runs, not copied out first.
+	InPlace bool
 }
 
 // filterFields is what the filters read.

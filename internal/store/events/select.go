@@ -92,6 +92,29 @@ func matching(ctx context.Context, q *Query, evs []Event, fn func([]Event) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if q.InPlace {
+		// Runs of matching events, their capacity clipped so that an
+		// append by the callback cannot write over the next events.
+		lo := -1
+		for i := range evs {
+			if q.match(&evs[i]) {
+				if lo < 0 {
+					lo = i
+				}
+				continue
+			}
+			if lo >= 0 {
+				if err := fn(evs[lo:i:i]); err != nil {
+					return err
+				}
+				lo = -1
+			}
+		}
+		if lo >= 0 {
+			return fn(evs[lo:len(evs):len(evs)])
+		}
+		return nil
+	}
 	var out []Event
 	for i := range evs {
 		if q.match(&evs[i]) {
