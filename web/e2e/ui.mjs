@@ -329,6 +329,23 @@ try {
     await page.waitForFunction(() => !location.search.includes('graph='));
   });
 
+  // A subquery at a 20 ms resolution: seconds of real work for the query engine.
+  const slowPromQL = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket[1m]))[10m:20ms])';
+  await step('a long query shows its time running and Cancel stops it', async () => {
+    await runQuery(slowPromQL);
+    await page.waitForSelector('[data-testid="query-progress"]', { timeout: 10_000 });
+    const text = await page.textContent('[data-testid="query-progress"]');
+    if (!/Running for [1-9][\d.]* s/.test(text)) fail(`progress says ${text}`);
+    await shot('explore-progress');
+    await page.click('[data-testid="query-cancel"]');
+    await page.waitForSelector('[data-testid="query-cancelled"]', { timeout: 2_000 });
+    await page.waitForSelector('[data-testid="explore-graph"] [data-testid="cancelled"]', { timeout: 2_000 });
+    await page.waitForSelector('[data-testid="explore-table"] [data-testid="cancelled"]', { timeout: 2_000 });
+    if (await page.$('[aria-busy="true"]')) fail('a panel still loads after Cancel');
+    log(`cancel: ${text.trim()} → ${(await page.textContent('[data-testid="query-cancelled"]')).trim()}`);
+    await shot('explore-cancelled');
+  });
+
   await step('Explore runs a LogQL query: volume by level, lines linking to traces', async () => {
     await page.click('.segmented button:text-is("Logs (LogQL)")');
     await page.waitForURL(/mode=logs/);
@@ -532,6 +549,16 @@ try {
       await shot('investigate');
     });
   }
+
+  await step('a long investigation can be cancelled', async () => {
+    const expr = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket{service="orders"}[1m]))[10m:20ms])';
+    await page.goto(`${base}/investigate?service=orders&expr=${encodeURIComponent(expr)}`);
+    await page.waitForSelector('[data-testid="query-progress"]', { timeout: 10_000 });
+    await page.click('[data-testid="query-cancel"]');
+    await page.waitForSelector('[data-testid="investigate-summary"] [data-testid="cancelled"]', { timeout: 2_000 });
+    await page.waitForSelector('[data-testid="query-cancelled"] button:text-is("Run again")');
+    await shot('investigate-cancelled');
+  });
 
   await step('an unknown alert says it is not active', async () => {
     await page.goto(`${base}/alerts/0123456789abcdef`);

@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { CancelledError } from '../lib/loads';
 
 /** A titled box with the loading, error and empty states every panel shares. */
 export function Panel(props: {
@@ -32,6 +33,12 @@ export function Panel(props: {
 }
 
 export function ErrorBox({ error }: { error: Error }) {
+  if (error instanceof CancelledError)
+    return (
+      <div class="cancelled" role="status" data-testid="cancelled">
+        <strong>Cancelled</strong>: {error.message}
+      </div>
+    );
   const path = (error as { path?: string }).path;
   return (
     <div class="error" role="alert">

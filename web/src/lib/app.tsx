@@ -7,6 +7,7 @@ import { createContext, type ComponentChildren } from 'preact';
 import { useCallback, useContext, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { isAbort, type RequestOptions } from '../api/client';
+import { CancelledError, type Inflight, LoadTracker } from './loads';
 import { alignRange, isRelative, parseDuration, type Range, resolveRange, stepFor } from './time';
 import { type GlobalState, patch, readGlobal, writeGlobal } from './url';
 
@@ -90,18 +91,45 @@ export interface Loaded<T> {
   loading: boolean;
 }
 
+const TrackerCtx = createContext<LoadTracker | null>(null);
+
+/**
+ * Tracks the loads of the components inside it (useApi registers each
+ * with the tracker), for a RunStatus that shows their progress and
+ * cancels them. The tracker lives as long as the component using it.
+ */
+export function TrackLoads({ tracker, children }: { tracker: LoadTracker; children: ComponentChildren }) {
+  return <TrackerCtx.Provider value={tracker}>{children}</TrackerCtx.Provider>;
+}
+
+/** A LoadTracker kept for the component's life. */
+export function useLoadTracker(): LoadTracker {
+  return useMemo(() => new LoadTracker(), []);
+}
+
 /**
  * Loads fn's answer, again whenever deps, the tenant or the refresh tick
  * change; the request before is aborted. The data of the last load stays
- * while the next loads, so a refresh does not blank the page.
+ * while the next loads, so a refresh does not blank the page. Inside
+ * TrackLoads, the request is registered with the tracker: its cancel()
+ * aborts it and leaves a CancelledError as the error.
  */
 export function useApi<T>(fn: (o: RequestOptions) => Promise<T>, deps: unknown[]): Loaded<T> {
   const { global, tick } = useApp();
+  const tracker = useContext(TrackerCtx);
   const [state, setState] = useState<Loaded<T>>({ data: undefined, error: undefined, loading: true });
   const fnRef = useRef(fn);
   fnRef.current = fn;
   const run = useCallback(() => {
     const ctl = new AbortController();
+    const entry: Inflight = {
+      started: Date.now(),
+      cancel: () => {
+        ctl.abort();
+        setState((s) => ({ data: s.data, error: new CancelledError(), loading: false }));
+      },
+    };
+    tracker?.add(entry);
     setState((s) => ({ ...s, loading: true }));
     fnRef
       .current({ signal: ctl.signal, tenant: global.tenant || undefined })
@@ -111,10 +139,14 @@ export function useApi<T>(fn: (o: RequestOptions) => Promise<T>, deps: unknown[]
       .catch((error: unknown) => {
         if (isAbort(error) || ctl.signal.aborted) return;
         setState((s) => ({ data: s.data, error: error as Error, loading: false }));
-      });
-    return () => ctl.abort();
+      })
+      .finally(() => tracker?.remove(entry));
+    return () => {
+      tracker?.remove(entry);
+      ctl.abort();
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [global.tenant, tick, ...deps]);
+  }, [global.tenant, tick, tracker, ...deps]);
   useEffect(run, [run]);
   return state;
 }

@@ -17,7 +17,8 @@ import { GraphPanel } from '../components/GraphPanel';
 import { Panel } from '../components/Panel';
 import { QueryEditor } from '../components/QueryEditor';
 import { TimeSeriesChart } from '../components/TimeSeriesChart';
-import { type App, useApi, useApp } from '../lib/app';
+import { RunStatus } from '../components/RunStatus';
+import { type App, TrackLoads, useApi, useApp, useLoadTracker } from '../lib/app';
 import { colorFor, formatSeconds, formatValue, type Unit } from '../lib/format';
 import { links } from '../lib/links';
 import {
@@ -63,7 +64,9 @@ export default function ExplorePage() {
   useEffect(() => {
     draft.current = q;
   }, [q]);
-  const run = (v: string) => app.setParams({ q: v.trim() || null });
+  const tracker = useLoadTracker();
+  // The same query again reloads it (after a cancel, say).
+  const run = (v: string) => (v.trim() === q ? app.refresh() : app.setParams({ q: v.trim() || null }));
   return (
     <div class="page" data-testid="page-explore">
       <h1>Explore</h1>
@@ -96,6 +99,7 @@ export default function ExplorePage() {
           <button type="button" class="run" onClick={() => run(draft.current)} data-testid="run-query">
             Run query
           </button>
+          <RunStatus tracker={tracker} onRerun={app.refresh} />
           <span class="hint">
             Examples:{' '}
             {EXAMPLES[mode].map((e, i) => (
@@ -109,6 +113,7 @@ export default function ExplorePage() {
           </span>
         </div>
       </section>
+      <TrackLoads tracker={tracker}>
       {!q ? (
         <p class="empty">Write a query, or pick an example.</p>
       ) : mode === 'metrics' ? (
@@ -122,6 +127,7 @@ export default function ExplorePage() {
       ) : (
         <TracesResults q={q} />
       )}
+      </TrackLoads>
     </div>
   );
 }

@@ -10,7 +10,9 @@ import { investigate } from '../api/horus';
 import type { Evidence, Finding, Investigation } from '../api/types';
 import { Panel } from '../components/Panel';
 import { type ChartSeries, TimeSeriesChart } from '../components/TimeSeriesChart';
-import { useApi, useApp } from '../lib/app';
+import { RunStatus } from '../components/RunStatus';
+import { TrackLoads, useApi, useApp, useLoadTracker } from '../lib/app';
+import type { LoadTracker } from '../lib/loads';
 import { formatPercent, formatSeconds } from '../lib/format';
 import { links } from '../lib/links';
 import { formatAbsolute, formatDuration } from '../lib/time';
@@ -44,6 +46,15 @@ const KIND_TITLE: Record<string, string> = {
 };
 
 export default function InvestigatePage() {
+  const tracker = useLoadTracker();
+  return (
+    <TrackLoads tracker={tracker}>
+      <Investigation tracker={tracker} />
+    </TrackLoads>
+  );
+}
+
+function Investigation({ tracker }: { tracker: LoadTracker }) {
   const app = useApp();
   const q = app.query;
   const params = useMemo(() => {
@@ -79,6 +90,7 @@ export default function InvestigatePage() {
             {params.fingerprint && <a href={links.alert(params.fingerprint, q)}>The alert</a>}
           </nav>
         )}
+        <RunStatus tracker={tracker} onRerun={app.refresh} />
       </div>
       {!asked ? (
         <Panel title="What to investigate" testid="investigate-empty">
