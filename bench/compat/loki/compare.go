@@ -311,3 +311,110 @@ func classify(lines []string) []string {
 	}
 	return out
 }
+
+// ignoreLabels removes the label names in names, and each name with
+// _extracted, from an answer's label sets (the streams of a log query,
+// merging those left equal; the series of a metric query; /series; the
+// names of /labels and /detected_labels), so that the differences a known
+// one causes everywhere (Horus' level stream label) do not hide the
+// others. forward says the order of a merged stream's entries.
+func ignoreLabels(v any, names []string, forward bool) {
+	if len(names) == 0 {
+		return
+	}
+	drop := map[string]bool{}
+	for _, n := range names {
+		drop[n], drop[n+"_extracted"] = true, true
+	}
+	strip := func(x any) {
+		if m, ok := x.(map[string]any); ok {
+			for k := range m {
+				if drop[k] {
+					delete(m, k)
+				}
+			}
+		}
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return
+	}
+	if list, ok := m["detectedLabels"].([]any); ok {
+		m["detectedLabels"] = filterList(list, func(e any) bool {
+			em, _ := e.(map[string]any)
+			name, _ := em["label"].(string)
+			return !drop[name]
+		})
+	}
+	switch data := m["data"].(type) {
+	case []any:
+		out := data[:0]
+		for _, e := range data {
+			if s, ok := e.(string); ok && drop[s] {
+				continue
+			}
+			strip(e)
+			out = append(out, e)
+		}
+		m["data"] = out
+	case map[string]any:
+		res, _ := data["result"].([]any)
+		if data["resultType"] != "streams" {
+			for _, s := range res {
+				if sm, ok := s.(map[string]any); ok {
+					strip(sm["metric"])
+				}
+			}
+			return
+		}
+		merged := map[string]map[string]any{}
+		var out []any
+		for _, s := range res {
+			sm, _ := s.(map[string]any)
+			if sm == nil {
+				continue
+			}
+			strip(sm["stream"])
+			key, _ := json.Marshal(sm["stream"])
+			if prev, ok := merged[string(key)]; ok {
+				pv, _ := prev["values"].([]any)
+				sv, _ := sm["values"].([]any)
+				all := append(pv, sv...)
+				sort.SliceStable(all, func(i, j int) bool {
+					ti, tj := entryTime(all[i]), entryTime(all[j])
+					if forward {
+						return ti < tj
+					}
+					return ti > tj
+				})
+				prev["values"] = all
+				continue
+			}
+			merged[string(key)] = sm
+			out = append(out, sm)
+		}
+		data["result"] = out
+		sortList(out, "stream")
+	}
+}
+
+func filterList(list []any, keep func(any) bool) []any {
+	out := list[:0]
+	for _, e := range list {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// entryTime is a log entry's time: its first element, unix ns as text.
+func entryTime(e any) int64 {
+	p, _ := e.([]any)
+	if len(p) == 0 {
+		return 0
+	}
+	s, _ := p[0].(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}

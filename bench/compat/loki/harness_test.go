@@ -185,3 +185,23 @@ func FuzzParseCorpus(f *testing.F) {
 		}
 	})
 }
+
+// TestIgnoreLabels: the names go from every label set, streams left
+// equal are merged in the answer's order.
+func TestIgnoreLabels(t *testing.T) {
+	body := `{"status":"success","data":{"resultType":"streams","result":[
+	  {"stream":{"a":"1","level":"info"},"values":[["30","c"],["10","a"]]},
+	  {"stream":{"a":"1","level":"error","level_extracted":"x"},"values":[["20","b"]]}]}}`
+	v := normalize("/loki/api/v1/query_range", []byte(body), false)
+	ignoreLabels(v, []string{"level"}, false)
+	b, _ := json.Marshal(v)
+	want := `{"data":{"result":[{"stream":{"a":"1"},"values":[["30","c"],["20","b"],["10","a"]]}],"resultType":"streams"},"status":"success"}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	labels := map[string]any{"data": []any{"a", "level", "b"}}
+	ignoreLabels(labels, []string{"level"}, false)
+	if b, _ := json.Marshal(labels); string(b) != `{"data":["a","b"]}` {
+		t.Errorf("labels %s", b)
+	}
+}

@@ -44,12 +44,12 @@ import (
 )
 
 type config struct {
-	lokiURL, horusBin, logcli, corpus, tenant, only string
-	lines                                           int
-	span                                            time.Duration
-	seed                                            uint64
-	verbose                                         bool
-	maxDiff                                         int
+	lokiURL, horusBin, logcli, corpus, tenant, only, ignore string
+	lines                                                   int
+	span                                                    time.Duration
+	seed                                                    uint64
+	verbose                                                 bool
+	maxDiff                                                 int
 }
 
 func main() {
@@ -63,6 +63,7 @@ func main() {
 	flag.IntVar(&c.lines, "lines", 30000, "lines in the data set")
 	flag.DurationVar(&c.span, "span", time.Hour, "time the data set spans")
 	flag.Uint64Var(&c.seed, "seed", 21, "seed of the data set")
+	flag.StringVar(&c.ignore, "ignore-labels", "", "comma-separated label names to remove (with their _extracted forms) from both answers' label sets before comparing, e.g. level,trace_id: to see the differences a known one hides")
 	flag.BoolVar(&c.verbose, "v", false, "also print both answers of a case whose status codes agree but whose error texts differ")
 	flag.IntVar(&c.maxDiff, "max-diff", 6, "differences printed per case")
 	flag.Parse()
@@ -148,7 +149,7 @@ func run(c config) error {
 			}
 			r = runLogcli(c.logcli, k, w, loki, hs)
 		} else {
-			r = runHTTP(k, w, loki, hs, 500)
+			r = runHTTP(k, w, loki, hs, 500, splitList(c.ignore))
 		}
 		sc.add(k, r, c)
 	}
@@ -326,7 +327,7 @@ type result struct {
 
 // runHTTP asks both servers a case and compares their answers, keeping
 // up to maxDiff differences.
-func runHTTP(k Case, w window, loki, horus *server, maxDiff int) result {
+func runHTTP(k Case, w window, loki, horus *server, maxDiff int, ignore []string) result {
 	path, q := "", url.Values{}
 	switch k.Category {
 	case catLog:
@@ -386,9 +387,22 @@ func runHTTP(k Case, w window, loki, horus *server, maxDiff int) result {
 	}
 	sorted := strings.Contains(k.Text, "sort(") || strings.Contains(k.Text, "sort_desc(")
 	a, b := normalize(path, la.body, sorted), normalize(path, ha.body, sorted)
+	forward := q.Get("direction") == "forward"
+	ignoreLabels(a, ignore, forward)
+	ignoreLabels(b, ignore, forward)
 	var lines []string
 	diff("", a, b, &lines, maxDiff)
 	return result{agree: len(lines) == 0, lines: lines, hint: stepHint(a, b)}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func firstLine(b []byte) []byte {
