@@ -22,11 +22,22 @@ RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/serv
                    ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/... \
                    ./internal/investigate/... ./internal/querycli/...
 
-.PHONY: all build run test vet fmt-check lint unit race test-deps node-deps bench clean web web-check compat-loki
+.PHONY: all build run test vet fmt-check lint unit race test-deps node-deps dist bench clean web web-check compat-loki
 
 all: build
 
+# A first build on a machine is otherwise minutes of silence while the go
+# command downloads Horus' modules and compiles them: say what is going on
+# when the module cache lacks them (go list -m reports no directory for a
+# module not downloaded) or bin/horus was never built. The times are
+# docs/deploy.md's measurements on 2 cores.
 build:
+	@if [ -z "$$($(GO) list -m -f '{{.Dir}}' github.com/prometheus/prometheus 2>/dev/null)" ]; then \
+		echo "First build on this machine: downloading Horus' Go modules into $$($(GO) env GOMODCACHE), then compiling them:"; \
+		echo "usually 5 to 10 minutes on 2 cores (docs/deploy.md); later builds take seconds."; \
+	elif ! [ -x $(BIN) ]; then \
+		echo "Compiling Horus: a first build on a machine takes a few minutes on 2 cores; later builds take seconds."; \
+	fi
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/horus
 
 # make run starts `horus demo`: Horus, the demo shop (a process per service
@@ -113,6 +124,31 @@ web-check:
 		diff -r "$$out" internal/ui/dist | head -20; exit 1; \
 	fi; \
 	node web/scripts/size.mjs "$$out"
+
+# make dist: a release's archives in dist/, one per platform of
+# DIST_PLATFORMS, horus_<version>_<os>_<arch>.tar.gz holding a static binary
+# (CGO_ENABLED=0, -trimpath, the version ldflags, the web UI embedded from
+# internal/ui/dist), README.md, horus.example.yml and deploy/ (the systemd
+# unit and the production sample config), and dist/SHA256SUMS
+# (sha256sum -c SHA256SUMS checks them). Tag the commit (git tag v1.2.3)
+# first for a release version; docs/deploy.md.
+DIST_PLATFORMS  ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist:
+	@test -f internal/ui/dist/index.html || { echo "internal/ui/dist has no UI build: run make web"; exit 1; }
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=horus_$(VERSION)_$${os}_$${arch}; \
+		echo "building $$name"; \
+		mkdir -p dist/$$name/deploy; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$name/horus ./cmd/horus; \
+		cp README.md horus.example.yml dist/$$name/; \
+		cp deploy/horus.service deploy/horus.yml dist/$$name/deploy/; \
+		if [ -f LICENSE ]; then cp LICENSE dist/$$name/; fi; \
+		tar -C dist -czf dist/$$name.tar.gz $$name; \
+		rm -rf dist/$$name; \
+	done
+	cd dist && { sha256sum *.tar.gz 2>/dev/null || shasum -a 256 *.tar.gz; } > SHA256SUMS
+	@cat dist/SHA256SUMS
 
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
