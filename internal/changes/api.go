@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/ingest"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/tenant"
@@ -233,11 +234,9 @@ type response struct {
 	Warnings  []string `json:"warnings,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON writes v as JSON, encoded before the status is sent
+// (promeval.WriteJSON).
+func writeJSON(w http.ResponseWriter, code int, v any) { promeval.WriteJSON(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, typ, msg string) {
 	writeJSON(w, code, response{Status: "error", ErrorType: typ, Error: msg})

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/store/events"
 	"github.com/horus-obs/horus/internal/store/metrics"
 	"github.com/horus-obs/horus/internal/tenant"
@@ -155,11 +155,9 @@ func promTenant(w http.ResponseWriter, r *http.Request) (org string, ok bool) {
 	return org, true
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON writes v as JSON, encoded before the status is sent
+// (promeval.WriteJSON).
+func writeJSON(w http.ResponseWriter, code int, v any) { promeval.WriteJSON(w, code, v) }
 
 // eventsStatus answers GET /api/v1/events/status: blocks, rows, bytes and
 // compression of the event store per kind, and corrupt blocks, of the

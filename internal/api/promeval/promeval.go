@@ -65,8 +65,14 @@ type Response struct {
 // status is sent, so an r JSON cannot encode (a NaN or an infinity in
 // its data) is a 500 (errorType internal) naming the problem, not a 200
 // with an empty or cut body.
-func Write(w http.ResponseWriter, code int, r Response) {
-	b, err := json.Marshal(r)
+func Write(w http.ResponseWriter, code int, r Response) { WriteJSON(w, code, r) }
+
+// WriteJSON writes v as JSON with the status code, encoding it first: a
+// value JSON cannot encode (a NaN, a channel) is a 500 with an error
+// envelope naming the problem, never a status already sent over an empty
+// or cut body.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		code = http.StatusInternalServerError
 		b, _ = json.Marshal(Response{Status: "error", ErrorType: "internal", Error: "encoding the answer: " + err.Error()})

@@ -1,6 +1,11 @@
 package promeval
 
 import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,5 +26,23 @@ func TestParseTime(t *testing.T) {
 		if _, err := ParseTime(bad, def); err == nil {
 			t.Errorf("ParseTime(%q): no error", bad)
 		}
+	}
+}
+
+// TestWriteJSONEncodesFirst: a value JSON cannot encode (a NaN) is a 500
+// with an error envelope naming the problem, not a 200 with an empty body
+// (the status once went out before the encoding failed); a good one is
+// written whole with its status.
+func TestWriteJSONEncodesFirst(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, http.StatusOK, map[string]any{"status": "success", "data": math.NaN()})
+	var r Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != http.StatusInternalServerError || r.Status != "error" || !strings.Contains(r.Error, "NaN") {
+		t.Fatalf("a NaN: %d %q (%v), want 500 naming it", rec.Code, rec.Body.String(), err)
+	}
+	rec = httptest.NewRecorder()
+	WriteJSON(rec, http.StatusAccepted, map[string]any{"status": "success"})
+	if rec.Code != http.StatusAccepted || strings.TrimSpace(rec.Body.String()) != `{"status":"success"}` || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("got %d %q %q", rec.Code, rec.Body.String(), rec.Header().Get("Content-Type"))
 	}
 }
