@@ -461,7 +461,32 @@ try {
       const resp = await page.request.get(runbook);
       const text = await resp.text();
       if (resp.status() !== 200 || !text.includes(name)) fail(`runbook ${runbook}: ${resp.status()} ${text.slice(0, 80)}`);
-      await page.waitForSelector('[data-testid="alert-runbook"] details');
+    });
+
+    await step('the runbook is rendered, its queries run in Explore', async () => {
+      await page.waitForSelector('[data-testid="alert-runbook"] .runbook.markdown h2');
+      const r = await page.$eval('[data-testid="alert-runbook"] .runbook', (el) => ({
+        text: el.textContent,
+        headings: el.querySelectorAll('h1, h2').length,
+        queries: [...el.querySelectorAll('[data-testid="run-in-explore"]')].map((a) => a.getAttribute('href')),
+        scripts: el.querySelectorAll('script, iframe, img[onerror]').length,
+      }));
+      if (r.headings < 2 || r.text.includes('```') || r.text.includes('## ')) fail(`the runbook is not rendered: ${r.text.slice(0, 120)}`);
+      if (r.queries.length < 2) fail(`runbook queries linking to Explore: ${r.queries}`);
+      if (r.scripts) fail('the runbook has active HTML');
+      log(`runbook: ${r.headings} headings, ${r.queries.length} queries in Explore`);
+      await page.locator('[data-testid="alert-runbook"]').scrollIntoViewIfNeeded();
+      await page.locator('[data-testid="alert-runbook"]').screenshot({ path: join(shots, 'alert-runbook.png') });
+      report.screenshots.push(join(shots, 'alert-runbook.png'));
+      const first = page.locator('[data-testid="alert-runbook"] [data-testid="run-in-explore"]').first();
+      const want = new URL(await first.getAttribute('href'), base).searchParams.get('q');
+      await first.click();
+      await page.waitForURL(/\/explore\?/);
+      await page.waitForSelector('.cm-editor');
+      const editor = await page.textContent('.query-editor .cm-content');
+      if (editor.trim() !== want) fail(`Explore's query ${editor} for ${want}`);
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      if (await page.$('[data-testid="page-explore"] .error')) fail(`the runbook's query fails: ${await page.textContent('[data-testid="page-explore"] .error')}`);
     });
 
     // The investigation issue's promise: from the firing alert to the

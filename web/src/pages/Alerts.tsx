@@ -509,8 +509,13 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
   );
 }
 
-/** The runbook inline, when Horus serves it (/runbooks/<alert>, Markdown). */
+/**
+ * The runbook inline, when Horus serves it (/runbooks/<alert>, Markdown),
+ * rendered by lib/runbook (loaded on demand, with micromark: raw HTML
+ * escaped), its PromQL, LogQL and TraceQL blocks linking to Explore.
+ */
 function RunbookPanel({ url }: { url: string }) {
+  const app = useApp();
   let path = '';
   try {
     const u = new URL(url, location.href);
@@ -518,24 +523,25 @@ function RunbookPanel({ url }: { url: string }) {
   } catch {
     /* not a URL */
   }
+  const q = app.query;
   const res = useApi(
     async (o) => {
       if (!path) return null;
-      const r = await fetch(path, { signal: o.signal, headers: { Accept: 'text/markdown, text/plain' } });
-      if (!r.ok) throw new Error(`${r.status} ${(await r.text()).trim()}`);
-      return r.text();
+      const [r, { renderRunbook }] = await Promise.all([
+        fetch(path, { signal: o.signal, headers: { Accept: 'text/markdown, text/plain' } }),
+        import('../lib/runbook'),
+      ]);
+      const text = await r.text();
+      if (!r.ok) throw new Error(`${r.status} ${text.trim()}`);
+      return renderRunbook(text, new URL(path, location.href).href, (mode, query) => links.explore(mode, query, q));
     },
-    [path],
+    [path, q.toString()],
   );
   if (!path) return null;
   return (
     <Panel title="Runbook" loading={res.loading} error={res.error} testid="alert-runbook" actions={<a href={url} target="_blank" rel="noopener">open</a>}>
-      {res.data && (
-        <details open={false}>
-          <summary>{res.data.split('\n').find((l) => l.startsWith('# '))?.slice(2) ?? 'Runbook'}</summary>
-          <pre class="runbook">{res.data}</pre>
-        </details>
-      )}
+      {/* The HTML is micromark's, with raw HTML escaped and dangerous links dropped (lib/runbook.ts). */}
+      {res.data && <div class="runbook markdown" dangerouslySetInnerHTML={{ __html: res.data }} />}
     </Panel>
   );
 }
