@@ -128,7 +128,8 @@ func sortList(v any, key string) {
 }
 
 // diff appends to out the differences between a (Loki's) and b (Horus')
-// under path, numbers equal within a relative 1e-9; it stops after max.
+// under path, numbers equal within a relative 1e-9 (times, the first
+// member of a pair, to the millisecond); it stops after max.
 func diff(path string, a, b any, out *[]string, max int) {
 	if len(*out) >= max {
 		return
@@ -183,8 +184,10 @@ func diff(path string, a, b any, out *[]string, max int) {
 			}
 		}
 	case float64:
+		// A pair's first member is a time: equal to the millisecond, not
+		// within a relative 1e-9 (which is 1.8 s of a unix time).
 		bv, ok := b.(float64)
-		if !ok || !closeEnough(av, bv) {
+		if !ok || !closeEnough(av, bv) || (strings.HasSuffix(path, "[0]") && math.Abs(av-bv) >= 5e-4) {
 			*out = append(*out, fmt.Sprintf("%s: loki %s, horus %s", path, short(a), short(b)))
 		}
 	default:

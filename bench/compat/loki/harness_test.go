@@ -121,6 +121,12 @@ func TestNormalize(t *testing.T) {
 	if h := stepHint(a, normalize("/query_range", []byte(other), false)); h != "" {
 		t.Errorf("step hint %q for other values", h)
 	}
+	out = nil
+	late := strings.ReplaceAll(horus, "[60,", "[60.001,")
+	diff("", normalize("/query_range", []byte(loki), false), normalize("/query_range", []byte(late), false), &out, 10)
+	if len(out) == 0 {
+		t.Error("times a millisecond apart do not differ")
+	}
 	stats := normalize("/loki/api/v1/index/stats", []byte(`{"streams":1,"chunks":3,"entries":2,"bytes":10}`), false)
 	if b, _ := json.Marshal(stats); string(b) != `{"bytes":10,"entries":2,"streams":1}` {
 		t.Errorf("stats %s", b)
