@@ -4,6 +4,7 @@ package httpx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,4 +108,18 @@ func Handle(api string, timeout time.Duration, logger *slog.Logger, clientErr fu
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	}
+}
+
+// WriteJSON writes v as a 200 JSON answer with the content type given,
+// encoding it first: a value JSON cannot encode (a NaN, a channel) is a
+// 500 in plain text naming the problem, as Loki and Tempo answer errors,
+// never a 200 over an empty or cut body.
+func WriteJSON(w http.ResponseWriter, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(append(b, '\n'))
 }

@@ -2,7 +2,6 @@ package slo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -126,11 +125,7 @@ type response struct {
 	Error     string `json:"error,omitempty"`
 }
 
-func write(w http.ResponseWriter, code int, r response) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(r)
-}
+func write(w http.ResponseWriter, code int, r response) { promeval.WriteJSON(w, code, r) }
 
 // request reads the tenant and the time (?time=, Unix seconds or RFC
 // 3339; now by default) of a request.

@@ -119,9 +119,9 @@ func clientError(err error) bool {
 	return errors.As(err, &perr) || errors.Is(err, logql.ErrLimit) || errors.Is(err, logql.ErrPipeline)
 }
 
+// writeJSON writes v as a 200 JSON answer, encoded first (httpx.WriteJSON).
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(v)
+	httpx.WriteJSON(w, "application/json; charset=utf-8", v)
 }
 
 // parseTime reads a time as Loki does: float seconds with a '.', an

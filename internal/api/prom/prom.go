@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/horus-obs/horus/internal/api/promeval"
 	"github.com/horus-obs/horus/internal/buildinfo"
 	"github.com/horus-obs/horus/internal/httpx"
 	"github.com/horus-obs/horus/internal/tenant"
@@ -311,8 +312,7 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 			data[family] = append(data[family], md)
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+	promeval.WriteJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
 }
 
 // handlerName folds /api/v1/label/<name>/values into one value.

@@ -10,7 +10,6 @@ package tempo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -164,10 +163,8 @@ func (a *API) handle(h handlerFunc) http.HandlerFunc {
 	return httpx.Handle("Tempo API", a.opts.Timeout, a.logger, nil, h)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON writes v as a 200 JSON answer, encoded first (httpx.WriteJSON).
+func writeJSON(w http.ResponseWriter, v any) { httpx.WriteJSON(w, "application/json", v) }
 
 // parseTraceID reads a trace id as Tempo does: hex, odd lengths padded,
 // at most 128 bits.
