@@ -1,7 +1,6 @@
 package grafana
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -280,17 +279,9 @@ func (h *horus) post(t *testing.T, path, body string) {
 
 // getJSON sends a request and decodes a 200's JSON answer into v.
 func getJSON(req *http.Request, v any) error {
-	resp, err := http.DefaultClient.Do(req)
+	b, err := fetch(req)
 	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(b))
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s %s: %w: %.200s", req.Method, req.URL.Path, err, b)

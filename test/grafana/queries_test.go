@@ -593,36 +593,37 @@ func (r *runner) openTrace(where, id string, tr timeRange) {
 
 // getTraceV1 decodes a tempopb.Trace (wire-identical to OTLP TracesData).
 func getTraceV1(req *http.Request) (ptrace.Traces, error) {
-	resp, err := http.DefaultClient.Do(req)
+	b, err := fetch(req)
 	if err != nil {
 		return ptrace.NewTraces(), err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return ptrace.NewTraces(), err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return ptrace.NewTraces(), fmt.Errorf("%s: %.200s", resp.Status, b)
 	}
 	var u ptrace.ProtoUnmarshaler
 	return u.UnmarshalTraces(b)
 }
 
-// getTrace decodes a TraceByIDResponse (field 1: the trace, wire-identical
-// to OTLP TracesData).
-func getTrace(req *http.Request) (ptrace.Traces, error) {
+// fetch returns the body of a 200 answer to req.
+func fetch(req *http.Request) ([]byte, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return ptrace.NewTraces(), err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return ptrace.NewTraces(), err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return ptrace.NewTraces(), fmt.Errorf("%s: %.200s", resp.Status, b)
+		return nil, fmt.Errorf("%s: %.200s", resp.Status, b)
+	}
+	return b, nil
+}
+
+// getTrace decodes a TraceByIDResponse (field 1: the trace, wire-identical
+// to OTLP TracesData).
+func getTrace(req *http.Request) (ptrace.Traces, error) {
+	b, err := fetch(req)
+	if err != nil {
+		return ptrace.NewTraces(), err
 	}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
