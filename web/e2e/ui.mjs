@@ -440,6 +440,23 @@ try {
       if (bad.length) fail(`rules with errors: ${bad.join('; ')}`);
     });
 
+    await step('the History tab lists when alerts fired, each linking to its alert', async () => {
+      await page.goto(`${base}/alerts?tab=history&from=now-15m&to=now`);
+      await page.waitForSelector('[data-testid="history-row"]');
+      const rows = await page.$$eval('[data-testid="history-row"]', (rs) =>
+        rs.map((r) => ({ text: [...r.children].map((c) => c.textContent.trim()).join(' · '), resolved: r.dataset.resolved, href: r.querySelector('a').getAttribute('href') })),
+      );
+      log('history:', rows.slice(0, 4).map((r) => r.text).join(' | '));
+      const fp = alertHref.split('/')[2].split('?')[0];
+      const mine = rows.find((r) => r.href.startsWith(`/alerts/${fp}?`));
+      if (!mine) fail(`no period of the firing alert ${fp} in the history`);
+      if (!/from=\d{4}-/.test(mine.href)) fail(`the period's link is not at its time: ${mine.href}`);
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      await shot('alerts-history');
+      await page.click(`[data-testid="history-row"] a[href="${mine.href}"]`);
+      await page.waitForSelector('[data-testid="alert-summary"]');
+    });
+
     await step('the alert page shows it with its series, changes and runbook', async () => {
       // The demo has run a few minutes: the screenshot over the last 3.
       await page.goto(`${base}${alertHref.split('?')[0]}?from=now-3m&to=now`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../api/types';
-import { fingerprint, groupAlerts, ruleLanguage, seriesOfAlert, splitCondition } from './alerts';
+import { fingerprint, firingPeriods, groupAlerts, ruleLanguage, seriesOfAlert, splitCondition } from './alerts';
 
 describe('fingerprint', () => {
   // Fingerprints the embedded Alertmanager gave these alerts of the demo
@@ -88,5 +88,26 @@ describe('seriesOfAlert', () => {
     expect(seriesOfAlert({ service_name: 'orders' }, a)).toBe(true);
     expect(seriesOfAlert({ service_name: 'auth' }, a)).toBe(false);
     expect(seriesOfAlert({}, a)).toBe(true);
+  });
+});
+
+describe('firing periods', () => {
+  it('splits ALERTS series into periods, resolved or not', () => {
+    const m = { __name__: 'ALERTS', alertname: 'A', alertstate: 'firing', service: 'x' };
+    const ps = firingPeriods(
+      [
+        { metric: m, values: [[60, '1'], [120, '1'], [180, '1'], [420, '1'], [480, '1']] },
+        { metric: { ...m, service: 'y' }, values: [[300, '1']] },
+      ],
+      60_000,
+      600_000,
+    );
+    expect(ps).toEqual([
+      { labels: { alertname: 'A', service: 'x' }, start: 420_000, end: 540_000, resolved: true },
+      { labels: { alertname: 'A', service: 'y' }, start: 300_000, end: 360_000, resolved: true },
+      { labels: { alertname: 'A', service: 'x' }, start: 60_000, end: 240_000, resolved: true },
+    ]);
+    const still = firingPeriods([{ metric: m, values: [[480, '1'], [540, '1']] }], 60_000, 600_000);
+    expect(still[0].resolved).toBe(false);
   });
 });

@@ -227,3 +227,46 @@ export function ruleRows(groups: RuleGroup[]): RuleRow[] {
 export function sloIdOf(labels: Labels): string | undefined {
   return labels.sloth_id || undefined;
 }
+
+/** One period an alert fired, from the ALERTS series. */
+export interface FiringPeriod {
+  /** The alert's labels (the series' without __name__ and alertstate). */
+  labels: Labels;
+  /** The first sample firing (ms). */
+  start: number;
+  /** One step after the last sample firing (ms): the alert resolved between its last sample and then. */
+  end: number;
+  /** False when it still fired at the range's end (its last sample within 1.5 steps of it). */
+  resolved: boolean;
+}
+
+/**
+ * The firing periods of Prometheus' ALERTS{alertstate="firing"} series
+ * sampled every step (ms) by query_range up to end (ms): each run of
+ * samples no more than 1.5 steps apart is one period (the same runs as the
+ * graphs' alert bands); newest end first.
+ */
+export function firingPeriods(series: { metric: Labels; values: [number, string][] }[], step: number, end: number): FiringPeriod[] {
+  const out: FiringPeriod[] = [];
+  for (const s of series) {
+    const labels: Labels = { ...s.metric };
+    delete labels.__name__;
+    delete labels.alertstate;
+    let begin: number | null = null;
+    let last = 0;
+    const flush = () => {
+      if (begin !== null) out.push({ labels, start: begin, end: last + step, resolved: end - last > step * 1.5 });
+    };
+    for (const [t] of s.values) {
+      const ms = t * 1000;
+      if (begin !== null && ms - last > step * 1.5) {
+        flush();
+        begin = null;
+      }
+      if (begin === null) begin = ms;
+      last = ms;
+    }
+    flush();
+  }
+  return out.sort((a, b) => b.end - a.end || a.start - b.start);
+}

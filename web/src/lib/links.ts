@@ -14,8 +14,10 @@ export const links = {
   explore: (mode: 'metrics' | 'logs' | 'traces', query: string, q?: Q) => href('/explore', { mode, q: query }, q),
   trace: (id: string, q?: Q, span?: string) => href(`/trace/${encodeURIComponent(id)}`, { span }, q),
   /** Alerts; tab "rules" for the rules. */
-  alerts: (q?: Q, tab?: 'rules') => href('/alerts', { tab }, q),
-  alert: (fingerprint: string, q?: Q) => href(`/alerts/${encodeURIComponent(fingerprint)}`, {}, q),
+  alerts: (q?: Q, tab?: 'rules' | 'history') => href('/alerts', { tab }, q),
+  /** An alert's page; range (from, to) overrides the page's, e.g. an absolute range around when it fired. */
+  alert: (fingerprint: string, q?: Q, range?: { from: string; to: string }) =>
+    href(`/alerts/${encodeURIComponent(fingerprint)}`, { ...range }, q),
   slos: (q?: Q) => href('/slos', {}, q),
   slo: (id: string, q?: Q) => href(`/slos/${encodeURIComponent(id)}`, {}, q),
   changes: (q?: Q, service?: string, kind?: string) => href('/changes', { service, kind }, q),

@@ -13,6 +13,7 @@ import { Panel } from '../components/Panel';
 import type { ChangeMarker } from '../components/TimeSeriesChart';
 import {
   fingerprint,
+  firingPeriods,
   groupAlerts,
   otherLabels,
   ruleLanguage,
@@ -25,7 +26,7 @@ import { useApi, useApp } from '../lib/app';
 import { formatAgo } from '../lib/format';
 import { links } from '../lib/links';
 import { bandsOf, promString } from '../lib/queries';
-import { formatDuration } from '../lib/time';
+import { formatAbsolute, formatDuration } from '../lib/time';
 import './alerting.css';
 
 /** The alerts with their fingerprints as horus_url has them. */
@@ -81,10 +82,83 @@ function Severity({ s }: { s?: string }) {
   return <span class={`sev sev-${s}`}>{s}</span>;
 }
 
+/**
+ * The alerts that fired in the range (ALERTS{alertstate="firing"} through
+ * query_range at the page's step): each firing period with its start, end
+ * and duration, resolved first, newest first; each links to its alert page
+ * over the period (an hour before it to 15 minutes after).
+ */
+function HistoryPanel({ external }: { external: Labels }) {
+  const app = useApp();
+  const { aligned, step } = app;
+  const res = useApi((o) => queryRange('ALERTS{alertstate="firing"}', aligned.start, aligned.end, step, o), [aligned.start, aligned.end, step]);
+  const rows = useMemo(() => {
+    const ps = firingPeriods(res.data ?? [], step, aligned.end);
+    return [...ps.filter((p) => p.resolved), ...ps.filter((p) => !p.resolved)];
+  }, [res.data, step, aligned.end]);
+  const resolved = rows.filter((r) => r.resolved).length;
+  const at = (t: number) => new Date(t).toLocaleString([], { hour12: false, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return (
+    <Panel
+      title={res.data ? `${resolved} resolved, ${rows.length - resolved} still firing` : 'History'}
+      help="Every period an alert fired in the range, from the ALERTS series (firing state), sampled at the graphs' step: an end is the step after its last firing sample."
+      loading={res.loading}
+      error={res.error}
+      empty={res.data && rows.length === 0 && 'No alert fired in this range.'}
+      testid="alerts-history"
+    >
+      <div class="table-scroll">
+      <table class="table history-table" data-testid="history-list">
+        <thead>
+          <tr>
+            <th>alert</th>
+            <th>labels</th>
+            <th>started</th>
+            <th>ended</th>
+            <th class="num">fired for</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => {
+            const fp = fingerprint(r.labels, external);
+            const around = links.alert(fp, app.query, { from: formatAbsolute(r.start - 3600_000), to: formatAbsolute(r.end + 900_000) });
+            return (
+              <tr key={`${fp}-${r.start}`} data-testid="history-row" data-resolved={r.resolved ? 'true' : 'false'}>
+                <td>
+                  <Severity s={r.labels.severity} />{' '}
+                  <a href={around} title="The alert's page over this period">
+                    {r.labels.alertname}
+                  </a>
+                </td>
+                <td class="sub">
+                  {otherLabels(r.labels)
+                    .filter(([k]) => k !== 'severity')
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(', ')}
+                </td>
+                <td title={r.start <= aligned.start ? 'already firing when the range begins' : undefined}>
+                  {r.start <= aligned.start ? '≤ ' : ''}
+                  {at(r.start)}
+                </td>
+                <td>{r.resolved ? at(r.end) : <span class="badge badge-firing">still firing</span>}</td>
+                <td class="num">
+                  {r.start <= aligned.start ? '≥ ' : ''}
+                  {formatDuration(r.end - r.start)}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      </div>
+    </Panel>
+  );
+}
+
 export function AlertsPage() {
   const app = useApp();
   const q = app.query;
-  const tab = q.get('tab') === 'rules' ? 'rules' : 'alerts';
+  const tab = q.get('tab') === 'rules' ? 'rules' : q.get('tab') === 'history' ? 'history' : 'alerts';
   const known = useApi((o) => loadKnown(o), []);
   const groups = useMemo(() => groupAlerts(known.data?.alerts ?? []), [known.data]);
   const firing = known.data?.alerts.filter((a) => a.state === 'firing').length ?? 0;
@@ -101,9 +175,14 @@ export function AlertsPage() {
           <button type="button" role="tab" aria-selected={tab === 'rules'} aria-pressed={tab === 'rules'} onClick={() => app.setParams({ tab: 'rules' })}>
             Rules
           </button>
+          <button type="button" role="tab" aria-selected={tab === 'history'} aria-pressed={tab === 'history'} onClick={() => app.setParams({ tab: 'history' })} data-testid="tab-history">
+            History
+          </button>
         </div>
       </div>
-      {tab === 'alerts' ? (
+      {tab === 'history' ? (
+        <HistoryPanel external={known.data?.external ?? {}} />
+      ) : tab === 'alerts' ? (
         <Panel
           title={known.data ? `${firing} firing, ${pending} pending` : 'Alerts'}
           help="Alerts of every rule (PromQL, LogQL and TraceQL) that are pending or firing now, grouped by rule: firing first, then by severity."
