@@ -298,6 +298,7 @@ var kinds = []struct {
 	{"horus renames a parsed label that clashes with its level label or trace_id metadata to *_extracted",
 		regexp.MustCompile(`\.stream\.(level|trace_id)_extracted: only horus`)},
 	{"horus takes trace_id metadata from a pushed line's text", regexp.MustCompile(`\.stream\.trace_id: only horus`)},
+	{"the instant of an instant query: loki cuts it to the millisecond, horus keeps more", regexp.MustCompile(`\.value\[0\]: loki \d+(\.\d{1,3})?, horus \d+\.\d{4,}$`)},
 	{"loki puts structured metadata in metric series", regexp.MustCompile(`\.metric\.(trace_id|span_id|user_id|card_brand|detected_level): only loki`)},
 }
 

@@ -211,3 +211,10 @@ func TestIgnoreLabels(t *testing.T) {
 		t.Errorf("labels %s", b)
 	}
 }
+
+func TestClassify(t *testing.T) {
+	got := classify([]string{".data.result[0].value[0]: loki 1796035549.75, horus 1796035549.750648", ".data.result[0].stream.level: only horus: \"info\""})
+	if len(got) != 2 {
+		t.Errorf("kinds %q", got)
+	}
+}
