@@ -457,6 +457,34 @@ try {
       await page.waitForSelector('[data-testid="alert-summary"]');
     });
 
+    await step('the alert page silences the alert and expires the silence', async () => {
+      const comment = `browser test ${Date.now()}`;
+      await page.click('[data-testid="silence-button"]');
+      await page.selectOption('[data-testid="silence-form"] select[name="duration"]', '120');
+      await page.fill('[data-testid="silence-form"] input[name="author"]', 'ui.mjs');
+      await page.fill('[data-testid="silence-form"] input[name="comment"]', comment);
+      await page.locator('[data-testid="alert-silences"]').screenshot({ path: join(shots, 'alert-silence-form.png') });
+      report.screenshots.push(join(shots, 'alert-silence-form.png'));
+      await page.click('[data-testid="silence-form"] button[type="submit"]');
+      const row = page.locator('[data-testid="silence-row"]', { hasText: comment });
+      await row.waitFor();
+      const text = await row.textContent();
+      if (!/alertname="/.test(text) || !text.includes('ui.mjs')) fail(`the silence: ${text}`);
+      // The Alertmanager has it, with the alert's labels as equality matchers, for 2 hours.
+      const all = await (await page.request.get(`${base}/alertmanager/api/v2/silences`)).json();
+      const mine = all.find((x) => x.comment === comment);
+      if (!mine || mine.status.state !== 'active' || mine.matchers.some((m) => m.isRegex || !m.isEqual)) fail(`the silence in the Alertmanager: ${JSON.stringify(mine)}`);
+      const hours = (Date.parse(mine.endsAt) - Date.parse(mine.startsAt)) / 3600_000;
+      if (Math.abs(hours - 2) > 0.01) fail(`the silence lasts ${hours} h`);
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      await page.locator('[data-testid="alert-silences"]').screenshot({ path: join(shots, 'alert-silence.png') });
+      report.screenshots.push(join(shots, 'alert-silence.png'));
+      await row.locator('[data-testid="silence-expire"]').click();
+      await row.waitFor({ state: 'detached' });
+      const after = await (await page.request.get(`${base}/alertmanager/api/v2/silences`)).json();
+      if (after.find((x) => x.comment === comment)?.status.state !== 'expired') fail('the silence is not expired');
+    });
+
     await step('the alert page shows it with its series, changes and runbook', async () => {
       // The demo has run a few minutes: the screenshot over the last 3.
       await page.goto(`${base}${alertHref.split('?')[0]}?from=now-3m&to=now`);

@@ -38,13 +38,26 @@ export function isAbort(err: unknown): boolean {
 }
 
 /** GETs path and returns the decoded JSON; Prometheus-style envelopes are unwrapped to `data`. */
-export async function getJSON<T>(path: string, params: Params = {}, opts: RequestOptions = {}): Promise<T> {
-  const url = buildURL(path, params);
+export function getJSON<T>(path: string, params: Params = {}, opts: RequestOptions = {}): Promise<T> {
+  return requestJSON<T>('GET', buildURL(path, params), path, undefined, opts);
+}
+
+/**
+ * Sends body as JSON with method (POST, PUT, DELETE; none for undefined)
+ * to path and returns the decoded answer as getJSON does (an empty body
+ * is null); failures are ApiErrors with the API's message.
+ */
+export function sendJSON<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
+  return requestJSON<T>(method, path, path, body, opts);
+}
+
+async function requestJSON<T>(method: string, url: string, path: string, payload: unknown, opts: RequestOptions): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (opts.tenant) headers['X-Scope-OrgID'] = opts.tenant;
+  if (payload !== undefined) headers['Content-Type'] = 'application/json';
   let resp: Response;
   try {
-    resp = await fetch(url, { headers, signal: opts.signal });
+    resp = await fetch(url, { method, headers, signal: opts.signal, body: payload === undefined ? undefined : JSON.stringify(payload) });
   } catch (e) {
     if (isAbort(e)) throw e;
     throw new ApiError(`Horus did not answer (${(e as Error).message})`, 0, path);

@@ -1,7 +1,7 @@
 // Typed calls of the APIs the pages read. Times are Unix milliseconds in,
 // seconds on the wire (Prometheus' and Loki's accept fractional seconds).
 
-import { getJSON, type RequestOptions } from './client';
+import { getJSON, type RequestOptions, sendJSON } from './client';
 import type {
   Alert,
   AMAlert,
@@ -10,6 +10,7 @@ import type {
   Investigation,
   MatrixSeries,
   Pattern,
+  PostableSilence,
   RuleGroup,
   ServiceGraph,
   ServiceStats,
@@ -111,6 +112,16 @@ export function amAlerts(o: RequestOptions) {
 
 export function silences(o: RequestOptions) {
   return getJSON<Silence[] | null>('/alertmanager/api/v2/silences', {}, o).then((d) => d ?? []);
+}
+
+/** Creates a silence in the embedded Alertmanager (POST /api/v2/silences, Alertmanager's postableSilence); its id. */
+export function createSilence(s: PostableSilence, o: RequestOptions) {
+  return sendJSON<{ silenceID: string }>('POST', '/alertmanager/api/v2/silences', s, o).then((d) => d.silenceID);
+}
+
+/** Expires a silence (DELETE /api/v2/silence/{id}). */
+export function expireSilence(id: string, o: RequestOptions) {
+  return sendJSON<null>('DELETE', `/alertmanager/api/v2/silence/${encodeURIComponent(id)}`, undefined, o);
 }
 
 /** A LogQL metric query over a range (Loki's query_range: the same matrix as Prometheus'). */

@@ -154,6 +154,15 @@ export interface Silence {
   status: { state: 'active' | 'pending' | 'expired' };
 }
 
+/** Alertmanager's postableSilence (api/v2/openapi.yaml): matchers, RFC 3339 times, author, comment. */
+export interface PostableSilence {
+  matchers: { name: string; value: string; isRegex: boolean; isEqual: boolean }[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+}
+
 export interface Evidence {
   type: 'explore' | 'trace' | 'service' | 'change' | 'link';
   title: string;

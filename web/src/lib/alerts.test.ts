@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../api/types';
-import { fingerprint, firingPeriods, groupAlerts, ruleLanguage, seriesOfAlert, splitCondition } from './alerts';
+import { fingerprint, firingPeriods, groupAlerts, ruleLanguage, seriesOfAlert, silenceOf, splitCondition } from './alerts';
 
 describe('fingerprint', () => {
   // Fingerprints the embedded Alertmanager gave these alerts of the demo
@@ -109,5 +109,26 @@ describe('firing periods', () => {
     ]);
     const still = firingPeriods([{ metric: m, values: [[480, '1'], [540, '1']] }], 60_000, 600_000);
     expect(still[0].resolved).toBe(false);
+  });
+});
+
+describe('silenceOf', () => {
+  it('matches every label of the alert with equality, for the duration', () => {
+    const s = silenceOf({ severity: 'page', alertname: 'A', alertstate: 'firing', cluster: 'eu' }, 90, ' ana ', 'deploying the fix', Date.UTC(2026, 2, 1, 3, 47));
+    expect(s).toEqual({
+      matchers: [
+        { name: 'alertname', value: 'A', isRegex: false, isEqual: true },
+        { name: 'cluster', value: 'eu', isRegex: false, isEqual: true },
+        { name: 'severity', value: 'page', isRegex: false, isEqual: true },
+      ],
+      startsAt: '2026-03-01T03:47:00.000Z',
+      endsAt: '2026-03-01T05:17:00.000Z',
+      createdBy: 'ana',
+      comment: 'deploying the fix',
+    });
+  });
+  it('wants an author and a comment', () => {
+    expect(() => silenceOf({ alertname: 'A' }, 60, '', 'x', 0)).toThrow(/author/);
+    expect(() => silenceOf({ alertname: 'A' }, 60, 'a', ' ', 0)).toThrow(/comment/);
   });
 });

@@ -3,7 +3,7 @@
 // grouping and ordering alerts, a rule's query language, an alert
 // condition split into its series and threshold.
 
-import type { Alert, Labels, RuleGroup } from '../api/types';
+import type { Alert, Labels, PostableSilence, RuleGroup } from '../api/types';
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
@@ -269,4 +269,37 @@ export function firingPeriods(series: { metric: Labels; values: [number, string]
     flush();
   }
   return out.sort((a, b) => b.end - a.end || a.start - b.start);
+}
+
+/** The durations the alert page offers for a silence, in minutes. */
+export const SILENCE_DURATIONS: [number, string][] = [
+  [30, '30 minutes'],
+  [60, '1 hour'],
+  [120, '2 hours'],
+  [240, '4 hours'],
+  [1440, '1 day'],
+  [10080, '1 week'],
+];
+
+/**
+ * The silence of one alert: an equality matcher per label (the labels the
+ * Alertmanager has, external ones included; __name__ and alertstate left
+ * out), from now (ms) for minutes. Throws when the author or the comment
+ * is blank, as Alertmanager requires both.
+ */
+export function silenceOf(labels: Labels, minutes: number, createdBy: string, comment: string, now: number): PostableSilence {
+  if (!createdBy.trim()) throw new Error('a silence needs its author');
+  if (!comment.trim()) throw new Error('a silence needs a comment: why it is silenced');
+  if (!(minutes > 0)) throw new Error('a silence needs a duration');
+  const matchers = Object.entries(labels)
+    .filter(([k]) => k !== '__name__' && k !== 'alertstate')
+    .sort(([a], [b]) => byteOrder(a, b))
+    .map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
+  return {
+    matchers,
+    startsAt: new Date(now).toISOString(),
+    endsAt: new Date(now + minutes * 60_000).toISOString(),
+    createdBy: createdBy.trim(),
+    comment: comment.trim(),
+  };
 }

@@ -5,8 +5,8 @@
 // runbook, its series over time with exemplars and the alert's bands, its
 // service's recent changes, its silences, and the way to investigate it.
 
-import { useMemo } from 'preact/hooks';
-import { alerts, amAlerts, changes, queryRange, rules, silences } from '../api/horus';
+import { useMemo, useState } from 'preact/hooks';
+import { alerts, amAlerts, changes, createSilence, expireSilence, queryRange, rules, silences } from '../api/horus';
 import type { Alert, AMAlert, Labels, Silence } from '../api/types';
 import { GraphPanel, type QuerySpec } from '../components/GraphPanel';
 import { Panel } from '../components/Panel';
@@ -20,9 +20,11 @@ import {
   ruleRows,
   seriesOfAlert,
   serviceOf,
+  SILENCE_DURATIONS,
+  silenceOf,
   splitCondition,
 } from '../lib/alerts';
-import { useApi, useApp } from '../lib/app';
+import { type Loaded, useApi, useApp } from '../lib/app';
 import { formatAgo } from '../lib/format';
 import { links } from '../lib/links';
 import { bandsOf, promString } from '../lib/queries';
@@ -550,41 +552,132 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
             ))}
           </ul>
         </Panel>
-        <Panel
-          title="Silences"
-          help="Silences of the embedded Alertmanager whose matchers match this alert"
-          loading={sil.loading}
-          error={sil.error}
-          testid="alert-silences"
-        >
-          {matching.length === 0 ? (
-            <>
-              <p class="empty">No silence matches this alert. To silence it for an hour:</p>
-              <code class="query block">
-                amtool --alertmanager.url={location.origin}/alertmanager silence add --duration=1h --comment="..."{' '}
-                {Object.entries(alert.labels)
-                  .filter(([k]) => ['alertname', 'service', 'service_name', 'job', 'severity'].includes(k))
-                  .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-                  .join(' ')}
-              </code>
-            </>
-          ) : (
-            <ul class="change-list">
-              {matching.map((s) => (
-                <li key={s.id}>
-                  <span class={`badge badge-${s.status.state === 'active' ? 'silenced' : 'pending'}`}>{s.status.state}</span>{' '}
-                  {s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')}
-                  <div class="sub">
-                    by {s.createdBy} until {new Date(s.endsAt).toLocaleString()}: {s.comment}
-                  </div>
-                </li>
-              ))}
-            </ul>
-          )}
-        </Panel>
+        <SilencesPanel alert={alert} silences={sil} matching={matching} />
       </div>
       {alert.annotations.runbook_url && <RunbookPanel url={alert.annotations.runbook_url} />}
     </div>
+  );
+}
+
+/**
+ * The alert's silences in the embedded Alertmanager, each with Expire
+ * (DELETE /alertmanager/api/v2/silence/{id}), and Silence: a form (duration,
+ * author, comment) that creates one with an equality matcher per label of
+ * the alert (POST /alertmanager/api/v2/silences, lib/alerts silenceOf).
+ */
+function SilencesPanel({ alert, silences: sil, matching }: { alert: Known['alerts'][number]; silences: Loaded<Silence[]>; matching: Silence[] }) {
+  const app = useApp();
+  const [open, setOpen] = useState(false);
+  const [minutes, setMinutes] = useState(60);
+  const [author, setAuthor] = useState(() => localStorage.getItem('horus.silence.author') ?? '');
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  const labels = alert.am?.labels ?? alert.labels;
+  const o = { tenant: app.global.tenant || undefined };
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setErr('');
+    try {
+      await fn();
+      app.refresh();
+      return true;
+    } catch (e) {
+      setErr((e as Error).message);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const ok = await act(async () => {
+      const s = silenceOf(labels, minutes, author, comment, Date.now());
+      localStorage.setItem('horus.silence.author', s.createdBy);
+      await createSilence(s, o);
+    });
+    if (ok) {
+      setOpen(false);
+      setComment('');
+    }
+  };
+  return (
+    <Panel
+      title="Silences"
+      help="Silences of the embedded Alertmanager whose matchers match this alert"
+      loading={sil.loading}
+      error={sil.error}
+      testid="alert-silences"
+      actions={
+        <button type="button" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="silence-button">
+          Silence…
+        </button>
+      }
+    >
+      {open && (
+        <form class="silence-form" onSubmit={submit} data-testid="silence-form">
+          <p class="sub">
+            Matches{' '}
+            {Object.entries(labels)
+              .filter(([k]) => k !== 'alertstate')
+              .map(([k, v]) => `${k}="${v}"`)
+              .join(', ')}
+          </p>
+          <label>
+            for{' '}
+            <select value={minutes} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))} name="duration">
+              {SILENCE_DURATIONS.map(([m, text]) => (
+                <option key={m} value={m}>
+                  {text}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            author <input name="author" required value={author} onInput={(e) => setAuthor((e.target as HTMLInputElement).value)} />
+          </label>
+          <label class="grow">
+            comment{' '}
+            <input name="comment" required placeholder="why: deploying the fix, INC-123…" value={comment} onInput={(e) => setComment((e.target as HTMLInputElement).value)} />
+          </label>
+          <button type="submit" class="run" disabled={busy}>
+            Create silence
+          </button>
+        </form>
+      )}
+      {err && (
+        <p class="error-inline" role="alert">
+          {err}
+        </p>
+      )}
+      {matching.length === 0 ? (
+        <>
+          <p class="empty">No silence matches this alert. Silence… creates one; or with amtool, for an hour:</p>
+          <code class="query block">
+            amtool --alertmanager.url={location.origin}/alertmanager silence add --duration=1h --comment="..."{' '}
+            {Object.entries(alert.labels)
+              .filter(([k]) => ['alertname', 'service', 'service_name', 'job', 'severity'].includes(k))
+              .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+              .join(' ')}
+          </code>
+        </>
+      ) : (
+        <ul class="change-list" data-testid="silence-list">
+          {matching.map((s) => (
+            <li key={s.id} data-testid="silence-row">
+              <span class={`badge badge-${s.status.state === 'active' ? 'silenced' : 'pending'}`}>{s.status.state}</span>{' '}
+              {s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')}{' '}
+              <button type="button" class="linkish" disabled={busy} onClick={() => act(() => expireSilence(s.id, o))} data-testid="silence-expire">
+                Expire
+              </button>
+              <div class="sub">
+                by {s.createdBy} until {new Date(s.endsAt).toLocaleString()}: {s.comment}
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Panel>
   );
 }
 
