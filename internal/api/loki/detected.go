@@ -14,7 +14,8 @@ import (
 )
 
 // Detected fields, as Grafana's Logs Drilldown asks for them: the fields
-// of the newest lines of a log query (line_limit, default 1000), as
+// of the newest lines of a log query (line_limit, default 100 as Loki's
+// pkg/loghttp/params.go lineLimit reads it with defaultQueryLimit), as
 // Loki's query frontend finds them (pkg/querier/queryrange/
 // detected_fields.go, parseDetectedFields): every structured metadata
 // label, the labels the query's own parsers set, and what parsing each
@@ -22,6 +23,42 @@ import (
 // stream label has gets "_extracted", level_extracted beside the stream
 // label level), each with a type, the count of distinct values, the
 // parsers that found it and, for JSON, the path of its key (jsonPath).
+
+// The defaults of Loki's detected fields request (pkg/loghttp/params.go):
+// lineLimit reads line_limit with defaultQueryLimit, detectedFieldsLimit
+// reads limit, or else field_limit, with defaultLimit.
+const (
+	defaultLineLimit  = 100
+	defaultFieldLimit = 1000
+)
+
+// detectedFieldsResponse is a detected_fields or detected_field values
+// answer as Loki's logproto.DetectedFieldsResponse encodes it (pkg/logproto/
+// logproto.proto, every member omitempty): an empty list is left out, and
+// limit is set only when something was found (NewDetectedFieldsHandler,
+// pkg/querier/queryrange/detected_fields.go), so nothing found is {}.
+type detectedFieldsResponse struct {
+	Fields []detectedField `json:"fields,omitempty"`
+	Limit  int             `json:"limit,omitempty"`
+	Values []string        `json:"values,omitempty"`
+}
+
+// fieldLimit is a detected fields request's limit: limit, or else
+// field_limit, a positive integer (default 1000).
+func fieldLimit(r *http.Request) (int, error) {
+	v := r.FormValue("limit")
+	if v == "" {
+		v = r.FormValue("field_limit")
+	}
+	if v == "" {
+		return defaultFieldLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, badf("invalid limit %q: want a positive integer", v)
+	}
+	return n, nil
+}
 
 // detectedField is one field of a detected_fields answer, as Loki's
 // logproto.DetectedField encodes it (parsers null for structured
@@ -57,7 +94,7 @@ func (a *API) detect(ctx context.Context, t string, r *http.Request) (map[string
 	if err != nil {
 		return nil, err
 	}
-	lines := 1000
+	lines := defaultLineLimit
 	if v := r.FormValue("line_limit"); v != "" {
 		if lines, err = strconv.Atoi(v); err != nil || lines <= 0 {
 			return nil, badf("invalid line_limit %q: want a positive integer", v)
@@ -176,17 +213,15 @@ func mergeType(a, b string) string {
 }
 
 func (a *API) detectedFields(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	limit, err := fieldLimit(r)
+	if err != nil {
+		return err
+	}
 	fields, err := a.detect(ctx, t, r)
 	if err != nil {
 		return err
 	}
-	limit := 1000
-	if v := r.FormValue("field_limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit <= 0 {
-			return badf("invalid field_limit %q: want a positive integer", v)
-		}
-	}
-	out := []detectedField{}
+	var out []detectedField
 	for name, f := range fields {
 		var parsers []string
 		for p := range f.parsers {
@@ -199,29 +234,41 @@ func (a *API) detectedFields(ctx context.Context, t string, w http.ResponseWrite
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	// As Loki: a bare object, with the limit only when fields were found.
-	resp := map[string]any{"fields": out}
-	if len(out) > 0 {
-		resp["limit"] = limit
-	}
-	writeJSON(w, resp)
+	writeDetected(w, detectedFieldsResponse{Fields: out}, limit)
 	return nil
 }
 
+// detectedFieldValues lists the values of one detected field, at most
+// limit of them (Loki's parseDetectedFieldValues stops at limit values).
 func (a *API) detectedFieldValues(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
+	limit, err := fieldLimit(r)
+	if err != nil {
+		return err
+	}
 	fields, err := a.detect(ctx, t, r)
 	if err != nil {
 		return err
 	}
-	values := []string{}
+	var values []string
 	if f := fields[r.PathValue("name")]; f != nil {
 		for v := range f.shown {
 			values = append(values, v)
 		}
 	}
 	sort.Strings(values)
-	writeJSON(w, map[string]any{"values": values})
+	if len(values) > limit {
+		values = values[:limit]
+	}
+	writeDetected(w, detectedFieldsResponse{Values: values}, limit)
 	return nil
+}
+
+// writeDetected writes resp with its limit when it has fields or values.
+func writeDetected(w http.ResponseWriter, resp detectedFieldsResponse, limit int) {
+	if len(resp.Fields) > 0 || len(resp.Values) > 0 {
+		resp.Limit = limit
+	}
+	writeJSON(w, resp)
 }
 
 // detectedLabels lists the stream labels of the streams a selector

@@ -585,6 +585,15 @@ func (a *API) selectors(r *http.Request) []string {
 	return sel
 }
 
+// labelResponse is a labels or label values answer as Loki's
+// loghttp.LabelResponse encodes it (pkg/loghttp/labels.go, written by
+// pkg/util/marshal.WriteLabelResponseJSON): data is omitempty, so no
+// names or values is {"status":"success"}.
+type labelResponse struct {
+	Status string   `json:"status"`
+	Data   []string `json:"data,omitempty"`
+}
+
 func (a *API) labelNames(ctx context.Context, t string, w http.ResponseWriter, r *http.Request) error {
 	start, end, err := a.bounds(r)
 	if err != nil {
@@ -602,7 +611,7 @@ func (a *API) labelNames(ctx context.Context, t string, w http.ResponseWriter, r
 		out = append(out, n)
 	}
 	sort.Strings(out)
-	writeJSON(w, map[string]any{"status": "success", "data": out})
+	writeJSON(w, labelResponse{Status: "success", Data: out})
 	return nil
 }
 
@@ -626,7 +635,7 @@ func (a *API) labelValues(ctx context.Context, t string, w http.ResponseWriter, 
 		out = append(out, v)
 	}
 	sort.Strings(out)
-	writeJSON(w, map[string]any{"status": "success", "data": out})
+	writeJSON(w, labelResponse{Status: "success", Data: out})
 	return nil
 }
 

@@ -195,3 +195,97 @@ func TestShownBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectedFieldsLimits checks the limits of Loki's detected fields
+// request (pkg/loghttp/params.go: lineLimit reads line_limit with
+// defaultQueryLimit, 100; detectedFieldsLimit reads limit, or else
+// field_limit, with defaultLimit, 1000) and the answer's shape
+// (NewDetectedFieldsHandler in pkg/querier/queryrange/detected_fields.go
+// sets limit only when fields or values were found; logproto's
+// DetectedFieldsResponse members are omitempty, so none found is {}).
+func TestDetectedFieldsLimits(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	lines := make([]line, 150)
+	for i := range lines {
+		lines[i] = line{at: t0.Add(time.Duration(i) * 100 * time.Millisecond), text: fmt.Sprintf("n=%03d", i)}
+	}
+	a.push(map[string]string{"app": "lim"}, lines...)
+	params := func(kv ...string) url.Values {
+		p := url.Values{"query": {`{app="lim"}`}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))}}
+		for i := 0; i < len(kv); i += 2 {
+			p.Set(kv[i], kv[i+1])
+		}
+		return p
+	}
+	cardinality := func(p url.Values) string {
+		t.Helper()
+		var df detectedFieldsResponse
+		a.getJSON("/loki/api/v1/detected_fields", p, nil, &df)
+		out := fmt.Sprintf("limit=%d", df.Limit)
+		for _, f := range df.Fields {
+			out += fmt.Sprintf(" %s:%d", f.Label, f.Cardinality)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		params url.Values
+		want   string
+	}{
+		{params(), "limit=1000 detected_level:1 n:100"},
+		{params("line_limit", "120"), "limit=1000 detected_level:1 n:120"},
+		{params("limit", "1"), "limit=1 detected_level:1"},
+		{params("field_limit", "1"), "limit=1 detected_level:1"},
+		{params("limit", "5", "field_limit", "1"), "limit=5 detected_level:1 n:100"},
+	} {
+		if got := cardinality(tc.params); got != tc.want {
+			t.Errorf("detected_fields %v: %s, want %s", tc.params, got, tc.want)
+		}
+	}
+	// The newest 100 lines are n=050 to n=149; limit keeps the first values.
+	var v detectedFieldsResponse
+	a.getJSON("/loki/api/v1/detected_field/n/values", params("limit", "3"), nil, &v)
+	if got := fmt.Sprint(v.Limit, v.Values); got != "3 [050 051 052]" {
+		t.Errorf("detected_field/n/values limit=3: %s, want 3 [050 051 052]", got)
+	}
+	for _, tc := range []struct{ path, query string }{
+		{"/loki/api/v1/detected_field/nosuch/values", `{app="lim"}`},
+		{"/loki/api/v1/detected_fields", `{app="nosuch"}`},
+	} {
+		p := params()
+		p.Set("query", tc.query)
+		if code, body := a.get(tc.path, p, nil); code != http.StatusOK || strings.TrimSpace(string(body)) != "{}" {
+			t.Errorf("%s %s: %d %s, want 200 {}", tc.path, tc.query, code, body)
+		}
+	}
+	for _, bad := range []url.Values{params("line_limit", "0"), params("limit", "-1"), params("field_limit", "x")} {
+		if code, body := a.get("/loki/api/v1/detected_fields", bad, nil); code != http.StatusBadRequest {
+			t.Errorf("detected_fields %v: %d %s, want 400", bad, code, body)
+		}
+	}
+}
+
+// TestLabelsEmpty: labels and label values answer no names or values as
+// Loki's loghttp.LabelResponse encodes them (data omitempty,
+// pkg/loghttp/labels.go): {"status":"success"}.
+func TestLabelsEmpty(t *testing.T) {
+	a := startAPI(t)
+	t0 := minute()
+	a.push(map[string]string{"app": "one"}, line{at: t0.Add(time.Second), text: "x"})
+	p := url.Values{"start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))}}
+	for _, tc := range []struct {
+		path, query, want string
+	}{
+		{"/loki/api/v1/label/no_such_label/values", "", `{"status":"success"}`},
+		{"/loki/api/v1/labels", `{app="none"}`, `{"status":"success"}`},
+		{"/loki/api/v1/label/app/values", "", `{"status":"success","data":["one"]}`},
+	} {
+		q := url.Values{"start": p["start"], "end": p["end"]}
+		if tc.query != "" {
+			q.Set("query", tc.query)
+		}
+		if code, body := a.get(tc.path, q, nil); code != http.StatusOK || strings.TrimSpace(string(body)) != tc.want {
+			t.Errorf("%s %s: %d %s, want 200 %s", tc.path, tc.query, code, body, tc.want)
+		}
+	}
+}
