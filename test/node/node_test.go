@@ -64,12 +64,12 @@ func TestNodeSDK(t *testing.T) {
 	for _, protocol := range []string{"http/protobuf", "http/json"} {
 		t.Run(protocol, func(t *testing.T) {
 			svc := service + "-" + strings.TrimPrefix(protocol, "http/")
-			reqs := runApp(t, node, svc, map[string]string{
+			reqs, _ := runApp(t, node, svc, map[string]string{
 				// The endpoint every signal's path (/v1/traces, /v1/metrics,
 				// /v1/logs) is appended to, as the OTLP exporter spec says.
 				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + h.OTLPHTTP,
 				"OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-			})
+			}, false)
 			checkTraces(t, h, svc, reqs)
 			checkMetrics(t, h, svc, reqs)
 			checkLogs(t, h, svc, reqs)
@@ -79,15 +79,37 @@ func TestNodeSDK(t *testing.T) {
 		// The same exporters pointed at Horus' main HTTP listener, where
 		// OTLP/HTTP is served under /otlp.
 		svc := service + "-main-listener"
-		reqs := runApp(t, node, svc, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + h.HTTP + "/otlp"})
+		reqs, _ := runApp(t, node, svc, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + h.HTTP + "/otlp"}, false)
 		checkTraces(t, h, svc, reqs)
 		checkLogs(t, h, svc, reqs)
+	})
+	t.Run("delta-refused", func(t *testing.T) {
+		// Delta temporality is refused as an OTLP partial success naming
+		// the metrics, which the SDK logs (at info); traces and logs of
+		// the same run are stored.
+		svc := service + "-delta"
+		reqs, diag := runApp(t, node, svc, map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT":                       "http://" + h.OTLPHTTP,
+			"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+			"OTEL_LOG_LEVEL":                                    "info",
+		}, true)
+		for _, want := range []string{"Partial Success", `metric \"orders.processed\" has delta temporality; Horus stores cumulative series`} {
+			if !strings.Contains(diag, want) {
+				t.Errorf("the SDK's output has no %q:\n%s", want, diag)
+			}
+		}
+		checkTraces(t, h, svc, reqs)
+		v, err := h.PromQL(fmt.Sprintf(`{job=%q, __name__!="target_info"}`, svc))
+		if err != nil || len(v) != 0 {
+			t.Errorf("delta metrics stored: %+v %v", v, err)
+		}
 	})
 }
 
 // runApp runs app.mjs with env over the standard variables and returns
-// the requests it reports.
-func runApp(t *testing.T, node, svc string, env map[string]string) []request {
+// the requests it reports and the SDK's diagnostic output; the test fails
+// unless the SDK reports a problem exactly when expectProblem says so.
+func runApp(t *testing.T, node, svc string, env map[string]string, expectProblem bool) ([]request, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -96,7 +118,7 @@ func runApp(t *testing.T, node, svc string, env map[string]string) []request {
 		"OTEL_SERVICE_NAME="+svc,
 		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=test,service.version=1.2.3",
 		"OTEL_TRACES_EXPORTER=otlp", "OTEL_METRICS_EXPORTER=otlp", "OTEL_LOGS_EXPORTER=otlp",
-		"OTEL_LOG_LEVEL=warn",
+		"OTEL_LOG_LEVEL=info",
 	)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -109,8 +131,9 @@ func runApp(t *testing.T, node, svc string, env map[string]string) []request {
 	}
 	// The SDK reports export failures (a refused request, a partial
 	// success) on its diagnostic logger, which prints to the console.
-	if s := stderr.Tail(4000); strings.Contains(s, "rror") || strings.Contains(s, "artial") {
-		t.Errorf("the SDK reported a problem:\n%s", s)
+	s := stderr.Tail(4000)
+	if problem := strings.Contains(s, "rror") || strings.Contains(s, "artial"); problem != expectProblem {
+		t.Errorf("the SDK reported a problem: %v, want %v:\n%s", problem, expectProblem, s)
 	}
 	var reqs []request
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
@@ -124,7 +147,7 @@ func runApp(t *testing.T, node, svc string, env map[string]string) []request {
 	if len(reqs) != 4 {
 		t.Fatalf("app.mjs reported %d requests, want 4:\n%s", len(reqs), out)
 	}
-	return reqs
+	return reqs, s
 }
 
 // checkTraces reads each request's trace from the Tempo API: its server
