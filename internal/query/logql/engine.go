@@ -750,6 +750,10 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 	// and the structured metadata the query names.
 	var keep func(*label) bool
 	switch {
+	case r.Op == "absent_over_time":
+		// One series: only whether any line gave a sample matters (Loki's
+		// extractor sets noLabels for it, pkg/logql/syntax/extractor.go).
+		keep = func(*label) bool { return false }
 	case pd != nil:
 		keep = func(l *label) bool { return slices.Contains(pd.labels, l.name) && !isErrorLabel(l.name) }
 	case r.Grouping != nil:
@@ -1087,16 +1091,21 @@ func quantile(q float64, vals []float64) float64 {
 }
 
 // absent turns the series found into absent_over_time's: 1 at the steps
-// where no series had a sample, labelled by the selector's equality
-// matchers.
+// where no series had a sample (with an unwrap, no line had the label),
+// labelled as Loki's absentLabels (pkg/logql/evaluator.go) labels it: by
+// the selector's equality matchers, less every name that another matcher
+// (or a second equality matcher) of the selector also names.
 func (ev *evaluator) absent(r *RangeAgg, v value) value {
-	b := labels.NewScratchBuilder(len(r.Log.Matchers))
+	b := labels.NewBuilder(labels.EmptyLabels())
+	var others []string
 	for _, m := range r.Log.Matchers {
-		if m.Type == labels.MatchEqual {
-			b.Add(m.Name, m.Value)
+		if m.Type == labels.MatchEqual && b.Get(m.Name) == "" {
+			b.Set(m.Name, m.Value)
+		} else {
+			others = append(others, m.Name)
 		}
 	}
-	b.Sort()
+	b.Del(others...)
 	s := &series{lbls: b.Labels(), vals: make([]float64, ev.g.n), ok: make([]bool, ev.g.n)}
 	for i := 0; i < ev.g.n; i++ {
 		present := false

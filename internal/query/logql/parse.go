@@ -255,7 +255,9 @@ var rangeOps = []string{"rate", "rate_counter", "count_over_time", "bytes_rate",
 
 var vectorOps = []string{"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "approx_topk", "sort", "sort_desc"}
 
-// unwrapOps need an unwrap; the others (but rate) refuse one.
+// unwrapOps need an unwrap; the others but rate and absent_over_time
+// refuse one (Loki's RangeAggregationExpr.validate, pkg/logql/syntax/
+// ast.go, allows an unwrap with these, rate and absent_over_time).
 var unwrapOps = []string{"rate_counter", "sum_over_time", "avg_over_time", "min_over_time", "max_over_time",
 	"stddev_over_time", "stdvar_over_time", "quantile_over_time", "first_over_time", "last_over_time"}
 
@@ -502,11 +504,11 @@ func (p *parser) parseRangeAgg(op token) (SampleExpr, error) {
 	switch {
 	case needs && r.Unwrap == nil:
 		return nil, p.errf(op, "%s needs an unwrapped label: %s({...} | unwrap <label> [5m])", r.Op, r.Op)
-	case !needs && r.Op != "rate" && r.Unwrap != nil:
+	case !needs && r.Op != "rate" && r.Op != "absent_over_time" && r.Unwrap != nil:
 		return nil, p.errf(op, "%s does not take an unwrapped label", r.Op)
 	case r.Grouping != nil && r.Unwrap == nil:
 		return nil, p.errf(end, "by/without after %s is only allowed with unwrap; group with an aggregation: sum by (...) (%s(...))", r.Op, r.Op)
-	case r.Grouping != nil && (r.Op == "rate" || r.Op == "rate_counter" || r.Op == "sum_over_time"):
+	case r.Grouping != nil && (r.Op == "rate" || r.Op == "rate_counter" || r.Op == "sum_over_time" || r.Op == "absent_over_time"):
 		return nil, p.errf(end, "%s does not take by or without; group with an aggregation", r.Op)
 	}
 	if r.Op == "quantile_over_time" && !(r.Param >= 0 && r.Param <= 1) {
