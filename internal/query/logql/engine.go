@@ -628,20 +628,46 @@ func (ev *evaluator) eval(q SampleExpr, pd *pushdown) (value, error) {
 				s.lbls = b.Labels()
 			}
 		}
-		return ev.checkDup(v)
+		return mergeSeries(v)
 	}
 	return value{}, fmt.Errorf("unknown expression %T", q)
 }
 
-func (ev *evaluator) checkDup(v value) (value, error) {
-	seen := map[uint64]bool{}
+// mergeSeries merges the series of v that have equal labels into one,
+// as a range query's matrix holds one series per label set: Loki's
+// JoinSampleVector (pkg/logql/engine.go, vectorsToSeries) and
+// Prometheus' engine collect each step's vector into series by their
+// labels, so `sum(...) or vector(0)` is one series, the sum's points and
+// 0 where it has none. Two such series with a point at the same step are
+// a vector holding a label set twice, an error.
+func mergeSeries(v value) (value, error) {
+	byHash := map[uint64][]*series{}
+	out := v.series[:0]
 	for _, s := range v.series {
 		h := s.lbls.Hash()
-		if seen[h] {
-			return value{}, fmt.Errorf("vector cannot contain metrics with the same labelset: %s", s.lbls)
+		var dst *series
+		for _, d := range byHash[h] {
+			if labels.Equal(d.lbls, s.lbls) {
+				dst = d
+				break
+			}
 		}
-		seen[h] = true
+		if dst == nil {
+			byHash[h] = append(byHash[h], s)
+			out = append(out, s)
+			continue
+		}
+		for i, ok := range s.ok {
+			if !ok {
+				continue
+			}
+			if dst.ok[i] {
+				return value{}, fmt.Errorf("vector cannot contain metrics with the same labelset: %s", s.lbls)
+			}
+			dst.vals[i], dst.ok[i] = s.vals[i], true
+		}
 	}
+	v.series = out
 	return v, nil
 }
 

@@ -198,7 +198,7 @@ func (ev *evaluator) binary(b *BinaryExpr, l, r value) (value, error) {
 	}
 	switch b.Op {
 	case "and", "or", "unless":
-		return ev.setOp(b, l, r), nil
+		return mergeSeries(ev.setOp(b, l, r))
 	}
 	m := b.Matching
 	if m == nil {
@@ -221,18 +221,20 @@ func (ev *evaluator) binary(b *BinaryExpr, l, r value) (value, error) {
 		oneBySig[h] = append(oneBySig[h], s)
 	}
 	out := value{}
-	manySeen := map[uint64]bool{}
+	// The steps at which a signature has matched a many-side series: as
+	// in Loki's vectorBinop, one-to-one matching fails only when two
+	// series of a signature are there at the same step.
+	manySeen := map[uint64][]bool{}
 	for _, s := range many.series {
 		h := sig(s.lbls)
 		cands := oneBySig[h]
 		if len(cands) == 0 {
 			continue
 		}
-		if m.Card == "" {
-			if manySeen[h] {
-				return value{}, fmt.Errorf("found duplicate series for the match group on the left side of %s; use on(), ignoring() or group_left", b.Op)
-			}
-			manySeen[h] = true
+		seen := manySeen[h]
+		if m.Card == "" && seen == nil {
+			seen = make([]bool, n)
+			manySeen[h] = seen
 		}
 		res := &series{lbls: resultLabels(s.lbls, cands[0].lbls, m, isCmp && !b.ReturnBool), vals: make([]float64, n), ok: make([]bool, n)}
 		for i := 0; i < n; i++ {
@@ -250,6 +252,12 @@ func (ev *evaluator) binary(b *BinaryExpr, l, r value) (value, error) {
 			}
 			if o == nil {
 				continue
+			}
+			if seen != nil {
+				if seen[i] {
+					return value{}, fmt.Errorf("found duplicate series for the match group on the left side of %s; use on(), ignoring() or group_left", b.Op)
+				}
+				seen[i] = true
 			}
 			x, y := s.vals[i], o.vals[i]
 			if m.Card == "group_right" {
@@ -272,7 +280,7 @@ func (ev *evaluator) binary(b *BinaryExpr, l, r value) (value, error) {
 		}
 		out.series = append(out.series, res)
 	}
-	return ev.checkDup(out)
+	return mergeSeries(out)
 }
 
 func resultLabels(many, one labels.Labels, m *VectorMatching, filter bool) labels.Labels {
