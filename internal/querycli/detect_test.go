@@ -76,7 +76,7 @@ func TestWithService(t *testing.T) {
 		{PromQL, `vector(1)`, `vector(1)`},
 		{LogQL, `{level="error"} |= "timeout"`, `{level="error", service_name="orders"} |= "timeout"`},
 		{LogQL, `sum(rate({level="error"}[5m])) / sum(rate({level=~".+"}[5m]))`,
-			`sum(rate({level="error", service_name="orders"} [5m])) / sum(rate({level=~".+", service_name="orders"} [5m]))`},
+			`(sum(rate({level="error", service_name="orders"}[5m])) / sum(rate({level=~".+", service_name="orders"}[5m])))`},
 		{TraceQL, `{ }`, `{ resource.service.name = "orders" }`},
 		{TraceQL, `{ status = error } >> { span.db.system = "pg" }`,
 			`({ ((status = error) && resource.service.name = "orders") } >> { ((span.db.system = "pg") && resource.service.name = "orders") })`},

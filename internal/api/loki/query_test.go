@@ -165,3 +165,31 @@ func TestCategorizeLabels(t *testing.T) {
 		t.Errorf("categorized tail message:\n got %s\nwant %s", b, want)
 	}
 }
+
+// TestFormatQuery: format_query prints a query of up to 100 characters as
+// Loki's Prettify does, which is then its String (pkg/logql/syntax/
+// prettier.go and ast.go): the first case is Loki 3.7.6's answer in the
+// differential harness (bench/compat/loki), the others follow
+// formatVectorOperation, Grouping.String, LogRangeExpr.String,
+// OffsetExpr.String (Go's duration), BinOpExpr.String (every operation in
+// parentheses, two blanks after a matching without a group) and
+// VectorExpr.String (%f).
+func TestFormatQuery(t *testing.T) {
+	a := startAPI(t)
+	for in, want := range map[string]string{
+		`sum by(env)(rate({service_name="orders"}[5m]))`:                                 `sum by (env)(rate({service_name="orders"}[5m]))`,
+		`{service_name="orders",env="prod"}|="x"|json|level="error"`:                     `{service_name="orders", env="prod"} |= "x" | json | level="error"`,
+		`sum(count_over_time({a="b"}[1m])) or vector(0)`:                                 `(sum(count_over_time({a="b"}[1m])) or vector(0.000000))`,
+		`topk(3, sum by (a, b) (rate({a="b"} | logfmt | unwrap x [5m] offset 1h)))`:      `topk(3,sum by (a,b)(rate({a="b"} | logfmt | unwrap x[5m] offset 1h0m0s)))`,
+		`quantile_over_time(0.9, {a="b"} | json | unwrap x [5m]) by (a)`:                 `quantile_over_time(0.9,{a="b"} | json | unwrap x[5m]) by (a)`,
+		`sum by () (count_over_time({a="b"}[1m])) / on (a) count_over_time({a="b"}[1m])`: `(sum(count_over_time({a="b"}[1m])) / on (a)  count_over_time({a="b"}[1m]))`,
+		`count_over_time({a="b"}[1m]) > bool ignoring (c) group_left (d) 2 * 3`:          `(count_over_time({a="b"}[1m]) > bool ignoring (c) group_left (d) (2 * 3))`,
+		`label_replace(vector(1), "a", "$1", "b", "(.*)")`:                               `label_replace(vector(1.000000),"a","$1","b","(.*)")`,
+	} {
+		var r struct{ Status, Data string }
+		a.getJSON("/loki/api/v1/format_query", url.Values{"query": {in}}, nil, &r)
+		if r.Status != "success" || r.Data != want {
+			t.Errorf("format_query %s:\n got %s %s\nwant success %s", in, r.Status, r.Data, want)
+		}
+	}
+}

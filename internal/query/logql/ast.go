@@ -339,79 +339,92 @@ func (u *Unwrap) String() string {
 	return s
 }
 
+// The metric expressions print as Loki's syntax package prints them
+// (pkg/logql/syntax/ast.go, the String methods that format_query's
+// Prettify uses for a query of up to 100 characters): no blank before a
+// range or after a comma, `by (a,b)` right before the aggregation's
+// parentheses, every binary operation in parentheses, vector's value
+// with %f, a duration of offset as Go writes it.
+
+// String is RangeAggregationExpr.String with LogRangeExpr.String:
+// `op(param,{...} | unwrap x[5m] offset 1h0m0s) by (a)`.
 func (r *RangeAgg) String() string {
 	s := r.Op + "("
 	if r.Op == "quantile_over_time" {
-		s += strconv.FormatFloat(r.Param, 'g', -1, 64) + ", "
+		s += strconv.FormatFloat(r.Param, 'f', -1, 64) + ","
 	}
 	s += r.Log.String()
 	if r.Unwrap != nil {
 		s += " " + r.Unwrap.String()
 	}
-	s += " [" + formatDuration(r.Range) + "]"
+	s += "[" + formatDuration(r.Range) + "]"
 	if r.Offset != 0 {
-		s += " offset " + formatDuration(r.Offset)
+		s += " offset " + r.Offset.String()
 	}
 	s += ")"
 	if r.Grouping != nil {
-		s += " " + r.Grouping.String()
+		s += r.Grouping.String()
 	}
 	return s
 }
 
+// String is VectorAggregationExpr.String (formatVectorOperation):
+// `op by (a,b)(param,inner)`, no grouping for `by ()`.
 func (a *VectorAgg) String() string {
 	s := a.Op
-	if a.Grouping != nil {
-		s += " " + a.Grouping.String() + " "
+	if g := a.Grouping; g != nil && (g.Without || len(g.Labels) > 0) {
+		s += g.String()
 	}
 	s += "("
 	if a.Op == "topk" || a.Op == "bottomk" || a.Op == "approx_topk" {
-		s += strconv.FormatFloat(a.Param, 'g', -1, 64) + ", "
+		s += strconv.FormatFloat(a.Param, 'g', -1, 64) + ","
 	}
 	return s + a.Inner.String() + ")"
 }
 
+// String is Grouping.String: ` by (a,b)` or ` without (a,b)`, with its
+// leading blank.
 func (g *Grouping) String() string {
 	if g.Without {
-		return "without (" + strings.Join(g.Labels, ", ") + ")"
+		return " without (" + strings.Join(g.Labels, ",") + ")"
 	}
-	return "by (" + strings.Join(g.Labels, ", ") + ")"
+	return " by (" + strings.Join(g.Labels, ",") + ")"
 }
 
+// String is BinOpExpr.String: `(l op r)`, with `bool`, and
+// `on (a) group_left (b)` after the operator; as Loki's, a matching
+// without group_left or group_right leaves two blanks before r.
 func (b *BinaryExpr) String() string {
-	s := b.Left.String() + " " + b.Op
+	op := b.Op
 	if b.ReturnBool {
-		s += " bool"
+		op += " bool"
 	}
-	if m := b.Matching; m != nil {
-		if m.On {
-			s += " on (" + strings.Join(m.Labels, ", ") + ")"
-		} else {
-			s += " ignoring (" + strings.Join(m.Labels, ", ") + ")"
+	if m := b.Matching; m != nil && (m.On || len(m.Labels) > 0 || m.Card != "") {
+		group := m.Card
+		if len(m.Include) > 0 {
+			group += " (" + strings.Join(m.Include, ",") + ")"
 		}
-		if m.Card != "" {
-			s += " " + m.Card + " (" + strings.Join(m.Include, ", ") + ")"
+		on := "on"
+		if !m.On {
+			on = "ignoring"
 		}
+		op += " " + on + " (" + strings.Join(m.Labels, ",") + ") " + group
 	}
-	r := b.Right.String()
-	if _, ok := b.Right.(*BinaryExpr); ok {
-		r = "(" + r + ")"
-	}
-	l := s
-	if _, ok := b.Left.(*BinaryExpr); ok {
-		l = "(" + b.Left.String() + ") " + s[len(b.Left.String())+1:]
-	}
-	return l + " " + r
+	return "(" + b.Left.String() + " " + op + " " + b.Right.String() + ")"
 }
 
+// String is LiteralExpr.String: fmt.Sprint of the value.
 func (l *Literal) String() string { return strconv.FormatFloat(l.Val, 'g', -1, 64) }
+
+// String is VectorExpr.String: the value with %f, `vector(0.000000)`.
 func (v *VectorExpr) String() string {
-	return "vector(" + strconv.FormatFloat(v.Val, 'g', -1, 64) + ")"
+	return "vector(" + strconv.FormatFloat(v.Val, 'f', 6, 64) + ")"
 }
 
+// String is LabelReplaceExpr.String: the arguments quoted, no blanks.
 func (l *LabelReplace) String() string {
-	return "label_replace(" + l.Inner.String() + ", " + strconv.Quote(l.Dst) + ", " + strconv.Quote(l.Replacement) + ", " +
-		strconv.Quote(l.Src) + ", " + strconv.Quote(l.Re) + ")"
+	return "label_replace(" + l.Inner.String() + "," + strconv.Quote(l.Dst) + "," + strconv.Quote(l.Replacement) + "," +
+		strconv.Quote(l.Src) + "," + strconv.Quote(l.Re) + ")"
 }
 
 func formatDuration(d time.Duration) string {

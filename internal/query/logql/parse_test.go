@@ -43,7 +43,7 @@ func TestParseLoki(t *testing.T) {
 		{`{a="b"} | logfmt duration`, `{a="b"} | logfmt duration`},
 		{`{a="b"} | json s="status", method, first="up[0]"`, `{a="b"} | json s="status", method, first="up[0]"`},
 		{`{a="b"} | logfmt --strict --keep-empty duration, s="status"`, `{a="b"} | logfmt --strict --keep-empty duration, s="status"`},
-		{`count_over_time({a="b"} | json status [1m])`, `count_over_time({a="b"} | json status [1m])`},
+		{`count_over_time({a="b"} | json status [1m])`, `count_over_time({a="b"} | json status[1m])`},
 		// filterOp IP: |= and != ip("..."), also in or chains; ipLabelFilter.
 		{`{a="b"} |= ip("10.1.2.0/24")`, `{a="b"} |= ip("10.1.2.0/24")`},
 		{`{a="b"} != ip("::1") or "x"`, `{a="b"} != ip("::1") or "x"`},
