@@ -34,7 +34,7 @@ all: build
 build:
 	@if [ -z "$$($(GO) list -m -f '{{.Dir}}' github.com/prometheus/prometheus 2>/dev/null)" ]; then \
 		echo "First build on this machine: downloading Horus' Go modules into $$($(GO) env GOMODCACHE), then compiling them:"; \
-		echo "usually 5 to 10 minutes on 2 cores (docs/deploy.md); later builds take seconds."; \
+		echo "many minutes on 2 cores, nothing printed while it compiles (docs/deploy.md has measurements); later builds take seconds."; \
 	elif ! [ -x $(BIN) ]; then \
 		echo "Compiling Horus: a first build on a machine takes a few minutes on 2 cores; later builds take seconds."; \
 	fi
