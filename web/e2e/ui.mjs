@@ -261,17 +261,26 @@ try {
     await page.goto(`${base}/service/${target}?from=now-2m&to=now`);
     await page.locator('[data-testid="graph-latency"] a.exemplar').first().waitFor({ timeout: 20_000 });
     await page.evaluate(() => window.scrollTo(0, 0));
-    // An exemplar well inside the plot, not under an axis.
+    // An exemplar well inside the plot, not under an axis, and on top:
+    // with dense exemplars another dot (or the legend) can cover the one
+    // picked, and a click on it never lands.
     const i = await page.$$eval('[data-testid="graph-latency"] a.exemplar', (as) => {
-      const k = as.findIndex((a) => {
+      const inside = (a) => {
         const p = a.parentElement.getBoundingClientRect();
         const r = a.getBoundingClientRect();
         return r.left > p.left + p.width * 0.1 && r.right < p.right - p.width * 0.1 && r.top > p.top + 8 && r.bottom < p.bottom - 8;
-      });
-      return k < 0 ? 0 : k;
+      };
+      const onTop = (a) => {
+        const r = a.getBoundingClientRect();
+        const el = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return el === a || a.contains(el);
+      };
+      let k = as.findIndex((a) => inside(a) && onTop(a));
+      if (k < 0) k = as.findIndex(onTop);
+      return as[k < 0 ? 0 : k].dataset.traceId;
     });
-    const dot = page.locator('[data-testid="graph-latency"] a.exemplar').nth(i);
-    const id = await dot.getAttribute('data-trace-id');
+    const id = i;
+    const dot = page.locator(`[data-testid="graph-latency"] a.exemplar[data-trace-id="${id}"]`).first();
     await dot.click();
     await page.waitForURL(new RegExp(`/trace/${id}`));
     await page.waitForSelector('[data-testid="waterfall"] .wf-row.crit');
@@ -329,8 +338,10 @@ try {
     await page.waitForFunction(() => !location.search.includes('graph='));
   });
 
-  // A subquery at a 20 ms resolution: seconds of real work for the query engine.
-  const slowPromQL = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket[1m]))[10m:20ms])';
+  // A subquery at a 5 ms resolution: tens of seconds of real work for the
+  // query engine (at 20 ms the graph's range query sometimes ended before
+  // the Cancel click, which then found no button).
+  const slowPromQL = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket[1m]))[10m:5ms])';
   await step('a long query shows its time running and Cancel stops it', async () => {
     await runQuery(slowPromQL);
     await page.waitForSelector('[data-testid="query-progress"]', { timeout: 10_000 });
@@ -621,7 +632,7 @@ try {
   }
 
   await step('a long investigation can be cancelled', async () => {
-    const expr = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket{service="orders"}[1m]))[10m:20ms])';
+    const expr = 'max_over_time(sum(rate(traces_spanmetrics_latency_bucket{service="orders"}[1m]))[10m:5ms])';
     await page.goto(`${base}/investigate?service=orders&expr=${encodeURIComponent(expr)}`);
     await page.waitForSelector('[data-testid="query-progress"]', { timeout: 10_000 });
     await page.click('[data-testid="query-cancel"]');
