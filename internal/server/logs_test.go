@@ -334,7 +334,7 @@ func TestLokiDetected(t *testing.T) {
 		t.Errorf("detected fields (limit %d):\n got %s\nwant %s", df.Limit, strings.Join(got, " "), want)
 	}
 	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_field/status/values", url.Values{"query": {`{env="prod"}`}}, nil)
-	if code != 200 || strings.TrimSpace(string(body)) != `{"values":["200","404"]}` {
+	if code != 200 || strings.TrimSpace(string(body)) != `{"limit":1000,"values":["200","404"]}` {
 		t.Errorf("detected field values: %d %s", code, body)
 	}
 	code, body = lokiQuery(t, ts, "/loki/api/v1/detected_labels", url.Values{"query": {`{service_name="web"}`}}, nil)
