@@ -228,9 +228,9 @@ func fieldValue(line, name string) string {
 // as JSON members ("trace_id":"…") or logfmt pairs (trace_id=…), under the
 // names the JSON lines endpoint reads them by (trace_id, traceId, traceID,
 // trace.id; span_id, spanId, spanID, span.id). It returns the hex text of
-// each, "" when absent; the caller parses it. Loki pushes and OTLP bodies
-// whose ids came in the text rather than in fields are so correlated as
-// JSON lines are.
+// each, "" when absent; the caller parses it. OTLP bodies whose ids came
+// in the text rather than in fields are so correlated as JSON lines are
+// (Loki pushes are not: Loki does not read a pushed line for ids).
 func IDsInLine(line string) (trace, span string) {
 	return idInLine(line, "trace"), idInLine(line, "span")
 }

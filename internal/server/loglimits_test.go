@@ -99,9 +99,11 @@ func TestLogStreamLabelLimits(t *testing.T) {
 	}
 }
 
-// A trace id in a pushed line's text (JSON or logfmt), or in an OTLP
-// body, is indexed as the JSON lines endpoint indexes it, so the logs of
-// a trace are found by `| trace_id="…"` whatever the path they came by.
+// A trace id in an OTLP body is indexed as the JSON lines endpoint
+// indexes it, so `| trace_id="…"` finds that log; one in a Loki-pushed
+// line's text stays text, as in Loki (which reads a pushed line for its
+// level alone): `| logfmt` or `| json` finds it, and so does Grafana's
+// `|= "<trace id>"`.
 func TestTraceIDInLineText(t *testing.T) {
 	ts := startServer(t, "")
 	ns := time.Now().UnixNano()
@@ -119,12 +121,22 @@ func TestTraceIDInLineText(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectPost(t, ts.URL()+"/otlp/v1/logs", b, map[string]string{"Content-Type": "application/x-protobuf"}, http.StatusOK, "")
-	r := lokiRange(t, ts, `{service_name="payments"} | trace_id="`+tid+`"`, nil)
-	n := 0
-	for _, s := range r.Data.Result {
-		n += len(s.Values)
-	}
-	if n != 3 {
-		t.Errorf("logs of trace %s: %d lines, want 3 (JSON, logfmt, OTLP body): %+v", tid, n, r.Data.Result)
+	for _, tc := range []struct {
+		q    string
+		want int
+	}{
+		{`{service_name="payments"} | trace_id="` + tid + `"`, 1},          // the OTLP body
+		{`{service_name="payments"} | logfmt | trace_id="` + tid + `"`, 2}, // and the logfmt line
+		{`{service_name="payments"} | json | trace_id="` + tid + `"`, 2},   // and the JSON line
+		{`{service_name="payments"} |= "` + tid + `"`, 3},                  // all three
+	} {
+		r := lokiRange(t, ts, tc.q, nil)
+		n := 0
+		for _, s := range r.Data.Result {
+			n += len(s.Values)
+		}
+		if n != tc.want {
+			t.Errorf("%s: %d lines, want %d: %+v", tc.q, n, tc.want, r.Data.Result)
+		}
 	}
 }

@@ -345,11 +345,11 @@ func appendStream(dst []events.Event, s *push.Stream, now int64) ([]events.Event
 			e.SeverityText = lvl
 			e.Severity = events.LevelSeverity(events.NormalizeLevel(lvl))
 		}
-		if e.TraceID.IsZero() {
-			// Ids in the line's text (JSON or logfmt), as the JSON
-			// lines endpoint reads them; the line stays as it is.
-			ingest.SetIDsFromLine(&e)
-		}
+		// The trace and span ids come from structured metadata only: Loki
+		// reads a pushed line for its level alone (detected_level,
+		// pkg/distributor/field_detection.go; the generic fields it can
+		// also read are none by default), so a `trace_id=…` in the text
+		// is found by `| logfmt` or `| json` as in Loki, not made metadata.
 		dst = append(dst, e)
 	}
 	return dst, nil

@@ -14,7 +14,7 @@ import (
 func TestDecodeJSON(t *testing.T) {
 	body := `{"streams":[
 	  {"stream":{"job":"varlogs","env":"prod","level":"ERROR"},"values":[["1764064800000000001","db down"],["1764064800000000002","retry",{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","user":"u1"}]]},
-	  {"stream":{"service_name":"api","app":"x"},"values":[["1764064800000000003","level=warn msg=slow"]]},
+	  {"stream":{"service_name":"api","app":"x"},"values":[["1764064800000000003","level=warn msg=slow trace_id=4bf92f3577b34da6a3ce929d0e0e4736"]]},
 	  {"stream":{"app":"shop"},"values":[["1764064800000000004","{\"level\":\"debug\"}",{"detected_level":"info","span_id":"zz"}]]}
 	]}`
 	streams, err := decodeJSON([]byte(body))
@@ -49,6 +49,11 @@ func TestDecodeJSON(t *testing.T) {
 	check(2, "app", "x")
 	if logs[2].Level() != "warn" {
 		t.Errorf("log 2 level %q, want warn from the line", logs[2].Level())
+	}
+	// Loki does not read a pushed line's text for metadata: a trace_id
+	// written there stays in the line alone.
+	if !logs[2].TraceID.IsZero() || len(logs[2].Attrs) != 0 {
+		t.Errorf("log 2: trace id %s, attrs %v; want none from the line's text", logs[2].TraceID, logs[2].Attrs)
 	}
 	check(3, "service_name", "shop")
 	if logs[3].Level() != "info" || !logs[3].SpanID.IsZero() {
