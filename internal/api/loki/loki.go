@@ -260,6 +260,10 @@ func (a *API) query(ctx context.Context, t string, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
+	// Loki evaluates at whole milliseconds (its queries' times are
+	// Prometheus' model.Time), so the answer's instant and the windows
+	// are those of the millisecond: now, by default, cut to it.
+	at = at.Truncate(time.Millisecond)
 	res, err := a.engine.Exec(ctx, q, logql.Params{Tenant: t, Start: at, End: at, Instant: true})
 	if err != nil {
 		return err
@@ -419,8 +423,11 @@ func encodeStream(s logql.Stream, categorize bool) jsonStream {
 	return jsonStream{Stream: labelMap(s.Labels), Values: vals}
 }
 
+// samplePair writes a point as Loki does: its time as Prometheus'
+// model.Time marshals, whole milliseconds over 1e3 in the shortest form
+// (1796035465.123, not the 1796035465.1230001 of nanoseconds over 1e9).
 func samplePair(p logql.Point) []any {
-	return []any{json.Number(strconv.FormatFloat(float64(p.T)/1e9, 'f', -1, 64)), formatValue(p.V)}
+	return []any{json.Number(strconv.FormatFloat(float64(p.T/1e6)/1e3, 'f', -1, 64)), formatValue(p.V)}
 }
 
 func formatValue(v float64) string {

@@ -76,6 +76,15 @@ func TestMetricRangeStepAligned(t *testing.T) {
 		t.Errorf("instant query: %+v, want 2 at %s", r.Data.Result, unix(at(145)))
 	}
 
+	// An instant query at a time finer than a millisecond answers at its
+	// millisecond, as Loki (whose query times are model.Time) does.
+	r = queryResponse{}
+	fine := strconv.FormatInt(at(145).Unix(), 10) + ".123456"
+	a.getJSON("/loki/api/v1/query", url.Values{"query": {`count_over_time({app="align"}[1m])`}, "time": {fine}}, nil, &r)
+	if want := fmt.Sprintf("[%s.123 2]", unix(at(145))); len(r.Data.Result) != 1 || fmt.Sprint(r.Data.Result[0].Value) != want {
+		t.Errorf("instant query at %s: %+v, want %s", fine, r.Data.Result, want)
+	}
+
 	// A log query reads from its start: the line at :10 is before it.
 	r = queryResponse{}
 	a.getJSON("/loki/api/v1/query_range", url.Values{"query": {`{app="align"}`},
