@@ -22,7 +22,7 @@ RACE_PKGS       := ./internal/ingest/... ./internal/pipeline/... ./internal/serv
                    ./internal/demo/... ./internal/changes/... ./internal/ruler/... ./internal/alertmanager/... \
                    ./internal/investigate/... ./internal/querycli/...
 
-.PHONY: all build run test vet fmt-check lint unit race test-deps node-deps dist bench clean web web-check compat-loki
+.PHONY: all build run test vet fmt-check lint unit race test-deps node-deps dist bench clean web web-check compat-loki bench-logs
 
 all: build
 
@@ -161,6 +161,14 @@ LOGCLI          ?=
 compat-loki:
 	@if [ -z "$(LOKI_URL)" ]; then echo "set LOKI_URL to a running Loki 3.x (docs/loki.md)"; exit 2; fi
 	$(GO) run ./bench/compat/loki -loki-url $(LOKI_URL) $(if $(LOGCLI),-logcli $(LOGCLI))
+
+# Horus beside VictoriaLogs on the same 2,000,000 JSON lines, in one run
+# (not part of make test: it takes about 10 minutes and installs
+# VictoriaLogs into ~/.cache/horus-bench/bin when missing); see
+# docs/benchmarks.md, "Logs side by side". ARGS passes flags, e.g.
+# make bench-logs ARGS="-lines 200000 -runs 3".
+bench-logs:
+	$(GO) run ./bench/logscompare $(ARGS)
 
 clean:
 	rm -rf bin
