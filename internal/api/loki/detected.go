@@ -20,8 +20,9 @@ import (
 // detected_fields.go, parseDetectedFields): every structured metadata
 // label, the labels the query's own parsers set, and what parsing each
 // line as JSON, or else as logfmt, finds (logql.DetectFields: a name a
-// stream label has gets "_extracted", level_extracted beside the stream
-// label level), each with a type, the count of distinct values, the
+// pushed stream label has gets "_extracted", level_extracted beside a
+// pushed stream label level; Horus' own level label, which Loki's stream
+// lacks, does not count, so a level field is level as in Loki), each with a type, the count of distinct values, the
 // parsers that found it and, for JSON, the path of its key (jsonPath).
 
 // The defaults of Loki's detected fields request (pkg/loghttp/params.go):
@@ -132,7 +133,10 @@ func (a *API) detect(ctx context.Context, t string, r *http.Request) (map[string
 	for _, s := range res.Streams {
 		for _, e := range s.Entries {
 			e.Metadata.Range(func(l labels.Label) { add(l.Name, l.Value, "", false) })
-			parser, found := logql.DetectFields(e.Line, e.Stream.Has)
+			// Horus' own level label is not one of Loki's stream
+			// labels: a level field is level there, not level_extracted.
+			isStream := func(n string) bool { return e.Stream.Has(n) && (n != "level" || !e.AddedLevel) }
+			parser, found := logql.DetectFields(e.Line, isStream)
 			e.Parsed.Range(func(l labels.Label) {
 				if !strings.HasPrefix(l.Name, "__") {
 					if f := add(l.Name, l.Value, parser, true); parser == "json" {

@@ -135,30 +135,39 @@ func metricText(m map[string]string) string {
 // (pkg/querier/queryrange/detected_fields.go, parseDetectedFields and
 // parseEntry; pkg/logql/log/parser.go, JSONParser with captureJSONPath):
 // a JSON field has its jsonPath, the keys as written from the top (arrays
-// skipped); a parsed name that a stream label has is <name>_extracted
-// (level_extracted, as Horus makes level a stream label); logfmt fields
-// have no path; structured metadata has no parser; and detected_field
-// values answer for _extracted names, byte sizes as go-humanize writes
-// them (parseDetectedFieldValues).
+// skipped); a parsed name that a pushed stream label has is
+// <name>_extracted, but Horus' own level label does not count (Loki's
+// stream has none): a level field is level, level_extracted only beside a
+// pushed level; logfmt fields have no path; structured metadata has no
+// parser; and detected_field values answer for _extracted names, byte
+// sizes as go-humanize writes them (parseDetectedFieldValues). Checked
+// against Loki 3.7.6 on the same pushes.
 func TestDetectedFields(t *testing.T) {
 	a := startAPI(t)
 	t0 := minute()
 	a.push(map[string]string{"app": "det"},
 		line{at: t0.Add(time.Second), text: `level=info status=200 size=2KB`, md: map[string]string{"pod": "p1"}},
 		line{at: t0.Add(2 * time.Second), text: `{"level":"warn","error":{"code":"E42","detail":{"retry":true}},"user-id":"u1","tags":["a","b"]}`})
+	a.push(map[string]string{"app": "det2", "level": "warn"},
+		line{at: t0.Add(3 * time.Second), text: `{"level":"WARNING","msg":"x"}`},
+		line{at: t0.Add(4 * time.Second), text: `level=debug msg=y`})
 	params := url.Values{"query": {`{app="det"}`}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))}}
 
-	var df struct{ Fields []detectedField }
-	a.getJSON("/loki/api/v1/detected_fields", params, nil, &df)
-	var got []string
-	for _, f := range df.Fields {
-		got = append(got, fmt.Sprintf("%s:%s:%d:%v:%q", f.Label, f.Type, f.Cardinality, f.Parsers, f.JSONPath))
+	fields := func() []string {
+		var df struct{ Fields []detectedField }
+		a.getJSON("/loki/api/v1/detected_fields", params, nil, &df)
+		var got []string
+		for _, f := range df.Fields {
+			got = append(got, fmt.Sprintf("%s:%s:%d:%v:%q", f.Label, f.Type, f.Cardinality, f.Parsers, f.JSONPath))
+		}
+		return got
 	}
+	got := fields()
 	want := []string{
 		`detected_level:string:2:[]:[]`,
 		`error_code:string:1:[json]:["error" "code"]`,
 		`error_detail_retry:boolean:1:[json]:["error" "detail" "retry"]`,
-		`level_extracted:string:2:[json logfmt]:["level"]`,
+		`level:string:2:[json logfmt]:["level"]`,
 		`pod:string:1:[]:[]`,
 		`size:bytes:1:[logfmt]:[]`,
 		`status:int:1:[logfmt]:[]`,
@@ -169,15 +178,34 @@ func TestDetectedFields(t *testing.T) {
 	}
 
 	for name, want := range map[string]string{
-		"level_extracted": "info warn",
+		"level":           "info warn",
 		"size":            "2.0kB",
 		"error_code":      "E42",
-		"level":           "",
+		"level_extracted": "",
 	} {
 		var v struct{ Values []string }
 		a.getJSON("/loki/api/v1/detected_field/"+name+"/values", params, nil, &v)
 		if strings.Join(v.Values, " ") != want {
 			t.Errorf("detected_field/%s/values = %q, want %q", name, v.Values, want)
+		}
+	}
+
+	// Beside a pushed level label, a level field is level_extracted.
+	params.Set("query", `{app="det2"}`)
+	got = fields()
+	want = []string{
+		`detected_level:string:1:[]:[]`,
+		`level_extracted:string:2:[json logfmt]:["level"]`,
+		`msg:string:2:[json logfmt]:["msg"]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("detected fields beside a pushed level:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for name, want := range map[string]string{"level_extracted": "WARNING debug", "level": ""} {
+		var v struct{ Values []string }
+		a.getJSON("/loki/api/v1/detected_field/"+name+"/values", params, nil, &v)
+		if strings.Join(v.Values, " ") != want {
+			t.Errorf("{app=\"det2\"}: detected_field/%s/values = %q, want %q", name, v.Values, want)
 		}
 	}
 }

@@ -110,17 +110,8 @@ func TestCategorizeLabels(t *testing.T) {
 	cat := map[string]string{"X-Loki-Response-Encoding-Flags": "categorize-labels"}
 	entries := func(q string, header map[string]string) []string {
 		t.Helper()
-		var r queryResponse
-		a.getJSON("/loki/api/v1/query_range", url.Values{"query": {q}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))},
-			"direction": {"forward"}}, header, &r)
-		var out []string
-		for _, s := range r.Data.Result {
-			for _, v := range s.Values {
-				b, _ := json.Marshal(v)
-				out = append(out, fmt.Sprintf("%v %s", s.Stream, b[strings.IndexByte(string(b), ',')+1:len(b)-1]))
-			}
-		}
-		return append(out, fmt.Sprint(r.Data.EncodingFlags))
+		out, flags := a.entries(q, t0, header)
+		return append(out, fmt.Sprint(flags))
 	}
 	stream := "map[app:cat level:unknown service_name:cat]"
 	for _, tc := range []struct {
@@ -201,4 +192,23 @@ func TestFormatQuery(t *testing.T) {
 			t.Errorf("format_query %s:\n got %s %s\nwant success %s", in, r.Status, r.Data, want)
 		}
 	}
+}
+
+// entries asks query_range for q over the minute from t0, oldest first,
+// and returns each line as "<stream labels> <the entry after its time>"
+// (the line and, categorized, its {...}), and the answer's encoding
+// flags.
+func (a *testAPI) entries(q string, t0 time.Time, header map[string]string) ([]string, []string) {
+	a.t.Helper()
+	var r queryResponse
+	a.getJSON("/loki/api/v1/query_range", url.Values{"query": {q}, "start": {unix(t0)}, "end": {unix(t0.Add(time.Minute))},
+		"direction": {"forward"}}, header, &r)
+	var out []string
+	for _, s := range r.Data.Result {
+		for _, v := range s.Values {
+			b, _ := json.Marshal(v)
+			out = append(out, fmt.Sprintf("%v %s", s.Stream, b[strings.IndexByte(string(b), ',')+1:len(b)-1]))
+		}
+	}
+	return out, r.Data.EncodingFlags
 }

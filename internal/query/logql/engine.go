@@ -99,6 +99,11 @@ type Entry struct {
 	Line string
 	// The labels by category, for the categorize-labels encoding.
 	Stream, Metadata, Parsed labels.Labels
+	// AddedLevel says that Stream's level label is Horus' own (the
+	// line's level; the stream was pushed without one), a label Loki's
+	// stream lacks. A parser that found a level replaced it: Parsed has
+	// level then, and Stream none.
+	AddedLevel bool
 }
 
 // Series is a metric query's series.
@@ -427,7 +432,8 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 				continue
 			}
 			local = append(local, Entry{T: ev.Time, Line: r.line,
-				Stream: r.labels(catStream), Metadata: r.labels(catMetadata), Parsed: r.labels(catParsed)})
+				Stream: r.labels(catStream), Metadata: r.labels(catMetadata), Parsed: r.labels(catParsed),
+				AddedLevel: r.hasAddedLevel()})
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -48,6 +48,10 @@ type row struct {
 	// pipeline run, kept when drop or keep removes the label (Loki's
 	// ParserHint.Extracted): a later parser does not set them again.
 	extracted []string
+	// addedLevel: the stream label level is Horus' own (the line's
+	// level, the stream pushed without one), a label Loki's stream
+	// lacks (events.StreamLabelCache.LevelAdded).
+	addedLevel bool
 }
 
 func (r *row) get(name string) (string, bool) {
@@ -88,17 +92,46 @@ func (r *row) del(name string) {
 
 // parsedName is the name a parser gives the label of key: key, or
 // key_extracted when a stream label or structured metadata has the name
-// (Loki's BaseHas and HasInCategory(StructuredMetadataLabel)).
+// (Loki's BaseHas and HasInCategory(StructuredMetadataLabel), pkg/logql/
+// log/parser.go). Horus' own level label does not count: Loki's stream
+// has no level, so its parsers name the field level, and the parsed
+// value replaces Horus' in the answer, as a parsed label replaces a
+// stream label in Loki's LabelsBuilder.Set (pkg/logql/log/labels.go).
 func (r *row) parsedName(key string) string {
-	for i := range r.lbls {
-		if r.lbls[i].name == key {
-			if r.lbls[i].cat != catParsed {
-				return key + "_extracted"
-			}
-			break
-		}
+	if i := r.index(key); i >= 0 && r.lbls[i].cat != catParsed && !r.added(i) {
+		return key + "_extracted"
 	}
 	return key
+}
+
+// index is the position of the label name in lbls, -1 if none.
+func (r *row) index(name string) int {
+	for i := range r.lbls {
+		if r.lbls[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// added reports whether lbls[i] is Horus' own level label, one Loki's
+// stream would not have.
+func (r *row) added(i int) bool {
+	return r.addedLevel && r.lbls[i].cat == catStream && r.lbls[i].name == "level"
+}
+
+// hasAddedLevel reports whether the row still has Horus' own level
+// label (no parser or label_format replaced it).
+func (r *row) hasAddedLevel() bool {
+	i := r.index("level")
+	return i >= 0 && r.added(i)
+}
+
+// lacks reports whether Loki's labels builder would lack the name: the
+// row has no such label, or only Horus' own level (Loki's lbs.Get).
+func (r *row) lacks(name string) bool {
+	i := r.index(name)
+	return i < 0 || r.added(i)
 }
 
 // hasParsed reports whether a parsed label was set under the name in
@@ -189,6 +222,7 @@ func (r *row) load(e *events.Event, metadata bool) {
 	for _, l := range r.streams.Labels(e) {
 		r.lbls = append(r.lbls, label{l.Name, l.Value, catStream})
 	}
+	r.addedLevel = r.streams.LevelAdded()
 	if !metadata {
 		return
 	}
@@ -430,7 +464,7 @@ func (s *ParserStage) parseJSONParams(r *row) {
 			r.setParserError(errJSON, err.Error())
 		}
 		if !ok {
-			if _, has := r.get(p.Label); !has {
+			if r.lacks(p.Label) {
 				r.set(p.Label, "", catParsed)
 			}
 			continue

@@ -193,6 +193,13 @@ func (c *StreamLabelCache) Labels(e *Event) []Label {
 	return s.labels
 }
 
+// LevelAdded reports whether the level label of the last Labels call is
+// Horus' own (the event's level, added because the resource has none),
+// not a label the stream was pushed with. Loki's stream has no such
+// label: a parser that finds a level names it level there, not
+// level_extracted (logql's row.parsedName).
+func (c *StreamLabelCache) LevelAdded() bool { return c.last != nil && c.last.levelAt >= 0 }
+
 func (c *StreamLabelCache) add(e *Event, res *Attr) *cachedStream {
 	if c.m == nil || len(c.m) >= 4096 {
 		c.m = map[*Attr][]cachedStream{}
