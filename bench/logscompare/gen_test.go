@@ -108,6 +108,16 @@ func TestGenerateTruth(t *testing.T) {
 	}
 }
 
+func TestLineTime(t *testing.T) {
+	start := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	if got := lineTime(start, 2*time.Hour, 1999999, 2000000); got != start.Add(2*time.Hour-3600*time.Microsecond).Truncate(time.Millisecond) {
+		t.Fatalf("last of 2 M lines over 2 h at %s", got)
+	}
+	if got := lineTime(start, 2*time.Hour, 1000000, 2000000); got != start.Add(time.Hour) {
+		t.Fatalf("middle line at %s", got)
+	}
+}
+
 func TestCachedInput(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 30, 12, 0, 30, 0, time.UTC)
