@@ -61,7 +61,8 @@ func (r *run) bubbleUp() {
 	if len(ts.bad) == 0 || len(ts.good) == 0 {
 		return
 	}
-	r.bubble, r.high = r.rankPairs(ts.bad, ts.good, r.res.Sampling.BadSpans, r.res.Sampling.EntrySpans-r.res.Sampling.BadSpans)
+	totalBad, totalGood := r.res.Sampling.BadSpans, r.res.Sampling.EntrySpans-r.res.Sampling.BadSpans
+	r.bubble, r.high = r.rankPairs(ts.bad, ts.good, totalBad, totalGood)
 	sort.Slice(r.high, func(i, j int) bool {
 		if r.high[i].Distinct != r.high[j].Distinct {
 			return r.high[i].Distinct > r.high[j].Distinct
@@ -97,6 +98,20 @@ func (r *run) bubbleUp() {
 		}
 		next.Without = append(slices.Clone(last.Without), last.Dim)
 		next.WithoutBad = len(without)
+		// Its shares of every bad request and of all requests, as the
+		// first cause's: ranked over the residual, its AllShare would be
+		// of the residual and the good set, a set nobody asked about.
+		withPair := 0
+		for _, t := range ts.bad {
+			if traceHas(t, next.Dim) {
+				withPair++
+			}
+		}
+		next.AllBadShare = Proportion(withPair, len(ts.bad))
+		if totalBad <= 0 {
+			totalBad, totalGood = len(ts.bad), len(ts.good)
+		}
+		next.AllShare = ShareOfAll(next.AllBadShare, next.GoodShare, totalBad, totalGood)
 		// Ranked among fewer requests, its difference of proportions
 		// is not comparable with the first's: it ranks after the cause
 		// it was found without.
@@ -299,8 +314,8 @@ func (r *run) bubbleFindings() []Finding {
 		}
 		st := fmt.Sprintf("%s: %s of %s, %s of all", oneLine(d.label(), 120), fmtPercent(d.BadShare), what, fmtPercent(d.AllShare))
 		if len(d.Without) > 0 {
-			st = fmt.Sprintf("a further cause: %s: %s (%s of all %s), %s of the others",
-				oneLine(d.label(), 120), r.shareOfBad(d), fmtPercent(Proportion(d.WithoutBad, len(r.traces.bad))), what, fmtPercent(d.GoodShare))
+			st = fmt.Sprintf("a further cause: %s: %s (%s of all %s), %s of the others, %s of all",
+				oneLine(d.label(), 120), r.shareOfBad(d), fmtPercent(d.AllBadShare), what, fmtPercent(d.GoodShare), fmtPercent(d.AllShare))
 		}
 		peerOnlyN, addr := 0, ""
 		for _, t := range r.traces.bad {

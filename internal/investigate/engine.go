@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -150,7 +151,7 @@ func (e *Engine) Investigate(ctx context.Context, req Request) (*Result, error) 
 
 func (r *run) do(ctx context.Context) error {
 	// 1. The symptom's entry spans, the onset and the scope.
-	if err := r.scanEntries(ctx); err != nil {
+	if err := phase(ctx, "entries", r.scanEntries); err != nil {
 		return err
 	}
 	r.findOnset(ctx)
@@ -159,19 +160,22 @@ func (r *run) do(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		baselines = r.baselines(ctx)
+		_ = phase(ctx, "baselines", func(ctx context.Context) error { baselines = r.baselines(ctx); return nil })
 	}()
 	// 2 and 3: the traces, sampled; what differs; where.
-	if err := r.sampleTraces(ctx); err != nil {
+	if err := phase(ctx, "traces", r.sampleTraces); err != nil {
 		wg.Wait()
 		return err
 	}
-	r.bubbleUp()
+	_ = phase(ctx, "bubbleup", func(context.Context) error { r.bubbleUp(); return nil })
 	r.findWhere()
 	// 4, 5, 6 in parallel: logs, changes, saturation.
 	var logs, chs, sat []Finding
 	wg.Add(3)
-	go func() { defer wg.Done(); logs = r.logFindings(ctx) }()
+	go func() {
+		defer wg.Done()
+		_ = phase(ctx, "logs", func(ctx context.Context) error { logs = r.logFindings(ctx); return nil })
+	}()
 	go func() { defer wg.Done(); chs = r.changeFindings(ctx) }()
 	go func() { defer wg.Done(); sat = r.saturationFindings(ctx) }()
 	wg.Wait()
@@ -425,3 +429,11 @@ func sig3(x float64) string {
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format("15:04:05Z") }
+
+// phase runs fn with the pprof label phase=name, so a CPU profile of
+// investigations tells their stages apart (go tool pprof -tags).
+func phase(ctx context.Context, name string, fn func(context.Context) error) error {
+	var err error
+	pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { err = fn(ctx) })
+	return err
+}

@@ -56,12 +56,17 @@ type Dim struct {
 // Ranked is a Dim with its proportions and score, as BubbleUp ranks them.
 type Ranked struct {
 	Dim
-	// BadShare is Bad over the bad set's size; GoodShare Good over the
-	// good set's; AllShare the share of every member (bad and good,
-	// weighted by the real sizes of both sets when they were sampled).
-	BadShare  float64 `json:"badShare"`
-	GoodShare float64 `json:"goodShare"`
-	AllShare  float64 `json:"allShare"`
+	// BadShare is Bad over the bad set's size (for a further cause: over
+	// WithoutBad, the bad members without the causes before it);
+	// GoodShare Good over the good set's. AllBadShare is the share of the
+	// whole bad set that has the pair: BadShare itself but for a further
+	// cause. AllShare is the share of every member, bad and good (ShareOfAll
+	// of AllBadShare and GoodShare, weighted by the real sizes of both sets
+	// when they were sampled), for a further cause too.
+	BadShare    float64 `json:"badShare"`
+	GoodShare   float64 `json:"goodShare"`
+	AllBadShare float64 `json:"allBadShare"`
+	AllShare    float64 `json:"allShare"`
 	// Z is TwoProportionZ of bad against good.
 	Z float64 `json:"z"`
 	// Score is BadShare − GoodShare: how much more common the pair is in
@@ -89,6 +94,14 @@ const (
 	MinBadCount = 3
 	MinZ        = 3.0
 )
+
+// ShareOfAll is the share of all members that have a pair, from its share
+// of the bad set and of the good set and the real sizes of the two (of
+// which the sets counted may be samples): (badShare·totalBad +
+// goodShare·totalGood) / (totalBad + totalGood); 0 when both are empty.
+func ShareOfAll(badShare, goodShare float64, totalBad, totalGood int) float64 {
+	return (badShare*float64(totalBad) + goodShare*float64(totalGood)) / float64(max(totalBad+totalGood, 1))
+}
 
 // RankDims ranks dims by over-representation in the bad set, as
 // Honeycomb's BubbleUp compares a selection with the baseline
@@ -119,8 +132,8 @@ func RankDims(dims []Dim, nBad, nGood, totalBad, totalGood int) []Ranked {
 			continue
 		}
 		pb, pg := Proportion(d.Bad, nBad), Proportion(d.Good, nGood)
-		all := (pb*float64(totalBad) + pg*float64(totalGood)) / float64(max(totalBad+totalGood, 1))
-		rk := Ranked{Dim: d, BadShare: pb, GoodShare: pg, AllShare: all, Z: z, Score: pb - pg, Demoted: demotedKey(d.Key)}
+		rk := Ranked{Dim: d, BadShare: pb, GoodShare: pg, AllBadShare: pb, AllShare: ShareOfAll(pb, pg, totalBad, totalGood),
+			Z: z, Score: pb - pg, Demoted: demotedKey(d.Key)}
 		if rk.Demoted != "" {
 			rk.Score *= DemoteFactor
 		}
