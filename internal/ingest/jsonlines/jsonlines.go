@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/buger/jsonparser"
 
@@ -173,6 +174,13 @@ type decoder struct {
 	// resources by service, shared by the lines of a service
 	resources map[string]events.Attrs
 	keys      map[string]string // interned attribute keys (dotted paths)
+	// interned values of the fields with few values (level, service), and
+	// the severity of each level text
+	interned map[string]string
+	severity map[string]int32
+	text     textArena    // the text values of the request's lines
+	lists    attrArena    // their attribute lists
+	attrs    events.Attrs // the attributes of the line being read
 
 	// per line
 	line    []byte
@@ -198,7 +206,8 @@ const (
 )
 
 func newDecoder(f Fields, stream events.Attrs, now int64, limits ingest.LogLimits) *decoder {
-	d := &decoder{f: f, stream: stream, now: now, limits: limits, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{}}
+	d := &decoder{f: f, stream: stream, now: now, limits: limits, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{},
+		interned: map[string]string{}, severity: map[string]int32{}}
 	for i, names := range [nSpecial][]string{f.Time, f.Message, f.Level, f.TraceID, f.SpanID, f.Service} {
 		for j := len(names) - 1; j >= 0; j-- {
 			d.special[names[j]] = i + 1
@@ -263,9 +272,10 @@ func (d *decoder) decodeLine(e *events.Event, line []byte) (int, error) {
 		return 0, errors.New("not a JSON object")
 	}
 	d.line, d.e, d.found, d.lineErr = line, e, [nSpecial]bool{}, nil
-	d.path, d.open, d.array = d.path[:0], d.open[:0], 0
+	d.path, d.open, d.array, d.attrs = d.path[:0], d.open[:0], 0, d.attrs[:0]
 	e.Time = d.now
 	end, err := shape.Walk(line, shape.MaxDepth, d)
+	e.Attrs = d.lists.list(d.attrs)
 	if err != nil {
 		var je *shape.JSONError
 		switch {
@@ -281,7 +291,7 @@ func (d *decoder) decodeLine(e *events.Event, line []byte) (int, error) {
 	}
 	line = line[:end]
 	if !d.found[fMessage] {
-		e.Body = string(line)
+		e.Body = d.text.str(line)
 	}
 	service := e.Service
 	if service == "" {
@@ -397,10 +407,10 @@ func (d *decoder) field(k string, value []byte, typ jsonparser.ValueType) error 
 			return nil
 		}
 	}
-	if l := d.limits.MaxFields; l > 0 && len(d.e.Attrs) >= l {
+	if l := d.limits.MaxFields; l > 0 && len(d.attrs) >= l {
 		return ingest.Errorf(ingest.ReasonTooManyAttributes, "more than %d fields (attributes, structured metadata), the limit (limits.max_log_fields)", l)
 	}
-	d.e.Attrs = append(d.e.Attrs, events.Attr{Key: k, Value: value2(value, typ)})
+	d.attrs = append(d.attrs, events.Attr{Key: k, Value: d.value(value, typ)})
 	return nil
 }
 
@@ -417,25 +427,29 @@ func (d *decoder) setSpecial(which int, name string, value []byte, typ jsonparse
 		}
 		e.Time = t
 	case fMessage:
-		e.Body = text(value, typ)
+		e.Body = d.str(value, typ)
 	case fLevel:
-		l := text(value, typ)
+		l := d.intern(value, typ)
 		if typ == jsonparser.Number { // bunyan and pino write numbers: 30 is info
 			if n, err := strconv.Atoi(l); err == nil {
 				l = bunyanLevel(n)
 			}
 		}
-		e.SeverityText = l
-		e.Severity = events.LevelSeverity(events.NormalizeLevel(l))
+		sev, ok := d.severity[l]
+		if !ok {
+			sev = events.LevelSeverity(events.NormalizeLevel(l))
+			d.severity[l] = sev
+		}
+		e.SeverityText, e.Severity = l, sev
 	case fTraceID:
-		id, err := events.ParseTraceID(text(value, typ))
-		if err != nil || id.IsZero() {
+		var id events.TraceID
+		if !readID(id[:], value, typ, func(s string) ([]byte, error) { t, err := events.ParseTraceID(s); return t[:], err }) {
 			return false
 		}
 		e.TraceID = id
 	case fSpanID:
-		id, err := events.ParseSpanID(text(value, typ))
-		if err != nil || id.IsZero() {
+		var id events.SpanID
+		if !readID(id[:], value, typ, func(s string) ([]byte, error) { t, err := events.ParseSpanID(s); return t[:], err }) {
 			return false
 		}
 		e.SpanID = id
@@ -443,7 +457,7 @@ func (d *decoder) setSpecial(which int, name string, value []byte, typ jsonparse
 		if typ != jsonparser.String || len(value) == 0 {
 			return false
 		}
-		e.Service = text(value, typ)
+		e.Service = d.intern(value, typ)
 	}
 	return true
 }
@@ -475,30 +489,107 @@ func text(value []byte, typ jsonparser.ValueType) string {
 	return string(value)
 }
 
-func value2(value []byte, typ jsonparser.ValueType) events.Value {
+// str is text, its bytes in the request's text arena.
+func (d *decoder) str(value []byte, typ jsonparser.ValueType) string {
+	if typ == jsonparser.String && bytes.IndexByte(value, '\\') >= 0 {
+		return text(value, typ)
+	}
+	return d.text.str(value)
+}
+
+// intern is text, one string for each distinct value in a request: for
+// the fields a few values repeat in (level, service).
+func (d *decoder) intern(value []byte, typ jsonparser.ValueType) string {
+	if typ == jsonparser.String && bytes.IndexByte(value, '\\') >= 0 {
+		return text(value, typ)
+	}
+	if s, ok := d.interned[string(value)]; ok {
+		return s
+	}
+	s := string(value)
+	d.interned[s] = s
+	return s
+}
+
+// value converts an attribute's JSON value; text goes to the arena.
+func (d *decoder) value(value []byte, typ jsonparser.ValueType) events.Value {
 	switch typ {
 	case jsonparser.String:
-		return events.Str(text(value, typ))
+		return events.Str(d.str(value, typ))
 	case jsonparser.Number:
-		if i, err := strconv.ParseInt(string(value), 10, 64); err == nil {
+		if i, err := strconv.ParseInt(view(value), 10, 64); err == nil {
 			return events.Int(i)
 		}
-		if f, err := strconv.ParseFloat(string(value), 64); err == nil {
+		if f, err := strconv.ParseFloat(view(value), 64); err == nil {
 			return events.Float(f)
 		}
 	case jsonparser.Boolean:
 		return events.Bool(value[0] == 't')
 	case jsonparser.Array:
-		return events.Value{Type: events.TypeArray, Str: string(value)}
+		return events.Value{Type: events.TypeArray, Str: d.text.str(value)}
 	}
-	return events.Str(string(value))
+	return events.Str(d.text.str(value))
+}
+
+// view is b as a string for the time of a call that keeps no part of it
+// (strconv's and time's parsers keep the text only in their errors, which
+// are dropped or formatted into a copy).
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// readID reads a trace or span id into dst, false when it does not parse
+// or is all zeros. 2 len(dst) hex digits, as nearly every logger writes
+// them, decode in place; other lengths and escapes go through parse
+// (events.ParseTraceID, ParseSpanID).
+func readID(dst, value []byte, typ jsonparser.ValueType, parse func(string) ([]byte, error)) bool {
+	if typ != jsonparser.String || len(value) != 2*len(dst) || !decodeHex(dst, value) {
+		b, err := parse(text(value, typ))
+		if err != nil {
+			return false
+		}
+		copy(dst, b)
+	}
+	for _, c := range dst {
+		if c != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeHex decodes hex digits (either case) into dst, len(src) = 2 len(dst),
+// reporting whether every byte was a digit.
+func decodeHex(dst, src []byte) bool {
+	for i := range dst {
+		hi, ok1 := unhex(src[2*i])
+		lo, ok2 := unhex(src[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // parseTime reads a time: RFC 3339 text, or unix time as a number or
 // numeric text, in seconds, milliseconds, microseconds or nanoseconds by
 // its magnitude (seconds may have a fraction; the others are integers).
 func parseTime(value []byte, typ jsonparser.ValueType) (int64, error) {
-	s := text(value, typ)
+	s := view(value)
+	if typ == jsonparser.String && bytes.IndexByte(value, '\\') >= 0 {
+		s = text(value, typ)
+	}
 	if typ == jsonparser.String {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t.UnixNano(), nil

@@ -2,6 +2,7 @@ package jsonlines
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,6 +91,15 @@ func FuzzDecode(f *testing.F) {
 			if logs[i].Service == "" || logs[i].Resource == nil {
 				t.Fatalf("line without a service or resource: %+v", logs[i])
 			}
+		}
+		// No decoded string aliases the body: text values are copied
+		// into the decoder's arenas.
+		before := fmt.Sprintf("%+v", logs)
+		for i := range body {
+			body[i] = '!'
+		}
+		if after := fmt.Sprintf("%+v", logs); after != before {
+			t.Fatalf("events changed with the body:\n%s\n%s", before, after)
 		}
 	})
 }
