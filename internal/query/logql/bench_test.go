@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,7 @@ func BenchmarkMetricQuery(b *testing.B) {
 					b.Fatal(err)
 				}
 				var lines int64
+				c0 := cpuTime()
 				for b.Loop() {
 					res, err := eng.Exec(context.Background(), expr, Params{Tenant: "t", Start: start, End: end, Step: time.Minute})
 					if err != nil {
@@ -75,7 +77,62 @@ func BenchmarkMetricQuery(b *testing.B) {
 					lines = res.Stats.Lines
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*max(lines, 1)), "ns/line")
+				reportCPU(b, c0)
 			})
 		}
 	}
+}
+
+// BenchmarkLogQuery: the log queries of issue 18 as the Loki API runs
+// them (limit 100, newest first) over 200,000 lines in blocks: the
+// newest errors of one service, and all lines of one trace by label
+// filter and by line filter.
+func BenchmarkLogQuery(b *testing.B) {
+	st, start, end := benchStore(b, true)
+	evs, _, err := st.Select(context.Background(), events.Query{Tenant: "t", Kind: events.KindLog, Newest: true, Limit: 1,
+		Start: start.Add(10 * time.Minute).UnixNano(), Filters: []events.Filter{{Field: "level", Op: events.Eq, Value: "error"}}})
+	if err != nil || len(evs) == 0 {
+		b.Fatal("no error line", err)
+	}
+	trace := evs[0].TraceID.String()
+	eng := NewEngine(st, Options{})
+	for _, q := range []struct{ name, q string }{
+		{"newest_errors", `{service_name="payments", level="error"}`},
+		{"trace_label", `{service_name=~".+"} | trace_id="` + trace + `"`},
+		{"trace_line", `{service_name=~".+"} |= "` + trace + `"`},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			expr, err := Parse(q.q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c0 := cpuTime()
+			for b.Loop() {
+				res, err := eng.Exec(context.Background(), expr, Params{Tenant: "t", Start: start, End: end, Limit: 100})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Streams) == 0 {
+					b.Fatal("no lines")
+				}
+			}
+			reportCPU(b, c0)
+		})
+	}
+}
+
+// cpuTime is the process's user+system time: on a machine shared with
+// other work, the figure to compare (wall time is shared).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process's CPU time per operation since c0, in
+// milliseconds (the store scans on every core: it may exceed wall time).
+func reportCPU(b *testing.B, c0 time.Duration) {
+	b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
 }

@@ -529,8 +529,8 @@ func safely(what string, fn func() error) (err error) {
 
 // readSelected reads whole the rows sel (ascending) of row group i: by
 // seeking to each run of rows when there are few runs (a trace is one
-// run), else by reading every column once and picking the rows, which
-// costs less than seeking in each column's pages over and over.
+// run), else column by column, reading only the pages that hold them,
+// which costs less than seeking in each column's pages over and over.
 func (b *block) readSelected(i int, sel []int32) ([]Event, error) {
 	rg := b.pf.RowGroups()[i]
 	runs := 1
@@ -571,13 +571,13 @@ type spanNested struct {
 }
 
 func readSelectedByColumn(rg parquet.RowGroup, kind Kind, sel []int32) ([]Event, error) {
-	cols, err := readColumnsUnsafe(rg, kind, fAll)
+	cols, err := readColumnsUnsafe(rg, kind, fAll, sel)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Event, len(sel))
-	for k, i := range sel {
-		cols.fill(&out[k], int(i))
+	for k := range sel {
+		cols.fill(&out[k], k)
 	}
 	if kind.schema() != KindSpan {
 		return out, nil

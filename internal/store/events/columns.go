@@ -56,8 +56,14 @@ type leaf struct {
 	rowOff []int32
 }
 
-// readLeaf reads the leaf column at path of a row group.
-func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
+// readLeafAt reads the values of the rows of a row group (ascending; nil:
+// every row) of the leaf column at path: value k of the leaf is row
+// rows[k]'s. Only the pages holding those rows are read, found by the
+// column chunk's offset index (Parquet's PageLocation.first_row_index,
+// which parquet-go writes for every column chunk); a chunk without one
+// is read page by page from its start. Pages of data page format v2
+// start at a row boundary, which a repeated column (a map) relies on.
+func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error) {
 	lc, ok := rg.Schema().Lookup(path...)
 	if !ok {
 		return nil, fmt.Errorf("%w: no column %s", errRead, strings.Join(path, "."))
@@ -65,12 +71,16 @@ func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
 	chunk := rg.ColumnChunks()[lc.ColumnIndex]
 	pages := chunk.Pages()
 	defer func() { _ = pages.Close() }()
-	l := &leaf{}
-	repeated := lc.MaxRepetitionLevel > 0
-	maxDef := byte(lc.MaxDefinitionLevel)
+	r := leafReader{leaf: &leaf{}, repeated: lc.MaxRepetitionLevel > 0, maxDef: byte(lc.MaxDefinitionLevel),
+		dicts: map[parquet.Dictionary][]string{}}
+	l := r.leaf
 	// Sized up front: growing the slices page by page was most of the
 	// cost of reading a column.
-	n := int(chunk.NumValues())
+	n, numRows := int(chunk.NumValues()), rg.NumRows()
+	if rows != nil {
+		n = int(int64(n) * int64(len(rows)) / max(numRows, 1))
+		numRows = int64(len(rows))
+	}
 	switch lc.Node.Type().Kind() {
 	case parquet.Int64:
 		l.i64 = make([]int64, 0, n)
@@ -83,12 +93,36 @@ func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
 	case parquet.ByteArray:
 		l.str = make([]string, 0, n)
 	}
-	if repeated {
-		l.rowOff = make([]int32, 0, rg.NumRows()+1)
+	if r.repeated {
+		l.rowOff = make([]int32, 0, numRows+1)
 	}
-	dicts := map[parquet.Dictionary][]string{}
-	var vals []parquet.Value
-	for {
+	var firsts []int64 // each page's first row, if the chunk has an offset index
+	if rows != nil {
+		if oi, err := chunk.OffsetIndex(); err == nil && oi.NumPages() > 0 {
+			firsts = make([]int64, oi.NumPages()+1)
+			for i := range oi.NumPages() {
+				firsts[i] = oi.FirstRowIndex(i)
+			}
+			firsts[oi.NumPages()] = rg.NumRows()
+		}
+	}
+	var base int64 // the first row of the next page read
+	for pg := 0; rows == nil || len(rows) > 0; pg++ {
+		if firsts != nil {
+			// The next page holding a wanted row.
+			for pg+1 < len(firsts) && firsts[pg+1] <= int64(rows[0]) {
+				pg++
+			}
+			if pg+1 >= len(firsts) {
+				return nil, fmt.Errorf("%w: column %s: row %d past the offset index", errRead, strings.Join(path, "."), rows[0])
+			}
+			if base != firsts[pg] {
+				if err := pages.SeekToRow(firsts[pg]); err != nil {
+					return nil, fmt.Errorf("%w: column %s: %w", errRead, strings.Join(path, "."), err)
+				}
+				base = firsts[pg]
+			}
+		}
 		p, err := pages.ReadPage()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -96,87 +130,179 @@ func readLeaf(rg parquet.RowGroup, path ...string) (*leaf, error) {
 			}
 			return nil, fmt.Errorf("%w: column %s: %w", errRead, strings.Join(path, "."), err)
 		}
-		if repeated {
-			rep, def := p.RepetitionLevels(), p.DefinitionLevels()
-			n := int32(0)
-			if len(l.rowOff) > 0 {
-				n = l.rowOff[len(l.rowOff)-1]
-				l.rowOff = l.rowOff[:len(l.rowOff)-1]
-			}
-			for j := range rep {
-				if rep[j] == 0 {
-					l.rowOff = append(l.rowOff, n)
-				}
-				if def[j] == maxDef {
-					n++
-				}
-			}
-			l.rowOff = append(l.rowOff, n)
-		}
-		data := p.Data()
-		if d := p.Dictionary(); d != nil {
-			idx := data.Int32()
-			switch d.Type().Kind() {
-			case parquet.ByteArray:
-				strs, ok := dicts[d]
-				if !ok {
-					strs = make([]string, d.Len())
-					for i := range strs {
-						strs[i] = string(d.Index(int32(i)).ByteArray())
-					}
-					dicts[d] = strs
-				}
-				for _, i := range idx {
-					l.str = append(l.str, strs[i])
-				}
-			default:
-				if cap(vals) < len(idx) {
-					vals = make([]parquet.Value, len(idx))
-				}
-				vals = vals[:len(idx)]
-				d.Lookup(idx, vals)
-				l.appendValues(vals)
-			}
+		nr := p.NumRows()
+		if firsts != nil && base+nr != firsts[pg+1] {
 			parquet.Release(p)
-			continue
+			return nil, fmt.Errorf("%w: column %s: page of %d rows at row %d, the offset index says %d", errRead,
+				strings.Join(path, "."), nr, base, firsts[pg+1]-base)
 		}
-		switch p.Type().Kind() {
-		case parquet.Int64:
-			l.i64 = append(l.i64, data.Int64()...)
-		case parquet.Int32:
-			l.i32 = append(l.i32, data.Int32()...)
-		case parquet.Double:
-			l.f64 = append(l.f64, data.Double()...)
-		case parquet.ByteArray:
-			b, off := data.ByteArray()
-			all := string(b)
-			for j := 0; j+1 < len(off); j++ {
-				l.str = append(l.str, all[off[j]:off[j+1]])
+		var local []int32 // the page's wanted rows, from its first
+		all := rows == nil
+		if !all {
+			k := 0
+			for k < len(rows) && int64(rows[k]) < base+nr {
+				local = append(local, int32(int64(rows[k])-base))
+				k++
 			}
-		case parquet.FixedLenByteArray:
-			b, size := data.FixedLenByteArray()
-			l.fixed = append(l.fixed, b...)
-			l.size = size
-		default:
-			vals = vals[:0]
-			buf := make([]parquet.Value, 1024)
-			r := p.Values()
-			for {
-				n, err := r.ReadValues(buf)
-				for _, v := range buf[:n] {
-					if !v.IsNull() {
-						vals = append(vals, v)
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			l.appendValues(vals)
+			rows = rows[k:]
+		}
+		base += nr
+		if all || len(local) > 0 {
+			r.page(p, local, all)
 		}
 		parquet.Release(p)
 	}
+	if r.repeated {
+		l.rowOff = append(l.rowOff, r.nv)
+	}
+	if len(rows) > 0 {
+		return nil, fmt.Errorf("%w: column %s: row %d past the end", errRead, strings.Join(path, "."), rows[0])
+	}
 	return l, nil
+}
+
+// leafReader appends the values of a column's pages to a leaf.
+type leafReader struct {
+	*leaf
+	repeated bool
+	maxDef   byte
+	nv       int32 // values appended: the next row's offset
+	dicts    map[parquet.Dictionary][]string
+	vals     []parquet.Value
+	take     []int32
+}
+
+// page appends the values of the rows local of page p (from its first
+// row, ascending), or of every row if all.
+func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
+	// take: the indexes of the page's values to keep (nil: all), and for
+	// a map each kept row's first value's offset in the leaf.
+	var take []int32
+	if r.repeated {
+		take = r.take[:0]
+		rep, def := p.RepetitionLevels(), p.DefinitionLevels()
+		row, v := int32(-1), int32(0)
+		keep := false
+		for j := range rep {
+			if rep[j] == 0 {
+				row++
+				keep = all || len(local) > 0 && local[0] == row
+				if keep {
+					if !all {
+						local = local[1:]
+					}
+					r.rowOff = append(r.rowOff, r.nv)
+				}
+			}
+			if def[j] == r.maxDef {
+				if keep {
+					take = append(take, v)
+					r.nv++
+				}
+				v++
+			}
+		}
+		r.take = take
+		if all {
+			take = nil
+		}
+	} else if !all {
+		take = local
+	}
+	data := p.Data()
+	if d := p.Dictionary(); d != nil {
+		idx := data.Int32()
+		if take != nil {
+			idx = pick(nil, idx, take)
+		}
+		switch d.Type().Kind() {
+		case parquet.ByteArray:
+			strs, ok := r.dicts[d]
+			if !ok {
+				strs = make([]string, d.Len())
+				for i := range strs {
+					strs[i] = string(d.Index(int32(i)).ByteArray())
+				}
+				r.dicts[d] = strs
+			}
+			for _, i := range idx {
+				r.str = append(r.str, strs[i])
+			}
+		default:
+			if cap(r.vals) < len(idx) {
+				r.vals = make([]parquet.Value, len(idx))
+			}
+			r.vals = r.vals[:len(idx)]
+			d.Lookup(idx, r.vals)
+			r.appendValues(r.vals)
+		}
+		return
+	}
+	switch p.Type().Kind() {
+	case parquet.Int64:
+		r.i64 = pick(r.i64, data.Int64(), take)
+	case parquet.Int32:
+		r.i32 = pick(r.i32, data.Int32(), take)
+	case parquet.Double:
+		r.f64 = pick(r.f64, data.Double(), take)
+	case parquet.ByteArray:
+		b, off := data.ByteArray()
+		if take == nil || len(take)*4 >= len(off) {
+			// One allocation for the page's strings, unless few are kept.
+			all := string(b)
+			if take == nil {
+				for j := 0; j+1 < len(off); j++ {
+					r.str = append(r.str, all[off[j]:off[j+1]])
+				}
+				break
+			}
+			for _, j := range take {
+				r.str = append(r.str, all[off[j]:off[j+1]])
+			}
+			break
+		}
+		for _, j := range take {
+			r.str = append(r.str, string(b[off[j]:off[j+1]]))
+		}
+	case parquet.FixedLenByteArray:
+		b, size := data.FixedLenByteArray()
+		r.size = size
+		if take == nil {
+			r.fixed = append(r.fixed, b...)
+			break
+		}
+		for _, j := range take {
+			r.fixed = append(r.fixed, b[int(j)*size:int(j+1)*size]...)
+		}
+	default:
+		r.vals = r.vals[:0]
+		buf := make([]parquet.Value, 1024)
+		vr := p.Values()
+		for {
+			n, err := vr.ReadValues(buf)
+			for _, v := range buf[:n] {
+				if !v.IsNull() {
+					r.vals = append(r.vals, v)
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		r.appendValues(pick(nil, r.vals, take))
+	}
+}
+
+// pick appends the elements of src at the indexes take to dst, or all of
+// src if take is nil.
+func pick[T any](dst, src []T, take []int32) []T {
+	if take == nil {
+		return append(dst, src...)
+	}
+	for _, i := range take {
+		dst = append(dst, src[i])
+	}
+	return dst
 }
 
 func (l *leaf) appendValues(vals []parquet.Value) {
@@ -213,15 +339,25 @@ var attrTypes = [6]string{"str", "int", "float", "bool", "bytes", "other"}
 // and links) of a row group. It checks that every column has the row
 // group's row count, so a damaged file is an error, not a misaligned answer.
 func readColumns(rg parquet.RowGroup, kind Kind, want fieldSet) (c *colSet, err error) {
+	return readColumnsAt(rg, kind, want, nil)
+}
+
+// readColumnsAt is readColumns for the rows of rows (ascending; nil:
+// all): row k of the set is row rows[k] of the row group, and only the
+// pages holding those rows are read (see readLeafAt).
+func readColumnsAt(rg parquet.RowGroup, kind Kind, want fieldSet, rows []int32) (c *colSet, err error) {
 	err = safely("columns", func() error {
-		c, err = readColumnsUnsafe(rg, kind, want)
+		c, err = readColumnsUnsafe(rg, kind, want, rows)
 		return err
 	})
 	return c, err
 }
 
-func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, error) {
+func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet, rows []int32) (*colSet, error) {
 	c := &colSet{n: int(rg.NumRows()), res: resourceCache{}}
+	if rows != nil {
+		c.n = len(rows)
+	}
 	type col struct {
 		f    fieldSet
 		name string
@@ -251,7 +387,7 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, 
 		if want&cl.f == 0 || (cl.kind != 0 && cl.kind != kind.schema()) {
 			continue
 		}
-		l, err := readLeaf(rg, cl.name)
+		l, err := readLeafAt(rg, rows, cl.name)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +397,7 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, 
 		c.leafs[bitIndex(cl.f)] = l
 		c.set |= cl.f
 		if cl.f == fScope {
-			if c.extra, err = readLeaf(rg, "scope_version"); err != nil {
+			if c.extra, err = readLeafAt(rg, rows, "scope_version"); err != nil {
 				return nil, err
 			}
 			if err := count("scope_version", c.extra); err != nil {
@@ -271,11 +407,11 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet) (*colSet, 
 	}
 	if want&fAttrs != 0 {
 		for t, typ := range attrTypes {
-			keys, err := readLeaf(rg, "attrs", typ, "key_value", "key")
+			keys, err := readLeafAt(rg, rows, "attrs", typ, "key_value", "key")
 			if err != nil {
 				return nil, err
 			}
-			vals, err := readLeaf(rg, "attrs", typ, "key_value", "value")
+			vals, err := readLeafAt(rg, rows, "attrs", typ, "key_value", "value")
 			if err != nil {
 				return nil, err
 			}
@@ -408,22 +544,4 @@ func (c *colSet) rowAttrs(r int) Attrs {
 		sort.Slice(a, func(i, j int) bool { return a[i].Key < a[j].Key })
 	}
 	return a
-}
-
-// mergeColumns combines two column sets of the same row group.
-func mergeColumns(a, b *colSet) *colSet {
-	c := *a
-	c.set |= b.set
-	for i, l := range b.leafs {
-		if l != nil {
-			c.leafs[i] = l
-		}
-	}
-	if b.extra != nil {
-		c.extra = b.extra
-	}
-	if b.set&fAttrs != 0 {
-		c.attrs = b.attrs
-	}
-	return &c
 }

@@ -285,7 +285,10 @@ type Query struct {
 	Filters    []Filter // all must match
 	// Limit caps the events returned by Select (0: no limit). The events
 	// kept are the newest if Newest is set, else the oldest, and they come
-	// in that order.
+	// in that order. Scan and ScanConcurrent, for callers that keep the
+	// Limit best events they are given, pass on at most Limit events of
+	// each unit and skip the units holding none better than the Limit
+	// best passed on so far.
 	Limit  int
 	Newest bool
 	// Fields, if set, are the fields the caller needs (names as for

@@ -132,6 +132,9 @@ func matching(ctx context.Context, q *Query, evs []Event, fn func([]Event) error
 // fields, else whole rows, and with a limit only the rows that can make it.
 func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Event) error) error {
 	filt, out := q.filterFields(), q.outFields()
+	if u.b.kind.schema() == KindLog {
+		out &^= fNested // logs have no span events or links
+	}
 	if filt&fNested != 0 {
 		return u.b.readRowGroup(u.rg, func(evs []Event) error { return matching(ctx, q, evs, fn) })
 	}
@@ -176,27 +179,35 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		sel = kept
 	}
 	if out&fNested == 0 {
-		// Projected: the filter columns plus what else was asked for.
+		// Projected: the filter columns plus what else was asked for,
+		// read at the selected rows only: the pages that hold none are
+		// not read (the newest 100 lines of a row group read a few).
+		var more *colSet
 		if extra := out &^ filt; extra != 0 {
-			more, err := readColumns(rg, u.b.kind, extra)
+			rows := sel
+			if len(sel) == cols.n {
+				rows = nil // every row: row k is row sel[k] = k
+			}
+			more, err = readColumnsAt(rg, u.b.kind, extra, rows)
 			if err != nil {
 				return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 			}
-			cols = mergeColumns(cols, more)
 		}
 		// In batches from one buffer: a row group's worth of events at once
 		// would be tens of megabytes to allocate and clear.
 		buf := make([]Event, min(len(sel), 1024))
-		for len(sel) > 0 {
-			n := min(len(sel), len(buf))
-			for k, i := range sel[:n] {
+		for k0 := 0; k0 < len(sel); k0 += len(buf) {
+			n := min(len(sel)-k0, len(buf))
+			for k := range n {
 				buf[k] = Event{}
-				cols.fill(&buf[k], int(i))
+				cols.fill(&buf[k], int(sel[k0+k]))
+				if more != nil {
+					more.fill(&buf[k], k0+k)
+				}
 			}
 			if err := fn(buf[:n]); err != nil {
 				return err
 			}
-			sel = sel[n:]
 		}
 		return nil
 	}
@@ -322,6 +333,14 @@ func (s *Store) ScanConcurrent(ctx context.Context, q Query, fn func([]Event) er
 	}
 	units, release := s.snapshot(&q)
 	defer release()
+	var top *bestTimes
+	if q.Limit > 0 {
+		// The caller keeps the Limit best events: once that many are
+		// passed, a unit holding only worse ones is skipped, as with the
+		// caller's own Cutoff (whichever is tighter).
+		top = &bestTimes{n: q.Limit, newest: q.Newest}
+		q.Cutoff = top.cutoff(q.Cutoff)
+	}
 	if q.Cutoff != nil {
 		sortUnits(units, q.Newest)
 	}
@@ -329,10 +348,98 @@ func (s *Store) ScanConcurrent(ctx context.Context, q Query, fn func([]Event) er
 	st := ScanStats{Units: len(units)}
 	err := s.parallel(ctx, &q, units, &st, func(_ int, evs []Event) error {
 		matched.Add(int64(len(evs)))
-		return fn(evs)
+		if err := fn(evs); err != nil {
+			return err
+		}
+		if top != nil {
+			top.add(evs)
+		}
+		return nil
 	})
 	st.Matched = matched.Load()
 	return st, err
+}
+
+// bestTimes keeps the n best times (the newest if newest, else the
+// oldest) of the events a scan passed on: the nth is a cutoff.
+type bestTimes struct {
+	n      int
+	newest bool
+	mu     sync.Mutex
+	h      []int64 // a min-heap of keys: the time, negated for oldest
+	worst  atomic.Int64
+	full   atomic.Bool
+}
+
+func (b *bestTimes) add(evs []Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range evs {
+		k := evs[i].Time
+		if !b.newest {
+			k = -k
+		}
+		switch {
+		case len(b.h) < b.n:
+			b.h = append(b.h, k)
+			heapUp(b.h, len(b.h)-1)
+		case k > b.h[0]:
+			b.h[0] = k
+			heapDown(b.h, 0)
+		default:
+			continue
+		}
+		if len(b.h) == b.n {
+			w := b.h[0]
+			if !b.newest {
+				w = -w
+			}
+			b.worst.Store(w)
+			b.full.Store(true)
+		}
+	}
+}
+
+// cutoff is a Query.Cutoff: the nth best time once n were passed, or
+// the caller's cutoff if that is tighter.
+func (b *bestTimes) cutoff(caller func() (int64, bool)) func() (int64, bool) {
+	return func() (int64, bool) {
+		t, ok := b.worst.Load(), b.full.Load()
+		if caller != nil {
+			if ct, cok := caller(); cok && (!ok || b.newest && ct > t || !b.newest && ct < t) {
+				t, ok = ct, true
+			}
+		}
+		return t, ok
+	}
+}
+
+func heapUp(h []int64, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= h[i] {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func heapDown(h []int64, i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && h[c+1] < h[c] {
+			c++
+		}
+		if h[i] <= h[c] {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // parallel runs scanUnit over units with one worker per CPU. fn gets the

@@ -1,0 +1,117 @@
+package events_test
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/horus-obs/horus/internal/store/events"
+)
+
+// TestSelectNewestPages: a newest-N query reads only the pages that hold
+// its rows (the column chunks' offset index) for the columns its filters
+// do not read. Over a block of several pages per column, every event
+// returned must be whole and the one a full read gives: flat columns,
+// dictionary columns and the attribute maps, whose values are not one a
+// row.
+func TestSelectNewestPages(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{})
+	_, logs := generate(60000, 9) // bodies: several 1 MiB pages
+	appendAll(t, s, "a", events.KindLog, logs)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mid := logs[len(logs)/2].Time
+	cases := []struct {
+		q     events.Query
+		limit int
+	}{
+		{events.Query{Filters: []events.Filter{{Field: "stream.service_name", Op: events.Eq, Value: "payments"}, {Field: "stream.level", Op: events.Eq, Value: "error"}}}, 100},
+		{events.Query{Filters: []events.Filter{{Field: "service_name", Op: events.Eq, Value: "orders"}}}, 3000},
+		{events.Query{End: mid, Filters: []events.Filter{{Field: "level", Op: events.Eq, Value: "warn"}}}, 40},
+		{events.Query{}, 500},
+		{events.Query{Filters: []events.Filter{{Field: "body", Op: events.Contains, Value: "cache miss"}}}, 2000},
+		{events.Query{Filters: []events.Filter{{Field: "caller", Op: events.Eq, Value: "payments/charge.go:88"}}, Fields: []string{"body", "attrs"}}, 60},
+	}
+	for i, c := range cases {
+		q := c.q
+		q.Tenant, q.Kind, q.Newest, q.Limit = "a", events.KindLog, true, c.limit
+		all := q
+		all.Limit, all.Newest, all.Fields = 0, false, nil
+		want := selectAll(t, s, all)
+		if len(want) < c.limit/2 {
+			t.Fatalf("case %d: %d matches: a weak test", i, len(want))
+		}
+		sort.SliceStable(want, func(i, j int) bool { return want[i].Time > want[j].Time })
+		got := selectAll(t, s, q)
+		if len(got) != min(c.limit, len(want)) {
+			t.Fatalf("case %d: %d events, want %d", i, len(got), min(c.limit, len(want)))
+		}
+		if q.Fields != nil {
+			// Only the fields asked for (and the filters') are set.
+			for j := range want {
+				want[j] = events.Event{Time: want[j].Time, Body: want[j].Body, Attrs: want[j].Attrs}
+			}
+			for j := range got {
+				got[j] = events.Event{Time: got[j].Time, Body: got[j].Body, Attrs: got[j].Attrs}
+			}
+		}
+		// Events at the cut's time may be any of those with that time.
+		cut := got[len(got)-1].Time
+		inner := func(evs []events.Event) []events.Event {
+			return slices.DeleteFunc(slices.Clone(evs), func(e events.Event) bool { return e.Time <= cut })
+		}
+		if g, w := inner(got), inner(want[:len(got)]); !reflect.DeepEqual(canon(g), canon(w)) {
+			t.Fatalf("case %d: %s", i, firstDiff(g, w))
+		}
+		atCut := canon(slices.DeleteFunc(slices.Clone(want), func(e events.Event) bool { return e.Time != cut }))
+		for _, e := range canon(slices.DeleteFunc(got, func(e events.Event) bool { return e.Time != cut })) {
+			if !slices.ContainsFunc(atCut, func(w events.Event) bool { return reflect.DeepEqual(e, w) }) {
+				t.Fatalf("case %d: event at the cut %+v is not one of the matches", i, e)
+			}
+		}
+	}
+}
+
+// TestScanLimitSkips: a scan with a limit skips the row groups older
+// than the newest Limit events it has passed on, and what it passes on
+// holds the newest Limit.
+func TestScanLimitSkips(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{RowGroupRows: 2000})
+	_, logs := generate(20000, 10)
+	appendAll(t, s, "a", events.KindLog, logs)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, newest := range []bool{true, false} {
+		q := events.Query{Tenant: "a", Kind: events.KindLog, Newest: newest, Limit: 50,
+			Filters: []events.Filter{{Field: "level", Op: events.Eq, Value: "info"}}}
+		want := selectAll(t, s, q)
+		var mu sync.Mutex
+		var got []int64
+		st, err := s.ScanConcurrent(context.Background(), q, func(evs []events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, times(evs)...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Units < 10 || st.Skipped < st.Units/2 {
+			t.Errorf("newest %v: %d of %d units skipped", newest, st.Skipped, st.Units)
+		}
+		sort.Slice(got, func(i, j int) bool {
+			if newest {
+				return got[i] > got[j]
+			}
+			return got[i] < got[j]
+		})
+		if len(got) < 50 || !slices.Equal(got[:50], times(want)) {
+			t.Errorf("newest %v: got %d times, the best %v, want %v", newest, len(got), got[:min(len(got), 50)], times(want))
+		}
+	}
+}
