@@ -20,6 +20,7 @@ import (
 
 	"github.com/horus-obs/horus/internal/config"
 	"github.com/horus-obs/horus/internal/demo"
+	"github.com/horus-obs/horus/internal/demo/fault"
 	"github.com/horus-obs/horus/internal/demo/load"
 )
 
@@ -50,15 +51,19 @@ type report struct {
 	Error       string         `json:"error"`
 }
 
-// TestBrowser starts the demo shop with its load, lets it run healthy,
+// TestBrowser starts the demo shop with its load and a 30 s slowdown of
+// notifications (resolvedFault, whose alert of resolvedRule fires and
+// resolves before the browser looks), lets it run healthy,
 // switches on the orders-bad-deploy scenario (a deploy of orders, then 20%
 // of its requests fail), and runs the browser journey: Services with
 // orders on top, its page with the error spike and the deploy's change
 // marker, comparison, zoom, an exemplar to its trace, a dependency, a
-// PromQL, a LogQL and a TraceQL query in Explore, a failing orders trace
+// PromQL, a LogQL and a TraceQL query in Explore, a live tail of another
+// tenant's lines, a failing orders trace
 // (the failing span on the critical path, its logs), the firing alert of orders with its page, series, deploy and runbook,
 // from the alert list to the culprit's change, log line and trace in 3
-// clicks (alert, Investigate, a trace of the findings), the
+// clicks (alert, Investigate, a trace of the findings), the resolved
+// alert in the History tab and its page, the
 // SLOs and an SLO page, Changes with the deploy, an investigation of orders,
 // an error state, and a pushed 10,000-span trace rendered and scrolled.
 // Screenshots go to
@@ -89,6 +94,13 @@ func TestBrowser(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	// An alert that fires and resolves within a minute, for the History
+	// tab and the page of a resolved alert (resolvedRule).
+	rulesFile := filepath.Join(t.TempDir(), "resolved.yml")
+	if err := os.WriteFile(rulesFile, []byte(resolvedRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuleFiles = []string{rulesFile}
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.OTLP.GRPCAddr = "127.0.0.1:0"
 	cfg.OTLP.HTTPAddr = "127.0.0.1:0"
@@ -108,6 +120,17 @@ func TestBrowser(t *testing.T) {
 	}
 	defer func() { _ = d.Stop(context.Background()) }()
 	horus := "http://" + d.Addrs().Horus
+	// At once, notifications slows down for 30 s: resolvedRule's alert
+	// fires, then resolves (it sees 20 s), before the browser looks.
+	f, err := fault.Parse(resolvedFault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	if _, err := d.AddFault(fctx, f); err != nil {
+		t.Fatalf("fault: %v", err)
+	}
 
 	// Healthy traffic first, so the error spike has a before.
 	started := time.Now()
@@ -135,12 +158,16 @@ func TestBrowser(t *testing.T) {
 	// the errors (new series need a flush or two).
 	waitQuery(t, horus, 90*time.Second,
 		`sum(rate(traces_spanmetrics_calls_total{service="orders", status_code="STATUS_CODE_ERROR"}[1m])) > 0 and sum(rate(http_requests_total{job="orders", status=~"5.."}[1m])) > 0`)
+	// resolvedAlert has fired and is no longer active (a firing alert
+	// would put notifications on top of the Services page).
+	waitQuery(t, horus, 90*time.Second, `count_over_time(ALERTS{alertname="`+resolvedAlert+`", alertstate="firing"}[10m]) and on() absent(ALERTS{alertname="`+resolvedAlert+`"})`)
 	t.Logf("data ready after %s", time.Since(started).Round(time.Second))
 
 	shots := filepath.Join(root, "test", "ui", "screenshots")
 	cmd := exec.Command(node, "e2e/ui.mjs")
 	cmd.Dir = web
-	cmd.Env = append(os.Environ(), "HORUS_URL="+horus, "SCREENSHOTS="+shots, "CHROMIUM="+chromium, "FAILING_SERVICE=orders")
+	cmd.Env = append(os.Environ(), "HORUS_URL="+horus, "SCREENSHOTS="+shots, "CHROMIUM="+chromium, "FAILING_SERVICE=orders",
+		"RESOLVED_ALERT="+resolvedAlert)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	begin := time.Now()
@@ -171,6 +198,37 @@ func TestBrowser(t *testing.T) {
 	}
 	checkServing(t, horus)
 }
+
+// resolvedFault slows every request of notifications for 30 s (the demo's
+// fault syntax, docs/demo.md): orders' completions wait for it, but no
+// request fails, so the services' error shares and the order the
+// Services page shows them in do not change.
+const resolvedFault = "kind=latency service=notifications median=400ms p99=800ms for=30s"
+
+// resolvedAlert is the alert of resolvedRule.
+const resolvedAlert = "NotificationsSlow"
+
+// resolvedRule fires when notifications' mean latency over 20 s passes
+// 0.2 s, evaluated every 5 s with a for: of 5 s, so that resolvedFault
+// makes it fire and resolve within a minute. Its runbook_url is the
+// runbooks' index: the demo has no runbook of this test's own alert.
+const resolvedRule = `groups:
+  - name: ui-test
+    interval: 5s
+    rules:
+      - alert: NotificationsSlow
+        expr: |
+          sum by (job) (rate(http_request_duration_seconds_sum{job="notifications"}[20s]))
+          / sum by (job) (rate(http_request_duration_seconds_count{job="notifications"}[20s])) > 0.2
+        for: 5s
+        labels:
+          severity: warning
+          team: shop
+        annotations:
+          summary: '{{ $labels.job }} answers in {{ $value }} s on average'
+          description: 'The mean latency of {{ $labels.job }} over 20 s is above 0.2 s.'
+          runbook_url: '{{ $externalURL }}/runbooks/'
+`
 
 // checkServing checks what the browser does not see: API paths keep their
 // handlers and unknown ones stay 404s; index.html is not cached.

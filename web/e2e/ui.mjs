@@ -10,7 +10,8 @@
 //
 // Environment: HORUS_URL (required), SCREENSHOTS (a directory, default
 // ./screenshots), CHROMIUM (default /usr/bin/chromium), FAILING_SERVICE (a
-// service expected with errors, optional).
+// service expected with errors, optional), RESOLVED_ALERT (an alert that
+// fired and resolved a minute or more before, optional).
 
 import { chromium } from 'playwright-core';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ if (!base) throw new Error('HORUS_URL is required');
 const shots = process.env.SCREENSHOTS ?? 'screenshots';
 mkdirSync(shots, { recursive: true });
 const failing = process.env.FAILING_SERVICE ?? '';
+const resolvedAlert = process.env.RESOLVED_ALERT ?? '';
 
 const report = { steps: [], loads: {}, screenshots: [] };
 const log = (...a) => console.error('ui:', ...a);
@@ -408,6 +410,42 @@ try {
     log(`pattern ${rows[pick].p}: ${texts.length} lines`);
   });
 
+  await step("live tail of another tenant's lines: new lines on top, none of the default tenant's", async () => {
+    // Lines a few seconds old, as the page's range ends on a whole step.
+    const push = async (tenant, text, ago = 5000) => {
+      const headers = { 'Content-Type': 'application/json', ...(tenant ? { 'X-Scope-OrgID': tenant } : {}) };
+      const body = { streams: [{ stream: { app: 'ui-tail' }, values: [[`${Date.now() - ago}000000`, text]] }] };
+      const r = await page.request.post(`${base}/loki/api/v1/push`, { headers, data: body });
+      if (r.status() !== 204) fail(`push as ${tenant || 'default'}: ${r.status()} ${await r.text()}`);
+    };
+    const back = page.url();
+    await push('ui-tail', 'tail line one of ui-tail');
+    await push('', 'tail line of the default tenant');
+    const q = encodeURIComponent('{app="ui-tail"}');
+    // Ingest is asynchronous: wait until the API answers the line.
+    for (let i = 0; ; i++) {
+      const r = await page.request.get(`${base}/loki/api/v1/query_range?query=${q}&since=5m&limit=5`, { headers: { 'X-Scope-OrgID': 'ui-tail' } });
+      const body = await r.json();
+      if (body.data?.result?.length) break;
+      if (i >= 40) fail(`the pushed line is not found: ${r.status()} ${JSON.stringify(body).slice(0, 200)}`);
+      await page.waitForTimeout(250);
+    }
+    await page.goto(`${base}/explore?mode=logs&tenant=ui-tail&from=now-5m&to=now&q=${q}`);
+    await page.waitForSelector('[data-testid="log-lines"] li');
+    await page.click('[data-testid="live-tail"]');
+    await page.waitForSelector('[data-testid="logs-lines"] h2:has-text("Live")');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="log-lines"] .log-text')].some((l) => l.textContent.includes('line one')));
+    await push('ui-tail', 'tail line two of ui-tail', 0);
+    await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"] .log-text')?.textContent.includes('line two'), null, { timeout: 10_000 });
+    const texts = await page.$$eval('[data-testid="log-lines"] .log-text', (l) => l.map((x) => x.textContent));
+    if (texts.some((t) => t.includes('default tenant'))) fail(`the tail shows the default tenant's line: ${texts.join(' | ')}`);
+    await shot('explore-tail');
+    await page.click('[data-testid="live-tail"]');
+    // Back to the default tenant's lines of the steps before.
+    await page.goto(back);
+    await page.waitForSelector('[data-testid="log-lines"] li');
+  });
+
   if (failing) {
     await step(`a failing ${failing} trace from TraceQL: the failing span on the critical path, its logs`, async () => {
       await page.click('.segmented button:text-is("Traces (TraceQL)")');
@@ -602,6 +640,45 @@ try {
       await shot('investigate-trace');
       log(`alert → culprit's trace, log line and change in ${clicks} clicks`);
       if (clicks > 3) fail(`${clicks} clicks`);
+    });
+  }
+
+  if (resolvedAlert) {
+    await step(`the History tab lists ${resolvedAlert} resolved; its page shows when it fired, its series, runbook and Investigate`, async () => {
+      let row;
+      for (let i = 0; ; i++) {
+        await page.goto(`${base}/alerts?tab=history&from=now-15m&to=now`);
+        await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+        row = await page.$$eval(
+          '[data-testid="history-row"][data-resolved="true"]',
+          (rs, name) =>
+            rs
+              .map((r) => ({ text: [...r.children].map((c) => c.textContent.trim()).join(' · '), a: r.querySelector('a') }))
+              .filter((r) => r.a.textContent.trim() === name)
+              .map((r) => ({ text: r.text, href: r.a.getAttribute('href') }))[0],
+          resolvedAlert,
+        );
+        if (row) break;
+        if (i >= 12) fail(`no resolved ${resolvedAlert} in the history after ${i + 1} loads`);
+        await page.waitForTimeout(5000);
+      }
+      log('resolved:', row.text);
+      await shot('alerts-history-resolved');
+      await page.click(`[data-testid="history-row"] a[href="${row.href}"]`);
+      await page.waitForSelector('[data-testid="alert-resolved"]');
+      const summary = await page.textContent('[data-testid="alert-summary"]');
+      if (!/resolved/.test(summary) || !summary.includes('notifications')) fail(`the resolved alert's summary: ${summary}`);
+      const periods = await page.$$eval('[data-testid="alert-period"]', (rs) => rs.map((r) => [...r.children].map((c) => c.textContent.trim())));
+      log('periods:', periods.map((p) => p.join(' · ')).join(' | '));
+      if (!periods.length || periods.some((p) => !p[1] || !p[2] || !p[3])) fail(`its periods: ${JSON.stringify(periods)}`);
+      await page.waitForSelector('[data-testid="graph-alert"] canvas');
+      const inv = await page.getAttribute('[data-testid="investigate"]', 'href');
+      if (!inv?.includes(`rule=${resolvedAlert}`) || !/start=\d{4}-/.test(inv)) fail(`Investigate links to ${inv}`);
+      await page.waitForSelector('[data-testid="alert-runbook"] .runbook.markdown h1, [data-testid="alert-runbook"] .runbook.markdown h2');
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      const n = await coloredPixels('graph-alert');
+      if (n < 50) fail(`the resolved alert's graph: ${n} coloured pixels`);
+      await shot('alert-resolved');
     });
   }
 

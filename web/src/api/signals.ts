@@ -38,6 +38,15 @@ export function lokiQueryRange(
   );
 }
 
+/**
+ * A log query's lines between two exact Unix ns times (strings, as Loki
+ * sends them): a poll of the live tail (lib/tail.ts), whose cursor is a
+ * line's own nanosecond.
+ */
+export function lokiLinesNs(query: string, startNs: string, endNs: string, limit: number, direction: 'forward' | 'backward', o: RequestOptions) {
+  return getJSON<LokiResult>('/loki/api/v1/query_range', { query, start: startNs, end: endNs, limit, direction }, o);
+}
+
 /** The Tempo API's trace by id (OTLP JSON, v1: 404 when not found). */
 export function traceById(id: string, o: RequestOptions) {
   return getJSON<unknown>(`/api/traces/${encodeURIComponent(id)}`, {}, o);

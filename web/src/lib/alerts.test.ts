@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../api/types';
-import { fingerprint, firingPeriods, groupAlerts, ruleLanguage, seriesOfAlert, silenceOf, splitCondition } from './alerts';
+import { fillTemplate, fingerprint, firingPeriods, groupAlerts, pastAlert, ruleLanguage, seriesOfAlert, silenceOf, splitCondition } from './alerts';
 
 describe('fingerprint', () => {
   // Fingerprints the embedded Alertmanager gave these alerts of the demo
@@ -130,5 +130,41 @@ describe('silenceOf', () => {
   it('wants an author and a comment', () => {
     expect(() => silenceOf({ alertname: 'A' }, 60, '', 'x', 0)).toThrow(/author/);
     expect(() => silenceOf({ alertname: 'A' }, 60, 'a', ' ', 0)).toThrow(/comment/);
+  });
+});
+
+describe('pastAlert', () => {
+  const m = { __name__: 'ALERTS', alertname: 'ServiceErrorLogsHigh', service_name: 'orders', severity: 'warning' };
+  const labels = { alertname: 'ServiceErrorLogsHigh', service_name: 'orders', severity: 'warning' };
+  it('finds the alert by its fingerprint, with the external labels, and its firing periods with when they became pending', () => {
+    const fp = fingerprint(labels, { team: 'shop' });
+    const p = pastAlert(
+      [
+        { metric: { ...m, alertstate: 'pending' }, values: [[60, '1'], [120, '1']] },
+        { metric: { ...m, alertstate: 'firing' }, values: [[180, '1'], [240, '1']] },
+        { metric: { ...m, alertname: 'Other', alertstate: 'firing' }, values: [[180, '1']] },
+      ],
+      [{ metric: { ...m, __name__: 'ALERTS_FOR_STATE' }, values: [[60, '55'], [120, '55'], [180, '55'], [240, '55']] }],
+      fp,
+      { team: 'shop' },
+      60_000,
+      600_000,
+    );
+    expect(p?.labels).toEqual(labels);
+    expect(p?.periods).toEqual([{ labels, start: 180_000, end: 300_000, resolved: true, pendingAt: 55_000 }]);
+  });
+  it('is undefined for a fingerprint no series has', () => {
+    expect(pastAlert([{ metric: { ...m, alertstate: 'firing' }, values: [[60, '1']] }], [], '0123456789abcdef', {}, 60_000, 600_000)).toBeUndefined();
+  });
+});
+
+describe('fillTemplate', () => {
+  it('fills labels and the external URL, leaves the rest as …', () => {
+    const l = { job: 'orders', 'service': 'o' };
+    expect(fillTemplate('{{ $externalURL }}/runbooks/ShopServiceDown', l)).toBe('/runbooks/ShopServiceDown');
+    expect(fillTemplate('{{ $labels.job }} is down ({{ .Labels.service }}, {{ index $labels "job" }}): {{ $value | humanize }}', l)).toBe(
+      'orders is down (o, orders): …',
+    );
+    expect(fillTemplate('{{- $labels.nope -}}x', l)).toBe('x');
   });
 });

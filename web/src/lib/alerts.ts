@@ -303,3 +303,71 @@ export function silenceOf(labels: Labels, minutes: number, createdBy: string, co
     comment: comment.trim(),
   };
 }
+
+/** An alert no longer active, found in the ALERTS series of a range. */
+export interface PastAlert {
+  /** Its labels (the series' without __name__ and alertstate). */
+  labels: Labels;
+  /** Its firing periods in the range, newest first, each with when it became pending. */
+  periods: (FiringPeriod & { pendingAt?: number })[];
+}
+
+/**
+ * The alert of fingerprint fp among Prometheus' ALERTS series of a range
+ * (any alertstate; query_range at step ms up to end ms): its labels,
+ * taken with or without the external labels as fingerprint takes them,
+ * and its firing periods (firingPeriods). forState are the
+ * ALERTS_FOR_STATE series of the same range, whose value is the time
+ * (Unix seconds) the alert became active: each period's pendingAt is
+ * that value at its first firing sample. Undefined when no series has fp.
+ */
+export function pastAlert(
+  series: { metric: Labels; values: [number, string][] }[],
+  forState: { metric: Labels; values: [number, string][] }[],
+  fp: string,
+  external: Labels,
+  step: number,
+  end: number,
+): PastAlert | undefined {
+  const strip = (m: Labels) => {
+    const l: Labels = { ...m };
+    delete l.__name__;
+    delete l.alertstate;
+    return l;
+  };
+  const mine = series.filter((s) => {
+    const l = strip(s.metric);
+    return fingerprint(l, external) === fp || fingerprint(l) === fp;
+  });
+  if (mine.length === 0) return undefined;
+  const labels = strip(mine[0].metric);
+  const key = fingerprint(labels);
+  const state = forState.find((s) => fingerprint(strip(s.metric)) === key);
+  const periods = firingPeriods(
+    mine.filter((s) => s.metric.alertstate === 'firing'),
+    step,
+    end,
+  ).map((p) => {
+    const at = state?.values.find(([t]) => t * 1000 >= p.start);
+    const v = at ? parseFloat(at[1]) * 1000 : NaN;
+    return { ...p, pendingAt: Number.isFinite(v) && v <= p.start ? v : undefined };
+  });
+  return { labels, periods };
+}
+
+/**
+ * An annotation template of a rule filled in for an alert no longer
+ * active, as far as the browser can: {{ $labels.x }}, {{ .Labels.x }} and
+ * {{ index $labels "x" }} by the alert's labels; {{ $externalURL }} and
+ * {{ .ExternalURL }} by "" (so a runbook URL becomes a path on the Horus
+ * that serves this page); anything else ({{ $value }}, functions) by "…".
+ * Prometheus' template language: prometheus/template/template.go.
+ */
+export function fillTemplate(t: string, labels: Labels): string {
+  return t.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_, expr: string) => {
+    const m = /^(?:\$labels|\.Labels)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(expr) ?? /^index\s+(?:\$labels|\.Labels)\s+"([^"]*)"$/.exec(expr);
+    if (m) return labels[m[1]] ?? '';
+    if (/^(?:\$externalURL|\.ExternalURL)$/.test(expr)) return '';
+    return '…';
+  });
+}

@@ -12,10 +12,13 @@ import { GraphPanel, type QuerySpec } from '../components/GraphPanel';
 import { Panel } from '../components/Panel';
 import type { ChangeMarker } from '../components/TimeSeriesChart';
 import {
+  fillTemplate,
   fingerprint,
   firingPeriods,
   groupAlerts,
   otherLabels,
+  type PastAlert,
+  pastAlert,
   ruleLanguage,
   ruleRows,
   seriesOfAlert,
@@ -79,6 +82,9 @@ function StateBadge({ state }: { state: string }) {
   return <span class={`badge badge-${state === 'firing' ? 'firing' : state === 'pending' ? 'pending' : 'ok'}`}>{state}</span>;
 }
 
+/** A time as the alert pages print it: month, day and time of day to the second. */
+const fmtTime = (t: number) => new Date(t).toLocaleString([], { hour12: false, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
 function Severity({ s }: { s?: string }) {
   if (!s) return null;
   return <span class={`sev sev-${s}`}>{s}</span>;
@@ -99,7 +105,6 @@ function HistoryPanel({ external }: { external: Labels }) {
     return [...ps.filter((p) => p.resolved), ...ps.filter((p) => !p.resolved)];
   }, [res.data, step, aligned.end]);
   const resolved = rows.filter((r) => r.resolved).length;
-  const at = (t: number) => new Date(t).toLocaleString([], { hour12: false, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
   return (
     <Panel
       title={res.data ? `${resolved} resolved, ${rows.length - resolved} still firing` : 'History'}
@@ -140,9 +145,9 @@ function HistoryPanel({ external }: { external: Labels }) {
                 </td>
                 <td title={r.start <= aligned.start ? 'already firing when the range begins' : undefined}>
                   {r.start <= aligned.start ? '≤ ' : ''}
-                  {at(r.start)}
+                  {fmtTime(r.start)}
                 </td>
-                <td>{r.resolved ? at(r.end) : <span class="badge badge-firing">still firing</span>}</td>
+                <td>{r.resolved ? fmtTime(r.end) : <span class="badge badge-firing">still firing</span>}</td>
                 <td class="num">
                   {r.start <= aligned.start ? '≥ ' : ''}
                   {formatDuration(r.end - r.start)}
@@ -343,65 +348,85 @@ function RulesPanel() {
 export function AlertPage({ fingerprint: fp }: { fingerprint: string }) {
   const app = useApp();
   const q = app.query;
+  const { aligned, step } = app;
   const known = useApi((o) => loadKnown(o), []);
   const ruleRes = useApi((o) => rules(o), []);
-  const alert = useMemo(() => {
+  const active = useMemo(() => {
     const d = known.data;
     if (!d) return undefined;
     return d.alerts.find((a) => a.fingerprint === fp || fingerprint(a.labels) === fp || fingerprint(a.labels, d.external) === fp);
   }, [known.data, fp]);
-  const name = alert?.labels.alertname;
+  // An alert no longer active: its labels and periods from the ALERTS
+  // series of the range (the History tab links here over the period).
+  const alertSeries = useApi(
+    (o) => Promise.all([queryRange('ALERTS', aligned.start, aligned.end, step, o), queryRange('ALERTS_FOR_STATE', aligned.start, aligned.end, step, o)]),
+    [aligned.start, aligned.end, step],
+  );
+  const past = useMemo(() => {
+    if (active || !known.data || !alertSeries.data) return undefined;
+    return pastAlert(alertSeries.data[0], alertSeries.data[1], fp, known.data.external, step, aligned.end);
+  }, [active, known.data, alertSeries.data, fp, step, aligned.end]);
+  const labels = active?.labels ?? past?.labels;
+  const name = labels?.alertname;
   const rule = useMemo(() => {
-    if (!alert || !ruleRes.data) return undefined;
+    if (!labels || !ruleRes.data) return undefined;
     for (const g of ruleRes.data) {
       for (const r of g.rules) {
         if (r.type !== 'alerting' || r.name !== name) continue;
-        if ((r.alerts ?? []).some((x) => fingerprint(x.labels) === fingerprint(alert.labels))) return r;
+        if ((r.alerts ?? []).some((x) => fingerprint(x.labels) === fingerprint(labels))) return r;
       }
     }
     return ruleRes.data.flatMap((g) => g.rules).find((r) => r.type === 'alerting' && r.name === name);
-  }, [alert, ruleRes.data, name]);
+  }, [labels, ruleRes.data, name]);
+  const resolved = useMemo(() => {
+    const p = past;
+    if (!p) return undefined;
+    const ann: Labels = {};
+    for (const [k, v] of Object.entries(rule?.annotations ?? {})) ann[k] = fillTemplate(v, p.labels);
+    const first = p.periods[p.periods.length - 1];
+    const since = first?.pendingAt ?? first?.start;
+    const alert: Known['alerts'][number] = { labels: p.labels, annotations: ann, state: 'inactive', fingerprint: fp, activeAt: since ? new Date(since).toISOString() : undefined };
+    return alert;
+  }, [past, rule, fp]);
 
-  if (known.error) {
+  const error = known.error ?? (active ? undefined : alertSeries.error);
+  if (error || !known.data || (!active && !alertSeries.data)) {
     return (
       <div class="page" data-testid="page-alert">
         <h1>Alert {fp}</h1>
-        <Panel title="Alert" error={known.error} />
-      </div>
-    );
-  }
-  if (!known.data) {
-    return (
-      <div class="page" data-testid="page-alert">
-        <h1>Alert {fp}</h1>
-        <Panel title="Alert" loading>
+        <Panel title="Alert" error={error} loading={!error}>
           <div class="chart-placeholder" />
         </Panel>
       </div>
     );
   }
-  if (!alert) {
-    return (
-      <div class="page" data-testid="page-alert">
-        <h1>
-          <a href={links.alerts(q)} class="crumb">
-            Alerts
-          </a>{' '}
-          / {fp}
-        </h1>
-        <Panel title="Not active" testid="alert-missing">
-          <p>
-            No alert with fingerprint <code>{fp}</code> is firing or pending now: it has resolved, or the link is of another
-            Horus. <a href={links.alerts(q)}>The alerts firing now</a>, <a href={links.alerts(q, 'rules')}>the rules</a>.
-          </p>
-        </Panel>
-      </div>
-    );
-  }
-  return <AlertView alert={alert} fp={fp} query={rule?.query} duration={rule?.duration} />;
+  if (active) return <AlertView alert={active} fp={fp} query={rule?.query} duration={rule?.duration} />;
+  if (resolved && past) return <AlertView alert={resolved} fp={fp} query={rule?.query} duration={rule?.duration} past={past} />;
+  return (
+    <div class="page" data-testid="page-alert">
+      <h1>
+        <a href={links.alerts(q)} class="crumb">
+          Alerts
+        </a>{' '}
+        / {fp}
+      </h1>
+      <Panel title="Not active" testid="alert-missing">
+        <p>
+          No alert with fingerprint <code>{fp}</code> is firing or pending now, nor was one in this range: it was active before
+          it, or the link is of another Horus. <a href={links.alerts(q, 'history')}>When alerts fired</a>,{' '}
+          <a href={links.alerts(q)}>the alerts firing now</a>, <a href={links.alerts(q, 'rules')}>the rules</a>.
+        </p>
+      </Panel>
+    </div>
+  );
 }
 
-function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][number]; fp: string; query?: string; duration?: number }) {
+/**
+ * One alert: active (from the alerts API), or, with past, no longer active
+ * (from its ALERTS series: the rule's annotations filled with its labels,
+ * its firing periods, and Investigate over them).
+ */
+function AlertView({ alert, fp, query, duration, past }: { alert: Known['alerts'][number]; fp: string; query?: string; duration?: number; past?: PastAlert }) {
   const app = useApp();
   const q = app.query;
   const name = alert.labels.alertname ?? 'alert';
@@ -456,7 +481,7 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
     }
   }
   const exploreMode = lang === 'promql' ? 'metrics' : lang === 'logql' ? 'logs' : 'traces';
-  const investigateHref = links.investigate({ fingerprint: fp }, q);
+  const investigateHref = past ? investigatePast(past, q) : links.investigate({ fingerprint: fp }, q);
   const annotations = Object.entries(alert.annotations).filter(([k]) => !['summary', 'description', 'runbook_url'].includes(k));
 
   return (
@@ -484,14 +509,26 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
       </div>
       <section class={`panel alert-summary alert-${alert.state}`} data-testid="alert-summary">
         <p class="alert-headline">
-          <StateBadge state={alert.state} /> <Severity s={alert.labels.severity} />{' '}
+          <StateBadge state={past ? 'resolved' : alert.state} /> <Severity s={alert.labels.severity} />{' '}
           <strong>{alert.annotations.summary || name}</strong>
         </p>
-        <p class="sub">
-          {alert.state} since {alert.activeAt ? new Date(alert.activeAt).toLocaleString() : '?'} ({since(alert.activeAt)})
-          {alert.value && <> · value {fmtValue(alert.value)}</>}
-          {duration ? <> · fires after {formatDuration(duration * 1000)} pending</> : null} · fingerprint <code>{fp}</code>
-        </p>
+        {past ? (
+          <p class="sub" data-testid="alert-resolved">
+            {past.periods.length === 0
+              ? 'not active now; it was pending in this range but did not fire'
+              : past.periods[0].resolved
+                ? `resolved ${fmtTime(past.periods[0].end)} (${formatAgo(past.periods[0].end)}), after firing for ${formatDuration(past.periods[0].end - past.periods[0].start)}`
+                : `not active now; it fired until this range's end`}
+            {past.periods.length > 1 && <> · fired {past.periods.length} times in this range</>}
+            {duration ? <> · fires after {formatDuration(duration * 1000)} pending</> : null} · fingerprint <code>{fp}</code>
+          </p>
+        ) : (
+          <p class="sub">
+            {alert.state} since {alert.activeAt ? new Date(alert.activeAt).toLocaleString() : '?'} ({since(alert.activeAt)})
+            {alert.value && <> · value {fmtValue(alert.value)}</>}
+            {duration ? <> · fires after {formatDuration(duration * 1000)} pending</> : null} · fingerprint <code>{fp}</code>
+          </p>
+        )}
         {alert.annotations.description && <p>{alert.annotations.description}</p>}
         <dl class="labels-list">
           {otherLabels(alert.labels).map(([k, v]) => (
@@ -508,6 +545,7 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
           ))}
         </dl>
       </section>
+      {past && past.periods.length > 0 && <PeriodsPanel periods={past.periods} />}
       {query && (
         <section class="panel">
           <header class="panel-head">
@@ -557,6 +595,58 @@ function AlertView({ alert, fp, query, duration }: { alert: Known['alerts'][numb
       {alert.annotations.runbook_url && <RunbookPanel url={alert.annotations.runbook_url} />}
     </div>
   );
+}
+
+/** When an alert no longer active fired in the range: each period, newest first. */
+function PeriodsPanel({ periods }: { periods: PastAlert['periods'] }) {
+  return (
+    <Panel
+      title="When it fired"
+      help="The alert's firing periods in the range, from its ALERTS series at the graphs' step (an end is the step after its last firing sample); pending since from ALERTS_FOR_STATE"
+      testid="alert-periods"
+    >
+      <table class="table">
+        <thead>
+          <tr>
+            <th>pending since</th>
+            <th>fired</th>
+            <th>resolved</th>
+            <th class="num">fired for</th>
+          </tr>
+        </thead>
+        <tbody>
+          {periods.map((p) => (
+            <tr key={p.start} data-testid="alert-period">
+              <td>{p.pendingAt !== undefined ? fmtTime(p.pendingAt) : ''}</td>
+              <td>{fmtTime(p.start)}</td>
+              <td>{p.resolved ? fmtTime(p.end) : <span class="badge badge-firing">at the range's end</span>}</td>
+              <td class="num">{formatDuration(p.end - p.start)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Panel>
+  );
+}
+
+/**
+ * Investigate for an alert no longer active: its rule and labels (the
+ * investigation takes the rule's expression and the labels' service) over
+ * an hour before it became pending to the end of its newest period.
+ */
+function investigatePast(past: PastAlert, q: URLSearchParams): string {
+  const labels = Object.entries(past.labels)
+    .filter(([k]) => k !== 'alertname')
+    .map(([k, v]) => `${k}=${promString(v)}`)
+    .join(', ');
+  const oldest = past.periods[past.periods.length - 1];
+  const newest = past.periods[0];
+  const params: Record<string, string> = { rule: past.labels.alertname ?? '', labels: `{${labels}}` };
+  if (oldest && newest) {
+    params.start = new Date((oldest.pendingAt ?? oldest.start) - 3600_000).toISOString();
+    params.end = new Date(newest.end).toISOString();
+  }
+  return links.investigate(params, q);
 }
 
 /**

@@ -12,7 +12,8 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { lokiPatterns, queryInstant } from '../api/horus';
-import { lokiQueryRange, type LokiStream, tempoSearch, type TraceMeta } from '../api/signals';
+import { isAbort } from '../api/client';
+import { lokiLinesNs, lokiQueryRange, type LokiStream, tempoSearch, type TraceMeta } from '../api/signals';
 import { GraphPanel } from '../components/GraphPanel';
 import { Panel } from '../components/Panel';
 import { QueryEditor } from '../components/QueryEditor';
@@ -31,6 +32,7 @@ import {
   traceLogsQuery,
 } from '../lib/logs';
 import { patternRows, sparkPoints } from '../lib/patterns';
+import { advanceTail, prependTail, type TailCursor } from '../lib/tail';
 import { patternQuery } from '../lib/queries';
 import { formatAbsolute, grid } from '../lib/time';
 import { patch } from '../lib/url';
@@ -454,41 +456,69 @@ function ExploreLine({ l, app, anchor }: { l: LogLine; app: App; anchor?: boolea
   );
 }
 
-/** Live tail over Loki's websocket (/loki/api/v1/tail): new lines on top, the newest 500 kept. */
+/**
+ * Live tail: new lines on top, the newest 500 kept. It polls Loki's
+ * query_range every second with the tenant header (lib/tail.ts), as
+ * Horus' /loki/api/v1/tail polls its store: a browser cannot put
+ * X-Scope-OrgID on a WebSocket, and Horus takes the tenant from the
+ * header alone, as Loki does.
+ */
 function TailButton({ q, app, onLines }: { q: string; app: App; onLines: (l: LogLine[] | null) => void }) {
   const [on, setOn] = useState(false);
+  const [error, setError] = useState('');
+  const tenant = app.global.tenant || undefined;
   useEffect(() => {
     if (!on) return;
-    let buf: LogLine[] = [];
+    const ctl = new AbortController();
+    let shown: LogLine[] = [];
+    let cursor: TailCursor | null = null;
+    let seq = 0;
+    let timer = 0;
     onLines([]);
-    const u = new URL('/loki/api/v1/tail', location.href);
-    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    u.searchParams.set('query', q);
-    u.searchParams.set('limit', '100');
-    if (app.global.tenant) u.searchParams.set('orgId', app.global.tenant);
-    const ws = new WebSocket(u);
-    ws.onmessage = (ev) => {
+    setError('');
+    const poll = async () => {
+      const end = `${Date.now()}000000`;
+      const first = cursor === null;
       try {
-        const m = JSON.parse(ev.data) as { streams?: LokiStream[] };
-        const fresh = flattenStreams(m.streams ?? []).map((l) => ({ ...l, key: `t${l.ns}:${l.key}` }));
-        buf = [...fresh, ...buf].slice(0, 500);
-        onLines(buf);
-      } catch {
-        /* not a message of lines */
+        const r = await lokiLinesNs(q, first ? `${Date.now() - 3600_000}000000` : cursor!.ns, end, TAIL_LIMIT,
+          first ? 'backward' : 'forward', { signal: ctl.signal, tenant });
+        const next = advanceTail(cursor, r.resultType === 'streams' ? flattenStreams(r.result) : [], end);
+        cursor = next.cursor;
+        if (next.fresh.length > 0) {
+          shown = prependTail(shown, next.fresh.map((l) => ({ ...l, key: `t${seq++}` })), 500);
+          onLines(shown);
+        }
+        // A full poll may have left lines behind: fetch them at once.
+        timer = window.setTimeout(poll, !first && next.fresh.length >= TAIL_LIMIT ? 0 : 1000);
+      } catch (err) {
+        if (isAbort(err)) return;
+        setError(err instanceof Error ? err.message : String(err));
+        setOn(false);
       }
     };
-    ws.onerror = () => setOn(false);
+    void poll();
     return () => {
-      ws.close();
+      ctl.abort();
+      window.clearTimeout(timer);
       onLines(null);
     };
-  }, [on, q]);
+  }, [on, q, tenant]);
   return (
-    <button type="button" aria-pressed={on} class={on ? 'active' : ''} onClick={() => setOn(!on)} data-testid="live-tail">
-      {on ? '■ Stop live' : '▶ Live tail'}
-    </button>
+    <>
+      {error && (
+        <span class="error-inline" role="alert" data-testid="live-tail-error">
+          Live tail stopped: {error}
+        </span>
+      )}
+      <button type="button" aria-pressed={on} class={on ? 'active' : ''} onClick={() => setOn(!on)} data-testid="live-tail">
+        {on ? '■ Stop live' : '▶ Live tail'}
+      </button>
+    </>
   );
 }
+
+/** Lines per poll of the live tail (the first: the newest this many of the last hour). */
+const TAIL_LIMIT = 100;
 
 interface TraceRow {
   id: string;
