@@ -261,7 +261,8 @@ type EventsConfig struct {
 	Retention model.Duration `yaml:"retention"`
 	// RetentionSize bounds each tenant's bytes of blocks; 0: no bound.
 	RetentionSize units.Base2Bytes `yaml:"retention_size"`
-	// HeadMaxBytes cuts the in-memory head into a block at this size.
+	// HeadMaxBytes cuts the in-memory head into a block once its events
+	// take this much memory (encoded, with its indexes).
 	HeadMaxBytes units.Base2Bytes `yaml:"head_max_bytes"`
 	// HeadMaxAge cuts the head this long after its first event.
 	HeadMaxAge model.Duration `yaml:"head_max_age"`
@@ -470,7 +471,7 @@ func Default() *Config {
 			Fsync:         "interval",
 			FsyncInterval: model.Duration(time.Second),
 			Retention:     model.Duration(7 * 24 * time.Hour),
-			HeadMaxBytes:  128 * units.MiB,
+			HeadMaxBytes:  48 * units.MiB,
 			HeadMaxAge:    model.Duration(15 * time.Minute),
 		},
 		Traces: TracesConfig{

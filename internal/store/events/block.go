@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -73,47 +72,6 @@ type RowGroupMeta struct {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// sortEvents returns the order of events for a block, for locality: the events of a trace together,
-// traces by their first event's time, and events without a trace by time
-// among them. Within a trace, by time. Trace ids then compress to almost
-// nothing, a trace is one contiguous run, and row groups still cover short
-// time ranges. (Measured on bench/eventgen's data against pure time order,
-// by service then time, and by trace id: docs/benchmarks.md.)
-func sortEvents(v headView) []int32 {
-	first := make(map[TraceID]int64, v.n/4)
-	for i := range v.n {
-		e := v.at(i)
-		if e.TraceID.IsZero() {
-			continue
-		}
-		if t, ok := first[e.TraceID]; !ok || e.Time < t {
-			first[e.TraceID] = e.Time
-		}
-	}
-	keys := make([]int64, v.n)
-	order := make([]int32, v.n)
-	for i := range v.n {
-		e := v.at(i)
-		order[i] = int32(i)
-		keys[i] = e.Time
-		if !e.TraceID.IsZero() {
-			keys[i] = first[e.TraceID]
-		}
-	}
-	sort.SliceStable(order, func(i, j int) bool {
-		x, y := order[i], order[j]
-		if keys[x] != keys[y] {
-			return keys[x] < keys[y]
-		}
-		a, b := v.at(int(x)), v.at(int(y))
-		if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
-			return c < 0
-		}
-		return a.Time < b.Time
-	})
-	return order
-}
 
 // blockWriter writes one block from events given in their final order.
 type blockWriter struct {

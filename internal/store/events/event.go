@@ -359,21 +359,7 @@ func attrTextBytes(a Attrs) int {
 	return n
 }
 
-// size estimates the memory an event holds, for the head's size limit.
-func (e *Event) size() int {
-	// The struct, the strings the event holds alone (the body, the
-	// name; service and scope strings are shared), the trace index entry.
-	n := int(unsafe.Sizeof(*e)) + 24 + len(e.Body) + len(e.Name) + len(e.StatusMessage)
-	n += attrsSize(e.Attrs) // Resource is shared between the events of a batch.
-	for _, ev := range e.Events {
-		n += 40 + len(ev.Name) + attrsSize(ev.Attrs)
-	}
-	for _, l := range e.Links {
-		n += 64 + len(l.TraceState) + attrsSize(l.Attrs)
-	}
-	return n
-}
-
+// attrsSize is the memory of an attribute list but its keys.
 func attrsSize(a Attrs) int {
 	n := 0
 	for i := range a {

@@ -25,8 +25,10 @@ type Options struct {
 	// WAL configures the write-ahead log (fsync policy and interval).
 	WAL wal.Options
 	// HeadMaxBytes cuts the heads into blocks once their events take this
-	// much memory (default 128 MiB). While a cut head is written, the next
-	// one fills: twice this is the head's share of the heap.
+	// much memory, as the head holds them (encoded, with its indexes and
+	// tables; default 48 MiB, about 200,000 JSON log lines of 300 bytes).
+	// While a cut head is written, the next one fills: twice this is the
+	// heads' share of the heap.
 	HeadMaxBytes int
 	// HeadMaxAge cuts the head this long after its first event arrived
 	// (default 15 min), so blocks are written, and the WAL truncated,
@@ -58,7 +60,7 @@ type TenantLimits struct {
 
 func (o *Options) defaults() {
 	if o.HeadMaxBytes <= 0 {
-		o.HeadMaxBytes = 128 << 20
+		o.HeadMaxBytes = 48 << 20
 	}
 	if o.HeadMaxAge <= 0 {
 		o.HeadMaxAge = 15 * time.Minute
@@ -303,7 +305,7 @@ func (s *Store) head(k headKey) *head {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h = s.heads[k]; h == nil {
-		h = newHead()
+		h = newHead(k.kind)
 		s.heads[k] = h
 		if len(s.heads) == 1 {
 			s.headBorn = time.Now()
@@ -542,9 +544,19 @@ func (s *Store) Maintain(ctx context.Context, force bool) {
 }
 
 // backpressure makes appends wait while the cut heads waiting to be
-// written take more than twice the head size: ingest cannot outrun block
-// writing and grow memory without bound. If the last attempt to write
-// failed (a full disk), it fails at once instead.
+// written take twice the head size or more. A head is cut when it reaches
+// HeadMaxBytes, so one cut head is written while the next fills, and an
+// append that finds a second one cut waits for the first to be written:
+// ingest cannot outrun block writing, and the heads hold at most about
+// twice HeadMaxBytes. (A lower threshold is no tighter bound but a stall:
+// with one cut head of HeadMaxBytes enough to wait, every block write
+// would stop ingest.) Appends wait rather than fail with 429 or 503: the
+// request is already admitted and its body read (all of them bounded by
+// limits.max_inflight_bytes), a wait lasts about one block write, and the
+// client sees a slower answer instead of an error that makes it send the
+// same bytes again. The wait ends with ctx (the client gone, the server's
+// timeouts). If the last attempt to write failed (a full disk), it fails
+// at once instead.
 func (s *Store) backpressure(ctx context.Context) error {
 	for s.frozenBytes.Load() >= 2*int64(s.opts.HeadMaxBytes) {
 		s.mu.RLock()
@@ -672,11 +684,15 @@ const writeCheckRows = 4096
 // itself is not reordered: queries may be reading it. It gives up, removing
 // what it wrote, with ctx's error when ctx ends.
 func (s *Store) writeBlock(ctx context.Context, k headKey, v headView, seg int) (BlockMeta, error) {
-	order := sortEvents(v)
+	order := sortHead(v)
 	w, err := newBlockWriter(s.blocksDir(), k.tenant, k.kind, balancedRowGroups(int64(v.n), s.opts.RowGroupRows), 1, seg, nil)
 	if err != nil {
 		return BlockMeta{}, err
 	}
+	// One event and attribute slab, reused: the writer copies what it
+	// keeps (strings point into the head, which stays as it is).
+	var e Event
+	var slab Attrs
 	for n, i := range order {
 		if n%writeCheckRows == 0 {
 			if err := s.writeCheck(ctx); err != nil {
@@ -684,7 +700,9 @@ func (s *Store) writeBlock(ctx context.Context, k headKey, v headView, seg int) 
 				return BlockMeta{}, err
 			}
 		}
-		if err := w.add(v.at(int(i))); err != nil {
+		e, slab = Event{}, slab[:0]
+		v.decode(v.rec(int(i)), &e, &slab)
+		if err := w.add(&e); err != nil {
 			w.abort()
 			return BlockMeta{}, err
 		}
