@@ -58,14 +58,7 @@ func TestGenerateTruth(t *testing.T) {
 	)
 	sc := bufio.NewScanner(&buf)
 	for sc.Scan() {
-		var l struct {
-			Time    time.Time `json:"time"`
-			Level   string    `json:"level"`
-			Service string    `json:"service"`
-			TraceID string    `json:"trace_id"`
-			SpanID  string    `json:"span_id"`
-			Msg     string    `json:"msg"`
-		}
+		var l shopFields
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("line %d: %v: %s", n+1, err, sc.Bytes())
 		}

@@ -3,7 +3,8 @@
 // (issue 18): ingest lines per CPU-second of the server process, peak RSS,
 // bytes per line on disk after a flush, and the latency of four questions
 // asked in each store's own language, whose answers are checked against
-// what the generator wrote.
+// what the generator wrote. With a Jaeger v2 binary, it sends the same OTLP
+// spans to Horus and Jaeger (badger) and compares them too (traces.go).
 //
 // The input is a deterministic JSON-lines file of a shop (gen.go), cached
 // under ~/.cache/horus-bench. Every server is started by the harness on
@@ -40,9 +41,11 @@ const vlVersion = "v1.52.1"
 
 type options struct {
 	lines, batch, senders, runs int
+	spans                       int
 	seed                        uint64
 	cache, work                 string
-	horus, vl                   string
+	horus, vl, jaeger           string
+	loki, lokiConfig            string
 	keep                        bool
 }
 
@@ -58,6 +61,10 @@ func main() {
 	flag.StringVar(&o.work, "work", "", "where the servers' data directories go (default: a new directory under -cache, removed at the end)")
 	flag.StringVar(&o.horus, "horus", "", "the Horus binary (default: built from the tree with go build ./cmd/horus)")
 	flag.StringVar(&o.vl, "victoria-logs", "", "the VictoriaLogs binary (default: <cache>/bin/victoria-logs, installed with go install when missing)")
+	flag.StringVar(&o.jaeger, "jaeger", os.Getenv("HORUS_BENCH_JAEGER"), "a Jaeger v2 binary for the traces part (env HORUS_BENCH_JAEGER; docs/benchmarks.md says how to build one); none: the traces part is skipped")
+	flag.IntVar(&o.spans, "spans", 500000, "spans in the traces part")
+	flag.StringVar(&o.loki, "loki", os.Getenv("HORUS_BENCH_LOKI"), "a Grafana Loki 3.x binary, built by you (env HORUS_BENCH_LOKI); none: Loki is left out")
+	flag.StringVar(&o.lokiConfig, "loki-config", "bench/compat/loki/loki.yaml", "Loki's configuration; ${LOKI_DATA:-/tmp/loki-compat} in it is replaced by the run's data directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' data directories and logs")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,10 +127,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for i, p := range peers {
 		stops[i] = p.srv().stop()
 	}
-	rows = append(rows, row{figure: "stop after ingest (SIGTERM to exit), s", values: []string{
-		fmt.Sprintf("%.1f", stops[0].Seconds()), fmt.Sprintf("%.1f", stops[1].Seconds())}, goal: "≤ 30 s"})
+	stopRow := row{figure: "stop after ingest (SIGTERM to exit), s", goal: "≤ 30 s"}
+	for _, d := range stops {
+		stopRow.values = append(stopRow.values, fmt.Sprintf("%.1f", d.Seconds()))
+	}
+	rows = append(rows, stopRow)
 	fmt.Fprintf(out, "\nfinished: %s, load average %s\n\n", time.Now().UTC().Format(time.RFC3339), loadAvg())
-	writeTable(out, names, "Horus / VL", rows)
+	writeTable(out, names, rows)
+	if o.jaeger == "" {
+		fmt.Fprintln(out, "\ntraces: skipped (no Jaeger binary: -jaeger or HORUS_BENCH_JAEGER)")
+	} else if ps, err := tracesPart(ctx, o, work, out); err != nil {
+		problems = append(problems, "traces: "+err.Error())
+	} else {
+		problems = append(problems, ps...)
+	}
 	for _, p := range problems {
 		fmt.Fprintf(out, "\n**MISMATCH** %s\n", p)
 	}
@@ -197,7 +214,36 @@ func startLogPeers(ctx context.Context, o options, work string) ([]logPeer, erro
 	if err != nil {
 		return peers, err
 	}
-	return append(peers, &vlPeer{v}), nil
+	peers = append(peers, &vlPeer{v})
+	if o.loki == "" {
+		return peers, nil
+	}
+	cfg, err := os.ReadFile(o.lokiConfig)
+	if err != nil {
+		return peers, err
+	}
+	cfgPath := filepath.Join(work, "loki.yaml")
+	cfg = bytes.ReplaceAll(cfg, []byte("${LOKI_DATA:-/tmp/loki-compat}"), []byte(filepath.Join(work, "loki-data")))
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		return peers, err
+	}
+	lp, err := freeAddrs(2)
+	if err != nil {
+		return peers, err
+	}
+	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+	// The pattern ingester, which the compat config turns on, is off: it
+	// is not what storing and querying logs costs. A 10,000-line push is
+	// over the 4 MiB a gRPC message may be by default (distributor to
+	// ingester).
+	l, err := start(ctx, "Loki", work, o.loki, []string{"-config.file=" + cfgPath, "-server.http-listen-port=" + port(lp[0]),
+		"-server.grpc-listen-port=" + port(lp[1]), "-pattern-ingester.enabled=false",
+		"-server.grpc-max-recv-msg-size-bytes=67108864"}, "http://"+lp[0], "/ready")
+	if err != nil {
+		return peers, err
+	}
+	l.notData = filepath.Join(l.dataDir, "wal")
+	return append(peers, &lokiPeer{l}), nil
 }
 
 // ingestResult is one peer's ingest: lines sent, wall time, the server's
@@ -220,7 +266,37 @@ func ingest(ctx context.Context, p logPeer, path string, o options) (ingestResul
 		return ingestResult{}, err
 	}
 	defer func() { _ = f.Close() }()
-	batches := make(chan []byte, o.senders)
+	return send(ctx, p.srv(), p.push, p.flush, o.senders, func(ctx context.Context, batches chan<- []byte) (int, error) {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var buf bytes.Buffer
+		n, lines := 0, 0
+		for sc.Scan() && ctx.Err() == nil {
+			buf.Write(sc.Bytes())
+			buf.WriteByte('\n')
+			n++
+			lines++
+			if n == o.batch {
+				batches <- bytes.Clone(buf.Bytes())
+				buf.Reset()
+				n = 0
+			}
+		}
+		if n > 0 && ctx.Err() == nil {
+			batches <- bytes.Clone(buf.Bytes())
+		}
+		return lines, sc.Err()
+	})
+}
+
+// send runs produce, which puts request bodies on a channel and returns
+// how many items (lines, spans) they hold, and pushes the bodies from
+// senders concurrent senders; then it flushes s and waits for its data
+// directory to settle. The server's CPU time is read from /proc before
+// and after the sending and after the settling.
+func send(ctx context.Context, s *server, push func(context.Context, []byte) error, flush func(context.Context) error, senders int,
+	produce func(context.Context, chan<- []byte) (int, error)) (ingestResult, error) {
+	batches := make(chan []byte, senders)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -228,12 +304,12 @@ func ingest(ctx context.Context, p logPeer, path string, o options) (ingestResul
 		mu    sync.Mutex
 		first error
 	)
-	for i := 0; i < o.senders; i++ {
+	for i := 0; i < senders; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				if err := p.push(ctx, b); err != nil {
+				if err := push(ctx, b); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -244,53 +320,37 @@ func ingest(ctx context.Context, p logPeer, path string, o options) (ingestResul
 			}
 		}()
 	}
-	before := p.srv().proc()
+	before := s.proc()
 	t0 := time.Now()
 	var r ingestResult
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var buf bytes.Buffer
-	n := 0
-	for sc.Scan() && ctx.Err() == nil {
-		buf.Write(sc.Bytes())
-		buf.WriteByte('\n')
-		n++
-		r.lines++
-		if n == o.batch {
-			batches <- bytes.Clone(buf.Bytes())
-			buf.Reset()
-			n = 0
-		}
-	}
-	if n > 0 && ctx.Err() == nil {
-		batches <- bytes.Clone(buf.Bytes())
-	}
+	n, err := produce(ctx, batches)
 	close(batches)
 	wg.Wait()
+	r.lines = n
 	if first != nil {
 		return r, first
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return r, err
 	}
 	r.wall = time.Since(t0)
-	sent := p.srv().proc()
+	sent := s.proc()
 	t1 := time.Now()
-	if err := p.flush(ctx); err != nil {
+	if err := flush(ctx); err != nil {
 		return r, fmt.Errorf("flush: %w", err)
 	}
 	// What a flush leaves in memory goes to disk in the background
 	// (VictoriaLogs' force_flush makes buffered rows searchable in-memory
 	// parts, written to files within -inmemoryDataFlushInterval, 5 s):
 	// wait until the data directory stops changing, and count that CPU too.
-	if r.disk, err = settle(ctx, p.srv().dataDir); err != nil {
+	if r.disk, err = settle(ctx, s.dataDir, s.notData); err != nil {
 		return r, err
 	}
 	r.flushWall = time.Since(t1)
-	flushed := p.srv().proc()
-	for _, s := range []procStat{before, sent, flushed} {
-		if s.readError != nil {
-			return r, s.readError
+	flushed := s.proc()
+	for _, st := range []procStat{before, sent, flushed} {
+		if st.readError != nil {
+			return r, st.readError
 		}
 	}
 	r.cpuSend, r.cpuFlush = sent.CPU-before.CPU, flushed.CPU-sent.CPU
@@ -300,14 +360,14 @@ func ingest(ctx context.Context, p logPeer, path string, o options) (ingestResul
 
 // settle polls the size of dir every second until it has not changed for
 // 8 s (more than VictoriaLogs' 5 s flush interval), two minutes at most,
-// and returns the size.
-func settle(ctx context.Context, dir string) (int64, error) {
-	last, err := diskUsage(dir)
+// and returns the size, skip left out.
+func settle(ctx context.Context, dir, skip string) (int64, error) {
+	last, err := diskUsage(dir, skip)
 	same := 0
 	for i := 0; i < 120 && same < 8 && err == nil && ctx.Err() == nil; i++ {
 		time.Sleep(time.Second)
 		var n int64
-		if n, err = diskUsage(dir); n == last {
+		if n, err = diskUsage(dir, skip); n == last {
 			same++
 		} else {
 			last, same = n, 0
@@ -417,31 +477,37 @@ func check(q questionKind, a answer, t truth) string {
 }
 
 // logRows makes the table's rows from the ingest results and query
-// timings (index 0 Horus, 1 VictoriaLogs).
+// timings, a value per peer (Horus first).
 func logRows(in []ingestResult, qs [][]queryResult) []row {
-	rate := func(r ingestResult, cpu time.Duration) float64 {
+	each := func(f func(ingestResult) float64) []float64 {
+		var vs []float64
+		for _, r := range in {
+			vs = append(vs, f(r))
+		}
+		return vs
+	}
+	perCPU := func(r ingestResult, cpu time.Duration) float64 {
 		if cpu <= 0 {
 			return 0
 		}
 		return float64(r.lines) / cpu.Seconds()
 	}
-	var rows []row
-	add := func(figure string, f func(ingestResult) float64, format func(float64) string, goal string) {
-		h, v := f(in[0]), f(in[1])
-		rows = append(rows, row{figure: figure, values: []string{format(h), format(v)}, ratio: ratio(h, v), goal: goal})
+	whole := func(f float64) string { return thousands(int64(f + 0.5)) }
+	oneDecimal := func(f float64) string { return fmt.Sprintf("%.1f", f) }
+	rows := []row{
+		numRow("ingest, lines per CPU-second of the server, while sending", each(func(r ingestResult) float64 { return perCPU(r, r.cpuSend) }), kilo, "≥ 1.5×"),
+		numRow("ingest, lines per CPU-second, sending + flush + settle", each(func(r ingestResult) float64 { return perCPU(r, r.cpuSend+r.cpuFlush) }), kilo, "≥ 1.5×"),
+		numRow("ingest, lines per second of wall time (2 senders)", each(func(r ingestResult) float64 { return float64(r.lines) / r.wall.Seconds() }), kilo, ""),
+		numRow("peak RSS (VmHWM) after ingest, flush and settle, MB", each(func(r ingestResult) float64 { return float64(r.hwm) / 1e6 }), whole, "≤ 1×"),
+		numRow("bytes per line on disk after flush (du of the data dir)", each(func(r ingestResult) float64 { return float64(r.disk) / float64(r.lines) }), oneDecimal, "≤ 0.75× (keep)"),
 	}
-	add("ingest, lines per CPU-second of the server, while sending", func(r ingestResult) float64 { return rate(r, r.cpuSend) }, kilo, "≥ 1.5×")
-	add("ingest, lines per CPU-second, sending + flush + settle", func(r ingestResult) float64 { return rate(r, r.cpuSend+r.cpuFlush) }, kilo, "≥ 1.5×")
-	add("ingest, lines per second of wall time (2 senders)", func(r ingestResult) float64 { return float64(r.lines) / r.wall.Seconds() }, kilo, "")
-	add("peak RSS (VmHWM) after ingest, flush and settle, MB", func(r ingestResult) float64 { return float64(r.hwm) / 1e6 }, func(f float64) string { return thousands(int64(f + 0.5)) }, "≤ 1×")
-	add("bytes per line on disk after flush (du of the data dir)", func(r ingestResult) float64 { return float64(r.disk) / float64(r.lines) },
-		func(f float64) string { return fmt.Sprintf("%.1f", f) }, "≤ 0.75× (keep)")
+	msOf := func(f float64) string { return ms(time.Duration(f)) }
 	for qi, q := range questions {
-		h, v := qs[qi][0], qs[qi][1]
-		rows = append(rows, row{figure: q.title + ", median wall", values: []string{ms(h.wall), ms(v.wall)},
-			ratio: ratio(float64(h.wall), float64(v.wall)), goal: q.goal})
-		rows = append(rows, row{figure: q.title + ", server CPU", values: []string{ms(h.cpu), ms(v.cpu)},
-			ratio: ratio(float64(h.cpu), float64(v.cpu)), goal: q.goal})
+		var walls, cpus []float64
+		for _, r := range qs[qi] {
+			walls, cpus = append(walls, float64(r.wall)), append(cpus, float64(r.cpu))
+		}
+		rows = append(rows, numRow(q.title+", median wall", walls, msOf, q.goal), numRow(q.title+", server CPU", cpus, msOf, q.goal))
 	}
 	return rows
 }

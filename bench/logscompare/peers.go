@@ -86,7 +86,7 @@ func lokiQuery(q questionKind, t truth) (string, int) {
 
 // lokiAsk asks through the Loki HTTP API's query_range
 // (pkg/loghttp/params.go: start and end in ns, limit, direction, step).
-func lokiAsk(ctx context.Context, base string, q questionKind, t truth) (answer, error) {
+func lokiAsk(ctx context.Context, base string, q questionKind, t truth, header ...string) (answer, error) {
 	query, limit := lokiQuery(q, t)
 	from, to := queryRange(t)
 	v := url.Values{"query": {query}, "start": {strconv.FormatInt(from.UnixNano(), 10)},
@@ -96,7 +96,7 @@ func lokiAsk(ctx context.Context, base string, q questionKind, t truth) (answer,
 	} else {
 		v.Set("step", "60")
 	}
-	body, err := getBody(ctx, base+"/loki/api/v1/query_range?"+v.Encode())
+	body, err := getBody(ctx, base+"/loki/api/v1/query_range?"+v.Encode(), header...)
 	if err != nil {
 		return answer{}, err
 	}
@@ -150,10 +150,15 @@ func matrixAnswer(body []byte) (answer, error) {
 	return a, nil
 }
 
-func getBody(ctx context.Context, u string) ([]byte, error) {
+// getBody GETs u with the headers given as name, value pairs and returns
+// the body of a 200.
+func getBody(ctx context.Context, u string, header ...string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -238,4 +243,78 @@ func (p *vlPeer) ask(ctx context.Context, q questionKind, t truth) (answer, erro
 		}
 	}
 	return a, sc.Err()
+}
+
+// --- Loki ---
+
+// lokiPeer is Grafana Loki 3.x (a binary of the user's, started with
+// bench/compat/loki/loki.yaml): each line pushed as it is, in a stream
+// {service_name, level} as Horus makes of it, with trace_id and span_id as
+// structured metadata as Alloy's stage.structured_metadata would send them,
+// so that the same LogQL asks the same questions (pkg/loghttp/push: the
+// JSON push format; POST /flush of the ingester).
+type lokiPeer struct{ s *server }
+
+// lokiTenant is the tenant the harness pushes to (the config sets
+// auth_enabled).
+const lokiTenant = "bench"
+
+func (p *lokiPeer) srv() *server { return p.s }
+
+func (p *lokiPeer) push(ctx context.Context, batch []byte) error {
+	body, err := lokiPushBody(batch)
+	if err != nil {
+		return err
+	}
+	return post(ctx, p.s.base+"/loki/api/v1/push", "application/json", bytes.NewReader(body), "X-Scope-OrgID", lokiTenant)
+}
+
+func (p *lokiPeer) flush(ctx context.Context) error {
+	return post(ctx, p.s.base+"/flush", "", nil, "X-Scope-OrgID", lokiTenant)
+}
+
+func (p *lokiPeer) ask(ctx context.Context, q questionKind, t truth) (answer, error) {
+	return lokiAsk(ctx, p.s.base, q, t, "X-Scope-OrgID", lokiTenant)
+}
+
+// shopFields are the fields of a generated line (appendLine) the harness
+// reads back.
+type shopFields struct {
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Service string    `json:"service"`
+	TraceID string    `json:"trace_id"`
+	SpanID  string    `json:"span_id"`
+	Msg     string    `json:"msg"`
+}
+
+// lokiPushBody turns a batch of the generator's JSON lines into a Loki JSON
+// push: {"streams":[{"stream":{...},"values":[["<ns>","<line>",{metadata}]]}]}.
+func lokiPushBody(batch []byte) ([]byte, error) {
+	type entry = [3]any
+	streams := map[[2]string][]entry{}
+	var keys [][2]string
+	for _, line := range bytes.Split(bytes.TrimSpace(batch), []byte("\n")) {
+		var l shopFields
+		if err := json.Unmarshal(line, &l); err != nil {
+			return nil, fmt.Errorf("input line %q: %w", line, err)
+		}
+		k := [2]string{l.Service, l.Level}
+		if _, ok := streams[k]; !ok {
+			keys = append(keys, k)
+		}
+		streams[k] = append(streams[k], entry{strconv.FormatInt(l.Time.UnixNano(), 10), string(line),
+			map[string]string{"trace_id": l.TraceID, "span_id": l.SpanID}})
+	}
+	type stream struct {
+		Stream map[string]string `json:"stream"`
+		Values []entry           `json:"values"`
+	}
+	var push struct {
+		Streams []stream `json:"streams"`
+	}
+	for _, k := range keys {
+		push.Streams = append(push.Streams, stream{map[string]string{"service_name": k[0], "level": k[1]}, streams[k]})
+	}
+	return json.Marshal(push)
 }

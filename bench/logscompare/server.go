@@ -25,6 +25,10 @@ type server struct {
 	dataDir string
 	cmd     *exec.Cmd
 	logFile *os.File
+	// notData is a directory under dataDir left out of the bytes on disk:
+	// Loki's ingester WAL, which a flush does not truncate (Loki
+	// checkpoints it on its own schedule) and which is no stored data.
+	notData string
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1.
@@ -88,14 +92,18 @@ func start(ctx context.Context, name, work, bin string, args []string, base, rea
 	}
 }
 
-// post sends body to url and fails on any status but 2xx.
-func post(ctx context.Context, url, contentType string, body io.Reader) error {
+// post sends body to url with the headers given as name, value pairs and
+// fails on any status but 2xx.
+func post(ctx context.Context, url, contentType string, body io.Reader, header ...string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -175,10 +183,13 @@ func readProcStat(pid int) procStat {
 func (s *server) proc() procStat { return readProcStat(s.cmd.Process.Pid) }
 
 // diskUsage is the space the files under dir take on disk (allocated
-// blocks, as du counts them).
-func diskUsage(dir string) (int64, error) {
+// blocks, as du counts them), less the directory skip if not empty.
+func diskUsage(dir, skip string) (int64, error) {
 	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if skip != "" && path == skip {
+			return filepath.SkipDir
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) { // removed while walking (a merge)
 				return nil

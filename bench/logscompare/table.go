@@ -10,32 +10,60 @@ import (
 )
 
 // row is one line of the result table: a figure, each peer's value, the
-// ratio of Horus to the reference peer and the goal for it.
+// ratios of Horus (the first peer) to each other peer, and the goal
+// for the ratio.
 type row struct {
 	figure string
-	values []string // one per column of the table's peers
-	ratio  string
+	values []string // one per peer
+	ratios []string // one per peer after the first
 	goal   string
 }
 
-// writeTable prints rows as a Markdown table whose value columns are
-// peers, followed by the ratio column named ratioName and the goal.
-func writeTable(w io.Writer, peers []string, ratioName string, rows []row) {
-	head := append(append([]string{"figure"}, peers...), ratioName, "goal")
+// numRow makes a row of numbers, each formatted by format, with the
+// ratios of the first to each of the others.
+func numRow(figure string, vals []float64, format func(float64) string, goal string) row {
+	r := row{figure: figure, goal: goal}
+	for i, v := range vals {
+		r.values = append(r.values, format(v))
+		if i > 0 {
+			r.ratios = append(r.ratios, ratio(vals[0], v))
+		}
+	}
+	return r
+}
+
+// writeTable prints rows as a Markdown table: a column per peer, a ratio
+// column "Horus / <peer>" per peer after the first (VictoriaLogs is VL),
+// and the goal.
+func writeTable(w io.Writer, peers []string, rows []row) {
+	head := append([]string{"figure"}, peers...)
+	for _, p := range peers[1:] {
+		if p == "VictoriaLogs" {
+			p = "VL"
+		}
+		head = append(head, peers[0]+" / "+p)
+	}
+	head = append(head, "goal")
 	fmt.Fprintf(w, "| %s |\n", strings.Join(head, " | "))
 	fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(head)))
 	for _, r := range rows {
 		cells := []string{r.figure}
 		for i := range peers {
-			v := ""
-			if i < len(r.values) {
-				v = r.values[i]
-			}
-			cells = append(cells, v)
+			cells = append(cells, at(r.values, i))
 		}
-		cells = append(cells, r.ratio, r.goal)
+		for i := range peers[1:] {
+			cells = append(cells, at(r.ratios, i))
+		}
+		cells = append(cells, r.goal)
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
 }
 
 // ratio formats a/b as "0.54×", or "" when either is not positive.

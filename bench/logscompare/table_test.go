@@ -8,16 +8,16 @@ import (
 
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
-	writeTable(&b, []string{"Horus", "VictoriaLogs"}, "Horus / VL", []row{
-		{figure: "ingest", values: []string{kilo(28512), kilo(51100)}, ratio: ratio(28512, 51100), goal: "≥ 1.5×"},
-		{figure: "RSS, MB", values: []string{thousands(1257), thousands(276)}, ratio: ratio(1257, 276), goal: "≤ 1×"},
-		{figure: "query", values: []string{ms(1500 * time.Microsecond), ms(12345 * time.Millisecond)}, ratio: ratio(0, 1)},
+	writeTable(&b, []string{"Horus", "VictoriaLogs", "Loki"}, []row{
+		numRow("ingest", []float64{28512, 51100, 20000}, kilo, "≥ 1.5×"),
+		numRow("RSS, MB", []float64{1257, 276, 0}, func(f float64) string { return thousands(int64(f)) }, "≤ 1×"),
+		{figure: "query", values: []string{ms(1500 * time.Microsecond), ms(12345 * time.Millisecond)}, ratios: []string{ratio(0, 1)}},
 	})
-	want := `| figure | Horus | VictoriaLogs | Horus / VL | goal |
-|---|---|---|---|---|
-| ingest | 28.5 k | 51.1 k | 0.56× | ≥ 1.5× |
-| RSS, MB | 1,257 | 276 | 4.55× | ≤ 1× |
-| query | 1.5 ms | 12,345 ms |  |  |
+	want := `| figure | Horus | VictoriaLogs | Loki | Horus / VL | Horus / Loki | goal |
+|---|---|---|---|---|---|---|
+| ingest | 28.5 k | 51.1 k | 20.0 k | 0.56× | 1.43× | ≥ 1.5× |
+| RSS, MB | 1,257 | 276 | 0 | 4.55× |  | ≤ 1× |
+| query | 1.5 ms | 12,345 ms |  |  |  |  |
 `
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
