@@ -2,7 +2,6 @@ package loki
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -168,17 +167,7 @@ func shownBytes(v string) string {
 	if !unit || err != nil {
 		return v
 	}
-	s := uint64(n)
-	if s < 10 {
-		return strconv.FormatUint(s, 10) + "B"
-	}
-	e := math.Floor(math.Log(float64(s)) / math.Log(1000))
-	val := math.Floor(float64(s)/math.Pow(1000, e)*10+0.5) / 10
-	prec := 0
-	if val < 10 {
-		prec = 1
-	}
-	return strconv.FormatFloat(val, 'f', prec, 64) + []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}[int(e)]
+	return logql.HumanBytes(uint64(n))
 }
 
 // valueType is the narrowest Loki field type of a value, tried in

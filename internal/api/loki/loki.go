@@ -692,6 +692,6 @@ func (a *API) formatQuery(_ context.Context, _ string, w http.ResponseWriter, r 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, map[string]string{"status": "success", "data": q.String()})
+	writeJSON(w, map[string]string{"status": "success", "data": logql.Prettify(q)})
 	return nil
 }

@@ -166,10 +166,10 @@ func TestCategorizeLabels(t *testing.T) {
 	}
 }
 
-// TestFormatQuery: format_query prints a query of up to 100 characters as
-// Loki's Prettify does, which is then its String (pkg/logql/syntax/
-// prettier.go and ast.go): the first case is Loki 3.7.6's answer in the
-// differential harness (bench/compat/loki), the others follow
+// TestFormatQuery: format_query prints a query as Loki's Prettify does:
+// up to 100 characters its String, longer over lines (pkg/logql/syntax/
+// prettier.go and ast.go; logql.Prettify). The first case, the label
+// filters' and the long one are Loki 3.7.6's answers; the others follow
 // formatVectorOperation, Grouping.String, LogRangeExpr.String,
 // OffsetExpr.String (Go's duration), BinOpExpr.String (every operation in
 // parentheses, two blanks after a matching without a group) and
@@ -185,6 +185,13 @@ func TestFormatQuery(t *testing.T) {
 		`sum by () (count_over_time({a="b"}[1m])) / on (a) count_over_time({a="b"}[1m])`: `(sum(count_over_time({a="b"}[1m])) / on (a)  count_over_time({a="b"}[1m]))`,
 		`count_over_time({a="b"}[1m]) > bool ignoring (c) group_left (d) 2 * 3`:          `(count_over_time({a="b"}[1m]) > bool ignoring (c) group_left (d) (2 * 3))`,
 		`label_replace(vector(1), "a", "$1", "b", "(.*)")`:                               `label_replace(vector(1.000000),"a","$1","b","(.*)")`,
+		`{a="b"} | x=1, y>2KB or d=~"a" | drop e, f | json g, h="i"`:                     `{a="b"} | ( x==1 , ( y>2.0kB or d=~"a" ) ) | drop e,f | json g="g",h="i"`,
+		// Over 100 characters: syntax.Prettify's lines (more in
+		// logql's testdata/prettify.golden, Loki 3.7.6's answers).
+		`sum by (service_name) (rate({service_name="orders", env="prod"} |= "error" [5m])) / on (service_name) group_left (env) sum by (service_name) (rate({service_name="orders"}[5m]))`: "" +
+			"  sum by (service_name)(rate({service_name=\"orders\", env=\"prod\"} |= \"error\"[5m]))\n" +
+			"/ on (service_name) group_left (env)\n" +
+			"  sum by (service_name)(rate({service_name=\"orders\"}[5m]))",
 	} {
 		var r struct{ Status, Data string }
 		a.getJSON("/loki/api/v1/format_query", url.Values{"query": {in}}, nil, &r)

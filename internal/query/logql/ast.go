@@ -7,6 +7,7 @@
 package logql
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -233,6 +234,9 @@ func (e *LogExpr) String() string {
 	return b.String()
 }
 
+// String is LineFilterExpr.String: `|= "a" or "b"`; a negated filter's
+// values (none of them is found, so each is a filter of its own, as
+// Loki's parser makes them) as `!= "a" != "b"`.
 func (f *LineFilter) String() string {
 	q := make([]string, len(f.Values))
 	for i, v := range f.Values {
@@ -240,6 +244,9 @@ func (f *LineFilter) String() string {
 		if i < len(f.IPs) && f.IPs[i] != nil {
 			q[i] = "ip(" + q[i] + ")"
 		}
+	}
+	if f.Op[0] == '!' {
+		return f.Op + " " + strings.Join(q, " "+f.Op+" ")
 	}
 	return f.Op + " " + strings.Join(q, " or ")
 }
@@ -255,44 +262,64 @@ func (p *ParserStage) String() string {
 	if p.Kind == "regexp" || p.Kind == "pattern" {
 		return s + " " + strconv.Quote(p.Expr)
 	}
+	// JSONExpressionParserExpr and LogfmtExpressionParserExpr's String:
+	// every parameter label="expression" (a bare name too), no blank
+	// after a comma.
 	for i, e := range p.Params {
-		if i > 0 {
+		if i == 0 {
+			s += " "
+		} else {
 			s += ","
 		}
-		if e.Label == e.Expr && e.Bare {
-			s += " " + e.Label
-			continue
-		}
-		s += " " + e.Label + "=" + strconv.Quote(e.Expr)
+		s += e.Label + "=" + strconv.Quote(e.Expr)
 	}
 	return s
 }
 
 func (f *LabelFilterStage) String() string { return "| " + f.Filter.String() }
 
-// String writes "and" and "or" with parentheses where the usual
-// precedence ("and" before "or", left to right) would group otherwise:
-// `a, b or c` (Loki's grouping: a and (b or c)) prints as
-// `a and (b or c)`.
+// String is BinaryLabelFilter.String (pkg/logql/log/label_filter.go):
+// always in parentheses, "and" written as a comma: `a, b or c` (Loki's
+// grouping: a and (b or c)) prints as `( a , ( b or c ) )`.
 func (b *LabelBinary) String() string {
-	l, r := b.Left.String(), b.Right.String()
-	if lb, ok := b.Left.(*LabelBinary); ok && lb.Op == "or" && b.Op == "and" {
-		l = "(" + l + ")"
+	op := " , "
+	if b.Op == "or" {
+		op = " or "
 	}
-	if rb, ok := b.Right.(*LabelBinary); ok && (rb.Op == b.Op || rb.Op == "or") {
-		r = "(" + r + ")"
-	}
-	return l + " " + b.Op + " " + r
+	return "( " + b.Left.String() + op + b.Right.String() + " )"
 }
 
+// String is as Loki's label filters print: a string matcher as
+// written; a number with strconv's shortest 'f' form, a duration as
+// time.Duration writes it, a byte size as go-humanize's Bytes without
+// the blank (HumanBytes; in bytes where that would round), each with `=`
+// written `==` (NumericLabelFilter,
+// DurationLabelFilter and BytesLabelFilter's String).
 func (c *LabelCompare) String() string {
+	op := c.Op
+	if op == "=" && c.Kind != kindString && c.Kind != kindIP {
+		op = "=="
+	}
 	switch c.Kind {
 	case kindString:
-		return c.Name + c.Op + strconv.Quote(c.Str)
+		return c.Name + op + strconv.Quote(c.Str)
 	case kindIP:
-		return c.Name + c.Op + "ip(" + strconv.Quote(c.IP.String()) + ")"
+		return c.Name + op + "ip(" + strconv.Quote(c.IP.String()) + ")"
+	case kindNumber:
+		return c.Name + op + strconv.FormatFloat(c.Num, 'f', -1, 64)
+	case kindDuration:
+		return c.Name + op + time.Duration(math.Round(c.Num*1e9)).String()
+	case kindBytes:
+		// Loki's rounds (1234B prints as 1.2kB, 1200 bytes): Horus
+		// keeps the exact count where Loki's form would lose it, so that
+		// a printed query means what the parsed one meant.
+		h := HumanBytes(uint64(c.Num))
+		if n, err := ParseBytes(h); err != nil || n != c.Num {
+			h = strconv.FormatUint(uint64(c.Num), 10) + "B"
+		}
+		return c.Name + op + h
 	}
-	return c.Name + c.Op + c.Text
+	return c.Name + op + c.Text
 }
 
 func (l *LineFormat) String() string { return "| line_format " + strconv.Quote(l.Template) }
@@ -306,7 +333,7 @@ func (l *LabelFormat) String() string {
 			parts[i] = it.Dst + "=" + strconv.Quote(it.Src)
 		}
 	}
-	return "| label_format " + strings.Join(parts, ", ")
+	return "| label_format " + strings.Join(parts, ",") // LabelFmtExpr.String
 }
 
 func (d *DropKeep) String() string {
@@ -318,10 +345,11 @@ func (d *DropKeep) String() string {
 			parts[i] = it.Name
 		}
 	}
+	// DropLabelsExpr and KeepLabelsExpr's String: no blank after a comma.
 	if d.Keep {
-		return "| keep " + strings.Join(parts, ", ")
+		return "| keep " + strings.Join(parts, ",")
 	}
-	return "| drop " + strings.Join(parts, ", ")
+	return "| drop " + strings.Join(parts, ",")
 }
 
 func (DecolorizeStage) String() string { return "| decolorize" }
@@ -395,22 +423,7 @@ func (g *Grouping) String() string {
 // `on (a) group_left (b)` after the operator; as Loki's, a matching
 // without group_left or group_right leaves two blanks before r.
 func (b *BinaryExpr) String() string {
-	op := b.Op
-	if b.ReturnBool {
-		op += " bool"
-	}
-	if m := b.Matching; m != nil && (m.On || len(m.Labels) > 0 || m.Card != "") {
-		group := m.Card
-		if len(m.Include) > 0 {
-			group += " (" + strings.Join(m.Include, ",") + ")"
-		}
-		on := "on"
-		if !m.On {
-			on = "ignoring"
-		}
-		op += " " + on + " (" + strings.Join(m.Labels, ",") + ") " + group
-	}
-	return "(" + b.Left.String() + " " + op + " " + b.Right.String() + ")"
+	return "(" + b.Left.String() + " " + b.opString(",") + " " + b.Right.String() + ")"
 }
 
 // String is LiteralExpr.String: fmt.Sprint of the value.

@@ -35,34 +35,35 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestParseLoki: what Loki's grammar (pkg/logql/syntax/syntax.y) accepts
-// and how it groups it, shown by how Horus prints the parsed query.
+// and how it groups it, shown by how Horus prints the parsed query; every
+// want is Loki 3.7.6's format_query answer to the same query.
 func TestParseLoki(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		// labelExtractionExpression: IDENTIFIER EQ STRING | IDENTIFIER.
-		{`{a="b"} | json status, method`, `{a="b"} | json status, method`},
-		{`{a="b"} | logfmt duration`, `{a="b"} | logfmt duration`},
-		{`{a="b"} | json s="status", method, first="up[0]"`, `{a="b"} | json s="status", method, first="up[0]"`},
-		{`{a="b"} | logfmt --strict --keep-empty duration, s="status"`, `{a="b"} | logfmt --strict --keep-empty duration, s="status"`},
-		{`count_over_time({a="b"} | json status [1m])`, `count_over_time({a="b"} | json status[1m])`},
+		{`{a="b"} | json status, method`, `{a="b"} | json status="status",method="method"`},
+		{`{a="b"} | logfmt duration`, `{a="b"} | logfmt duration="duration"`},
+		{`{a="b"} | json s="status", method, first="up[0]"`, `{a="b"} | json s="status",method="method",first="up[0]"`},
+		{`{a="b"} | logfmt --strict --keep-empty duration, s="status"`, `{a="b"} | logfmt --strict --keep-empty duration="duration",s="status"`},
+		{`count_over_time({a="b"} | json status [1m])`, `count_over_time({a="b"} | json status="status"[1m])`},
 		// filterOp IP: |= and != ip("..."), also in or chains; ipLabelFilter.
 		{`{a="b"} |= ip("10.1.2.0/24")`, `{a="b"} |= ip("10.1.2.0/24")`},
-		{`{a="b"} != ip("::1") or "x"`, `{a="b"} != ip("::1") or "x"`},
+		{`{a="b"} != ip("::1") or "x"`, `{a="b"} != ip("::1") != "x"`},
 		{`{a="b"} | logfmt | client_ip = ip("10.0.1.0/24")`, `{a="b"} | logfmt | client_ip=ip("10.0.1.0/24")`},
 		{`{a="b"} | client_ip != ip("10.0.0.1-10.0.0.5")`, `{a="b"} | client_ip!=ip("10.0.0.1-10.0.0.5")`},
 		// numberFilter, durationFilter, bytesFilter with EQ: numeric
 		// equality; literalExpr: + or - NUMBER; a DURATION may be negative.
-		{`{a="b"} | status=503`, `{a="b"} | status=503`},
-		{`{a="b"} | d=-5s`, `{a="b"} | d=-5s`},
-		{`{a="b"} | n > +4`, `{a="b"} | n>+4`},
-		{`{a="b"} | size=2KB`, `{a="b"} | size=2KB`},
+		{`{a="b"} | status=503`, `{a="b"} | status==503`},
+		{`{a="b"} | d=-5s`, `{a="b"} | d==-5s`},
+		{`{a="b"} | n > +4`, `{a="b"} | n>4`},
+		{`{a="b"} | size=2KB`, `{a="b"} | size==2.0kB`},
 		// labelFilter: "and" before "or", a comma or a blank takes the rest.
-		{`{a="b"} | x=1, y=2 or z=3`, `{a="b"} | x=1 and (y=2 or z=3)`},
-		{`{a="b"} | x=1 or y=2, z=3`, `{a="b"} | x=1 or y=2 and z=3`},
-		{`{a="b"} | x=1 and y=2 or z=3`, `{a="b"} | x=1 and y=2 or z=3`},
-		{`{a="b"} | x=1 or y=2 and z=3`, `{a="b"} | x=1 or y=2 and z=3`},
-		{`{a="b"} | x=1 y=2 z=3`, `{a="b"} | x=1 and (y=2 and z=3)`},
-		{`{a="b"} | (x=1 or y=2), z=3`, `{a="b"} | (x=1 or y=2) and z=3`},
-		{`{a="b"} | foo="bar" buzz!="blip", blop=~"boop" or fuzz==5`, `{a="b"} | foo="bar" and (buzz!="blip" and (blop=~"boop" or fuzz==5))`},
+		{`{a="b"} | x=1, y=2 or z=3`, `{a="b"} | ( x==1 , ( y==2 or z==3 ) )`},
+		{`{a="b"} | x=1 or y=2, z=3`, `{a="b"} | ( x==1 or ( y==2 , z==3 ) )`},
+		{`{a="b"} | x=1 and y=2 or z=3`, `{a="b"} | ( ( x==1 , y==2 ) or z==3 )`},
+		{`{a="b"} | x=1 or y=2 and z=3`, `{a="b"} | ( x==1 or ( y==2 , z==3 ) )`},
+		{`{a="b"} | x=1 y=2 z=3`, `{a="b"} | ( x==1 , ( y==2 , z==3 ) )`},
+		{`{a="b"} | (x=1 or y=2), z=3`, `{a="b"} | ( ( x==1 or y==2 ) , z==3 )`},
+		{`{a="b"} | foo="bar" buzz!="blip", blop=~"boop" or fuzz==5`, `{a="b"} | ( foo="bar" , ( buzz!="blip" , ( blop=~"boop" or fuzz==5 ) ) )`},
 	} {
 		e, err := Parse(tc.in)
 		if err != nil {
