@@ -129,7 +129,7 @@ function Investigation({ tracker }: { tracker: LoadTracker }) {
               <section data-testid="findings">
                 {(inv.findings ?? []).length === 0 && <p class="empty">No finding stands out: no clear culprit.</p>}
                 {(inv.findings ?? []).map((f, i) => (
-                  <FindingCard key={i} f={f} />
+                  <FindingCard key={i} f={f} inv={inv} />
                 ))}
               </section>
               <SamplingNote inv={inv} />
@@ -224,6 +224,42 @@ function SymptomPanel({ inv }: { inv: Investigation }) {
   );
 }
 
+/** A proportion bar of a finding: the share and the set it is of. */
+export interface Bar {
+  label: string;
+  share: number;
+  cls: string;
+}
+
+/**
+ * The proportion bars of a BubbleUp finding, each labelled with the set
+ * its share is of (docs/investigate.md, "What differs in the bad
+ * requests"): badShare of the bad traces compared (of a further cause's
+ * `withoutBad`, those left without the causes before it), allBadShare of
+ * every bad trace compared, goodShare of the good ones, allShare of every
+ * request of the symptom in the window (`sampling.entrySpans`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function bubbleBars(d: Record<string, any>, entrySpans: number | undefined, noun: string): Bar[] {
+  const n = (x: unknown) => (typeof x === 'number' ? x.toLocaleString('en-US') : '');
+  const bars: Bar[] = [];
+  const without: Array<{ service?: string; key: string; op: string; value: string }> = d.without ?? [];
+  if (without.length > 0) {
+    const names = without.map((w) => `${w.key}${w.op}${w.value}`).join(' or ');
+    bars.push({ label: `of the ${n(d.withoutBad)} ${noun} without ${names}`, share: d.badShare, cls: 'bad-fill' });
+    if (typeof d.allBadShare === 'number') {
+      bars.push({ label: `of all ${n(d.badTraces)} ${noun} compared`, share: d.allBadShare, cls: 'bad-fill' });
+    }
+  } else {
+    bars.push({ label: `of the ${n(d.badTraces)} ${noun} compared`, share: d.badShare, cls: 'bad-fill' });
+  }
+  bars.push({ label: `of the ${n(d.goodTraces)} other requests compared`, share: d.goodShare, cls: 'all-fill' });
+  if (typeof d.allShare === 'number') {
+    bars.push({ label: entrySpans ? `of all ${n(entrySpans)} requests` : 'of all requests', share: d.allShare, cls: 'all-fill' });
+  }
+  return bars.filter((b) => typeof b.share === 'number');
+}
+
 function Prop({ label, share, cls }: { label: string; share: number | undefined; cls: string }) {
   if (share === undefined || share === null) return null;
   return (
@@ -250,8 +286,9 @@ export function investigateTitle(req: Investigation['request'] | undefined, fing
   return fingerprint ? ` alert ${fingerprint}` : '';
 }
 
-function FindingCard({ f }: { f: Finding }) {
+function FindingCard({ f, inv }: { f: Finding; inv: Investigation }) {
   const d = f.details ?? {};
+  const noun = inv.request.signal === 'latency' || (inv.request.threshold ?? 0) > 0 ? 'slow requests' : 'failing requests';
   return (
     <article class={`finding ${f.score >= 0.3 ? 'strong' : ''}`} data-testid="finding" data-kind={f.kind}>
       <h3>
@@ -260,9 +297,9 @@ function FindingCard({ f }: { f: Finding }) {
       <p>{f.statement}</p>
       {f.kind === 'bubbleup' && (
         <>
-          <Prop label="failing requests" share={d.badShare} cls="bad-fill" />
-          <Prop label="other requests" share={d.goodShare} cls="all-fill" />
-          {d.allShare !== undefined && <Prop label="all requests" share={d.allShare} cls="all-fill" />}
+          {bubbleBars(d, inv.sampling?.entrySpans as number | undefined, noun).map((b) => (
+            <Prop key={b.label} label={b.label} share={b.share} cls={b.cls} />
+          ))}
         </>
       )}
       {f.kind === 'where' && (
