@@ -167,17 +167,31 @@ func (r *run) do(ctx context.Context) error {
 		wg.Wait()
 		return err
 	}
+	// 4. The logs of the symptom's service and of the services on most
+	// bad traces, read while BubbleUp and where run on the traces (the
+	// scan's two workers and this goroutine keep two cores busy)...
+	ls := r.newLogScan()
+	var logsWG sync.WaitGroup
+	scanLogs := func(services []string) {
+		logsWG.Add(1)
+		go func() {
+			defer logsWG.Done()
+			_ = phase(ctx, "logs", func(ctx context.Context) error { ls.scan(ctx, services); return nil })
+		}()
+	}
+	scanLogs(r.logServicesFirst())
 	_ = phase(ctx, "bubbleup", func(context.Context) error { r.bubbleUp(); return nil })
 	r.findWhere()
-	// 4, 5, 6 in parallel: logs, changes, saturation.
-	var logs, chs, sat []Finding
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		_ = phase(ctx, "logs", func(ctx context.Context) error { logs = r.logFindings(ctx); return nil })
-	}()
+	// ... then those of the services they implicate, with 5 and 6:
+	// changes and saturation.
+	services, _ := r.implicated()
+	scanLogs(services)
+	var chs, sat []Finding
+	wg.Add(2)
 	go func() { defer wg.Done(); chs = r.changeFindings(ctx) }()
 	go func() { defer wg.Done(); sat = r.saturationFindings(ctx) }()
+	logsWG.Wait()
+	logs := r.logFindings(ls)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("investigation: %w (timeout %v)", err, r.e.o.Timeout)

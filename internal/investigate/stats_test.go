@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -168,11 +170,45 @@ func TestTemplateHash(t *testing.T) {
 		{"order o-1 created", "order o-22 created\n"},
 	}
 	for _, p := range same {
-		if templateHash(p[0]) != templateHash(p[1]) {
+		var a, b templater
+		if a.hash(p[0]) != b.hash(p[1]) {
 			t.Errorf("%q and %q hash apart", p[0], p[1])
 		}
 	}
-	if templateHash("connection refused to payments-3") == templateHash("connection refused by payments-3") {
+	var tm templater
+	if tm.hash("connection refused to payments-3") == tm.hash("connection refused by payments-3") {
 		t.Error("different templates hash alike")
+	}
+	// The hash is of the template as Template writes it.
+	for _, l := range templateLines {
+		if tm.hash(l) != xxhash.Sum64String(Template(l)) {
+			t.Errorf("hash(%q) is not the hash of %q", l, Template(l))
+		}
+	}
+}
+
+// templateLines are lines as bench/eventgen's shop writes them.
+var templateLines = []string{
+	"charge authorized for order o-1f3a2 amount=12.50 EUR",
+	"POST /api/orders from 10.2.33.147",
+	"cache miss for user u-4411, loading orders from db",
+	"query took 1532us rows=7",
+	"stock for sku SKU-01234 is 77",
+	"order o-99ab1 created for user u-4411 total=129.90 EUR items=3",
+	"POST /api/orders 200 43ms",
+	"connection refused to payments-66310-2",
+}
+
+func BenchmarkTemplateHash(b *testing.B) {
+	var tm templater
+	n := 0
+	for _, l := range templateLines {
+		n += len(l)
+	}
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		for _, l := range templateLines {
+			tm.hash(l)
+		}
 	}
 }
