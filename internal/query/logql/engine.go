@@ -866,10 +866,26 @@ func (ev *evaluator) rangeAgg(r *RangeAgg, pd *pushdown) (value, error) {
 				}
 				var a *acc
 				a, sel, keyBuf = seriesOf(local, &rw, keep, sel, keyBuf)
+				// Counted into the bucket of the previous line while
+				// times fall in it (a stream's times come nearly in
+				// order): no division per line. Only count (and sum,
+				// each line being 1) are read for count_over_time and
+				// rate (rangeValue).
+				var w *window
+				var wLo, wHi int64 // w's times: (wLo, wHi]
 				for _, t := range grp.Times {
-					if j, ok := bucketOf(t); ok {
-						a.bucket(j).add(t+off, 1, false)
+					if w == nil || t <= wLo || t > wHi {
+						j, ok := bucketOf(t)
+						if !ok {
+							w = nil
+							continue
+						}
+						w = a.bucket(j)
+						wHi = g.at(0) - off + int64(j-k+1)*step
+						wLo = wHi - step
 					}
+					w.count++
+					w.sum++
 				}
 			}
 			return merge(local, lines, 0)

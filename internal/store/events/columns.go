@@ -54,6 +54,10 @@ type leaf struct {
 	fixed  []byte
 	size   int
 	rowOff []int32
+	// A string column read as codes (readCodes): row i's value is
+	// dict[codes[i]], str is not filled.
+	codes []int32
+	dict  []string
 }
 
 // readLeafAt reads the values of the rows of a row group (ascending; nil:
@@ -64,6 +68,36 @@ type leaf struct {
 // is read page by page from its start. Pages of data page format v2
 // start at a row boundary, which a repeated column (a map) relies on.
 func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error) {
+	return readLeafMode(rg, rows, false, path...)
+}
+
+// readCodes reads a flat string column of a row group whole as codes
+// into a dictionary of its distinct values (leaf.codes, leaf.dict): the
+// Parquet dictionary's indexes, not a string made per row. A chunk
+// with pages that are not dictionary-encoded, or with more than one
+// dictionary, has its strings numbered by value instead.
+func readCodes(rg parquet.RowGroup, name string) (*leaf, error) {
+	l, err := readLeafMode(rg, nil, true, name)
+	if err != nil || l.codes != nil || l.str == nil {
+		return l, err
+	}
+	// Numbered by value: a column written without a dictionary.
+	ids := map[string]int32{}
+	l.codes = make([]int32, len(l.str))
+	for i, v := range l.str {
+		id, ok := ids[v]
+		if !ok {
+			id = int32(len(l.dict))
+			ids[v] = id
+			l.dict = append(l.dict, v)
+		}
+		l.codes[i] = id
+	}
+	l.str = nil
+	return l, nil
+}
+
+func readLeafMode(rg parquet.RowGroup, rows []int32, codes bool, path ...string) (*leaf, error) {
 	lc, ok := rg.Schema().Lookup(path...)
 	if !ok {
 		return nil, fmt.Errorf("%w: no column %s", errRead, strings.Join(path, "."))
@@ -72,7 +106,7 @@ func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error
 	pages := chunk.Pages()
 	defer func() { _ = pages.Close() }()
 	r := leafReader{leaf: &leaf{}, repeated: lc.MaxRepetitionLevel > 0, maxDef: byte(lc.MaxDefinitionLevel),
-		dicts: map[parquet.Dictionary][]string{}}
+		dicts: map[parquet.Dictionary][]string{}, wantCodes: codes && lc.MaxRepetitionLevel == 0}
 	l := r.leaf
 	// Sized up front: growing the slices page by page was most of the
 	// cost of reading a column.
@@ -91,7 +125,11 @@ func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error
 	case parquet.Boolean:
 		l.bools = make([]bool, 0, n)
 	case parquet.ByteArray:
-		l.str = make([]string, 0, n)
+		if r.wantCodes {
+			l.codes = make([]int32, 0, n)
+		} else {
+			l.str = make([]string, 0, n)
+		}
 	}
 	if r.repeated {
 		l.rowOff = make([]int32, 0, numRows+1)
@@ -158,6 +196,9 @@ func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error
 	if len(rows) > 0 {
 		return nil, fmt.Errorf("%w: column %s: row %d past the end", errRead, strings.Join(path, "."), rows[0])
 	}
+	if r.wantCodes && r.dictOf == nil {
+		l.codes = nil
+	}
 	return l, nil
 }
 
@@ -170,6 +211,21 @@ type leafReader struct {
 	dicts    map[parquet.Dictionary][]string
 	vals     []parquet.Value
 	take     []int32
+	// wantCodes: a flat string column's dictionary indexes are kept as
+	// codes while every page uses one dictionary, dictOf; at the first
+	// page that does not, the codes so far become strings.
+	wantCodes bool
+	dictOf    parquet.Dictionary
+}
+
+// stopCodes turns the codes read so far into strings.
+func (r *leafReader) stopCodes() {
+	r.wantCodes = false
+	r.str = make([]string, len(r.codes), cap(r.codes))
+	for i, c := range r.codes {
+		r.str[i] = r.dict[c]
+	}
+	r.codes, r.dict, r.dictOf = nil, nil, nil
 }
 
 // page appends the values of the rows local of page p (from its first
@@ -203,8 +259,11 @@ func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
 			}
 		}
 		r.take = take
-		if all {
+		switch {
+		case all:
 			take = nil
+		case take == nil:
+			take = []int32{} // the rows have no values: none, not all
 		}
 	} else if !all {
 		take = local
@@ -225,6 +284,14 @@ func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
 				}
 				r.dicts[d] = strs
 			}
+			if r.wantCodes && (r.dictOf == nil || r.dictOf == d) {
+				r.dictOf, r.dict = d, strs
+				r.codes = append(r.codes, idx...)
+				return
+			}
+			if r.wantCodes {
+				r.stopCodes()
+			}
 			for _, i := range idx {
 				r.str = append(r.str, strs[i])
 			}
@@ -237,6 +304,9 @@ func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
 			r.appendValues(r.vals)
 		}
 		return
+	}
+	if r.wantCodes {
+		r.stopCodes()
 	}
 	switch p.Type().Kind() {
 	case parquet.Int64:

@@ -67,6 +67,16 @@ func FuzzBlock(f *testing.F) {
 			if _, err := readColumns(b.pf.RowGroups()[i], KindLog, fAll); err != nil && !errors.Is(err, errRead) {
 				t.Fatalf("columns: %v", err)
 			}
+			if _, err := readColumnsAt(b.pf.RowGroups()[i], KindLog, fAll, []int32{0, 5, 63}); err != nil && !errors.Is(err, errRead) {
+				t.Fatalf("columns at rows: %v", err)
+			}
+			err = safely("codes", func() error {
+				_, err := readCodes(b.pf.RowGroups()[i], "resource")
+				return err
+			})
+			if err != nil && !errors.Is(err, errRead) {
+				t.Fatalf("codes: %v", err)
+			}
 		}
 	})
 }

@@ -2,9 +2,12 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // StreamTimes are the times of the matching logs of one stream: one
@@ -156,6 +159,19 @@ func (c *streamCols) stream(i int) Event {
 // the time, stream and filter columns.
 func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamGrouper) error {
 	rg := u.b.pf.RowGroups()[u.rg]
+	// Filters on the stream alone (resource, service, level) are
+	// evaluated once per stream, in one lookup with the grouping.
+	byStream := true
+	for i := range q.Filters {
+		byStream = byStream && q.Filters[i].fields != 0 && q.Filters[i].fields&^(fResource|fService|fSeverity|fSevText) == 0
+	}
+	if byStream {
+		err := safely("columns", func() error { return streamByCodes(ctx, q, u, rg, g) })
+		if err != nil && errors.Is(err, errRead) {
+			return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
+		}
+		return err
+	}
 	cols, err := readColumns(rg, u.b.kind, q.filterFields()|fTime|fResource|fService|fSeverity|fSevText)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
@@ -166,50 +182,101 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 	times := cols.leafs[bitIndex(fTime)].i64
 	sc := streamCols{cols.leafs[bitIndex(fResource)].str, cols.leafs[bitIndex(fService)].str,
 		cols.leafs[bitIndex(fSevText)].str, cols.leafs[bitIndex(fSeverity)].i32, cols.res}
-	add := func(i int) { g.add(sc.key(i), times[i], func() Event { return sc.stream(i) }) }
-	if len(q.Filters) == 0 && q.inRange(u.minT) && q.inRange(u.maxT) {
-		for i := 0; i < cols.n; i++ {
-			add(i)
-		}
-		return nil
-	}
-	// Filters on the stream alone (resource, service, level) are
-	// evaluated once per group, in one lookup with the grouping.
-	byStream := true
-	for i := range q.Filters {
-		byStream = byStream && q.Filters[i].fields != 0 && q.Filters[i].fields&^(fResource|fService|fSeverity|fSevText) == 0
-	}
-	if byStream {
-		passes := map[streamKey]int{} // group index, or -1
-		var last streamKey
-		lastG, haveLast := -1, false
-		for i := 0; i < cols.n; i++ {
-			if !q.inRange(times[i]) {
-				continue
-			}
-			k := sc.key(i)
-			if !haveLast || k != last {
-				gi, seen := passes[k]
-				if !seen {
-					e := sc.stream(i)
-					gi = -1
-					if q.matchFilters(&e) {
-						gi = len(g.out)
-						g.out = append(g.out, StreamTimes{Stream: e})
-					}
-					passes[k] = gi
-				}
-				last, lastG, haveLast = k, gi, true
-			}
-			if lastG >= 0 {
-				g.out[lastG].Times = append(g.out[lastG].Times, times[i])
-			}
-		}
-		return nil
-	}
 	sel, _ := selectRows(q, cols)
 	for _, i := range sel {
-		add(int(i))
+		g.add(sc.key(int(i)), times[i], func() Event { return sc.stream(int(i)) })
+	}
+	return nil
+}
+
+// streamByCodes groups a row group's rows in the query's time range by
+// stream when the query's filters read the stream alone: the string
+// columns are read as dictionary codes, a row's stream is found by its
+// codes and severity (no string is made per row), the filters run once
+// per stream, and each stream's times are counted first and then copied
+// into a slice of their exact size.
+func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g *streamGrouper) error {
+	cols, err := readColumnsUnsafe(rg, u.b.kind, fTime|fSeverity, nil)
+	if err != nil {
+		return err
+	}
+	var codes [3]*leaf // resource, service_name, severity_text
+	for i, name := range []string{"resource", "service_name", "severity_text"} {
+		if codes[i], err = readCodes(rg, name); err != nil {
+			return err
+		}
+		if len(codes[i].codes) != cols.n {
+			return fmt.Errorf("%w: column %s has %d values for %d rows", errRead, name, len(codes[i].codes), cols.n)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	times, sev := cols.leafs[bitIndex(fTime)].i64, cols.leafs[bitIndex(fSeverity)].i32
+	res, svc, text := codes[0].codes, codes[1].codes, codes[2].codes
+	nr, ns, nt := len(codes[0].dict), len(codes[1].dict), len(codes[2].dict)
+	// A row's group: by its codes in a table when the dictionaries are
+	// small (they are: a handful of resources, services and levels), with
+	// the severity number checked against the entry's; other rows by map.
+	type key struct{ res, svc, text, sev int32 }
+	type entry struct{ sev, g int32 } // g: index in g.out, -1: filtered out, -2: empty
+	var table []entry
+	if size := nr * ns * nt; size <= 1<<16 {
+		table = make([]entry, size)
+		for i := range table {
+			table[i].g = -2
+		}
+	}
+	groups := map[key]int32{}
+	base := len(g.out)
+	lookup := func(i int) int32 {
+		k := key{res[i], svc[i], text[i], sev[i]}
+		var e *entry
+		if table != nil {
+			e = &table[(int(k.res)*ns+int(k.svc))*nt+int(k.text)]
+			if e.g != -2 && e.sev == k.sev {
+				return e.g
+			}
+		}
+		gi, seen := groups[k]
+		if !seen {
+			st := Event{Resource: cols.res.get(codes[0].dict[k.res]), Service: codes[1].dict[k.svc],
+				Severity: k.sev, SeverityText: codes[2].dict[k.text]}
+			gi = -1
+			if q.matchFilters(&st) {
+				gi = int32(len(g.out))
+				g.out = append(g.out, StreamTimes{Stream: st})
+			}
+			groups[k] = gi
+		}
+		if e != nil && e.g == -2 {
+			*e = entry{k.sev, gi}
+		}
+		return gi
+	}
+	// Two passes: the count of each group's times, then the times into
+	// slices of that size.
+	all := q.inRange(u.minT) && q.inRange(u.maxT)
+	var counts []int
+	for i := range cols.n {
+		if all || q.inRange(times[i]) {
+			if gi := lookup(i); gi >= 0 {
+				for int(gi)-base >= len(counts) {
+					counts = append(counts, 0)
+				}
+				counts[int(gi)-base]++
+			}
+		}
+	}
+	for j, n := range counts {
+		g.out[base+j].Times = make([]int64, 0, n)
+	}
+	for i := range cols.n {
+		if all || q.inRange(times[i]) {
+			if gi := lookup(i); gi >= 0 {
+				g.out[gi].Times = append(g.out[gi].Times, times[i])
+			}
+		}
 	}
 	return nil
 }
