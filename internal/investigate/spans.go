@@ -454,9 +454,12 @@ func (r *run) sampleTraces(ctx context.Context) error {
 	byTrace := map[events.TraceID]*trace{}
 	q := events.Query{Tenant: r.req.Tenant, Kind: events.KindSpan, Start: from - margin, End: to + margin, Fields: spanFields}
 	_, err := r.e.o.Events.Scan(ctx, q, func(evs []events.Event) error {
+		// One allocation for the batch's spans (every span read is kept).
+		batch := make([]span, len(evs))
 		for i := range evs {
 			e := &evs[i]
-			sp := &span{start: e.Time, dur: e.Duration, id: e.SpanID, parent: e.ParentSpanID, service: e.Service, name: e.Name,
+			sp := &batch[i]
+			*sp = span{start: e.Time, dur: e.Duration, id: e.SpanID, parent: e.ParentSpanID, service: e.Service, name: e.Name,
 				statusMsg: e.StatusMessage, kind: e.SpanKind, status: e.StatusCode, res: e.Resource, attrs: e.Attrs}
 			if e.Service == r.req.Service && e.Time >= from && e.Time < to && matchRoute(e.Name, r.req.Route) && isEntry(e.SpanKind, e.ParentSpanID) {
 				en := entry{t: e.Time, dur: e.Duration, err: e.StatusCode == statusError}
