@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,16 @@ func TestVolume(t *testing.T) {
 	if got, want := volume("/loki/api/v1/index/volume_range", url.Values{"query": {`{env=~".+"}`}, "step": {"60"}}),
 		`vector {env="dev"}=40 {env="prod"}=30`; got != want {
 		t.Errorf("volume_range: %s, want %s", got, want)
+	}
+	// The end rounded up to the millisecond, as Loki's query frontend
+	// rounds it (util.RoundToMilliseconds): a line at that millisecond
+	// counts, and the vector is stamped with it.
+	end := t0.Add(time.Second - 400*time.Microsecond)
+	var r queryResponse
+	a.getJSON("/loki/api/v1/index/volume", url.Values{"query": {`{app="db"}`}, "start": {unix(t0)},
+		"end": {strconv.FormatInt(end.UnixNano(), 10)}}, nil, &r)
+	if b, _ := json.Marshal(r.Data.Result); len(r.Data.Result) != 1 || fmt.Sprint(r.Data.Result[0].Value[0]) != strconv.FormatInt(t0.Add(time.Second).Unix(), 10) {
+		t.Errorf("volume to %s: %s, want 80 bytes at %s", end.Format(time.RFC3339Nano), b, t0.Add(time.Second).Format(time.RFC3339Nano))
 	}
 	if code, body := a.get("/loki/api/v1/index/volume", url.Values{"query": {`{app="web"}`}, "aggregateBy": {"streams"}}, nil); code != http.StatusBadRequest ||
 		!strings.Contains(string(body), "invalid aggregation option") {

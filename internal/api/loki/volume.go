@@ -156,6 +156,20 @@ func (b *volumeBuckets) at(k int) int64 {
 	return b.a0 + int64(k+1)*b.step - int64(time.Millisecond)
 }
 
+// roundToMilliseconds is Loki's util.RoundToMilliseconds (pkg/util/
+// conv.go), which its query frontend applies to a volume or index stats
+// request: start cut to the millisecond, end rounded up to the next one
+// when it has nanoseconds past one (an end of 13:00:00.507612 counts and
+// is stamped 13:00:00.508).
+func roundToMilliseconds(start, end time.Time) (time.Time, time.Time) {
+	s := start.UnixNano() / int64(time.Millisecond)
+	e := end.UnixNano() / int64(time.Millisecond)
+	if end.UnixNano()%int64(time.Millisecond) != 0 {
+		e++
+	}
+	return time.UnixMilli(s), time.UnixMilli(e)
+}
+
 // volume answers index/volume (a vector at end) and index/volume_range
 // (a point per bucket). As Loki, each bucket keeps its largest limit
 // groups, a series is the points its group kept, the series are sorted
@@ -168,6 +182,7 @@ func (a *API) volume(ranged bool) handlerFunc {
 		if err != nil {
 			return err
 		}
+		start, end = roundToMilliseconds(start, end)
 		limit := 100
 		if v := r.FormValue("limit"); v != "" {
 			if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
