@@ -29,7 +29,7 @@ type testServer struct {
 
 // startServer runs Horus on 127.0.0.1 with random ports and data in dir
 // ("" for a new temporary directory). It stops at the end of the test.
-func startServer(t *testing.T, dir string, mutate ...func(*config.Config)) *testServer {
+func startServer(t testing.TB, dir string, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	if dir == "" {
@@ -83,7 +83,7 @@ func startServer(t *testing.T, dir string, mutate ...func(*config.Config)) *test
 	return ts
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -92,7 +92,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func (ts *testServer) URL() string { return "http://" + ts.Addrs().HTTP }
 
-func (ts *testServer) waitReady(t *testing.T) {
+func (ts *testServer) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
