@@ -27,6 +27,13 @@ type testAPI struct {
 
 func startAPI(t *testing.T) *testAPI {
 	t.Helper()
+	a, _ := startAPIStore(t)
+	return a
+}
+
+// startAPIStore is startAPI with its store, for tests that flush it.
+func startAPIStore(t *testing.T) (*testAPI, *events.Store) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store, err := events.Open(t.TempDir(), logger, events.Options{})
 	if err != nil {
@@ -40,7 +47,7 @@ func startAPI(t *testing.T) *testAPI {
 		Metrics: ingest.NewMetrics(nil), Logger: logger})
 	srv := httptest.NewServer(mux) // on 127.0.0.1
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, url: srv.URL}
+	return &testAPI{t: t, url: srv.URL}, store
 }
 
 // line is one pushed log line: its time, text and structured metadata.

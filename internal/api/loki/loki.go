@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -486,20 +487,9 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 	if buckets != nil {
 		nsteps = buckets.n
 	}
-	var exprs []*logql.LogExpr
-	for _, s := range selectors {
-		e, err := logql.Parse(s)
-		if err != nil {
-			return err
-		}
-		le, ok := e.(*logql.LogExpr)
-		if !ok {
-			return badf("%q is not a stream selector", s)
-		}
-		exprs = append(exprs, le)
-	}
-	if len(exprs) == 0 {
-		exprs = append(exprs, nil)
+	exprs, err := logSelectors(selectors)
+	if err != nil {
+		return err
 	}
 	type agg struct {
 		ls           labels.Labels
@@ -526,11 +516,7 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 				key = appendLabelsKey(key[:0], buf)
 				g, ok := local[string(key)] // no allocation
 				if !ok {
-					b := labels.NewScratchBuilder(len(buf))
-					for _, l := range buf {
-						b.Add(l.Name, l.Value)
-					}
-					g = &agg{ls: b.Labels()}
+					g = &agg{ls: promLabels(buf)}
 					if nsteps > 0 {
 						g.steps = make([]int64, nsteps)
 					}
@@ -562,12 +548,7 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 			return err
 		}
 	}
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		fn(all[k].ls, all[k].lines, all[k].bytes, all[k].steps)
 	}
 	return nil
@@ -607,7 +588,7 @@ func (a *API) labelNames(ctx context.Context, t string, w http.ResponseWriter, r
 		return err
 	}
 	names := map[string]bool{}
-	err = a.streams(ctx, t, start, end, a.selectors(r), false, func(ls labels.Labels, _, _ int64) {
+	err = a.streamSets(ctx, t, start, end, a.selectors(r), func(ls labels.Labels) {
 		ls.Range(func(l labels.Label) { names[l.Name] = true })
 	})
 	if err != nil {
@@ -629,7 +610,7 @@ func (a *API) labelValues(ctx context.Context, t string, w http.ResponseWriter, 
 		return err
 	}
 	vals := map[string]bool{}
-	err = a.streams(ctx, t, start, end, a.selectors(r), false, func(ls labels.Labels, _, _ int64) {
+	err = a.streamSets(ctx, t, start, end, a.selectors(r), func(ls labels.Labels) {
 		if v := ls.Get(name); v != "" {
 			vals[v] = true
 		}
@@ -659,7 +640,7 @@ func (a *API) series(ctx context.Context, t string, w http.ResponseWriter, r *ht
 		return badf("at least one match[] selector is required")
 	}
 	out := []map[string]string{}
-	err = a.streams(ctx, t, start, end, sel, false, func(ls labels.Labels, _, _ int64) {
+	err = a.streamSets(ctx, t, start, end, sel, func(ls labels.Labels) {
 		out = append(out, labelMap(ls))
 	})
 	if err != nil {
