@@ -14,7 +14,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/horus-obs/horus/internal/fsutil"
 )
@@ -119,8 +118,8 @@ func newBlockWriter(root, tenant string, kind Kind, rgRows int64, level, walSegm
 	}
 	w.f = f
 	opts := []parquet.WriterOption{
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
-		parquet.PageBufferSize(1 << 20),
+		parquet.Compression(blockPages),
+		parquet.PageBufferSize(pageBufferSize),
 		parquet.MaxRowsPerRowGroup(rgRows),
 		parquet.KeyValueMetadata("horus.block.version", fmt.Sprint(blockVersion)),
 		parquet.KeyValueMetadata("horus.kind", kind.String()),
