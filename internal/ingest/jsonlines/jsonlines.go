@@ -173,7 +173,12 @@ type decoder struct {
 	limits ingest.LogLimits
 	// resources by service, shared by the lines of a service
 	resources map[string]events.Attrs
-	keys      map[string]string // interned attribute keys (dotted paths)
+	keys      map[string]fieldKey // interned attribute keys (dotted paths)
+	// the keys of the last line by their place in it: lines of one logger
+	// repeat their keys in the same order, and comparing the key read
+	// with the one at its place costs less than hashing it
+	byPlace []fieldKey
+	place   int // the place of the next key in the line
 	// interned values of the fields with few values (level, service), and
 	// the severity of each level text
 	interned map[string]string
@@ -188,11 +193,17 @@ type decoder struct {
 	special map[string]int // field name -> which special field (1-based)
 	found   [nSpecial]bool
 	lineErr error
-	path    []byte // dotted key path of the object being read
-	open    []int  // lengths of path at the objects open
-	array   int    // arrays open inside the array kept whole (0: none)
-	arrayAt int    // offset of the array kept whole
-	arrayOf string // its key
+	path    []byte   // dotted key path of the object being read
+	open    []int    // lengths of path at the objects open
+	array   int      // arrays open inside the array kept whole (0: none)
+	arrayAt int      // offset of the array kept whole
+	arrayOf fieldKey // its key
+}
+
+// fieldKey is an interned key and the field with a meaning it names.
+type fieldKey struct {
+	name    string
+	special int // which special field (1-based), 0 for none
 }
 
 const (
@@ -206,7 +217,7 @@ const (
 )
 
 func newDecoder(f Fields, stream events.Attrs, now int64, limits ingest.LogLimits) *decoder {
-	d := &decoder{f: f, stream: stream, now: now, limits: limits, resources: map[string]events.Attrs{}, keys: map[string]string{}, special: map[string]int{},
+	d := &decoder{f: f, stream: stream, now: now, limits: limits, resources: map[string]events.Attrs{}, keys: map[string]fieldKey{}, special: map[string]int{},
 		interned: map[string]string{}, severity: map[string]int32{}}
 	for i, names := range [nSpecial][]string{f.Time, f.Message, f.Level, f.TraceID, f.SpanID, f.Service} {
 		for j := len(names) - 1; j >= 0; j-- {
@@ -272,7 +283,7 @@ func (d *decoder) decodeLine(e *events.Event, line []byte) (int, error) {
 		return 0, errors.New("not a JSON object")
 	}
 	d.line, d.e, d.found, d.lineErr = line, e, [nSpecial]bool{}, nil
-	d.path, d.open, d.array, d.attrs = d.path[:0], d.open[:0], 0, d.attrs[:0]
+	d.path, d.open, d.array, d.attrs, d.place = d.path[:0], d.open[:0], 0, d.attrs[:0], 0
 	e.Time = d.now
 	end, err := shape.Walk(line, shape.MaxDepth, d)
 	e.Attrs = d.lists.list(d.attrs)
@@ -329,20 +340,39 @@ func (d *decoder) decodeLine(e *events.Event, line []byte) (int, error) {
 
 // key is the dotted path of the member key in the object being read,
 // interned.
-func (d *decoder) key(key []byte) string {
+func (d *decoder) key(key []byte) fieldKey {
 	n := len(d.path)
 	if n > 0 {
 		d.path = append(d.path, '.')
 	}
 	d.path = append(d.path, key...)
-	k, ok := d.keys[string(d.path)]
-	if !ok {
-		k = string(d.path)
-		d.keys[k] = k
-	}
-	d.path = d.path[:n]
+	k := d.lookup(d.path)
+	d.path, d.place = d.path[:n], d.place+1
 	return k
 }
+
+// lookup interns a key path, looking at the key of the last line at the
+// same place first.
+func (d *decoder) lookup(path []byte) fieldKey {
+	if d.place < len(d.byPlace) && d.byPlace[d.place].name == string(path) {
+		return d.byPlace[d.place]
+	}
+	k, ok := d.keys[string(path)]
+	if !ok {
+		k = fieldKey{name: string(path), special: d.special[string(path)]}
+		d.keys[k.name] = k
+	}
+	switch {
+	case d.place < len(d.byPlace):
+		d.byPlace[d.place] = k
+	case d.place == len(d.byPlace) && d.place < maxPlaces:
+		d.byPlace = append(d.byPlace, k)
+	}
+	return k
+}
+
+// maxPlaces bounds the keys remembered by their place in a line.
+const maxPlaces = 64
 
 // Open implements shape.Visitor: a nested object extends the key path, an
 // array is kept whole as an attribute.
@@ -400,9 +430,9 @@ func (d *decoder) Scalar(key, value []byte) error {
 
 // field takes one flattened field: a field with a meaning, or an
 // attribute while the line has fewer than MaxFields.
-func (d *decoder) field(k string, value []byte, typ jsonparser.ValueType) error {
-	if s, ok := d.special[k]; ok && !d.found[s-1] {
-		if d.setSpecial(s-1, k, value, typ) {
+func (d *decoder) field(k fieldKey, value []byte, typ jsonparser.ValueType) error {
+	if s := k.special; s > 0 && !d.found[s-1] {
+		if d.setSpecial(s-1, k.name, value, typ) {
 			d.found[s-1] = true
 			return nil
 		}
@@ -410,7 +440,7 @@ func (d *decoder) field(k string, value []byte, typ jsonparser.ValueType) error 
 	if l := d.limits.MaxFields; l > 0 && len(d.attrs) >= l {
 		return ingest.Errorf(ingest.ReasonTooManyAttributes, "more than %d fields (attributes, structured metadata), the limit (limits.max_log_fields)", l)
 	}
-	d.attrs = append(d.attrs, events.Attr{Key: k, Value: d.value(value, typ)})
+	d.attrs = append(d.attrs, events.Attr{Key: k.name, Value: d.value(value, typ)})
 	return nil
 }
 
