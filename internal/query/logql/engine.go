@@ -191,8 +191,8 @@ func storeQuery(l *LogExpr, tenant string, start, end int64, needBody, needMeta 
 			}
 			continue
 		}
-		if lf.pushable() {
-			q.Filters = append(q.Filters, events.Filter{Field: "body", Op: events.Contains, Value: lf.Values[0]})
+		if f, ok := lf.storeFilter(); ok {
+			q.Filters = append(q.Filters, f)
 		}
 	}
 	if !needBody || !needMeta {
@@ -296,7 +296,7 @@ func streamStages(l *LogExpr) ([]Stage, bool) {
 	for _, s := range l.Stages {
 		switch s := s.(type) {
 		case *LineFilter:
-			if !s.pushable() {
+			if _, pushed := s.storeFilter(); !pushed {
 				return nil, false
 			}
 		case *LabelFilterStage:
@@ -376,7 +376,7 @@ func (e *Engine) execLog(ctx context.Context, l *LogExpr, p Params) (*Result, er
 	for _, s := range l.Stages {
 		switch s := s.(type) {
 		case *LineFilter:
-			if lineChanged || !s.pushable() {
+			if _, pushed := s.storeFilter(); lineChanged || !pushed {
 				exact = false
 			}
 		case *LabelFilterStage:

@@ -389,6 +389,26 @@ func (f *LineFilter) pushable() bool {
 	return f.Op == "|=" && len(f.Values) == 1 && f.Values[0] != "" && !f.ids && f.IPs == nil
 }
 
+// idPushable reports whether the filter is one |= needle that is a trace
+// or span id, which the event store applies as matchRow does (in the
+// line or the id columns: events.IDOrContains), pruning row groups by
+// their trace-id Bloom filters and body trigrams.
+func (f *LineFilter) idPushable() bool {
+	return f.Op == "|=" && len(f.Values) == 1 && f.ids && f.IPs == nil
+}
+
+// storeFilter is the event-store filter that applies a pushable or
+// idPushable line filter.
+func (f *LineFilter) storeFilter() (events.Filter, bool) {
+	switch {
+	case f.pushable():
+		return events.Filter{Field: "body", Op: events.Contains, Value: f.Values[0]}, true
+	case f.idPushable():
+		return events.Filter{Field: "body", Op: events.IDOrContains, Value: f.Values[0]}, true
+	}
+	return events.Filter{}, false
+}
+
 // parse runs a parser stage on the row as Loki's parsers do
 // (pkg/logql/log/parser.go): labels are set with setParsed, errors with
 // setParserError.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,13 @@ type Op uint8
 // text (runs of letters, digits and '_'), ignoring ASCII case: the
 // full-text search the body's token index answers. Exists and NotExists
 // test presence. In matches any of a comma-separated list of values
-// (trace ids, typically: the Bloom filters prune by each).
+// (trace ids, typically: the Bloom filters prune by each). IDOrContains,
+// on body, matches a body containing the value, or an event whose trace
+// id (for 32 hex digits) or span id (16) the value spells in either
+// case: a line filter for an id, which ingest may have moved out of the
+// line into its column (LogQL's |= "<trace id>", Grafana's trace to
+// logs); a row group is read only if its trace-id Bloom filter or its
+// body trigrams may hold the value.
 //
 // A field that is absent reads as empty text: Neq and NotRe match it, as in
 // Prometheus and Loki label matching. Query languages whose semantics
@@ -38,10 +45,12 @@ const (
 	Exists
 	NotExists
 	In
+	IDOrContains
 )
 
 var opNames = map[Op]string{Eq: "=", Neq: "!=", Re: "=~", NotRe: "!~", Lt: "<", Le: "<=", Gt: ">", Ge: ">=",
-	Contains: "contains", Token: "token", Exists: "exists", NotExists: "not exists", In: "in"}
+	Contains: "contains", Token: "token", Exists: "exists", NotExists: "not exists", In: "in",
+	IDOrContains: "contains or id"}
 
 func (o Op) String() string { return opNames[o] }
 
@@ -64,6 +73,16 @@ type Filter struct {
 	lowerV string
 	set    map[string]bool   // In
 	fast   func(*Event) bool // replaces the generic comparison where set
+	ids    *idNeedle         // IDOrContains
+}
+
+// idNeedle is an IDOrContains filter's value as an id, and the hashes of
+// its trigrams for the body's filter.
+type idNeedle struct {
+	isTrace bool // tid is set, else sid
+	tid     TraceID
+	sid     SpanID
+	grams   []uint64
 }
 
 // Compile checks the filter and prepares it. Select compiles its filters;
@@ -96,6 +115,30 @@ func (f *Filter) Compile() error {
 		f.set = map[string]bool{}
 		for _, v := range strings.Split(f.Value, ",") {
 			f.set[v] = true
+		}
+	case IDOrContains:
+		if f.Field != "body" {
+			return fmt.Errorf("filter on %q: %s applies to body", f.Field, f.Op)
+		}
+		n := &idNeedle{}
+		for i := 0; i+3 <= len(f.Value); i++ {
+			n.grams = append(n.grams, hashGram(gramAt(f.Value, i)))
+		}
+		v := strings.ToLower(f.Value)
+		if id, err := ParseTraceID(v); err == nil && len(v) == 32 && !id.IsZero() {
+			n.tid, n.isTrace = id, true
+		} else if sid, err := ParseSpanID(v); err == nil && len(v) == 16 && !sid.IsZero() {
+			n.sid = sid
+		} else {
+			n = nil // not an id: a substring
+		}
+		f.ids = n
+		f.fields |= fTraceID | fSpanID
+		f.fast = func(e *Event) bool {
+			if n != nil && (n.isTrace && e.TraceID == n.tid || !n.isTrace && e.SpanID == n.sid) {
+				return true
+			}
+			return strings.Contains(e.Body, f.Value)
 		}
 	case Token:
 		f.lowerV = strings.ToLower(f.Value)
@@ -313,6 +356,9 @@ func (q *Query) filterFields() fieldSet {
 	set := fTime
 	for _, f := range q.Filters {
 		set |= lookupField(f.Field).set
+		if f.Op == IDOrContains {
+			set |= fTraceID | fSpanID
+		}
 	}
 	return set
 }
@@ -450,7 +496,75 @@ func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string, grams [
 			}
 		}
 	}
+	for i := range q.Filters {
+		if f := &q.Filters[i]; f.Op == IDOrContains && !f.bodyMayHold(ix) && !f.idMayBeIn(ix) {
+			return false
+		}
+	}
 	return true
+}
+
+// bodyMayHold reports whether the bodies of a row group with this index
+// may contain an IDOrContains filter's value.
+func (f *Filter) bodyMayHold(ix rowGroupIndex) bool {
+	if !ix.grams {
+		return true
+	}
+	for _, h := range f.ids.gramsOrNil() {
+		if !ix.tokens.hasHash(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// idMayBeIn reports whether a row group with this index may hold an
+// event with an IDOrContains filter's id: span ids have no filter.
+func (f *Filter) idMayBeIn(ix rowGroupIndex) bool {
+	switch {
+	case f.ids == nil:
+		return false
+	case f.ids.isTrace:
+		return ix.traces.hasHash(hashBytes(f.ids.tid[:]))
+	}
+	return true
+}
+
+func (n *idNeedle) gramsOrNil() []uint64 {
+	if n == nil {
+		return nil
+	}
+	return n.grams
+}
+
+// forRowGroup returns q for a row group with this index: an IDOrContains
+// filter whose value the row group's bodies cannot contain becomes an
+// equality on the id column, so the bodies are not read.
+func (q *Query) forRowGroup(ix rowGroupIndex) *Query {
+	var fs []Filter
+	for i := range q.Filters {
+		f := &q.Filters[i]
+		if f.Op != IDOrContains || f.ids == nil || f.bodyMayHold(ix) {
+			continue
+		}
+		if fs == nil {
+			fs = slices.Clone(q.Filters)
+		}
+		id := Filter{Field: "span_id", Op: Eq, Value: f.ids.sid.String()}
+		if f.ids.isTrace {
+			id = Filter{Field: "trace_id", Op: Eq, Value: f.ids.tid.String()}
+		}
+		if err := id.Compile(); err != nil {
+			return q
+		}
+		fs[i] = id
+	}
+	if fs == nil {
+		return q
+	}
+	c := *q
+	c.Filters = fs
+	return &c
 }
 
 // fastMatcher compares ids as bytes and plain string columns without

@@ -131,6 +131,7 @@ func matching(ctx context.Context, q *Query, evs []Event, fn func([]Event) error
 // the matching rows: only the columns asked for when the query names its
 // fields, else whole rows, and with a limit only the rows that can make it.
 func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Event) error) error {
+	q = q.forRowGroup(u.b.rgs[u.rg])
 	filt, out := q.filterFields(), q.outFields()
 	if u.b.kind.schema() == KindLog {
 		out &^= fNested // logs have no span events or links

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -113,5 +114,59 @@ func TestScanLimitSkips(t *testing.T) {
 		if len(got) < 50 || !slices.Equal(got[:50], times(want)) {
 			t.Errorf("newest %v: got %d times, the best %v, want %v", newest, len(got), got[:min(len(got), 50)], times(want))
 		}
+	}
+}
+
+// TestIDOrContains: a line filter for an id finds the events of that
+// trace (or span) and the lines that contain it as text, in the head and
+// in blocks, reading only the row groups that may hold either.
+func TestIDOrContains(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{RowGroupRows: 1000})
+	_, logs := generate(12000, 11)
+	tid, sid := logs[5000].TraceID, logs[200].SpanID
+	// A line naming the trace in its text, in another row group and in
+	// the head: found by its body.
+	logs[9000].Body = "retrying " + strings.ToUpper(tid.String()) + " later, see " + tid.String()
+	appendAll(t, s, "a", events.KindLog, logs[:10000])
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, "a", events.KindLog, logs[10000:])
+	extra := logs[10500]
+	extra.Time++
+	extra.Body = "head line for " + tid.String()
+	appendAll(t, s, "a", events.KindLog, []events.Event{extra})
+	for _, c := range []struct {
+		needle string
+		want   func(e *events.Event) bool
+	}{
+		{tid.String(), func(e *events.Event) bool { return e.TraceID == tid || strings.Contains(e.Body, tid.String()) }},
+		{strings.ToUpper(tid.String()), func(e *events.Event) bool {
+			return e.TraceID == tid || strings.Contains(e.Body, strings.ToUpper(tid.String()))
+		}},
+		{sid.String(), func(e *events.Event) bool { return e.SpanID == sid }},
+		{"not-an-id", func(*events.Event) bool { return false }},
+	} {
+		q := events.Query{Tenant: "a", Kind: events.KindLog, Filters: []events.Filter{{Field: "body", Op: events.IDOrContains, Value: c.needle}}}
+		got, st, err := s.Select(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []events.Event
+		for _, e := range append(slices.Clone(logs), extra) {
+			if c.want(&e) {
+				want = append(want, e)
+			}
+		}
+		if !reflect.DeepEqual(canon(got), canon(want)) {
+			t.Errorf("%s: %s", c.needle, firstDiff(got, want))
+		}
+		if len(c.needle) == 32 && st.Skipped < st.Units/2 {
+			t.Errorf("%s: %d of %d units skipped", c.needle, st.Skipped, st.Units)
+		}
+	}
+	bad := events.Filter{Field: "trace_id", Op: events.IDOrContains, Value: tid.String()}
+	if err := bad.Compile(); err == nil {
+		t.Error("IDOrContains on trace_id accepted")
 	}
 }

@@ -159,6 +159,7 @@ func (c *streamCols) stream(i int) Event {
 // the time, stream and filter columns.
 func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamGrouper) error {
 	rg := u.b.pf.RowGroups()[u.rg]
+	q = q.forRowGroup(u.b.rgs[u.rg])
 	// Filters on the stream alone (resource, service, level) are
 	// evaluated once per stream, in one lookup with the grouping.
 	byStream := true
