@@ -214,7 +214,102 @@ func TestIgnoreLabels(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	got := classify([]string{".data.result[0].value[0]: loki 1796035549.75, horus 1796035549.750648", ".data.result[0].stream.level: only horus: \"info\""})
-	if len(got) != 2 {
+	if strings.Join(got, " ") != "level-label instant-ms" {
 		t.Errorf("kinds %q", got)
 	}
+	// A log case is Horus' level label alone only if it agrees without
+	// level; else what remains needs a kind of its own.
+	for _, tc := range []struct {
+		r     result
+		ids   string
+		whole bool
+	}{
+		{result{lines: []string{".data.result: loki 1 elements, horus 2"}, unlevelled: []string{}}, "level-label", true},
+		{result{lines: []string{".data.result[0].stream.level: only horus: \"info\""}, unlevelled: []string{".data.result[0].values[0][1]: loki \"a\", horus \"b\""}}, "level-label", false},
+		{result{lines: []string{".data.result[0].stream.level: only horus: \"info\""}, unlevelled: []string{".data.result[0].stream.trace_id: only horus: \"x\""}}, "level-label trace-id-column", true},
+		{result{lines: []string{".data.result[0].metric.trace_id: only loki: \"x\""}}, "metadata-in-series", true},
+		{result{lines: []string{".data.result[0].values[0][1]: loki 1, horus 2"}}, "", true},
+	} {
+		ids, whole := kindsOf(tc.r)
+		if strings.Join(ids, " ") != tc.ids || whole != tc.whole {
+			t.Errorf("%q: kinds %q %v, want %q %v", tc.r.lines, ids, whole, tc.ids, tc.whole)
+		}
+	}
+}
+
+// TestExplanations reads the committed explanations: every line parses,
+// every case it names is a case of the corpus, and Explain classes by
+// case, then by kinds, a bug winning, and leaves a kind without an entry
+// unexplained.
+func TestExplanations(t *testing.T) {
+	ex, err := parseFile("intended.txt", ParseExplanations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := parseFile("corpus.txt", ParseCorpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, c := range cases {
+		known[caseKey(c.Category, c.Text)] = true
+	}
+	for key, e := range ex.Cases {
+		if !known[key] {
+			t.Errorf("intended.txt line %d: no such case in corpus.txt: %s", e.Line, key)
+		}
+	}
+
+	ex, err = ParseExplanations(strings.NewReader(`# c
+intended kind level-label: a
+bug kind metadata-in-series: b
+bug case logcli series :: {a="b"} :: c
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Case{Category: catLogcli, Text: `series :: {a="b"}`}
+	if class, why := ex.Explain(k, nil); class != classBug || strings.Join(why, "") != "c" {
+		t.Errorf("by case: %s %q", class, why)
+	}
+	k.Text = "labels"
+	for _, tc := range []struct {
+		ids   []string
+		class string
+	}{
+		{[]string{"level-label"}, classIntended},
+		{[]string{"level-label", "metadata-in-series"}, classBug},
+		{[]string{"level-label", "instant-ms"}, ""},
+		{nil, ""},
+	} {
+		if class, _ := ex.Explain(k, tc.ids); class != tc.class {
+			t.Errorf("kinds %q: class %q, want %q", tc.ids, class, tc.class)
+		}
+	}
+	for _, bad := range []string{
+		"maybe kind level-label: x",
+		"intended kind nope: x",
+		"intended kind level-label:",
+		"intended case log {a=\"b\"}",
+		"intended case nope {a=\"b\"} :: x",
+		"intended thing x",
+		"intended kind level-label: a\nbug kind level-label: b",
+	} {
+		if _, err := ParseExplanations(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// FuzzParseExplanations: any text is parsed or refused, never a panic.
+func FuzzParseExplanations(f *testing.F) {
+	f.Add("intended kind level-label: a\nbug case logcli series :: {a=\"b\"} :: c\n")
+	f.Add("bug case log x :: \n# c\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ex, err := ParseExplanations(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		_, _ = ex.Explain(Case{Category: catLog, Text: "x"}, []string{"level-label"})
+	})
 }
