@@ -235,10 +235,11 @@ func startLogPeers(ctx context.Context, o options, work string) ([]logPeer, erro
 	// The pattern ingester, which the compat config turns on, is off: it
 	// is not what storing and querying logs costs. A 10,000-line push is
 	// over the 4 MiB a gRPC message may be by default (distributor to
-	// ingester).
+	// ingester), and on the loaded machine a push took longer than the
+	// 5 s the distributor gives the ingester (-ingester.client.timeout).
 	l, err := start(ctx, "Loki", work, o.loki, []string{"-config.file=" + cfgPath, "-server.http-listen-port=" + port(lp[0]),
 		"-server.grpc-listen-port=" + port(lp[1]), "-pattern-ingester.enabled=false",
-		"-server.grpc-max-recv-msg-size-bytes=67108864"}, "http://"+lp[0], "/ready")
+		"-server.grpc-max-recv-msg-size-bytes=67108864", "-ingester.client.timeout=60s"}, "http://"+lp[0], "/ready")
 	if err != nil {
 		return peers, err
 	}
@@ -289,6 +290,27 @@ func ingest(ctx context.Context, p logPeer, path string, o options) (ingestResul
 	})
 }
 
+// pushRetrying pushes b, and again after a second, up to 5 times, when
+// the server answers 429 or 5xx (as Promtail, Alloy and the OTel
+// exporters retry them; a repeated Loki entry of the same time and line is
+// dropped by the ingester, and the answers are checked against the
+// generator's counts anyway).
+func pushRetrying(ctx context.Context, push func(context.Context, []byte) error, b []byte) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = push(ctx, b); err == nil || !retryable(err) {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "retrying a push: %v\n", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
 // send runs produce, which puts request bodies on a channel and returns
 // how many items (lines, spans) they hold, and pushes the bodies from
 // senders concurrent senders; then it flushes s and waits for its data
@@ -309,7 +331,7 @@ func send(ctx context.Context, s *server, push func(context.Context, []byte) err
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				if err := push(ctx, b); err != nil {
+				if err := pushRetrying(ctx, push, b); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err

@@ -112,9 +112,23 @@ func post(ctx context.Context, url, contentType string, body io.Reader, header .
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("POST %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))}
 	}
 	return nil
+}
+
+// statusError is an HTTP answer other than 2xx.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// retryable says whether err is a 429 or 5xx answer.
+func retryable(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && (se.code == http.StatusTooManyRequests || se.code >= 500)
 }
 
 // stop sends SIGTERM and waits up to two minutes, then kills; it returns
