@@ -463,55 +463,65 @@ func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *S
 		next     int
 		wg       sync.WaitGroup
 	)
-	workers := min(runtime.GOMAXPROCS(0), len(units))
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				if next >= len(units) || firstErr != nil {
-					mu.Unlock()
-					return
-				}
-				i := next
-				next++
+	// work scans up to n units (n < 0: until none is left).
+	work := func(n int) {
+		for ; n != 0; n-- {
+			mu.Lock()
+			if next >= len(units) || firstErr != nil {
 				mu.Unlock()
-				u := units[i]
-				if q.Cutoff != nil {
-					if t, ok := q.Cutoff(); ok && (q.Newest && u.maxT < t || !q.Newest && u.minT > t) {
-						mu.Lock()
-						st.Skipped++
-						mu.Unlock()
-						continue
-					}
-				}
-				if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks, grams) {
+				return
+			}
+			i := next
+			next++
+			mu.Unlock()
+			u := units[i]
+			if q.Cutoff != nil {
+				if t, ok := q.Cutoff(); ok && (q.Newest && u.maxT < t || !q.Newest && u.minT > t) {
 					mu.Lock()
 					st.Skipped++
 					mu.Unlock()
 					continue
 				}
-				err := scan(ctx, i, u, ids)
-				if err != nil && errors.Is(err, ErrCorrupt) {
-					s.m.corruptReads.Inc()
-					s.logger.Error("event store: skipping a corrupt row group", "err", err)
-					mu.Lock()
-					st.Corrupt++
-					st.Warnings = append(st.Warnings, err.Error())
-					mu.Unlock()
-					continue
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
 			}
+			if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks, grams) {
+				mu.Lock()
+				st.Skipped++
+				mu.Unlock()
+				continue
+			}
+			err := scan(ctx, i, u, ids)
+			if err != nil && errors.Is(err, ErrCorrupt) {
+				s.m.corruptReads.Inc()
+				s.logger.Error("event store: skipping a corrupt row group", "err", err)
+				mu.Lock()
+				st.Corrupt++
+				st.Warnings = append(st.Warnings, err.Error())
+				mu.Unlock()
+				continue
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+				return
+			}
+		}
+	}
+	if q.Cutoff != nil && len(units) > 1 {
+		// The newest (oldest) unit alone first: it often holds what
+		// the caller keeps, and the units after it are then skipped
+		// instead of read beside it on the other cores.
+		work(1)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(units))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(-1)
 		}()
 	}
 	wg.Wait()
