@@ -473,7 +473,7 @@ func stats(res *logql.Result) map[string]any {
 // set with its line count and bytes.
 func (a *API) streams(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
 	fn func(ls labels.Labels, lines, bytes int64)) error {
-	return a.streamSteps(ctx, t, start, end, selectors, withBody, nil, func(ls labels.Labels, lines, bytes int64, _ []int64) {
+	return a.streamSteps(ctx, t, start, end, selectors, withBody, false, nil, func(ls labels.Labels, lines, bytes int64, _ []int64) {
 		fn(ls, lines, bytes)
 	})
 }
@@ -481,7 +481,10 @@ func (a *API) streams(ctx context.Context, t string, start, end time.Time, selec
 // streamSteps is streams with, when buckets is not nil, each stream's
 // line bytes per time bucket as well: steps[k] holds the bytes of the
 // lines in bucket k (see volumeBuckets).
-func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, selectors []string, withBody bool,
+//
+// With chunkBytes, a line's bytes are as Loki's chunks count them
+// (chunkSymbols, volume.go): its text and its structured metadata.
+func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, selectors []string, withBody, chunkBytes bool,
 	buckets *volumeBuckets, fn func(ls labels.Labels, lines, bytes int64, steps []int64)) error {
 	nsteps := 0
 	if buckets != nil {
@@ -503,14 +506,22 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 		if withBody {
 			q.Fields = append(q.Fields, "body")
 		}
+		if chunkBytes {
+			q.Fields = append(q.Fields, "attrs", "trace_id", "span_id")
+		}
 		if le != nil {
 			q.Filters = logql.StreamFilters(le)
 		}
 		var mu sync.Mutex
+		symbols := newChunkSymbols()
 		_, err := a.store.ScanConcurrent(ctx, q, func(evs []events.Event) error {
 			var streams events.StreamLabelCache
 			var key []byte
 			local := map[string]*agg{}
+			var syms *chunkSymbols
+			if chunkBytes {
+				syms = newChunkSymbols()
+			}
 			for i := range evs {
 				buf := streams.Labels(&evs[i])
 				key = appendLabelsKey(key[:0], buf)
@@ -524,13 +535,23 @@ func (a *API) streamSteps(ctx context.Context, t string, start, end time.Time, s
 				}
 				g.lines++
 				n := int64(len(evs[i].Body))
+				step := 0
+				if nsteps > 0 {
+					step = buckets.index(evs[i].Time)
+				}
+				if syms != nil {
+					n += syms.line(streamKey(key, buf, streams.LevelAdded()), &evs[i], &g.bytes, g.steps, step)
+				}
 				g.bytes += n
 				if nsteps > 0 {
-					g.steps[buckets.index(evs[i].Time)] += n
+					g.steps[step] += n
 				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if syms != nil {
+				symbols.merge(syms)
+			}
 			for k, g := range local {
 				if d, ok := all[k]; ok {
 					d.lines += g.lines

@@ -28,7 +28,10 @@ func TestVolume(t *testing.T) {
 	pushBytes := func(stream map[string]string, n int) {
 		a.push(stream, line{at: t0.Add(time.Second), text: strings.Repeat("x", n)})
 	}
-	// Every stream also has service_name (from app) and level="unknown".
+	// Every stream also has service_name (from app) and level="unknown";
+	// a line of n bytes counts n+29 as Loki's chunk counts it: 8 for its
+	// pair detected_level="unknown", and the 14+7 bytes of those strings
+	// once a stream (chunkSymbols).
 	pushBytes(map[string]string{"app": "web", "env": "prod", "pod": "a"}, 10)
 	pushBytes(map[string]string{"app": "web", "env": "prod", "pod": "b"}, 20)
 	pushBytes(map[string]string{"app": "web", "env": "dev", "pod": "c"}, 40)
@@ -54,15 +57,15 @@ func TestVolume(t *testing.T) {
 		params url.Values
 		want   string
 	}{
-		{url.Values{"query": {`{env=~".+"}`}}, `vector {env="dev"}=40 {env="prod"}=30`},
-		{url.Values{"query": {`{app="web", env=~".+"}`}}, `vector {app="web",env="dev"}=40 {app="web",env="prod"}=30`},
-		{url.Values{"query": {`{app=~"web|db", app!="x"}`}}, `vector {app="db"}=80 {app="web"}=70`},
-		{url.Values{"query": {`{}`}, "limit": {"2"}}, `vector {app="db",level="unknown",pod="d",service_name="db"}=80 {app="web",env="dev",level="unknown",pod="c",service_name="web"}=40`},
-		{url.Values{"query": {`{app=~".+"}`}, "targetLabels": {"env"}}, `vector {env="dev"}=40 {env="prod"}=30`},
-		{url.Values{"query": {`{pod=~".+"}`}, "targetLabels": {"app,pod"}, "limit": {"3"}}, `vector {app="db",pod="d"}=80 {app="web",pod="c"}=40 {app="web",pod="b"}=20`},
-		{url.Values{"query": {`{app=~".+"}`}, "aggregateBy": {"labels"}}, `vector {app=""}=150 {level=""}=150 {pod=""}=150 {service_name=""}=150 {env=""}=70`},
-		{url.Values{"query": {`{app=~".+"}`}, "aggregateBy": {"labels"}, "targetLabels": {"pod,env"}}, `vector {env=""}=70 {pod=""}=70`},
-		{url.Values{"query": {`{app="db"}`}, "aggregateBy": {"labels"}, "targetLabels": {"app"}}, `vector {app=""}=80`},
+		{url.Values{"query": {`{env=~".+"}`}}, `vector {env="prod"}=88 {env="dev"}=69`},
+		{url.Values{"query": {`{app="web", env=~".+"}`}}, `vector {app="web",env="prod"}=88 {app="web",env="dev"}=69`},
+		{url.Values{"query": {`{app=~"web|db", app!="x"}`}}, `vector {app="web"}=157 {app="db"}=109`},
+		{url.Values{"query": {`{}`}, "limit": {"2"}}, `vector {app="db",level="unknown",pod="d",service_name="db"}=109 {app="web",env="dev",level="unknown",pod="c",service_name="web"}=69`},
+		{url.Values{"query": {`{app=~".+"}`}, "targetLabels": {"env"}}, `vector {env="prod"}=88 {env="dev"}=69`},
+		{url.Values{"query": {`{pod=~".+"}`}, "targetLabels": {"app,pod"}, "limit": {"3"}}, `vector {app="db",pod="d"}=109 {app="web",pod="c"}=69 {app="web",pod="b"}=49`},
+		{url.Values{"query": {`{app=~".+"}`}, "aggregateBy": {"labels"}}, `vector {app=""}=266 {level=""}=266 {pod=""}=266 {service_name=""}=266 {env=""}=157`},
+		{url.Values{"query": {`{app=~".+"}`}, "aggregateBy": {"labels"}, "targetLabels": {"pod,env"}}, `vector {env=""}=157 {pod=""}=157`},
+		{url.Values{"query": {`{app="db"}`}, "aggregateBy": {"labels"}, "targetLabels": {"app"}}, `vector {app=""}=109`},
 	} {
 		if got := volume("/loki/api/v1/index/volume", tc.params); got != tc.want {
 			t.Errorf("volume %v:\n got %s\nwant %s", tc.params, got, tc.want)
@@ -71,7 +74,7 @@ func TestVolume(t *testing.T) {
 	// volume_range groups the same way; a range of one step is one bucket,
 	// a vector.
 	if got, want := volume("/loki/api/v1/index/volume_range", url.Values{"query": {`{env=~".+"}`}, "step": {"60"}}),
-		`vector {env="dev"}=40 {env="prod"}=30`; got != want {
+		`vector {env="prod"}=88 {env="dev"}=69`; got != want {
 		t.Errorf("volume_range: %s, want %s", got, want)
 	}
 	// The end rounded up to the millisecond, as Loki's query frontend
@@ -82,7 +85,18 @@ func TestVolume(t *testing.T) {
 	a.getJSON("/loki/api/v1/index/volume", url.Values{"query": {`{app="db"}`}, "start": {unix(t0)},
 		"end": {strconv.FormatInt(end.UnixNano(), 10)}}, nil, &r)
 	if b, _ := json.Marshal(r.Data.Result); len(r.Data.Result) != 1 || fmt.Sprint(r.Data.Result[0].Value[0]) != strconv.FormatInt(t0.Add(time.Second).Unix(), 10) {
-		t.Errorf("volume to %s: %s, want 80 bytes at %s", end.Format(time.RFC3339Nano), b, t0.Add(time.Second).Format(time.RFC3339Nano))
+		t.Errorf("volume to %s: %s, want 109 bytes at %s", end.Format(time.RFC3339Nano), b, t0.Add(time.Second).Format(time.RFC3339Nano))
+	}
+	// Structured metadata counts as in Loki 3.7.6, which answered 150 for
+	// these three lines: 35 bytes of text, 6 pairs of 8 bytes
+	// (detected_level on each), and the 67 bytes of the distinct strings
+	// detected_level, unknown, trace_id, the trace id, user and u1.
+	a.push(map[string]string{"app": "volx"},
+		line{at: t0.Add(2 * time.Second), text: "xxxxxxxxxx"},
+		line{at: t0.Add(3 * time.Second), text: "yyyyyyyyyyyyyyyyyyyy", md: map[string]string{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "user": "u1"}},
+		line{at: t0.Add(4 * time.Second), text: "zzzzz", md: map[string]string{"user": "u1"}})
+	if got, want := volume("/loki/api/v1/index/volume", url.Values{"query": {`{app="volx"}`}}), `vector {app="volx"}=150`; got != want {
+		t.Errorf("volume with metadata: %s, want %s", got, want)
 	}
 	if code, body := a.get("/loki/api/v1/index/volume", url.Values{"query": {`{app="web"}`}, "aggregateBy": {"streams"}}, nil); code != http.StatusBadRequest ||
 		!strings.Contains(string(body), "invalid aggregation option") {
@@ -108,9 +122,11 @@ func TestVolumeRangeBuckets(t *testing.T) {
 		want  string
 	}{
 		// From :05 to 2:10 by 1m: [:05, :59.999], [1:00, 1:59.999], [2:00, 2:10].
-		{"10", `matrix {app="a"}:[59.999 10] [119.999 25] {app="b"}:[119.999 1] [130 7]`},
+		// Each line 8 bytes more (its detected_level pair), the first
+		// of a stream 21 more (the strings detected_level and unknown).
+		{"10", `matrix {app="a"}:[59.999 39] [119.999 41] {app="b"}:[119.999 30] [130 15]`},
 		// One series a bucket: b only where it is the largest.
-		{"1", `matrix {app="a"}:[59.999 10] [119.999 25] {app="b"}:[130 7]`},
+		{"1", `matrix {app="a"}:[59.999 39] [119.999 41] {app="b"}:[130 15]`},
 	} {
 		var r queryResponse
 		a.getJSON("/loki/api/v1/index/volume_range", url.Values{"query": {`{app=~".+"}`}, "start": {unix(at(5))}, "end": {unix(at(130))},

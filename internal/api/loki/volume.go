@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/horus-obs/horus/internal/query/logql"
+	"github.com/horus-obs/horus/internal/store/events"
 )
 
 // Log volume, as Loki's /index/volume and /index/volume_range answer it
@@ -213,7 +214,7 @@ func (a *API) volume(ranged bool) handlerFunc {
 			pts   []logql.Point
 		}
 		vols := map[string]*vol{}
-		err = a.streamSteps(ctx, t, start, end, sel, true, buckets, func(ls labels.Labels, _, _ int64, steps []int64) {
+		err = a.streamSteps(ctx, t, start, end, sel, true, true, buckets, func(ls labels.Labels, _, _ int64, steps []int64) {
 			spec.groups(ls, func(name string, group labels.Labels) {
 				if v, ok := vols[name]; ok {
 					for j, n := range steps {
@@ -270,5 +271,117 @@ func (a *API) volume(ranged bool) handlerFunc {
 		}
 		a.write(w, r, res)
 		return nil
+	}
+}
+
+// Loki counts a chunk's bytes (MemChunk.UncompressedSize, pkg/chunkenc):
+// each line's text and 8 bytes per structured metadata pair (its head
+// block's 4-byte symbol references), and once per chunk each distinct
+// metadata name and value (its symbolizer). Every line has the pair
+// detected_level, which Loki's distributor adds when the line lacks it
+// (FieldDetector.extractLogLevel). chunkSymbols emulates a chunk per
+// stream: a string counts in the first line of its stream that has it.
+// A stream's set holds up to maxChunkSymbols strings; past that, a string
+// not in it counts again (as one repeated in many chunks would).
+const maxChunkSymbols = 1 << 16
+
+// chunkSymbols are the metadata strings seen per stream (the stream's
+// pushed labels, without Horus' own level), and, for a scan batch, where
+// each was first seen, so that merge can count it only if no other batch
+// had it.
+type chunkSymbols struct {
+	seen  map[string]map[string]struct{}
+	first []symbolAt
+}
+
+// symbolAt is where a batch first saw a string: its size goes to *bytes
+// and steps[step] unless another batch saw it first.
+type symbolAt struct {
+	stream, sym string
+	bytes       *int64
+	steps       []int64
+	step        int
+}
+
+func newChunkSymbols() *chunkSymbols { return &chunkSymbols{seen: map[string]map[string]struct{}{}} }
+
+// streamKey is the key of a stream's pushed labels: key (the labels'
+// appendLabelsKey) less Horus' own level label when added is true.
+func streamKey(key []byte, ls []events.Label, added bool) string {
+	if !added {
+		return string(key)
+	}
+	var b []byte
+	for _, l := range ls {
+		if l.Name != "level" {
+			b = append(b, l.Name...)
+			b = append(b, 0)
+			b = append(b, l.Value...)
+			b = append(b, 0)
+		}
+	}
+	return string(b)
+}
+
+// line returns a line's metadata bytes but for its distinct strings,
+// and records those it is the first of its stream in this batch to have.
+func (c *chunkSymbols) line(stream string, e *events.Event, bytes *int64, steps []int64, step int) int64 {
+	set := c.seen[stream]
+	if set == nil {
+		set = map[string]struct{}{}
+		c.seen[stream] = set
+	}
+	pairs := int64(0)
+	add := func(s string) {
+		if _, ok := set[s]; !ok {
+			set[s] = struct{}{}
+			c.first = append(c.first, symbolAt{stream: stream, sym: s, bytes: bytes, steps: steps, step: step})
+		}
+	}
+	hasLevel := false
+	for _, at := range e.Attrs {
+		pairs++
+		add(at.Key)
+		add(at.Value.String())
+		hasLevel = hasLevel || at.Key == "detected_level"
+	}
+	if !e.TraceID.IsZero() {
+		pairs++
+		add("trace_id")
+		add(e.TraceID.String())
+	}
+	if !e.SpanID.IsZero() {
+		pairs++
+		add("span_id")
+		add(e.SpanID.String())
+	}
+	if !hasLevel {
+		pairs++
+		add("detected_level")
+		add(e.Level())
+	}
+	return 8 * pairs
+}
+
+// merge counts the strings a batch saw first that no batch merged before
+// had, in the aggregate where the batch saw them. Called under the
+// scan's lock, before the batch's aggregates are merged.
+func (c *chunkSymbols) merge(b *chunkSymbols) {
+	for _, f := range b.first {
+		set := c.seen[f.stream]
+		if set == nil {
+			set = map[string]struct{}{}
+			c.seen[f.stream] = set
+		}
+		if _, ok := set[f.sym]; ok {
+			continue
+		}
+		if len(set) < maxChunkSymbols {
+			set[f.sym] = struct{}{}
+		}
+		*f.bytes += int64(len(f.sym))
+		if f.steps != nil {
+			f.steps[f.step] += int64(len(f.sym))
+		}
 	}
 }
