@@ -314,18 +314,25 @@ func (v headView) at(i int) *Event {
 }
 
 // each calls fn with the view's events, decoded a chunk at a time. The
-// events are the callback's to keep; their strings point into the head.
+// slice is fn's until it returns, then reused for the next chunk: to keep
+// events, copy them (their strings, which point into the head, and their
+// attribute lists may be kept).
 func (v headView) each(fn func([]Event) error) error {
 	left := v.n
+	var evs []Event
 	for _, c := range v.chunks {
 		if left <= 0 {
 			break
 		}
 		c = c[:min(len(c), left)]
 		left -= len(c)
-		evs := make([]Event, len(c))
+		if cap(evs) < len(c) {
+			evs = make([]Event, len(c))
+		}
+		evs = evs[:len(c)]
 		var slab Attrs
 		for i := range c {
+			evs[i] = Event{}
 			v.decode(&c[i], &evs[i], &slab)
 		}
 		if err := fn(evs); err != nil {
