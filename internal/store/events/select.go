@@ -227,14 +227,26 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	const streamFields = fResource | fService
 	var byStream, rest []*Filter
 	var restFields fieldSet
+	var traceEq []byte // a trace_id equality, compared in the column
 	for i := range q.Filters {
 		f := &q.Filters[i]
-		if f.fields != 0 && f.fields&^streamFields == 0 {
+		switch {
+		case f.fields != 0 && f.fields&^streamFields == 0:
 			byStream = append(byStream, f)
-		} else {
+		case traceEq == nil && f.Field == "trace_id" && f.Op == Eq && c.leafs[bitIndex(fTraceID)] != nil:
+			id, err := ParseTraceID(f.Value)
+			if err != nil {
+				return nil, nil // no such trace
+			}
+			traceEq = id[:]
+		default:
 			rest = append(rest, f)
 			restFields |= f.fields
 		}
+	}
+	var ids []byte
+	if traceEq != nil {
+		ids = c.leafs[bitIndex(fTraceID)].fixed
 	}
 	t := c.leafs[bitIndex(fTime)].i64
 	var res, svc []string
@@ -251,7 +263,7 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	rowCols := *c
 	rowCols.set &= restFields
 	for i := 0; i < c.n; i++ {
-		if !q.inRange(t[i]) {
+		if !q.inRange(t[i]) || traceEq != nil && string(ids[16*i:16*i+16]) != string(traceEq) {
 			continue
 		}
 		if len(byStream) > 0 {
