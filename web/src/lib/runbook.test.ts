@@ -35,4 +35,11 @@ describe('runbooks', () => {
     expect(html).not.toContain('javascript:');
     expect(html).toContain('<a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">y</a>');
   });
+  it('renders GFM tables, escaping HTML in their cells', () => {
+    const html = renderRunbook('| alert | severity |\n|---|---|\n| OrdersSLO | <b>page</b> |\n', base, explore);
+    expect(html).toContain('<table>');
+    expect(html).toContain('<th>alert</th>');
+    expect(html).toContain('<td>OrdersSLO</td>');
+    expect(html).toContain('<td>&lt;b&gt;page&lt;/b&gt;</td>');
+  });
 });

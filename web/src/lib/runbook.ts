@@ -5,9 +5,12 @@
 // dropped (allowDangerousProtocol false), since a runbook is user content —
 // relative links resolved against the runbook's own URL, and each fenced
 // block of PromQL, LogQL or TraceQL followed by a link that runs it in
-// Explore. This module is imported on demand (its own chunk, with micromark).
+// Explore. GFM tables (the runbook index is one) are rendered by micromark's
+// own extension, micromark-extension-gfm-table, with the same safe defaults.
+// This module is imported on demand (its own chunk, with micromark).
 
 import { micromark } from 'micromark';
+import { gfmTable, gfmTableHtml } from 'micromark-extension-gfm-table';
 
 /** Explore's modes by a fenced block's language (```promql ...). */
 export const QUERY_LANGUAGES: Record<string, 'metrics' | 'logs' | 'traces'> = {
@@ -22,7 +25,7 @@ export const QUERY_LANGUAGES: Record<string, 'metrics' | 'logs' | 'traces'> = {
  * query in Explore.
  */
 export function renderRunbook(md: string, base: string, explore: (mode: 'metrics' | 'logs' | 'traces', q: string) => string): string {
-  const html = micromark(md);
+  const html = micromark(md, { extensions: [gfmTable()], htmlExtensions: [gfmTableHtml()] });
   return html
     .replace(/<a href="([^"]*)"/g, (m, href: string) => {
       const raw = unescapeHTML(href);
