@@ -43,17 +43,24 @@ func appendAttrs(b []byte, a Attrs) []byte {
 	b = binary.AppendUvarint(b, uint64(len(a)))
 	for i := range a {
 		b = appendString(b, a[i].Key)
-		v := &a[i].Value
-		b = append(b, byte(v.Type))
-		switch v.Type {
-		case TypeInt, TypeBool:
-			b = binary.AppendVarint(b, v.Int)
-		case TypeFloat:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
-		case TypeEmpty:
-		default:
-			b = appendString(b, v.Str)
-		}
+		b = appendValue(b, &a[i].Value)
+	}
+	return b
+}
+
+// appendValue appends an attribute value as WAL records and the head
+// encode it: its type byte, then a varint for int and bool, 8
+// little-endian bytes for float, nothing for empty, a string otherwise.
+func appendValue(b []byte, v *Value) []byte {
+	b = append(b, byte(v.Type))
+	switch v.Type {
+	case TypeInt, TypeBool:
+		b = binary.AppendVarint(b, v.Int)
+	case TypeFloat:
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
+	case TypeEmpty:
+	default:
+		b = appendString(b, v.Str)
 	}
 	return b
 }
@@ -232,19 +239,7 @@ func (d *decoder) attrs() Attrs {
 	a := make(Attrs, n)
 	for i := range a {
 		a[i].Key = d.string("attribute key")
-		v := &a[i].Value
-		v.Type = ValueType(d.byte("attribute type"))
-		switch v.Type {
-		case TypeInt, TypeBool:
-			v.Int = d.varint("attribute value")
-		case TypeFloat:
-			var f [8]byte
-			d.fixed(f[:], "attribute value")
-			v.Float = math.Float64frombits(binary.LittleEndian.Uint64(f[:]))
-		case TypeEmpty:
-		case TypeStr, TypeBytes, TypeArray, TypeMap:
-			v.Str = d.string("attribute value")
-		default:
+		if !d.value(&a[i].Value) {
 			d.fail("attribute type")
 		}
 		if d.err != nil {
@@ -252,6 +247,26 @@ func (d *decoder) attrs() Attrs {
 		}
 	}
 	return a
+}
+
+// value reads an attribute value as appendValue wrote it. For a type
+// byte it does not know it reads nothing more and returns false.
+func (d *decoder) value(v *Value) bool {
+	v.Type = ValueType(d.byte("attribute type"))
+	switch v.Type {
+	case TypeInt, TypeBool:
+		v.Int = d.varint("attribute value")
+	case TypeFloat:
+		var f [8]byte
+		d.fixed(f[:], "attribute value")
+		v.Float = math.Float64frombits(binary.LittleEndian.Uint64(f[:]))
+	case TypeEmpty:
+	case TypeStr, TypeBytes, TypeArray, TypeMap:
+		v.Str = d.string("attribute value")
+	default:
+		return false
+	}
+	return true
 }
 
 // decodeRecord decodes a WAL record.

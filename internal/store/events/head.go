@@ -3,7 +3,6 @@ package events
 import (
 	"bytes"
 	"encoding/binary"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -238,17 +237,7 @@ func (h *head) appendAttrs(b []byte, a Attrs) []byte {
 	b = binary.AppendUvarint(b, uint64(len(a)))
 	for i := range a {
 		b = h.ref(b, h.keyIdx, &h.tab.keys, a[i].Key)
-		v := &a[i].Value
-		b = append(b, byte(v.Type))
-		switch v.Type {
-		case TypeInt, TypeBool:
-			b = binary.AppendVarint(b, v.Int)
-		case TypeFloat:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
-		case TypeEmpty:
-		default:
-			b = appendString(b, v.Str)
-		}
+		b = appendValue(b, &a[i].Value)
 	}
 	return b
 }
@@ -412,16 +401,7 @@ func (v headView) attrs(d *decoder, slab *Attrs) Attrs {
 	start := len(*slab)
 	for range n {
 		a := Attr{Key: v.str(d, v.tab.keys)}
-		a.Value.Type = ValueType(d.byte("attribute type"))
-		switch a.Value.Type {
-		case TypeInt, TypeBool:
-			a.Value.Int = d.varint("attribute value")
-		case TypeFloat:
-			var f [8]byte
-			d.fixed(f[:], "attribute value")
-			a.Value.Float = math.Float64frombits(binary.LittleEndian.Uint64(f[:]))
-		case TypeEmpty:
-		default:
+		if !d.value(&a.Value) { // the head writes any type appendValue takes
 			a.Value.Str = d.string("attribute value")
 		}
 		*slab = append(*slab, a)
