@@ -18,12 +18,12 @@ import (
 // log queries; their stream selectors count, line filters and stages do
 // not; no selector: every stream), in the order of their labels. It is
 // streams for the callers that need no line counts or bytes (label names
-// and values, series): the store groups the lines by stream
-// (Store.ScanStreams, a time appended per line) instead of making an
-// event per line, so that the Services page's
-// /loki/api/v1/label/service_name/values over a day of 7.5 M lines takes
-// a column scan, not an event per line (docs/benchmarks.md, "The Services
-// and Service pages over 10 M spans").
+// and values, series): the store answers from the stream lists of its
+// blocks' row groups where a row group lies wholly in the range, and
+// groups the other lines by stream (Store.Streams), so that the Services
+// page's /loki/api/v1/label/service_name/values over a day of 7.5 M lines
+// reads metadata, not a column per line (docs/benchmarks.md, "The
+// Services and Service pages over 10 M spans").
 func (a *API) streamSets(ctx context.Context, t string, start, end time.Time, selectors []string, fn func(ls labels.Labels)) error {
 	exprs, err := logSelectors(selectors)
 	if err != nil {
@@ -36,16 +36,13 @@ func (a *API) streamSets(ctx context.Context, t string, start, end time.Time, se
 		if le != nil {
 			q.Filters = logql.StreamFilters(le)
 		}
-		_, err := a.store.ScanStreams(ctx, q, func(groups []events.StreamTimes) error {
-			var streams events.StreamLabelCache
+		_, err := a.store.Streams(ctx, q, func(streams []events.Event) error {
+			var cache events.StreamLabelCache
 			var key []byte
 			mu.Lock()
 			defer mu.Unlock()
-			for i := range groups {
-				if len(groups[i].Times) == 0 {
-					continue
-				}
-				buf := streams.Labels(&groups[i].Stream)
+			for i := range streams {
+				buf := cache.Labels(&streams[i])
 				key = appendLabelsKey(key[:0], buf)
 				if _, ok := all[string(key)]; ok { // no allocation
 					continue

@@ -26,6 +26,9 @@ type Store interface {
 	// ScanStreams calls fn with the times of matching logs grouped by
 	// stream; calls may overlap.
 	ScanStreams(ctx context.Context, q events.Query, fn func([]events.StreamTimes) error) (events.ScanStats, error)
+	// Streams calls fn with the streams that have matching logs, each
+	// at least once; calls may overlap.
+	Streams(ctx context.Context, q events.Query, fn func([]events.Event) error) (events.ScanStats, error)
 }
 
 // Options bound what a query may cost.

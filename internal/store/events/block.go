@@ -32,7 +32,8 @@ import (
 const (
 	blockVersion  = 1
 	rowGroupRows  = 256 << 10  // the default of Options.RowGroupRows
-	indexMagic    = "HORUSIX2" // IX1: the token filters hold no trigrams
+	indexMagic    = "HORUSIX3" // IX2: no stream list; IX1: nor trigrams
+	indexMagicV2  = "HORUSIX2"
 	indexMagicV1  = "HORUSIX1"
 	traceBloomBit = 10 // bits per distinct trace id: ~1% false positives
 	tokenBloomBit = 8  // bits per distinct token: ~2% false positives
@@ -92,6 +93,7 @@ type blockWriter struct {
 	tokenSet map[uint64]struct{}
 	tokBuf   []byte
 	grams    *gramSet // the body trigrams of the row group, for logs
+	streams  streamCounter
 }
 
 func newBlockWriter(root, tenant string, kind Kind, rgRows int64, level, walSegment int, sources []string) (*blockWriter, error) {
@@ -144,6 +146,7 @@ func (w *blockWriter) add(e *Event) error {
 	w.meta.MinTime, w.meta.MaxTime = min(w.meta.MinTime, e.Time), max(w.meta.MaxTime, e.Time)
 	w.meta.Rows++
 	w.rgRows++
+	res := w.streams.add(e)
 	if !e.TraceID.IsZero() {
 		w.traceIDs[e.TraceID] = struct{}{}
 	}
@@ -154,10 +157,10 @@ func (w *blockWriter) add(e *Event) error {
 		}
 		w.grams.addAll(e.Body)
 		w.logBuf = append(w.logBuf, logRow{})
-		w.logBuf[len(w.logBuf)-1].set(e)
+		w.logBuf[len(w.logBuf)-1].set(e, res)
 	} else {
 		w.spanBuf = append(w.spanBuf, spanRow{})
-		w.spanBuf[len(w.spanBuf)-1].set(e)
+		w.spanBuf[len(w.spanBuf)-1].set(e, res)
 	}
 	if len(w.logBuf)+len(w.spanBuf) >= 1024 {
 		if err := w.flushRows(); err != nil {
@@ -222,7 +225,9 @@ func (w *blockWriter) endRowGroup() error {
 	}
 	payload := binary.LittleEndian.AppendUint32(nil, uint32(len(tb)*4))
 	payload = tb.appendTo(payload)
+	payload = binary.LittleEndian.AppendUint32(payload, uint32(len(kb)*4))
 	payload = kb.appendTo(payload)
+	payload = w.streams.appendTo(payload)
 	w.index = binary.LittleEndian.AppendUint32(w.index, uint32(len(payload)))
 	w.index = binary.LittleEndian.AppendUint32(w.index, crc32.Checksum(payload, castagnoli))
 	w.index = append(w.index, payload...)
@@ -359,6 +364,11 @@ type block struct {
 type rowGroupIndex struct {
 	traces, tokens bloom // nil: not available, everything may match
 	grams          bool  // tokens also holds the bodies' trigrams
+	// streams are the row group's streams, sorted by resource JSON,
+	// service, severity text and number; hasStreams says the list is
+	// there (index.bin version 3).
+	streams    []IndexStream
+	hasStreams bool
 }
 
 func openBlock(dir string) (*block, error) {
@@ -416,11 +426,17 @@ func (b *block) readIndex() error {
 	if err != nil {
 		return err
 	}
-	grams := bytes.HasPrefix(data, []byte(indexMagic))
-	if !grams && !bytes.HasPrefix(data, []byte(indexMagicV1)) {
+	version := 0
+	for v, magic := range []string{indexMagicV1, indexMagicV2, indexMagic} {
+		if bytes.HasPrefix(data, []byte(magic)) {
+			version = v + 1
+		}
+	}
+	if version == 0 {
 		return fmt.Errorf("%w: index.bin: bad magic", ErrCorrupt)
 	}
 	data = data[len(indexMagic):]
+	res := resourceCache{}
 	var bad error
 	for i := range b.rgs {
 		if len(data) < 8 {
@@ -436,20 +452,55 @@ func (b *block) readIndex() error {
 			bad = fmt.Errorf("%w: index.bin: checksum mismatch in row group %d", ErrCorrupt, i)
 			continue
 		}
-		if len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
-			bad = fmt.Errorf("%w: index.bin: bad section in row group %d", ErrCorrupt, i)
-			continue
-		}
-		tl := binary.LittleEndian.Uint32(p)
-		tb, err1 := readBloom(p[4 : 4+tl])
-		kb, err2 := readBloom(p[4+tl:])
-		if err := errors.Join(err1, err2); err != nil {
+		ix, err := readSection(p, version, res)
+		if err != nil {
 			bad = fmt.Errorf("%w: index.bin: row group %d: %w", ErrCorrupt, i, err)
 			continue
 		}
-		b.rgs[i] = rowGroupIndex{traces: tb, tokens: kb, grams: grams && kb != nil}
+		b.rgs[i] = ix
 	}
 	return bad
+}
+
+// readSection decodes a row group's section of an index.bin of this
+// version (1: HORUSIX1, 2: HORUSIX2, 3: HORUSIX3).
+func readSection(p []byte, version int, res resourceCache) (rowGroupIndex, error) {
+	// lenPrefixed cuts a uint32 length and that many bytes from p.
+	lenPrefixed := func() ([]byte, error) {
+		if len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
+			return nil, errors.New("bad section")
+		}
+		l := binary.LittleEndian.Uint32(p)
+		out := p[4 : 4+l]
+		p = p[4+l:]
+		return out, nil
+	}
+	tp, err := lenPrefixed()
+	if err != nil {
+		return rowGroupIndex{}, err
+	}
+	tb, err := readBloom(tp)
+	if err != nil {
+		return rowGroupIndex{}, err
+	}
+	kp := p
+	if version >= 3 {
+		if kp, err = lenPrefixed(); err != nil {
+			return rowGroupIndex{}, err
+		}
+	}
+	kb, err := readBloom(kp)
+	if err != nil {
+		return rowGroupIndex{}, err
+	}
+	ix := rowGroupIndex{traces: tb, tokens: kb, grams: version >= 2 && kb != nil}
+	if version >= 3 {
+		if ix.streams, err = readStreams(p, res); err != nil {
+			return rowGroupIndex{}, err
+		}
+		ix.hasStreams = true
+	}
+	return ix, nil
 }
 
 func (b *block) close() error { return b.file.Close() }

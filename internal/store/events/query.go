@@ -467,8 +467,12 @@ func (q *Query) bodyGrams() []uint64 {
 }
 
 // mayMatch reports whether a row group with this index may hold matches.
-// ids, toks and grams are the query's traceIDs, bodyTokens and bodyGrams.
-func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string, grams []uint64) bool {
+// ids, toks, grams and sf are the query's traceIDs, bodyTokens, bodyGrams
+// and streamFilters.
+func (q *Query) mayMatch(ix *rowGroupIndex, ids []TraceID, toks []string, grams []uint64, sf []int) bool {
+	if !q.streamMayMatch(ix, sf) {
+		return false
+	}
 	if ids != nil {
 		if len(ids) == 0 {
 			return false
@@ -506,7 +510,7 @@ func (q *Query) mayMatch(ix rowGroupIndex, ids []TraceID, toks []string, grams [
 
 // bodyMayHold reports whether the bodies of a row group with this index
 // may contain an IDOrContains filter's value.
-func (f *Filter) bodyMayHold(ix rowGroupIndex) bool {
+func (f *Filter) bodyMayHold(ix *rowGroupIndex) bool {
 	if !ix.grams {
 		return true
 	}
@@ -520,7 +524,7 @@ func (f *Filter) bodyMayHold(ix rowGroupIndex) bool {
 
 // idMayBeIn reports whether a row group with this index may hold an
 // event with an IDOrContains filter's id: span ids have no filter.
-func (f *Filter) idMayBeIn(ix rowGroupIndex) bool {
+func (f *Filter) idMayBeIn(ix *rowGroupIndex) bool {
 	switch {
 	case f.ids == nil:
 		return false
@@ -540,7 +544,7 @@ func (n *idNeedle) gramsOrNil() []uint64 {
 // forRowGroup returns q for a row group with this index: an IDOrContains
 // filter whose value the row group's bodies cannot contain becomes an
 // equality on the id column, so the bodies are not read.
-func (q *Query) forRowGroup(ix rowGroupIndex) *Query {
+func (q *Query) forRowGroup(ix *rowGroupIndex) *Query {
 	var fs []Filter
 	for i := range q.Filters {
 		f := &q.Filters[i]

@@ -140,11 +140,12 @@ func (c *attrCols) attrs() Attrs {
 	return a
 }
 
-func (r *logRow) set(e *Event) {
+// set fills the row from e; res is e.Resource as encodeAttrsJSON encodes it.
+func (r *logRow) set(e *Event, res string) {
 	r.Time, r.Service, r.SeverityText, r.Severity = e.Time, e.Service, e.SeverityText, e.Severity
 	r.TraceID, r.SpanID, r.Body, r.Flags = e.TraceID, e.SpanID, e.Body, e.Flags
 	r.Scope, r.ScopeVer = e.Scope, e.ScopeVer
-	r.Resource = encodeAttrsJSON(e.Resource)
+	r.Resource = res
 	r.Attrs.set(e.Attrs)
 }
 
@@ -156,14 +157,15 @@ func (r *logRow) event(res resourceCache) Event {
 	}
 }
 
-func (r *spanRow) set(e *Event) {
+// set fills the row from e; res is e.Resource as encodeAttrsJSON encodes it.
+func (r *spanRow) set(e *Event, res string) {
 	*r = spanRow{
 		TraceID: e.TraceID, SpanID: e.SpanID, ParentSpanID: e.ParentSpanID, Time: e.Time,
 		Duration: e.Duration, Service: e.Service, Name: e.Name, SpanKind: e.SpanKind,
 		StatusCode: e.StatusCode, StatusMessage: e.StatusMessage, TraceState: e.TraceState,
 		Scope: e.Scope, ScopeVer: e.ScopeVer,
 	}
-	r.Resource = encodeAttrsJSON(e.Resource)
+	r.Resource = res
 	r.Attrs.set(e.Attrs)
 	for _, se := range e.Events {
 		row := spanEventRow{Time: se.Time, Name: se.Name}

@@ -131,7 +131,7 @@ func matching(ctx context.Context, q *Query, evs []Event, fn func([]Event) error
 // the matching rows: only the columns asked for when the query names its
 // fields, else whole rows, and with a limit only the rows that can make it.
 func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Event) error) error {
-	q = q.forRowGroup(u.b.rgs[u.rg])
+	q = q.forRowGroup(&u.b.rgs[u.rg])
 	filt, out := q.filterFields(), q.outFields()
 	if u.b.kind.schema() == KindLog {
 		out &^= fNested // logs have no span events or links
@@ -316,11 +316,14 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 
 // ScanStats tells what a scan read.
 type ScanStats struct {
-	Units    int   // head snapshots and row groups in the time range
-	Skipped  int   // ... of which the indexes ruled out
-	Corrupt  int   // row groups that failed their checksums, skipped
-	Matched  int64 // events passed to the caller
-	Warnings []string
+	Units   int   // head snapshots and row groups in the time range
+	Skipped int   // ... of which the indexes ruled out
+	Corrupt int   // row groups that failed their checksums, skipped
+	Matched int64 // events passed to the caller
+	// FromIndex are the row groups answered from their index without
+	// being read (Store.Streams).
+	FromIndex int
+	Warnings  []string
 }
 
 // Scan calls fn with batches of the events matching q, in no particular
@@ -466,7 +469,7 @@ func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanSt
 // parallelUnits runs scan over the units the indexes do not rule out,
 // with one worker per CPU.
 func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *ScanStats, scan func(ctx context.Context, i int, u unit, ids []TraceID) error) error {
-	ids, toks, grams := q.traceIDs(), q.bodyTokens(), q.bodyGrams()
+	ids, toks, grams, sf := q.traceIDs(), q.bodyTokens(), q.bodyGrams(), q.streamFilters()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -495,7 +498,7 @@ func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *S
 					continue
 				}
 			}
-			if u.b != nil && !q.mayMatch(u.b.rgs[u.rg], ids, toks, grams) {
+			if u.b != nil && !q.mayMatch(&u.b.rgs[u.rg], ids, toks, grams, sf) {
 				mu.Lock()
 				st.Skipped++
 				mu.Unlock()

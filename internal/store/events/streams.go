@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -26,54 +27,17 @@ type StreamTimes struct {
 // and q.Limit are ignored. Calls of fn may overlap; the slices are reused after fn
 // returns. Errors are as Scan's.
 func (s *Store) ScanStreams(ctx context.Context, q Query, fn func([]StreamTimes) error) (ScanStats, error) {
-	if q.Kind != KindLog {
-		return ScanStats{}, fmt.Errorf("ScanStreams reads logs, not %s", q.Kind)
-	}
-	q.Fields, q.Limit = []string{"time", "resource", "service_name", "level"}, 0
-	if err := q.compile(); err != nil {
+	units, release, err := s.streamSnapshot(&q, "ScanStreams")
+	if err != nil {
 		return ScanStats{}, err
 	}
-	units, release := s.snapshot(&q)
 	defer release()
 	st := ScanStats{Units: len(units)}
 	var matched int64
 	var mu sync.Mutex
-	err := s.parallelUnits(ctx, &q, units, &st, func(ctx context.Context, _ int, u unit, ids []TraceID) error {
+	err = s.parallelUnits(ctx, &q, units, &st, func(ctx context.Context, _ int, u unit, ids []TraceID) error {
 		var g streamGrouper
-		var err error
-		add := func(e *Event) {
-			g.add(streamKey{ptr(e.Service), len(e.Service), resPtr(e.Resource), len(e.Resource), e.Severity, ptr(e.SeverityText), len(e.SeverityText)},
-				e.Time, func() Event {
-					return Event{Resource: e.Resource, Service: e.Service, Severity: e.Severity, SeverityText: e.SeverityText}
-				})
-		}
-		switch {
-		case u.h != nil && ids == nil:
-			// A head: its events matched where they are, not copied
-			// out first as scanUnit does for callers that keep them.
-			err = u.view.each(func(c []Event) error {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				for i := range c {
-					if q.match(&c[i]) {
-						add(&c[i])
-					}
-				}
-				return nil
-			})
-		case u.h != nil || ids != nil || q.filterFields()&fNested != 0:
-			// Trace lookups and nested filters: from events.
-			err = s.scanUnit(ctx, &q, u, ids, func(evs []Event) error {
-				for i := range evs {
-					add(&evs[i])
-				}
-				return nil
-			})
-		default:
-			err = s.streamRowGroup(ctx, &q, u, &g)
-		}
-		if err != nil || len(g.out) == 0 {
+		if err := s.streamUnit(ctx, &q, u, ids, &g); err != nil || len(g.out) == 0 {
 			return err
 		}
 		mu.Lock()
@@ -85,6 +49,116 @@ func (s *Store) ScanStreams(ctx context.Context, q Query, fn func([]StreamTimes)
 	})
 	st.Matched = matched
 	return st, err
+}
+
+// Streams calls fn with the streams (Resource, Service, Severity and
+// SeverityText set) that have logs matching q, for Loki's label names,
+// label values and series. A row group wholly inside q's range is answered
+// from its block's stream list (index.bin) when q's filters read only the
+// stream, without reading it; other units (heads, row groups at the
+// range's ends, older blocks, other filters) are read as by ScanStreams.
+// A stream may be given more than once; calls of fn may overlap. q.Fields
+// and q.Limit are ignored; errors are as Scan's.
+func (s *Store) Streams(ctx context.Context, q Query, fn func([]Event) error) (ScanStats, error) {
+	units, release, err := s.streamSnapshot(&q, "Streams")
+	if err != nil {
+		return ScanStats{}, err
+	}
+	defer release()
+	st := ScanStats{Units: len(units)}
+	sf := q.streamFilters()
+	byStream := len(sf) == len(q.Filters)
+	var fromIndex atomic.Int64
+	err = s.parallelUnits(ctx, &q, units, &st, func(ctx context.Context, _ int, u unit, ids []TraceID) error {
+		if ix := u.indexed(); byStream && ix != nil && q.inRange(u.minT) && q.inRange(u.maxT) {
+			fromIndex.Add(1)
+			var out []Event
+			for i := range ix.streams {
+				if ix.streams[i].Rows > 0 && q.streamMatches(&ix.streams[i].Stream, sf) {
+					out = append(out, ix.streams[i].Stream)
+				}
+			}
+			if len(out) == 0 {
+				return nil
+			}
+			return fn(out)
+		}
+		var g streamGrouper
+		if err := s.streamUnit(ctx, &q, u, ids, &g); err != nil {
+			return err
+		}
+		var out []Event
+		for i := range g.out {
+			if len(g.out[i].Times) > 0 {
+				out = append(out, g.out[i].Stream)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return fn(out)
+	})
+	st.FromIndex = int(fromIndex.Load())
+	return st, err
+}
+
+// streamSnapshot prepares q for ScanStreams and Streams (the caller
+// named what) and lists its units, as snapshot does.
+func (s *Store) streamSnapshot(q *Query, what string) ([]unit, func(), error) {
+	if q.Kind != KindLog {
+		return nil, nil, fmt.Errorf("%s reads logs, not %s", what, q.Kind)
+	}
+	q.Fields, q.Limit = []string{"time", "resource", "service_name", "level"}, 0
+	if err := q.compile(); err != nil {
+		return nil, nil, err
+	}
+	units, release := s.snapshot(q)
+	return units, release, nil
+}
+
+// indexed returns the unit's index when it is a row group whose block
+// lists its streams, else nil.
+func (u *unit) indexed() *rowGroupIndex {
+	if u.b == nil || !u.b.rgs[u.rg].hasStreams {
+		return nil
+	}
+	return &u.b.rgs[u.rg]
+}
+
+// streamUnit groups the unit's logs matching q by stream into g.
+func (s *Store) streamUnit(ctx context.Context, q *Query, u unit, ids []TraceID, g *streamGrouper) error {
+	add := func(e *Event) {
+		g.add(streamKey{ptr(e.Service), len(e.Service), resPtr(e.Resource), len(e.Resource), e.Severity, ptr(e.SeverityText), len(e.SeverityText)},
+			e.Time, func() Event {
+				return Event{Resource: e.Resource, Service: e.Service, Severity: e.Severity, SeverityText: e.SeverityText}
+			})
+	}
+	switch {
+	case u.h != nil && ids == nil:
+		// A head: its events matched where they are, not copied
+		// out first as scanUnit does for callers that keep them.
+		return u.view.each(func(c []Event) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			for i := range c {
+				if q.match(&c[i]) {
+					add(&c[i])
+				}
+			}
+			return nil
+		})
+	case u.h != nil || ids != nil || q.filterFields()&fNested != 0:
+		// Trace lookups and nested filters: from events.
+		return s.scanUnit(ctx, q, u, ids, func(evs []Event) error {
+			for i := range evs {
+				add(&evs[i])
+			}
+			return nil
+		})
+	default:
+		return s.streamRowGroup(ctx, q, u, g)
+	}
 }
 
 // streamKey tells streams apart by the identity of their strings: the
@@ -159,7 +233,7 @@ func (c *streamCols) stream(i int) Event {
 // the time, stream and filter columns.
 func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamGrouper) error {
 	rg := u.b.pf.RowGroups()[u.rg]
-	q = q.forRowGroup(u.b.rgs[u.rg])
+	q = q.forRowGroup(&u.b.rgs[u.rg])
 	// Filters on the stream alone (resource, service, level) are
 	// evaluated once per stream, in one lookup with the grouping.
 	byStream := true
