@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,12 @@ func readLeafAt(rg parquet.RowGroup, rows []int32, path ...string) (*leaf, error
 // with pages that are not dictionary-encoded, or with more than one
 // dictionary, has its strings numbered by value instead.
 func readCodes(rg parquet.RowGroup, name string) (*leaf, error) {
-	l, err := readLeafMode(rg, nil, true, name)
+	return readCodesAt(rg, nil, name)
+}
+
+// readCodesAt is readCodes for the rows of rows (as readLeafAt).
+func readCodesAt(rg parquet.RowGroup, rows []int32, name string) (*leaf, error) {
+	l, err := readLeafMode(rg, rows, true, name)
 	if err != nil || l.codes != nil || l.str == nil {
 		return l, err
 	}
@@ -130,6 +136,8 @@ func readLeafMode(rg parquet.RowGroup, rows []int32, codes bool, path ...string)
 		} else {
 			l.str = make([]string, 0, n)
 		}
+	case parquet.FixedLenByteArray:
+		l.fixed = make([]byte, 0, n*lc.Node.Type().Length())
 	}
 	if r.repeated {
 		l.rowOff = make([]int32, 0, numRows+1)
@@ -237,26 +245,17 @@ func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
 	if r.repeated {
 		take = r.take[:0]
 		rep, def := p.RepetitionLevels(), p.DefinitionLevels()
-		row, v := int32(-1), int32(0)
-		keep := false
-		for j := range rep {
-			if rep[j] == 0 {
-				row++
-				keep = all || len(local) > 0 && local[0] == row
-				if keep {
-					if !all {
-						local = local[1:]
-					}
+		if all {
+			for j := range rep {
+				if rep[j] == 0 {
 					r.rowOff = append(r.rowOff, r.nv)
 				}
-			}
-			if def[j] == r.maxDef {
-				if keep {
-					take = append(take, v)
+				if def[j] == r.maxDef {
 					r.nv++
 				}
-				v++
 			}
+		} else {
+			take = r.pickRepeated(take, rep, def, local)
 		}
 		r.take = take
 		switch {
@@ -363,6 +362,53 @@ func (r *leafReader) page(p parquet.Page, local []int32, all bool) {
 	}
 }
 
+// pickRepeated returns take with the indexes (among the page's values)
+// of the values of the rows local (ascending, from the page's first row)
+// of a repeated column, given its repetition and definition levels, and
+// appends each such row's first value's offset to r.rowOff. Runs of
+// levels before a wanted row are skipped a block at a time, counting
+// their row starts and values with bytes.Count: the newest lines of a
+// row group want a few rows of pages of hundreds of thousands of values.
+func (r *leafReader) pickRepeated(take []int32, rep, def []byte, local []int32) []int32 {
+	const block = 256
+	zero, full := []byte{0}, []byte{r.maxDef}
+	row, v := int32(-1), int32(0) // the row of the level before j; values before j
+	keep := false
+	checkFrom := 0 // no block starting before this can be skipped
+	for j := 0; j < len(rep); {
+		if !keep && j >= checkFrom && j+block <= len(rep) && len(local) > 0 {
+			z := int32(bytes.Count(rep[j:j+block], zero))
+			if row+z < local[0] {
+				row += z
+				v += int32(bytes.Count(def[j:j+block], full))
+				j += block
+				continue
+			}
+			checkFrom = j + block
+		}
+		if rep[j] == 0 {
+			if len(local) == 0 {
+				break
+			}
+			row++
+			keep = local[0] == row
+			if keep {
+				local = local[1:]
+				r.rowOff = append(r.rowOff, r.nv)
+			}
+		}
+		if def[j] == r.maxDef {
+			if keep {
+				take = append(take, v)
+				r.nv++
+			}
+			v++
+		}
+		j++
+	}
+	return take
+}
+
 // pick appends the elements of src at the indexes take to dst, or all of
 // src if take is nil.
 func pick[T any](dst, src []T, take []int32) []T {
@@ -444,7 +490,7 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet, rows []int
 		{fStatusMsg, "status_message", KindSpan}, {fTraceState, "trace_state", KindSpan},
 	}
 	count := func(name string, l *leaf) error {
-		got := max(len(l.i64), len(l.i32), len(l.str))
+		got := max(len(l.i64), len(l.i32), len(l.str), len(l.codes))
 		if l.size > 0 {
 			got = len(l.fixed) / l.size
 		}
@@ -457,7 +503,13 @@ func readColumnsUnsafe(rg parquet.RowGroup, kind Kind, want fieldSet, rows []int
 		if want&cl.f == 0 || (cl.kind != 0 && cl.kind != kind.schema()) {
 			continue
 		}
-		l, err := readLeafAt(rg, rows, cl.name)
+		var l *leaf
+		var err error
+		if cl.f&codedFields != 0 {
+			l, err = readCodesAt(rg, rows, cl.name)
+		} else {
+			l, err = readLeafAt(rg, rows, cl.name)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -513,9 +565,22 @@ func (c *colSet) fixed(f fieldSet, i int) []byte {
 	return l.fixed[i*l.size : (i+1)*l.size]
 }
 
-func (c *colSet) str(f fieldSet, i int) string { return c.leafs[bitIndex(f)].str[i] }
-func (c *colSet) i32(f fieldSet, i int) int32  { return c.leafs[bitIndex(f)].i32[i] }
-func (c *colSet) i64(f fieldSet, i int) int64  { return c.leafs[bitIndex(f)].i64[i] }
+func (c *colSet) str(f fieldSet, i int) string { return c.leafs[bitIndex(f)].strAt(i) }
+
+// codedFields are the string columns a colSet holds as dictionary codes
+// (leaf.codes): a few distinct values each, so filters on them run once
+// per distinct value and no string is made per row.
+const codedFields = fService | fResource | fSevText
+
+// strAt is row i's value of a string leaf, read as strings or as codes.
+func (l *leaf) strAt(i int) string {
+	if l.codes != nil {
+		return l.dict[l.codes[i]]
+	}
+	return l.str[i]
+}
+func (c *colSet) i32(f fieldSet, i int) int32 { return c.leafs[bitIndex(f)].i32[i] }
+func (c *colSet) i64(f fieldSet, i int) int64 { return c.leafs[bitIndex(f)].i64[i] }
 
 // fill sets the fields of the set on e from row i. Attrs get a new slice.
 func (c *colSet) fill(e *Event, i int) {

@@ -1,7 +1,9 @@
 package events
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -75,17 +77,75 @@ func TestReadColumnsAtAndCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		strs := full.leafs[bitIndex(c.f)].str
 		if len(l.codes) != n {
 			t.Fatalf("%s: %d codes", c.name, len(l.codes))
 		}
+		whole, err := readLeafAt(rg, nil, c.name) // as strings
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, code := range l.codes {
-			if l.dict[code] != strs[i] {
-				t.Fatalf("%s row %d: %q, want %q", c.name, i, l.dict[code], strs[i])
+			if l.dict[code] != whole.str[i] || full.leafs[bitIndex(c.f)].strAt(i) != whole.str[i] {
+				t.Fatalf("%s row %d: %q, want %q", c.name, i, l.dict[code], whole.str[i])
 			}
 		}
 		if small := len(l.dict) < 10; small != c.dict {
 			t.Errorf("%s: %d distinct values", c.name, len(l.dict))
+		}
+	}
+}
+
+// TestPickRepeated checks the block-skipping walk of a map column's
+// levels against a walk value by value, on rows of 0 to 40 values and
+// wanted rows of every density.
+func TestPickRepeated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := range 300 {
+		const maxDef = 2
+		var rep, def []byte
+		rows := 1 + rng.IntN(3000)
+		for range rows {
+			n := rng.IntN(41)
+			if n == 0 || rng.IntN(10) == 0 {
+				rep, def = append(rep, 0), append(def, byte(rng.IntN(maxDef))) // an empty or null map
+				continue
+			}
+			for k := range n {
+				rep, def = append(rep, byte(min(k, 1))), append(def, maxDef)
+			}
+		}
+		var local []int32
+		density := []int{1, 2, 50, 1000}[iter%4]
+		for i := range int32(rows) {
+			if rng.IntN(density) == 0 {
+				local = append(local, i)
+			}
+		}
+		// The reference: value by value.
+		var wantTake, wantOff []int32
+		row, v, nv, keep, l := int32(-1), int32(0), int32(0), false, local
+		for j := range rep {
+			if rep[j] == 0 {
+				row++
+				keep = len(l) > 0 && l[0] == row
+				if keep {
+					l = l[1:]
+					wantOff = append(wantOff, nv)
+				}
+			}
+			if def[j] == maxDef {
+				if keep {
+					wantTake = append(wantTake, v)
+					nv++
+				}
+				v++
+			}
+		}
+		r := leafReader{leaf: &leaf{}, maxDef: maxDef, repeated: true}
+		got := r.pickRepeated(nil, rep, def, local)
+		if !slices.Equal(got, wantTake) || !slices.Equal(r.rowOff, wantOff) || r.nv != nv {
+			t.Fatalf("iteration %d (%d rows, %d wanted): take %d values, offsets %d, nv %d; want %d, %d, %d",
+				iter, rows, len(local), len(got), len(r.rowOff), r.nv, len(wantTake), len(wantOff), nv)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // unit is one piece of a scan: a head's snapshot or one row group.
@@ -220,11 +219,12 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 }
 
 // selectRows returns the rows of a row group that match q and their
-// times. Filters on the stream (the resource and service columns) are
-// evaluated once per distinct stream, the others per row that passes
-// them, reading only their columns.
+// times. Filters on the stream (resource, service and severity, columns
+// read as dictionary codes) are evaluated once per distinct stream, found
+// by its codes in a table, the others per row that passes them, reading
+// only their columns.
 func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
-	const streamFields = fResource | fService
+	const streamFields = fResource | fService | fSevText | fSeverity
 	var byStream, rest []*Filter
 	var restFields fieldSet
 	var traceEq []byte // a trace_id equality, compared in the column
@@ -249,16 +249,7 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 		ids = c.leafs[bitIndex(fTraceID)].fixed
 	}
 	t := c.leafs[bitIndex(fTime)].i64
-	var res, svc []string
-	if l := c.leafs[bitIndex(fResource)]; l != nil {
-		res = l.str
-	}
-	if l := c.leafs[bitIndex(fService)]; l != nil {
-		svc = l.str
-	}
-	streams := map[streamKey]bool{} // by resource and service alone
-	var last streamKey
-	lastOK, haveLast := false, false
+	streamOK := c.streamFilter(byStream)
 	var e Event
 	rowCols := *c
 	rowCols.set &= restFields
@@ -266,35 +257,8 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 		if !q.inRange(t[i]) || traceEq != nil && string(ids[16*i:16*i+16]) != string(traceEq) {
 			continue
 		}
-		if len(byStream) > 0 {
-			var k streamKey
-			if res != nil {
-				k.res, k.resLen = unsafe.Pointer(ptr(res[i])), len(res[i])
-			}
-			if svc != nil {
-				k.svc, k.svcLen = ptr(svc[i]), len(svc[i])
-			}
-			if !haveLast || k != last {
-				ok, seen := streams[k]
-				if !seen {
-					var se Event
-					if res != nil {
-						se.Resource = c.res.get(res[i])
-					}
-					if svc != nil {
-						se.Service = svc[i]
-					}
-					ok = true
-					for _, f := range byStream {
-						ok = ok && f.Match(&se)
-					}
-					streams[k] = ok
-				}
-				last, lastOK, haveLast = k, ok, true
-			}
-			if !lastOK {
-				continue
-			}
+		if streamOK != nil && !streamOK(i) {
+			continue
 		}
 		if len(rest) > 0 {
 			rowCols.fill(&e, i)
@@ -312,6 +276,107 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 		times = append(times, t[i])
 	}
 	return sel, times
+}
+
+// streamFilter returns whether row i passes the filters fs, which read
+// the stream fields only (nil: no filter). Each distinct stream (its
+// resource, service and severity text codes and severity number) is
+// matched once; a row's stream is found in a table indexed by its codes
+// when the dictionaries are small, as they are, else in a map.
+func (c *colSet) streamFilter(fs []*Filter) func(i int) bool {
+	if len(fs) == 0 {
+		return nil
+	}
+	res, svc, text := c.leafs[bitIndex(fResource)], c.leafs[bitIndex(fService)], c.leafs[bitIndex(fSevText)]
+	var sevs []int32
+	if l := c.leafs[bitIndex(fSeverity)]; l != nil {
+		sevs = l.i32
+	}
+	stream := func(i int) Event {
+		var st Event
+		if res != nil {
+			st.Resource = c.res.get(res.strAt(i))
+		}
+		if svc != nil {
+			st.Service = svc.strAt(i)
+		}
+		if text != nil {
+			st.SeverityText = text.strAt(i)
+		}
+		if sevs != nil {
+			st.Severity = sevs[i]
+		}
+		return st
+	}
+	match := func(st *Event) bool {
+		for _, f := range fs {
+			if !f.Match(st) {
+				return false
+			}
+		}
+		return true
+	}
+	size := 1
+	for _, l := range []*leaf{res, svc, text} {
+		if l != nil && len(l.codes) != c.n {
+			// Not read as codes: per row.
+			return func(i int) bool { st := stream(i); return match(&st) }
+		}
+		if l != nil {
+			size *= max(len(l.dict), 1)
+		}
+	}
+	codeAt := func(l *leaf, i int) int {
+		if l == nil {
+			return 0
+		}
+		return int(l.codes[i])
+	}
+	ns, nt := 1, 1
+	if svc != nil {
+		ns = max(len(svc.dict), 1)
+	}
+	if text != nil {
+		nt = max(len(text.dict), 1)
+	}
+	type entry struct {
+		sev   int32
+		state int8 // 0: not seen, 1: matches, 2: does not
+	}
+	var table []entry
+	if size <= 1<<16 {
+		table = make([]entry, size)
+	}
+	type key struct{ res, svc, text, sev int32 }
+	seen := map[key]bool{}
+	return func(i int) bool {
+		r, s, tx := codeAt(res, i), codeAt(svc, i), codeAt(text, i)
+		var sev int32
+		if sevs != nil {
+			sev = sevs[i]
+		}
+		var e *entry
+		if table != nil {
+			e = &table[(r*ns+s)*nt+tx]
+			if e.state != 0 && e.sev == sev {
+				return e.state == 1
+			}
+		}
+		k := key{int32(r), int32(s), int32(tx), sev}
+		ok, found := seen[k]
+		if !found {
+			st := stream(i)
+			ok = match(&st)
+			seen[k] = ok
+		}
+		if e != nil && e.state == 0 {
+			e.sev, e.state = sev, 2
+			if ok {
+				e.state = 1
+			}
+		}
+		return ok
+	}
 }
 
 // ScanStats tells what a scan read.

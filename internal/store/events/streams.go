@@ -213,22 +213,6 @@ func (g *streamGrouper) add(k streamKey, t int64, stream func() Event) {
 	g.out[g.lastI].Times = append(g.out[g.lastI].Times, t)
 }
 
-// streamCols are a row group's stream columns.
-type streamCols struct {
-	res, svc, text []string
-	sev            []int32
-	cache          resourceCache
-}
-
-func (c *streamCols) key(i int) streamKey {
-	return streamKey{ptr(c.svc[i]), len(c.svc[i]), unsafe.Pointer(ptr(c.res[i])), len(c.res[i]), c.sev[i], ptr(c.text[i]), len(c.text[i])}
-}
-
-// stream is row i's stream: its resource, service and severity.
-func (c *streamCols) stream(i int) Event {
-	return Event{Resource: c.cache.get(c.res[i]), Service: c.svc[i], Severity: c.sev[i], SeverityText: c.text[i]}
-}
-
 // streamRowGroup groups a row group's matching rows by stream, reading
 // the time, stream and filter columns.
 func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamGrouper) error {
@@ -255,11 +239,15 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 		return err
 	}
 	times := cols.leafs[bitIndex(fTime)].i64
-	sc := streamCols{cols.leafs[bitIndex(fResource)].str, cols.leafs[bitIndex(fService)].str,
-		cols.leafs[bitIndex(fSevText)].str, cols.leafs[bitIndex(fSeverity)].i32, cols.res}
+	res, svc, text := cols.leafs[bitIndex(fResource)], cols.leafs[bitIndex(fService)], cols.leafs[bitIndex(fSevText)]
+	sevs := cols.leafs[bitIndex(fSeverity)].i32
 	sel, _ := selectRows(q, cols)
 	for _, i := range sel {
-		g.add(sc.key(int(i)), times[i], func() Event { return sc.stream(int(i)) })
+		// Equal codes give the same dictionary string: the key's pointers.
+		r, sv, t, sev := res.strAt(int(i)), svc.strAt(int(i)), text.strAt(int(i)), sevs[i]
+		g.add(streamKey{ptr(sv), len(sv), unsafe.Pointer(ptr(r)), len(r), sev, ptr(t), len(t)}, times[i], func() Event {
+			return Event{Resource: cols.res.get(r), Service: sv, Severity: sev, SeverityText: t}
+		})
 	}
 	return nil
 }
