@@ -123,16 +123,16 @@ func readLeafMode(rg parquet.RowGroup, rows []int32, codes bool, path ...string)
 	}
 	switch lc.Node.Type().Kind() {
 	case parquet.Int64:
-		l.i64 = make([]int64, 0, n)
+		l.i64 = getInt64s(n)
 	case parquet.Int32:
-		l.i32 = make([]int32, 0, n)
+		l.i32 = getInt32s(n)
 	case parquet.Double:
 		l.f64 = make([]float64, 0, n)
 	case parquet.Boolean:
 		l.bools = make([]bool, 0, n)
 	case parquet.ByteArray:
 		if r.wantCodes {
-			l.codes = make([]int32, 0, n)
+			l.codes = getInt32s(n)
 		} else {
 			l.str = make([]string, 0, n)
 		}

@@ -143,6 +143,8 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
+	// The events get copies of the numbers; their strings are not pooled.
+	defer cols.release()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -192,6 +194,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 			if err != nil {
 				return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 			}
+			defer more.release()
 		}
 		// In batches from one buffer: a row group's worth of events at once
 		// would be tens of megabytes to allocate and clear.

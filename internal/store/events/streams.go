@@ -37,6 +37,7 @@ func (s *Store) ScanStreams(ctx context.Context, q Query, fn func([]StreamTimes)
 	var mu sync.Mutex
 	err = s.parallelUnits(ctx, &q, units, &st, func(ctx context.Context, _ int, u unit, ids []TraceID) error {
 		var g streamGrouper
+		defer g.free()
 		if err := s.streamUnit(ctx, &q, u, ids, &g); err != nil || len(g.out) == 0 {
 			return err
 		}
@@ -84,6 +85,7 @@ func (s *Store) Streams(ctx context.Context, q Query, fn func([]Event) error) (S
 			return fn(out)
 		}
 		var g streamGrouper
+		defer g.free()
 		if err := s.streamUnit(ctx, &q, u, ids, &g); err != nil {
 			return err
 		}
@@ -195,6 +197,17 @@ type streamGrouper struct {
 	last  streamKey
 	lastI int
 	out   []StreamTimes
+	// arenas hold out's times when pooled (streamByCodes); free gives
+	// them back once the caller is done with out.
+	arenas [][]int64
+}
+
+// free gives the grouper's pooled times back; out must not be used after.
+func (g *streamGrouper) free() {
+	for _, a := range g.arenas {
+		putInt64s(a)
+	}
+	g.arenas = nil
 }
 
 func (g *streamGrouper) add(k streamKey, t int64, stream func() Event) {
@@ -235,6 +248,7 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
+	defer cols.release() // the times are copied into the groups
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -263,11 +277,13 @@ func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g
 	if err != nil {
 		return err
 	}
-	var codes [3]*leaf // resource, service_name, severity_text
+	defer cols.release() // the times are copied out, the strings are the dictionaries'
+	var codes [3]*leaf   // resource, service_name, severity_text
 	for i, name := range []string{"resource", "service_name", "severity_text"} {
 		if codes[i], err = readCodes(rg, name); err != nil {
 			return err
 		}
+		defer codes[i].release()
 		if len(codes[i].codes) != cols.n {
 			return fmt.Errorf("%w: column %s has %d values for %d rows", errRead, name, len(codes[i].codes), cols.n)
 		}
@@ -317,28 +333,37 @@ func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g
 		}
 		return gi
 	}
-	// Two passes: the count of each group's times, then the times into
-	// slices of that size.
+	// Each row's group once, counting each group's times; then the
+	// times into one arena, each group's a slice of its exact size.
 	all := q.inRange(u.minT) && q.inRange(u.maxT)
+	gis := getInt32s(cols.n)[:cols.n]
+	defer putInt32s(gis)
 	var counts []int
+	total := 0
 	for i := range cols.n {
+		gi := int32(-1)
 		if all || q.inRange(times[i]) {
-			if gi := lookup(i); gi >= 0 {
-				for int(gi)-base >= len(counts) {
-					counts = append(counts, 0)
-				}
-				counts[int(gi)-base]++
+			gi = lookup(i)
+		}
+		gis[i] = gi
+		if gi >= 0 {
+			for int(gi)-base >= len(counts) {
+				counts = append(counts, 0)
 			}
+			counts[int(gi)-base]++
+			total++
 		}
 	}
+	arena := getInt64s(total)[:total]
+	g.arenas = append(g.arenas, arena)
+	off := 0
 	for j, n := range counts {
-		g.out[base+j].Times = make([]int64, 0, n)
+		g.out[base+j].Times = arena[off : off : off+n]
+		off += n
 	}
-	for i := range cols.n {
-		if all || q.inRange(times[i]) {
-			if gi := lookup(i); gi >= 0 {
-				g.out[gi].Times = append(g.out[gi].Times, times[i])
-			}
+	for i, gi := range gis {
+		if gi >= 0 {
+			g.out[gi].Times = append(g.out[gi].Times, times[i])
 		}
 	}
 	return nil

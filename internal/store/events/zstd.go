@@ -33,8 +33,11 @@ var _ compress.Codec = (*pageCodec)(nil)
 var blockPages = &pageCodec{level: zstd.SpeedBetterCompression, window: pageBufferSize}
 
 // pageBufferSize is the uncompressed size at which the block writer cuts
-// a page.
-const pageBufferSize = 1 << 20
+// a page: 256 KiB, not 1 MiB since 2026-11-30, so a read of a few rows
+// (a trace's lines, the newest of a query) decompresses less. On the 2 M
+// shop lines of bench/logscompare: the lines of one trace 52 → 30 ms of
+// CPU, the writer's peak memory 449 → 399 MB, disk 21.4 → 22.0 B/line.
+const pageBufferSize = 256 << 10
 
 func (c *pageCodec) String() string { return "ZSTD" }
 
