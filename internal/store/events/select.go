@@ -229,6 +229,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	const streamFields = fResource | fService | fSevText | fSeverity
 	var byStream, rest []*Filter
+	var onColumn []func(i int) bool // filters read in their column, no event filled
 	var restFields fieldSet
 	var traceEq []byte // a trace_id equality, compared in the column
 	for i := range q.Filters {
@@ -243,6 +244,10 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 			}
 			traceEq = id[:]
 		default:
+			if m := c.columnMatcher(f); m != nil {
+				onColumn = append(onColumn, m)
+				continue
+			}
 			rest = append(rest, f)
 			restFields |= f.fields
 		}
@@ -263,6 +268,9 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 		if streamOK != nil && !streamOK(i) {
 			continue
 		}
+		if len(onColumn) > 0 && !allMatch(onColumn, i) {
+			continue
+		}
 		if len(rest) > 0 {
 			rowCols.fill(&e, i)
 			ok := true
@@ -279,6 +287,62 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 		times = append(times, t[i])
 	}
 	return sel, times
+}
+
+func allMatch(ms []func(int) bool, i int) bool {
+	for _, m := range ms {
+		if !m(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// stringColumns are the fields that are one flat string column each,
+// by the name filters give them.
+var stringColumns = map[string]fieldSet{"body": fBody, "name": fName, "status_message": fStatusMsg, "trace_state": fTraceState}
+
+// columnMatcher returns whether row i passes f, reading f's column
+// directly, for a string operator on a field that is one string column
+// (body, span name, ...); nil for other filters. It is Filter.Match on
+// the column's value without an event filled per row: a substring search
+// reads the body of every row in range.
+func (c *colSet) columnMatcher(f *Filter) func(i int) bool {
+	bit, ok := stringColumns[f.Field]
+	if !ok || c.set&bit == 0 {
+		return nil
+	}
+	l := c.leafs[bitIndex(bit)]
+	switch f.Op {
+	case Contains:
+		return func(i int) bool { return strings.Contains(l.strAt(i), f.Value) }
+	case IDOrContains:
+		n := f.ids
+		if n == nil { // not an id: a substring
+			return func(i int) bool { return strings.Contains(l.strAt(i), f.Value) }
+		}
+		idBit, id := fSpanID, n.sid[:]
+		if n.isTrace {
+			idBit, id = fTraceID, n.tid[:]
+		}
+		if c.set&idBit == 0 {
+			return nil
+		}
+		return func(i int) bool {
+			return string(c.fixed(idBit, i)) == string(id) || strings.Contains(l.strAt(i), f.Value)
+		}
+	case Eq:
+		return func(i int) bool { return l.strAt(i) == f.Value }
+	case Neq:
+		return func(i int) bool { return l.strAt(i) != f.Value }
+	case Re:
+		return func(i int) bool { return f.re.MatchString(l.strAt(i)) }
+	case NotRe:
+		return func(i int) bool { return !f.re.MatchString(l.strAt(i)) }
+	case Token:
+		return func(i int) bool { return hasToken(l.strAt(i), f.lowerV) }
+	}
+	return nil
 }
 
 // streamFilter returns whether row i passes the filters fs, which read

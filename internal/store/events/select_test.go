@@ -170,3 +170,61 @@ func TestIDOrContains(t *testing.T) {
 		t.Error("IDOrContains on trace_id accepted")
 	}
 }
+
+// TestBlockFiltersMatch checks the filters as a block's row groups run
+// them (stream filters once per stream by dictionary code, string filters
+// in their column, others on filled events) against Filter.Match on every
+// event appended, for each operator.
+func TestBlockFiltersMatch(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{RowGroupRows: 2000})
+	spans, logs := generate(8000, 5)
+	appendAll(t, s, "a", events.KindLog, logs)
+	appendAll(t, s, "a", events.KindSpan, spans)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tid := logs[4000].TraceID.String()
+	for _, c := range []struct {
+		kind events.Kind
+		f    []events.Filter
+	}{
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.Contains, Value: "cache miss"}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.Re, Value: ".*(miss|timeout).*"}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.NotRe, Value: ".*order.*"}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.Token, Value: "BANK"}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.Neq, Value: logs[10].Body}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.Eq, Value: logs[10].Body}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.IDOrContains, Value: tid}}},
+		{events.KindLog, []events.Filter{{Field: "body", Op: events.IDOrContains, Value: "charge"}}},
+		{events.KindLog, []events.Filter{{Field: "stream.level", Op: events.Re, Value: "warn|error"}, {Field: "stream.service_name", Op: events.Neq, Value: "orders"}}},
+		{events.KindLog, []events.Filter{{Field: "severity_number", Op: events.Ge, Value: "13"}, {Field: "body", Op: events.Contains, Value: "o-"}}},
+		{events.KindLog, []events.Filter{{Field: "resource.host.name", Op: events.Exists}, {Field: "level", Op: events.Eq, Value: "info"}}},
+		{events.KindSpan, []events.Filter{{Field: "name", Op: events.Re, Value: "GET .*"}, {Field: "service_name", Op: events.Eq, Value: "api-gateway"}}},
+		{events.KindSpan, []events.Filter{{Field: "status_message", Op: events.Neq, Value: ""}}},
+	} {
+		in := logs
+		if c.kind == events.KindSpan {
+			in = spans
+		}
+		fs := slices.Clone(c.f)
+		want := 0
+		for i := range fs {
+			if err := fs[i].Compile(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range in {
+			ok := true
+			for j := range fs {
+				ok = ok && fs[j].Match(&in[i])
+			}
+			if ok {
+				want++
+			}
+		}
+		got := selectAll(t, s, events.Query{Tenant: "a", Kind: c.kind, Filters: c.f})
+		if len(got) != want || want == 0 || want == len(in) {
+			t.Errorf("%+v: %d events, want %d of %d", c.f, len(got), want, len(in))
+		}
+	}
+}
