@@ -133,7 +133,9 @@ func (f *Filter) Compile() error {
 			n = nil // not an id: a substring
 		}
 		f.ids = n
-		f.fields |= fTraceID | fSpanID
+		if n != nil {
+			f.fields |= fTraceID | fSpanID // the id columns too
+		}
 		f.fast = func(e *Event) bool {
 			if n != nil && (n.isTrace && e.TraceID == n.tid || !n.isTrace && e.SpanID == n.sid) {
 				return true
@@ -356,7 +358,9 @@ func (q *Query) filterFields() fieldSet {
 	set := fTime
 	for _, f := range q.Filters {
 		set |= lookupField(f.Field).set
-		if f.Op == IDOrContains {
+		if f.Op == IDOrContains && (f.get == nil || f.ids != nil) {
+			// An id's columns too; a compiled needle that is not an id
+			// (f.ids nil) reads the body alone.
 			set |= fTraceID | fSpanID
 		}
 	}

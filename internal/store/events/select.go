@@ -139,6 +139,13 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		return u.b.readRowGroup(u.rg, func(evs []Event) error { return matching(ctx, q, evs, fn) })
 	}
 	rg := u.b.pf.RowGroups()[u.rg]
+	pre, searched, err := searchBodies(rg, q)
+	if err != nil {
+		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
+	}
+	if searched {
+		filt &^= fBody // the body of the matching rows only, below
+	}
 	cols, err := readColumns(rg, u.b.kind, filt)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
@@ -157,7 +164,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 			sel[i] = int32(i)
 		}
 	} else {
-		sel, times = selectRows(q, cols)
+		sel, times = selectRows(q, cols, pre)
 	}
 	if len(sel) == 0 {
 		return nil
@@ -226,7 +233,10 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 // read as dictionary codes) are evaluated once per distinct stream, found
 // by its codes in a table, the others per row that passes them, reading
 // only their columns.
-func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
+//
+// pre holds filters already evaluated for every row (searchBodies): a
+// filter found there is its function of the row.
+func selectRows(q *Query, c *colSet, pre map[*Filter]func(int) bool) (sel []int32, times []int64) {
 	const streamFields = fResource | fService | fSevText | fSeverity
 	var byStream, rest []*Filter
 	var onColumn []func(i int) bool // filters read in their column, no event filled
@@ -234,6 +244,10 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	var traceEq []byte // a trace_id equality, compared in the column
 	for i := range q.Filters {
 		f := &q.Filters[i]
+		if m, ok := pre[f]; ok {
+			onColumn = append(onColumn, m)
+			continue
+		}
 		switch {
 		case f.fields != 0 && f.fields&^streamFields == 0:
 			byStream = append(byStream, f)

@@ -228,3 +228,24 @@ func TestBlockFiltersMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBodySearchRowEdges: a block's page-wide substring search finds a
+// needle at a body's start and end, and not across two bodies that lie
+// next to each other in the page.
+func TestBodySearchRowEdges(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{})
+	var evs []events.Event
+	for i := range 3000 {
+		evs = append(evs, events.Event{Time: int64(1e18) + int64(i)*1e6, Service: "s", Body: []string{"abc", "def", "xyz"}[i%3]})
+	}
+	appendAll(t, s, "a", events.KindLog, evs)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for needle, want := range map[string]int{"ab": 1000, "bc": 1000, "abc": 1000, "cd": 0, "fx": 0, "zab": 0, "yz": 1000, "q": 0} {
+		got := selectAll(t, s, events.Query{Tenant: "a", Kind: events.KindLog, Filters: []events.Filter{{Field: "body", Op: events.Contains, Value: needle}}})
+		if len(got) != want {
+			t.Errorf("%q: %d lines, want %d", needle, len(got), want)
+		}
+	}
+}
