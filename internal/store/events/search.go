@@ -5,66 +5,132 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
 )
 
-// searchBodies evaluates q's substring filters on the body column (LogQL's
-// |= "text", an id needle that is not an id) for every row of a row group
-// when they are the only filters that read the body: each page's bytes
-// are searched at once for the needle, and a hit is mapped to its row by
-// the page's offsets, so no string is made per row and a rare needle costs
-// about the decompression of the column. It returns each such filter's
-// function of the row and true, or false when the body is read anyway
-// (another filter on it: the filters then run in selectRows as usual).
-func searchBodies(rg parquet.RowGroup, q *Query) (map[*Filter]func(int) bool, bool, error) {
+// presearch evaluates some of q's filters for every row of a row group
+// by searching the bytes of their column's pages, before any other column
+// is read: substring filters on the body (LogQL's |= "text", an id needle
+// that is not an id), when they are the only filters that read the body,
+// and trace_id and span_id equalities. Each page's bytes are searched at
+// once for the needle and a hit is mapped to its row by the page's
+// offsets (or its position, for the fixed-size ids), so no string is made
+// per row and a rare needle costs about the decompression of its column.
+// It returns the rows that pass them all (ascending), the filters it
+// evaluated, and the fields no other filter reads; no filter evaluated
+// is a nil map.
+func presearch(rg parquet.RowGroup, q *Query) (rows []int32, done map[*Filter]bool, unread fieldSet, err error) {
 	var subs []*Filter
+	bodyOnly := true
 	for i := range q.Filters {
 		f := &q.Filters[i]
 		if f.fields&fBody == 0 {
 			continue
 		}
-		substring := f.Op == Contains || f.Op == IDOrContains && f.ids == nil
-		if f.Field != "body" || !substring {
-			return nil, false, nil
+		if substring := f.Op == Contains || f.Op == IDOrContains && f.ids == nil; f.Field != "body" || !substring {
+			bodyOnly = false
+			continue
 		}
 		subs = append(subs, f)
 	}
-	if len(subs) == 0 {
-		return nil, false, nil
+	if !bodyOnly {
+		subs = nil
 	}
-	pre := map[*Filter]func(int) bool{}
+	var ids []*Filter
+	for i := range q.Filters {
+		if f := &q.Filters[i]; f.Op == Eq && (f.Field == "trace_id" || f.Field == "span_id") {
+			ids = append(ids, f)
+		}
+	}
+	if len(subs) == 0 && len(ids) == 0 {
+		return nil, nil, 0, nil
+	}
+	n := int(rg.NumRows())
+	hits := make([]bool, n)
+	for i := range hits {
+		hits[i] = true
+	}
+	one := make([]bool, n)
+	done = map[*Filter]bool{}
+	search := func(f *Filter, fn func() error) error {
+		clear(one)
+		if err := safely("column search", fn); err != nil {
+			return err
+		}
+		for i, h := range one {
+			hits[i] = hits[i] && h
+		}
+		done[f] = true
+		return nil
+	}
 	for _, f := range subs {
-		hits := make([]bool, rg.NumRows())
-		var err error
 		if f.Value == "" {
-			for i := range hits {
-				hits[i] = true
-			}
-		} else {
-			err = safely("body search", func() error { return searchRows(rg, "body", f.Value, hits) })
+			done[f] = true // every body contains ""
+			continue
 		}
-		if err != nil {
-			return nil, false, err
+		if err := search(f, func() error { return searchRows(rg, "body", []byte(f.Value), 0, one) }); err != nil {
+			return nil, nil, 0, err
 		}
-		pre[f] = func(i int) bool { return hits[i] }
 	}
-	return pre, true, nil
+	if len(subs) > 0 {
+		unread |= fBody
+	}
+	for _, f := range ids {
+		var id []byte
+		if f.Field == "trace_id" {
+			tid, err := ParseTraceID(f.Value)
+			if err != nil {
+				return []int32{}, map[*Filter]bool{f: true}, 0, nil // no such id: no row
+			}
+			id = tid[:]
+		} else {
+			sid, err := ParseSpanID(f.Value)
+			if err != nil {
+				return []int32{}, map[*Filter]bool{f: true}, 0, nil
+			}
+			id = sid[:]
+		}
+		if err := search(f, func() error { return searchRows(rg, f.Field, id, len(id), one) }); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	// The id columns stay unread unless another filter reads them.
+	var others fieldSet
+	for i := range q.Filters {
+		if f := &q.Filters[i]; !done[f] {
+			others |= f.fields
+		}
+	}
+	for f, ok := range map[string]fieldSet{"trace_id": fTraceID, "span_id": fSpanID} {
+		if slices.ContainsFunc(ids, func(x *Filter) bool { return x.Field == f }) && ok&others == 0 {
+			unread |= ok
+		}
+	}
+	rows = []int32{}
+	for i, h := range hits {
+		if h {
+			rows = append(rows, int32(i))
+		}
+	}
+	return rows, done, unread, nil
 }
 
 var errSearch = errors.New("body search")
 
-// searchRows sets hits[i] for each row i of a flat, required string column
-// whose value contains needle (not empty).
-func searchRows(rg parquet.RowGroup, name, needle string, hits []bool) error {
+// searchRows sets hits[i] for each row i of a flat, required column of
+// strings (size 0) or of byte arrays of that size whose value contains
+// needle (not empty; a fixed-size value equals it).
+func searchRows(rg parquet.RowGroup, name string, needle []byte, size int, hits []bool) error {
 	lc, ok := rg.Schema().Lookup(name)
 	if !ok || lc.MaxRepetitionLevel > 0 || lc.MaxDefinitionLevel > 0 {
 		return fmt.Errorf("%w: %w: column %s is not a flat required column", errRead, errSearch, name)
 	}
 	pages := rg.ColumnChunks()[lc.ColumnIndex].Pages()
 	defer func() { _ = pages.Close() }()
-	nb := []byte(needle)
+	nb := needle
 	dicts := map[parquet.Dictionary][]bool{}
 	row := 0
 	for {
@@ -101,6 +167,23 @@ func searchRows(rg parquet.RowGroup, name, needle string, hits []bool) error {
 					return fmt.Errorf("%w: column %s: dictionary index %d of %d", errRead, name, k, len(has))
 				}
 				hits[row+j] = has[k]
+			}
+		} else if size > 0 {
+			b, sz := data.FixedLenByteArray()
+			if sz != size || len(b) != n*size {
+				parquet.Release(p)
+				return fmt.Errorf("%w: column %s: %d bytes of values of %d in a page of %d rows", errRead, name, len(b), sz, n)
+			}
+			for pos := 0; pos+size <= len(b); {
+				k := bytes.Index(b[pos:], nb)
+				if k < 0 {
+					break
+				}
+				at := pos + k
+				if at%size == 0 {
+					hits[row+at/size] = true
+				}
+				pos = at + 1
 			}
 		} else {
 			b, off := data.ByteArray()

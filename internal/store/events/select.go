@@ -139,14 +139,28 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		return u.b.readRowGroup(u.rg, func(evs []Event) error { return matching(ctx, q, evs, fn) })
 	}
 	rg := u.b.pf.RowGroups()[u.rg]
-	pre, searched, err := searchBodies(rg, q)
+	// Filters evaluated by searching their column (presearch) leave the
+	// rows that pass them, cand: the other columns are then read at those
+	// rows only, row k of cols being row cand[k] of the row group.
+	cand, done, unread, err := presearch(rg, q)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
-	if searched {
-		filt &^= fBody // the body of the matching rows only, below
+	if done != nil {
+		if len(cand) == 0 {
+			return nil
+		}
+		filt &^= unread
+		rest := *q
+		rest.Filters = nil
+		for i := range q.Filters {
+			if !done[&q.Filters[i]] {
+				rest.Filters = append(rest.Filters, q.Filters[i])
+			}
+		}
+		q = &rest
 	}
-	cols, err := readColumns(rg, u.b.kind, filt)
+	cols, err := readColumnsAt(rg, u.b.kind, filt, cand)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
@@ -155,16 +169,18 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var sel []int32
+	var sel []int32 // rows of cols
 	var times []int64
-	if len(q.Filters) == 0 && q.Limit == 0 && q.inRange(u.minT) && q.inRange(u.maxT) {
-		// The whole row group matches: no filters, inside the time range.
-		sel = make([]int32, cols.n)
-		for i := range sel {
-			sel[i] = int32(i)
+	if len(q.Filters) == 0 && q.Limit == 0 && (cand != nil || q.inRange(u.minT) && q.inRange(u.maxT)) {
+		// Every row of cols matches: no filters left, inside the time
+		// range (the presearch's rows are then checked for it).
+		for i := range cols.n {
+			if cand == nil || q.inRange(cols.i64(fTime, i)) {
+				sel = append(sel, int32(i))
+			}
 		}
 	} else {
-		sel, times = selectRows(q, cols, pre)
+		sel, times = selectRows(q, cols)
 	}
 	if len(sel) == 0 {
 		return nil
@@ -187,14 +203,21 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		slices.Sort(kept)
 		sel = kept
 	}
+	// The selected rows of the row group.
+	rows := sel
+	if cand != nil {
+		rows = make([]int32, len(sel))
+		for k, i := range sel {
+			rows[k] = cand[i]
+		}
+	}
 	if out&fNested == 0 {
 		// Projected: the filter columns plus what else was asked for,
 		// read at the selected rows only: the pages that hold none are
 		// not read (the newest 100 lines of a row group read a few).
 		var more *colSet
 		if extra := out &^ filt; extra != 0 {
-			rows := sel
-			if len(sel) == cols.n {
+			if cand == nil && len(sel) == cols.n {
 				rows = nil // every row: row k is row sel[k] = k
 			}
 			more, err = readColumnsAt(rg, u.b.kind, extra, rows)
@@ -221,7 +244,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		}
 		return nil
 	}
-	full, err := u.b.readSelected(u.rg, sel)
+	full, err := u.b.readSelected(u.rg, rows)
 	if err != nil {
 		return err
 	}
@@ -233,10 +256,7 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 // read as dictionary codes) are evaluated once per distinct stream, found
 // by its codes in a table, the others per row that passes them, reading
 // only their columns.
-//
-// pre holds filters already evaluated for every row (searchBodies): a
-// filter found there is its function of the row.
-func selectRows(q *Query, c *colSet, pre map[*Filter]func(int) bool) (sel []int32, times []int64) {
+func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	const streamFields = fResource | fService | fSevText | fSeverity
 	var byStream, rest []*Filter
 	var onColumn []func(i int) bool // filters read in their column, no event filled
@@ -244,10 +264,6 @@ func selectRows(q *Query, c *colSet, pre map[*Filter]func(int) bool) (sel []int3
 	var traceEq []byte // a trace_id equality, compared in the column
 	for i := range q.Filters {
 		f := &q.Filters[i]
-		if m, ok := pre[f]; ok {
-			onColumn = append(onColumn, m)
-			continue
-		}
 		switch {
 		case f.fields != 0 && f.fields&^streamFields == 0:
 			byStream = append(byStream, f)

@@ -255,7 +255,7 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 	times := cols.leafs[bitIndex(fTime)].i64
 	res, svc, text := cols.leafs[bitIndex(fResource)], cols.leafs[bitIndex(fService)], cols.leafs[bitIndex(fSevText)]
 	sevs := cols.leafs[bitIndex(fSeverity)].i32
-	sel, _ := selectRows(q, cols, nil)
+	sel, _ := selectRows(q, cols)
 	for _, i := range sel {
 		// Equal codes give the same dictionary string: the key's pointers.
 		r, sv, t, sev := res.strAt(int(i)), svc.strAt(int(i)), text.strAt(int(i)), sevs[i]
