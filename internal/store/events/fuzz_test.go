@@ -77,6 +77,14 @@ func FuzzBlock(f *testing.F) {
 			if err != nil && !errors.Is(err, errRead) {
 				t.Fatalf("codes: %v", err)
 			}
+			q := Query{Kind: KindLog, Filters: []Filter{{Field: "body", Op: Contains, Value: "order"},
+				{Field: "trace_id", Op: Eq, Value: "4bf92f3577b34da6a3ce929d0e0e4736"}}}
+			if err := q.compile(); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := presearch(b.pf.RowGroups()[i], &q); err != nil && !errors.Is(err, errRead) {
+				t.Fatalf("presearch: %v", err)
+			}
 		}
 	})
 }
