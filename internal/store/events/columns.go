@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -447,6 +447,12 @@ type colSet struct {
 	extra *leaf          // scope_version with fScope
 	attrs [6][2]*leaf    // keys and values of the typed attribute maps
 	res   resourceCache
+	// arena, when set (shareAttrs), holds the attributes fill gives the
+	// events: one backing array for many events, each event's slice of it
+	// clipped to its length, for scans whose callback does not keep the
+	// events (Query.InPlace).
+	arena      Attrs
+	shareAttrs bool
 }
 
 var attrTypes = [6]string{"str", "int", "float", "bool", "bytes", "other"}
@@ -637,7 +643,15 @@ func (c *colSet) fill(e *Event, i int) {
 		e.TraceState = c.str(fTraceState, i)
 	}
 	if set&fAttrs != 0 {
-		e.Attrs = c.rowAttrs(i)
+		if c.shareAttrs {
+			lo := len(c.arena)
+			c.arena = c.appendRowAttrs(c.arena, i)
+			if hi := len(c.arena); hi > lo {
+				e.Attrs = c.arena[lo:hi:hi]
+			}
+		} else {
+			e.Attrs = c.rowAttrs(i)
+		}
 	}
 }
 
@@ -650,7 +664,33 @@ func (c *colSet) rowAttrs(r int) Attrs {
 	if n == 0 {
 		return nil
 	}
-	a := make(Attrs, 0, n)
+	return c.appendRowAttrs(make(Attrs, 0, n), r)
+}
+
+// startArena sizes the arena for the attributes of the rows of rows
+// (their number in the set: rows[k] for k < n, or k itself if rows is nil)
+// when fill shares it.
+func (c *colSet) startArena(rows []int32, k0, n int) {
+	if !c.shareAttrs || c.set&fAttrs == 0 {
+		return
+	}
+	need := 0
+	for k := k0; k < k0+n; k++ {
+		r := k
+		if rows != nil {
+			r = int(rows[k])
+		}
+		for t := range c.attrs {
+			off := c.attrs[t][0].rowOff
+			need += int(off[r+1] - off[r])
+		}
+	}
+	c.arena = make(Attrs, 0, need)
+}
+
+// appendRowAttrs appends row r's attributes to a, sorted by key.
+func (c *colSet) appendRowAttrs(a Attrs, r int) Attrs {
+	start := len(a)
 	for t := range c.attrs {
 		keys, vals := c.attrs[t][0], c.attrs[t][1]
 		for j := keys.rowOff[r]; j < keys.rowOff[r+1]; j++ {
@@ -675,8 +715,8 @@ func (c *colSet) rowAttrs(r int) Attrs {
 			a = append(a, Attr{Key: keys.str[j], Value: v})
 		}
 	}
-	if len(a) > 1 {
-		sort.Slice(a, func(i, j int) bool { return a[i].Key < a[j].Key })
+	if row := a[start:]; len(row) > 1 {
+		slices.SortFunc(row, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
 	}
 	return a
 }

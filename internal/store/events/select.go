@@ -229,8 +229,22 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 		// In batches from one buffer: a row group's worth of events at once
 		// would be tens of megabytes to allocate and clear.
 		buf := make([]Event, min(len(sel), 1024))
+		if q.InPlace {
+			// The callback keeps no event: a batch's attributes share
+			// one array, not one allocation per event.
+			cols.shareAttrs = true
+			if more != nil {
+				more.shareAttrs = true
+			}
+		}
 		for k0 := 0; k0 < len(sel); k0 += len(buf) {
 			n := min(len(sel)-k0, len(buf))
+			// A new array a batch, of its exact size: no event of the
+			// last batch is overwritten.
+			cols.startArena(sel, k0, n)
+			if more != nil {
+				more.startArena(nil, k0, n)
+			}
 			for k := range n {
 				buf[k] = Event{}
 				cols.fill(&buf[k], int(sel[k0+k]))

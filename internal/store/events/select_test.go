@@ -265,3 +265,37 @@ func TestBodySearchRowEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestInPlaceAttrs: a scan whose callback keeps no event (InPlace) gives
+// each event of a block its own attributes, though a batch's share one
+// array: the same as a scan that keeps them.
+func TestInPlaceAttrs(t *testing.T) {
+	s := open(t, t.TempDir(), events.Options{RowGroupRows: 3000})
+	_, logs := generate(8000, 3)
+	appendAll(t, s, "a", events.KindLog, logs)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	collect := func(inPlace bool) []string {
+		var mu sync.Mutex
+		var out []string
+		q := events.Query{Tenant: "a", Kind: events.KindLog, InPlace: inPlace, Fields: []string{"time", "attrs"},
+			Filters: []events.Filter{{Field: "level", Op: events.Neq, Value: "debug"}}}
+		if _, err := s.ScanConcurrent(context.Background(), q, func(evs []events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range evs {
+				out = append(out, fmt.Sprint(evs[i].Time, evs[i].Attrs)) // a copy, as InPlace asks
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	kept, inPlace := collect(false), collect(true)
+	if len(kept) < 1000 || !slices.Equal(kept, inPlace) {
+		t.Fatalf("%d events kept, %d in place; equal: %v", len(kept), len(inPlace), slices.Equal(kept, inPlace))
+	}
+}
