@@ -363,9 +363,12 @@ func send(ctx context.Context, s *server, push func(context.Context, []byte) err
 	}
 	// What a flush leaves in memory goes to disk in the background
 	// (VictoriaLogs' force_flush makes buffered rows searchable in-memory
-	// parts, written to files within -inmemoryDataFlushInterval, 5 s):
-	// wait until the data directory stops changing, and count that CPU too.
-	if r.disk, err = settle(ctx, s.dataDir, s.notData); err != nil {
+	// parts, written to files within -inmemoryDataFlushInterval, 5 s), and
+	// both servers merge what they wrote in the background (Horus
+	// compacts on a 30 s tick): wait until the data directory stops
+	// changing and the server stops working, and count that CPU too, so
+	// that no ingest work is left to run beside the questions.
+	if r.disk, err = settle(ctx, s.dataDir, s.notData, s.proc); err != nil {
 		return r, err
 	}
 	r.flushWall = time.Since(t1)
@@ -380,20 +383,27 @@ func send(ctx context.Context, s *server, push func(context.Context, []byte) err
 	return r, nil
 }
 
-// settle polls the size of dir every second until it has not changed for
-// 8 s (more than VictoriaLogs' 5 s flush interval), two minutes at most,
-// and returns the size, skip left out.
-func settle(ctx context.Context, dir, skip string) (int64, error) {
+// settle polls the size of dir (skip left out) and the server's CPU time
+// every second until, for quietFor, the size has not changed and the
+// server has used at most 2% of a CPU a second (longer than VictoriaLogs'
+// 5 s flush interval and Horus' 30 s compaction tick), four minutes at
+// most, and returns the size.
+func settle(ctx context.Context, dir, skip string, proc func() procStat) (int64, error) {
+	const quietFor = 32
 	last, err := diskUsage(dir, skip)
+	cpu := proc().CPU
 	same := 0
-	for i := 0; i < 120 && same < 8 && err == nil && ctx.Err() == nil; i++ {
+	for i := 0; i < 240 && same < quietFor && err == nil && ctx.Err() == nil; i++ {
 		time.Sleep(time.Second)
 		var n int64
-		if n, err = diskUsage(dir, skip); n == last {
+		n, err = diskUsage(dir, skip)
+		now := proc().CPU
+		if n == last && now-cpu <= 20*time.Millisecond {
 			same++
 		} else {
-			last, same = n, 0
+			same = 0
 		}
+		last, cpu = n, now
 	}
 	return last, err
 }
