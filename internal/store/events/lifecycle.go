@@ -12,15 +12,24 @@ import (
 
 // compactMaxRows bounds a compacted block, so a merge never makes a block
 // whose row groups a query would rather have pruned by block.
-const compactMaxRows = 32 << 20
+const (
+	compactMaxRows = 32 << 20
+	// A block is small, and compacted, below a quarter of a row group's
+	// rows and below compactMinBytes of Parquet pages: heads cut by age
+	// at a trickle of ingest. A head cut by size (head_max_bytes) is not:
+	// its 48 MiB hold about 240 k shop lines, just under a row group,
+	// and merging eight such blocks rewrote every line (2 M lines: 30 s
+	// of CPU beside 30 s of ingest, bench/logscompare) for one file.
+	compactMinBytes = 8 << 20
+)
 
-// compact merges small blocks (fewer rows than a row group: heads cut by
-// age at a trickle of ingest) of one tenant and kind whose minimum times
-// fall in the same BlockSpan-aligned window, once the window is over (plus
-// the head's age, so no more head cuts land in it) or once it holds 8 such
-// blocks. Larger blocks are left alone: merging them would gain little and
-// write every event twice at high ingest rates. Rows are copied in block
-// order; each source is already sorted, so locality is kept.
+// compact merges small blocks (see compactMinBytes) of one tenant and kind
+// whose minimum times fall in the same BlockSpan-aligned window, once the
+// window is over (plus the head's age, so no more head cuts land in it) or
+// once it holds 8 such blocks. Larger blocks are left alone: merging them
+// would gain little and write every event twice at high ingest rates. Rows
+// are copied in block order; each source is already sorted, so locality is
+// kept.
 func (s *Store) compact(ctx context.Context) {
 	span := int64(s.opts.BlockSpan)
 	now := time.Now().UnixNano()
@@ -39,7 +48,7 @@ func (s *Store) compact(ctx context.Context) {
 			cur, rows = nil, 0
 		}
 		for _, b := range bs {
-			if b.meta.Rows >= s.opts.RowGroupRows {
+			if b.meta.Rows >= s.opts.RowGroupRows/4 || b.meta.UncompressedBytes >= compactMinBytes {
 				flush()
 				continue
 			}

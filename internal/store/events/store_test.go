@@ -418,3 +418,26 @@ func TestAppendWhileScanning(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactsSmallBlocksOnly: blocks under a quarter of a row group (heads
+// cut by age at a trickle) are merged within their window; blocks of a
+// head cut by size are left as they are, not written a second time.
+func TestCompactsSmallBlocksOnly(t *testing.T) {
+	_, logs := generate(1600, 4)
+	for _, c := range []struct {
+		per, blocks int // rows a block; blocks after compaction
+	}{{50, 1}, {400, 4}} {
+		s := open(t, t.TempDir(), events.Options{RowGroupRows: 800})
+		for i := 0; i < 4*c.per; i += c.per {
+			appendAll(t, s, "a", events.KindLog, logs[i:i+c.per])
+			s.Maintain(context.Background(), true)
+		}
+		s.Maintain(context.Background(), true)
+		if st := s.Status(); len(st.Tenants) != 1 || st.Tenants[0].Blocks != c.blocks {
+			t.Errorf("blocks of %d rows: %+v, want %d blocks", c.per, st.Tenants, c.blocks)
+		}
+		if evs := selectAll(t, s, events.Query{Tenant: "a", Kind: events.KindLog}); len(evs) != 4*c.per {
+			t.Errorf("blocks of %d rows: %d events, want %d", c.per, len(evs), 4*c.per)
+		}
+	}
+}
