@@ -642,6 +642,11 @@ func (s *Store) parallel(ctx context.Context, q *Query, units []unit, st *ScanSt
 	})
 }
 
+// sequentialUnits is how many units a scan with a cutoff reads one at a
+// time before it reads in parallel without one: a cutoff that needs more
+// is a rare match, whose scan reads every unit anyway.
+const sequentialUnits = 3
+
 // parallelUnits runs scan over the units the indexes do not rule out,
 // with one worker per CPU.
 func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *ScanStats, scan func(ctx context.Context, i int, u unit, ids []TraceID) error) error {
@@ -701,11 +706,17 @@ func (s *Store) parallelUnits(ctx context.Context, q *Query, units []unit, st *S
 			}
 		}
 	}
-	if q.Cutoff != nil && len(units) > 1 {
-		// The newest (oldest) unit alone first: it often holds what
-		// the caller keeps, and the units after it are then skipped
-		// instead of read beside it on the other cores.
+	// The newest (oldest) units one at a time first, until the caller
+	// knows its cutoff (at most sequentialUnits): they often hold what it
+	// keeps, and the units after them are then skipped instead of read
+	// beside them on the other cores. A head cut just before the end of
+	// the range may hold too few: the newest 100 errors of a service
+	// whose last block has 83 read two more blocks of 240 k rows at once.
+	for i := 0; q.Cutoff != nil && len(units) > 1 && i < sequentialUnits; i++ {
 		work(1)
+		if _, ok := q.Cutoff(); ok {
+			break
+		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(units))
 	for w := 0; w < workers; w++ {
