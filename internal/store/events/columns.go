@@ -656,15 +656,21 @@ func (c *colSet) fill(e *Event, i int) {
 }
 
 func (c *colSet) rowAttrs(r int) Attrs {
-	n := 0
-	for t := range c.attrs {
-		k := c.attrs[t][0]
-		n += int(k.rowOff[r+1] - k.rowOff[r])
-	}
+	n := c.attrCount(r)
 	if n == 0 {
 		return nil
 	}
 	return c.appendRowAttrs(make(Attrs, 0, n), r)
+}
+
+// attrCount is the number of row r's attributes, of every type.
+func (c *colSet) attrCount(r int) int {
+	n := 0
+	for t := range c.attrs {
+		off := c.attrs[t][0].rowOff
+		n += int(off[r+1] - off[r])
+	}
+	return n
 }
 
 // startArena sizes the arena for the attributes of the rows of rows
@@ -680,10 +686,7 @@ func (c *colSet) startArena(rows []int32, k0, n int) {
 		if rows != nil {
 			r = int(rows[k])
 		}
-		for t := range c.attrs {
-			off := c.attrs[t][0].rowOff
-			need += int(off[r+1] - off[r])
-		}
+		need += c.attrCount(r)
 	}
 	c.arena = make(Attrs, 0, need)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -271,7 +272,6 @@ func (s *Store) scanRowGroup(ctx context.Context, q *Query, u unit, fn func([]Ev
 // by its codes in a table, the others per row that passes them, reading
 // only their columns.
 func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
-	const streamFields = fResource | fService | fSevText | fSeverity
 	var byStream, rest []*Filter
 	var onColumn []func(i int) bool // filters read in their column, no event filled
 	var restFields fieldSet
@@ -279,7 +279,7 @@ func selectRows(q *Query, c *colSet) (sel []int32, times []int64) {
 	for i := range q.Filters {
 		f := &q.Filters[i]
 		switch {
-		case f.fields != 0 && f.fields&^streamFields == 0:
+		case f.readsStreamOnly():
 			byStream = append(byStream, f)
 		case traceEq == nil && f.Field == "trace_id" && f.Op == Eq && c.leafs[bitIndex(fTraceID)] != nil:
 			id, err := ParseTraceID(f.Value)
@@ -390,103 +390,131 @@ func (c *colSet) columnMatcher(f *Filter) func(i int) bool {
 }
 
 // streamFilter returns whether row i passes the filters fs, which read
-// the stream fields only (nil: no filter). Each distinct stream (its
-// resource, service and severity text codes and severity number) is
-// matched once; a row's stream is found in a table indexed by its codes
-// when the dictionaries are small, as they are, else in a map.
+// the stream fields only (nil: no filter), matching each distinct stream
+// once (streamLookup).
 func (c *colSet) streamFilter(fs []*Filter) func(i int) bool {
 	if len(fs) == 0 {
 		return nil
 	}
+	look := c.streamLookup(func(st *Event) int32 {
+		for _, f := range fs {
+			if !f.Match(st) {
+				return 0
+			}
+		}
+		return 1
+	})
+	return func(i int) bool { return look(i) == 1 }
+}
+
+// zeros is a read-only slice of zeros, grown as needed: zeroInt32s.
+var zeros atomic.Pointer[[]int32]
+
+// zeroInt32s returns n zeros, which must not be written.
+func zeroInt32s(n int) []int32 {
+	if z := zeros.Load(); z != nil && len(*z) >= n {
+		return (*z)[:n]
+	}
+	z := make([]int32, n)
+	zeros.Store(&z)
+	return z
+}
+
+// streamLookup returns a function of a row giving value of the row's
+// stream (its Resource, Service, SeverityText and Severity set from the
+// set's columns; fields not read are zero), value being called once per
+// distinct stream. A row's stream is found by its dictionary codes and
+// severity number in a table when the dictionaries are small, as they are
+// (a handful of resources, services and levels), else in a map; string
+// columns not read as codes are looked up by their values.
+func (c *colSet) streamLookup(value func(st *Event) int32) func(i int) int32 {
 	res, svc, text := c.leafs[bitIndex(fResource)], c.leafs[bitIndex(fService)], c.leafs[bitIndex(fSevText)]
-	var sevs []int32
+	sv := zeroInt32s(c.n) // the severity numbers; zeros when not read
 	if l := c.leafs[bitIndex(fSeverity)]; l != nil {
-		sevs = l.i32
+		sv = l.i32
+	}
+	strAt := func(l *leaf, i int) string {
+		if l == nil {
+			return ""
+		}
+		return l.strAt(i)
 	}
 	stream := func(i int) Event {
-		var st Event
+		st := Event{Service: strAt(svc, i), SeverityText: strAt(text, i), Severity: sv[i]}
 		if res != nil {
 			st.Resource = c.res.get(res.strAt(i))
 		}
-		if svc != nil {
-			st.Service = svc.strAt(i)
-		}
-		if text != nil {
-			st.SeverityText = text.strAt(i)
-		}
-		if sevs != nil {
-			st.Severity = sevs[i]
-		}
 		return st
-	}
-	match := func(st *Event) bool {
-		for _, f := range fs {
-			if !f.Match(st) {
-				return false
-			}
-		}
-		return true
 	}
 	size := 1
 	for _, l := range []*leaf{res, svc, text} {
 		if l != nil && len(l.codes) != c.n {
-			// Not read as codes: per row.
-			return func(i int) bool { st := stream(i); return match(&st) }
+			// Not read as codes: by the strings.
+			type key struct {
+				res, svc, text string
+				sev            int32
+			}
+			seen := map[key]int32{}
+			return func(i int) int32 {
+				k := key{strAt(res, i), strAt(svc, i), strAt(text, i), sv[i]}
+				v, ok := seen[k]
+				if !ok {
+					st := stream(i)
+					v = value(&st)
+					seen[k] = v
+				}
+				return v
+			}
 		}
 		if l != nil {
 			size *= max(len(l.dict), 1)
 		}
 	}
-	codeAt := func(l *leaf, i int) int {
-		if l == nil {
-			return 0
-		}
-		return int(l.codes[i])
-	}
+	// The codes, zeros for a column not read, and the dictionary sizes:
+	// indexed directly below, which runs once a row.
+	rc, sc, tc := zeroInt32s(c.n), zeroInt32s(c.n), zeroInt32s(c.n)
 	ns, nt := 1, 1
+	if res != nil {
+		rc = res.codes
+	}
 	if svc != nil {
-		ns = max(len(svc.dict), 1)
+		sc, ns = svc.codes, max(len(svc.dict), 1)
 	}
 	if text != nil {
-		nt = max(len(text.dict), 1)
+		tc, nt = text.codes, max(len(text.dict), 1)
 	}
-	type entry struct {
-		sev   int32
-		state int8 // 0: not seen, 1: matches, 2: does not
-	}
+	// An entry's v is unset while it is math.MinInt32, a value value
+	// never gives (a group's index, -1, 0 or 1).
+	type entry struct{ sev, v int32 }
 	var table []entry
 	if size <= 1<<16 {
 		table = make([]entry, size)
+		for i := range table {
+			table[i].v = math.MinInt32
+		}
 	}
 	type key struct{ res, svc, text, sev int32 }
-	seen := map[key]bool{}
-	return func(i int) bool {
-		r, s, tx := codeAt(res, i), codeAt(svc, i), codeAt(text, i)
-		var sev int32
-		if sevs != nil {
-			sev = sevs[i]
-		}
+	seen := map[key]int32{}
+	return func(i int) int32 {
+		r, s, tx, sev := rc[i], sc[i], tc[i], sv[i]
 		var e *entry
 		if table != nil {
-			e = &table[(r*ns+s)*nt+tx]
-			if e.state != 0 && e.sev == sev {
-				return e.state == 1
+			e = &table[(int(r)*ns+int(s))*nt+int(tx)]
+			if e.v != math.MinInt32 && e.sev == sev {
+				return e.v
 			}
 		}
-		k := key{int32(r), int32(s), int32(tx), sev}
-		ok, found := seen[k]
+		k := key{r, s, tx, sev}
+		v, found := seen[k]
 		if !found {
 			st := stream(i)
-			ok = match(&st)
-			seen[k] = ok
+			v = value(&st)
+			seen[k] = v
 		}
-		if e != nil && e.state == 0 {
-			e.sev, e.state = sev, 2
-			if ok {
-				e.state = 1
-			}
+		if e != nil && e.v == math.MinInt32 {
+			*e = entry{sev, v}
 		}
-		return ok
+		return v
 	}
 }
 

@@ -151,12 +151,22 @@ func readStreams(p []byte, res resourceCache) ([]IndexStream, error) {
 	return out, nil
 }
 
+// streamFields are the fields of a log's stream: resource, service and
+// severity.
+const streamFields = fResource | fService | fSeverity | fSevText
+
+// readsStreamOnly reports whether a compiled filter reads nothing but the
+// stream fields: it can be evaluated once per stream.
+func (f *Filter) readsStreamOnly() bool {
+	return f.fields != 0 && f.fields&^streamFields == 0
+}
+
 // streamFilters are the indexes of q's filters that read only a log's
-// stream (resource, service, severity): those the stream lists answer.
+// stream: those the stream lists answer.
 func (q *Query) streamFilters() []int {
 	var out []int
 	for i := range q.Filters {
-		if f := &q.Filters[i]; f.fields != 0 && f.fields&^(fResource|fService|fSeverity|fSevText) == 0 {
+		if q.Filters[i].readsStreamOnly() {
 			out = append(out, i)
 		}
 	}

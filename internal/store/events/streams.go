@@ -235,7 +235,7 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 	// evaluated once per stream, in one lookup with the grouping.
 	byStream := true
 	for i := range q.Filters {
-		byStream = byStream && q.Filters[i].fields != 0 && q.Filters[i].fields&^(fResource|fService|fSeverity|fSevText) == 0
+		byStream = byStream && q.Filters[i].readsStreamOnly()
 	}
 	if byStream {
 		err := safely("columns", func() error { return streamByCodes(ctx, q, u, rg, g) })
@@ -244,7 +244,7 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 		}
 		return err
 	}
-	cols, err := readColumns(rg, u.b.kind, q.filterFields()|fTime|fResource|fService|fSeverity|fSevText)
+	cols, err := readColumns(rg, u.b.kind, q.filterFields()|fTime|streamFields)
 	if err != nil {
 		return fmt.Errorf("%w: block %s row group %d: %w", ErrCorrupt, u.b.meta.ULID, u.rg, err)
 	}
@@ -269,70 +269,28 @@ func (s *Store) streamRowGroup(ctx context.Context, q *Query, u unit, g *streamG
 // streamByCodes groups a row group's rows in the query's time range by
 // stream when the query's filters read the stream alone: the string
 // columns are read as dictionary codes, a row's stream is found by its
-// codes and severity (no string is made per row), the filters run once
-// per stream, and each stream's times are counted first and then copied
-// into a slice of their exact size.
+// codes and severity (colSet.streamLookup: no string is made per row),
+// the filters run once per stream, and each stream's times are counted
+// first and then copied into a slice of their exact size.
 func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g *streamGrouper) error {
-	cols, err := readColumnsUnsafe(rg, u.b.kind, fTime|fSeverity, nil)
+	cols, err := readColumnsUnsafe(rg, u.b.kind, fTime|fSeverity|codedFields, nil)
 	if err != nil {
 		return err
 	}
 	defer cols.release() // the times are copied out, the strings are the dictionaries'
-	var codes [3]*leaf   // resource, service_name, severity_text
-	for i, name := range []string{"resource", "service_name", "severity_text"} {
-		if codes[i], err = readCodes(rg, name); err != nil {
-			return err
-		}
-		defer codes[i].release()
-		if len(codes[i].codes) != cols.n {
-			return fmt.Errorf("%w: column %s has %d values for %d rows", errRead, name, len(codes[i].codes), cols.n)
-		}
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	times, sev := cols.leafs[bitIndex(fTime)].i64, cols.leafs[bitIndex(fSeverity)].i32
-	res, svc, text := codes[0].codes, codes[1].codes, codes[2].codes
-	nr, ns, nt := len(codes[0].dict), len(codes[1].dict), len(codes[2].dict)
-	// A row's group: by its codes in a table when the dictionaries are
-	// small (they are: a handful of resources, services and levels), with
-	// the severity number checked against the entry's; other rows by map.
-	type key struct{ res, svc, text, sev int32 }
-	type entry struct{ sev, g int32 } // g: index in g.out, -1: filtered out, -2: empty
-	var table []entry
-	if size := nr * ns * nt; size <= 1<<16 {
-		table = make([]entry, size)
-		for i := range table {
-			table[i].g = -2
-		}
-	}
-	groups := map[key]int32{}
+	times := cols.leafs[bitIndex(fTime)].i64
 	base := len(g.out)
-	lookup := func(i int) int32 {
-		k := key{res[i], svc[i], text[i], sev[i]}
-		var e *entry
-		if table != nil {
-			e = &table[(int(k.res)*ns+int(k.svc))*nt+int(k.text)]
-			if e.g != -2 && e.sev == k.sev {
-				return e.g
-			}
+	// A row's group: its index in g.out, -1 when the filters leave it out.
+	lookup := cols.streamLookup(func(st *Event) int32 {
+		if !q.matchFilters(st) {
+			return -1
 		}
-		gi, seen := groups[k]
-		if !seen {
-			st := Event{Resource: cols.res.get(codes[0].dict[k.res]), Service: codes[1].dict[k.svc],
-				Severity: k.sev, SeverityText: codes[2].dict[k.text]}
-			gi = -1
-			if q.matchFilters(&st) {
-				gi = int32(len(g.out))
-				g.out = append(g.out, StreamTimes{Stream: st})
-			}
-			groups[k] = gi
-		}
-		if e != nil && e.g == -2 {
-			*e = entry{k.sev, gi}
-		}
-		return gi
-	}
+		g.out = append(g.out, StreamTimes{Stream: *st})
+		return int32(len(g.out) - 1)
+	})
 	// Each row's group once, counting each group's times; then the
 	// times into one arena, each group's a slice of its exact size.
 	all := q.inRange(u.minT) && q.inRange(u.maxT)
