@@ -123,16 +123,16 @@ func readLeafMode(rg parquet.RowGroup, rows []int32, codes bool, path ...string)
 	}
 	switch lc.Node.Type().Kind() {
 	case parquet.Int64:
-		l.i64 = getInt64s(n)
+		l.i64 = int64s.get(n)
 	case parquet.Int32:
-		l.i32 = getInt32s(n)
+		l.i32 = int32s.get(n)
 	case parquet.Double:
 		l.f64 = make([]float64, 0, n)
 	case parquet.Boolean:
 		l.bools = make([]bool, 0, n)
 	case parquet.ByteArray:
 		if r.wantCodes {
-			l.codes = getInt32s(n)
+			l.codes = int32s.get(n)
 		} else {
 			l.str = make([]string, 0, n)
 		}

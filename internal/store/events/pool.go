@@ -1,6 +1,9 @@
 package events
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Pools of the large numeric slices a scan makes per row group (a
 // column's times, severities and dictionary codes, a row group's grouped
@@ -36,20 +39,15 @@ func (sp *slicePool[T]) put(s []T) {
 	}
 }
 
-func getInt64s(n int) []int64 { return int64s.get(n) }
-func putInt64s(s []int64)     { int64s.put(s) }
-func getInt32s(n int) []int32 { return int32s.get(n) }
-func putInt32s(s []int32)     { int32s.put(s) }
-
 // release gives the leaf's numeric slices back to the pools; the leaf
 // must not be used after.
 func (l *leaf) release() {
 	if l == nil {
 		return
 	}
-	putInt64s(l.i64)
-	putInt32s(l.i32)
-	putInt32s(l.codes)
+	int64s.put(l.i64)
+	int32s.put(l.i32)
+	int32s.put(l.codes)
 	l.i64, l.i32, l.codes = nil, nil, nil
 }
 
@@ -58,4 +56,17 @@ func (c *colSet) release() {
 	for _, l := range c.leafs {
 		l.release()
 	}
+}
+
+// zeros is a read-only slice of zeros, grown as needed: zeroInt32s.
+var zeros atomic.Pointer[[]int32]
+
+// zeroInt32s returns n zeros, which must not be written.
+func zeroInt32s(n int) []int32 {
+	if z := zeros.Load(); z != nil && len(*z) >= n {
+		return (*z)[:n]
+	}
+	z := make([]int32, n)
+	zeros.Store(&z)
+	return z
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
@@ -40,9 +39,11 @@ func presearch(rg parquet.RowGroup, q *Query) (rows []int32, done map[*Filter]bo
 		subs = nil
 	}
 	var ids []*Filter
+	var idFields fieldSet // the id columns searched
 	for i := range q.Filters {
 		if f := &q.Filters[i]; f.Op == Eq && (f.Field == "trace_id" || f.Field == "span_id") {
 			ids = append(ids, f)
+			idFields |= f.fields
 		}
 	}
 	if len(subs) == 0 && len(ids) == 0 {
@@ -104,11 +105,7 @@ func presearch(rg parquet.RowGroup, q *Query) (rows []int32, done map[*Filter]bo
 			others |= f.fields
 		}
 	}
-	for f, ok := range map[string]fieldSet{"trace_id": fTraceID, "span_id": fSpanID} {
-		if slices.ContainsFunc(ids, func(x *Filter) bool { return x.Field == f }) && ok&others == 0 {
-			unread |= ok
-		}
-	}
+	unread |= idFields &^ others
 	rows = []int32{}
 	for i, h := range hits {
 		if h {
@@ -118,7 +115,7 @@ func presearch(rg parquet.RowGroup, q *Query) (rows []int32, done map[*Filter]bo
 	return rows, done, unread, nil
 }
 
-var errSearch = errors.New("body search")
+var errSearch = errors.New("column search")
 
 // searchRows sets hits[i] for each row i of a flat, required column of
 // strings (size 0) or of byte arrays of that size whose value contains
@@ -130,7 +127,6 @@ func searchRows(rg parquet.RowGroup, name string, needle []byte, size int, hits 
 	}
 	pages := rg.ColumnChunks()[lc.ColumnIndex].Pages()
 	defer func() { _ = pages.Close() }()
-	nb := needle
 	dicts := map[parquet.Dictionary][]bool{}
 	row := 0
 	for {
@@ -152,7 +148,7 @@ func searchRows(rg parquet.RowGroup, name string, needle []byte, size int, hits 
 			if !ok {
 				has = make([]bool, d.Len())
 				for k := range has {
-					has[k] = bytes.Contains(d.Index(int32(k)).ByteArray(), nb)
+					has[k] = bytes.Contains(d.Index(int32(k)).ByteArray(), needle)
 				}
 				dicts[d] = has
 			}
@@ -175,7 +171,7 @@ func searchRows(rg parquet.RowGroup, name string, needle []byte, size int, hits 
 				return fmt.Errorf("%w: column %s: %d bytes of values of %d in a page of %d rows", errRead, name, len(b), sz, n)
 			}
 			for pos := 0; pos+size <= len(b); {
-				k := bytes.Index(b[pos:], nb)
+				k := bytes.Index(b[pos:], needle)
 				if k < 0 {
 					break
 				}
@@ -191,14 +187,14 @@ func searchRows(rg parquet.RowGroup, name string, needle []byte, size int, hits 
 				parquet.Release(p)
 				return fmt.Errorf("%w: column %s: %d values in a page of %d rows", errRead, name, len(off)-1, n)
 			}
-			for pos := 0; pos+len(nb) <= len(b); {
-				k := bytes.Index(b[pos:], nb)
+			for pos := 0; pos+len(needle) <= len(b); {
+				k := bytes.Index(b[pos:], needle)
 				if k < 0 {
 					break
 				}
 				at := pos + k
 				j := sort.Search(n, func(j int) bool { return int(off[j+1]) > at }) // the row holding at
-				if j < n && at+len(nb) <= int(off[j+1]) {
+				if j < n && at+len(needle) <= int(off[j+1]) {
 					hits[row+j] = true
 					pos = int(off[j+1]) // the next row
 				} else {

@@ -407,19 +407,6 @@ func (c *colSet) streamFilter(fs []*Filter) func(i int) bool {
 	return func(i int) bool { return look(i) == 1 }
 }
 
-// zeros is a read-only slice of zeros, grown as needed: zeroInt32s.
-var zeros atomic.Pointer[[]int32]
-
-// zeroInt32s returns n zeros, which must not be written.
-func zeroInt32s(n int) []int32 {
-	if z := zeros.Load(); z != nil && len(*z) >= n {
-		return (*z)[:n]
-	}
-	z := make([]int32, n)
-	zeros.Store(&z)
-	return z
-}
-
 // streamLookup returns a function of a row giving value of the row's
 // stream (its Resource, Service, SeverityText and Severity set from the
 // set's columns; fields not read are zero), value being called once per

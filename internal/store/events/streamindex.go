@@ -84,13 +84,14 @@ func (c *streamCounter) add(e *Event) string {
 // resource JSON, service and severity text (each a uvarint length and the
 // bytes), the severity number (zigzag varint) and the rows (uvarint).
 func (c *streamCounter) appendTo(dst []byte) []byte {
-	slices.SortFunc(c.list, func(a, b counted) int {
+	order := func(a, b counted) int {
 		return cmp.Or(cmp.Compare(a.res, b.res), cmp.Compare(a.svc, b.svc), cmp.Compare(a.text, b.text), cmp.Compare(a.sev, b.sev))
-	})
+	}
+	slices.SortFunc(c.list, order)
 	// Merge equal streams (equal resources at different places).
 	out := c.list[:0]
 	for _, s := range c.list {
-		if n := len(out); n > 0 && out[n-1].res == s.res && out[n-1].svc == s.svc && out[n-1].text == s.text && out[n-1].sev == s.sev {
+		if n := len(out); n > 0 && order(out[n-1], s) == 0 {
 			out[n-1].rows += s.rows
 			continue
 		}

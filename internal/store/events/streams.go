@@ -205,7 +205,7 @@ type streamGrouper struct {
 // free gives the grouper's pooled times back; out must not be used after.
 func (g *streamGrouper) free() {
 	for _, a := range g.arenas {
-		putInt64s(a)
+		int64s.put(a)
 	}
 	g.arenas = nil
 }
@@ -294,8 +294,8 @@ func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g
 	// Each row's group once, counting each group's times; then the
 	// times into one arena, each group's a slice of its exact size.
 	all := q.inRange(u.minT) && q.inRange(u.maxT)
-	gis := getInt32s(cols.n)[:cols.n]
-	defer putInt32s(gis)
+	gis := int32s.get(cols.n)[:cols.n]
+	defer int32s.put(gis)
 	var counts []int
 	total := 0
 	for i := range cols.n {
@@ -312,7 +312,7 @@ func streamByCodes(ctx context.Context, q *Query, u unit, rg parquet.RowGroup, g
 			total++
 		}
 	}
-	arena := getInt64s(total)[:total]
+	arena := int64s.get(total)[:total]
 	g.arenas = append(g.arenas, arena)
 	off := 0
 	for j, n := range counts {
