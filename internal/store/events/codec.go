@@ -109,26 +109,34 @@ func appendRecord(b []byte, tenant string, kind Kind, evs []Event) []byte {
 			b = binary.AppendUvarint(b, uint64(e.Flags))
 			continue
 		}
-		b = append(b, e.ParentSpanID[:]...)
-		b = appendString(b, e.Name)
-		b = binary.AppendVarint(b, int64(e.SpanKind))
-		b = binary.AppendUvarint(b, uint64(e.Duration))
-		b = binary.AppendVarint(b, int64(e.StatusCode))
-		b = appendString(b, e.StatusMessage)
-		b = appendString(b, e.TraceState)
-		b = binary.AppendUvarint(b, uint64(len(e.Events)))
-		for _, se := range e.Events {
-			b = binary.AppendVarint(b, se.Time-e.Time)
-			b = appendString(b, se.Name)
-			b = appendAttrs(b, se.Attrs)
-		}
-		b = binary.AppendUvarint(b, uint64(len(e.Links)))
-		for _, l := range e.Links {
-			b = append(b, l.TraceID[:]...)
-			b = append(b, l.SpanID[:]...)
-			b = appendString(b, l.TraceState)
-			b = appendAttrs(b, l.Attrs)
-		}
+		b = appendSpanFields(b, e, appendAttrs)
+	}
+	return b
+}
+
+// appendSpanFields appends a span's own fields, its events and its links,
+// as a WAL record and a head record both hold them; attrs appends an
+// attribute list in the record's encoding.
+func appendSpanFields(b []byte, e *Event, attrs func([]byte, Attrs) []byte) []byte {
+	b = append(b, e.ParentSpanID[:]...)
+	b = appendString(b, e.Name)
+	b = binary.AppendVarint(b, int64(e.SpanKind))
+	b = binary.AppendUvarint(b, uint64(e.Duration))
+	b = binary.AppendVarint(b, int64(e.StatusCode))
+	b = appendString(b, e.StatusMessage)
+	b = appendString(b, e.TraceState)
+	b = binary.AppendUvarint(b, uint64(len(e.Events)))
+	for _, se := range e.Events {
+		b = binary.AppendVarint(b, se.Time-e.Time)
+		b = appendString(b, se.Name)
+		b = attrs(b, se.Attrs)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Links)))
+	for _, l := range e.Links {
+		b = append(b, l.TraceID[:]...)
+		b = append(b, l.SpanID[:]...)
+		b = appendString(b, l.TraceState)
+		b = attrs(b, l.Attrs)
 	}
 	return b
 }
@@ -319,35 +327,7 @@ func decodeRecord(rec string) (tenant string, kind Kind, evs []Event, err error)
 			}
 			e.Flags = uint32(f)
 		} else {
-			d.fixed(e.ParentSpanID[:], "parent span id")
-			e.Name = d.string("name")
-			e.SpanKind = d.int32("span kind")
-			dur := d.uvarint("duration")
-			if dur > math.MaxInt64 {
-				d.fail("duration")
-			}
-			e.Duration = int64(dur)
-			e.StatusCode = d.int32("status code")
-			e.StatusMessage = d.string("status message")
-			e.TraceState = d.string("trace state")
-			if ne := d.count(3, "span event count"); ne > 0 {
-				e.Events = make([]SpanEvent, ne)
-				for j := range e.Events {
-					e.Events[j].Time = e.Time + d.varint("span event time")
-					e.Events[j].Name = d.string("span event name")
-					e.Events[j].Attrs = d.attrs()
-				}
-			}
-			if nl := d.count(26, "link count"); nl > 0 {
-				e.Links = make([]SpanLink, nl)
-				for j := range e.Links {
-					l := &e.Links[j]
-					d.fixed(l.TraceID[:], "link trace id")
-					d.fixed(l.SpanID[:], "link span id")
-					l.TraceState = d.string("link trace state")
-					l.Attrs = d.attrs()
-				}
-			}
+			d.spanFields(e, d.attrs)
 		}
 		if d.err != nil {
 			return "", 0, nil, d.err
@@ -357,4 +337,40 @@ func decodeRecord(rec string) (tenant string, kind Kind, evs []Event, err error)
 		return "", 0, nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.data)-d.off)
 	}
 	return tenant, kind, evs, nil
+}
+
+// spanFields reads what appendSpanFields wrote into e; attrs reads an
+// attribute list in the record's encoding. Counts and the duration are
+// checked against what the data can hold.
+func (d *decoder) spanFields(e *Event, attrs func() Attrs) {
+	d.fixed(e.ParentSpanID[:], "parent span id")
+	e.Name = d.string("name")
+	e.SpanKind = d.int32("span kind")
+	dur := d.uvarint("duration")
+	if dur > math.MaxInt64 {
+		d.fail("duration")
+	}
+	e.Duration = int64(dur)
+	e.StatusCode = d.int32("status code")
+	e.StatusMessage = d.string("status message")
+	e.TraceState = d.string("trace state")
+	if ne := d.count(3, "span event count"); ne > 0 {
+		e.Events = make([]SpanEvent, ne)
+		for j := range e.Events {
+			se := &e.Events[j]
+			se.Time = e.Time + d.varint("span event time")
+			se.Name = d.string("span event name")
+			se.Attrs = attrs()
+		}
+	}
+	if nl := d.count(26, "link count"); nl > 0 {
+		e.Links = make([]SpanLink, nl)
+		for j := range e.Links {
+			l := &e.Links[j]
+			d.fixed(l.TraceID[:], "link trace id")
+			d.fixed(l.SpanID[:], "link span id")
+			l.TraceState = d.string("link trace state")
+			l.Attrs = attrs()
+		}
+	}
 }

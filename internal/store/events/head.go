@@ -261,27 +261,7 @@ func (h *head) encode(b []byte, e *Event, res int32) []byte {
 		b = appendString(b, e.Body)
 		return binary.AppendUvarint(b, uint64(e.Flags))
 	}
-	b = append(b, e.ParentSpanID[:]...)
-	b = appendString(b, e.Name)
-	b = binary.AppendVarint(b, int64(e.SpanKind))
-	b = binary.AppendUvarint(b, uint64(e.Duration))
-	b = binary.AppendVarint(b, int64(e.StatusCode))
-	b = appendString(b, e.StatusMessage)
-	b = appendString(b, e.TraceState)
-	b = binary.AppendUvarint(b, uint64(len(e.Events)))
-	for _, se := range e.Events {
-		b = binary.AppendVarint(b, se.Time-e.Time)
-		b = appendString(b, se.Name)
-		b = h.appendAttrs(b, se.Attrs)
-	}
-	b = binary.AppendUvarint(b, uint64(len(e.Links)))
-	for _, l := range e.Links {
-		b = append(b, l.TraceID[:]...)
-		b = append(b, l.SpanID[:]...)
-		b = appendString(b, l.TraceState)
-		b = h.appendAttrs(b, l.Attrs)
-	}
-	return b
+	return appendSpanFields(b, e, h.appendAttrs)
 }
 
 // headView is a consistent view of a head's events.
@@ -349,32 +329,7 @@ func (v headView) decode(r *headRec, e *Event, slab *Attrs) {
 		e.Flags = uint32(d.uvarint("flags"))
 		return
 	}
-	d.fixed(e.ParentSpanID[:], "parent span id")
-	e.Name = d.string("name")
-	e.SpanKind = d.int32("span kind")
-	e.Duration = int64(d.uvarint("duration"))
-	e.StatusCode = d.int32("status code")
-	e.StatusMessage = d.string("status message")
-	e.TraceState = d.string("trace state")
-	if n := d.uvarint("span events"); n > 0 {
-		e.Events = make([]SpanEvent, n)
-		for j := range e.Events {
-			se := &e.Events[j]
-			se.Time = e.Time + d.varint("span event time")
-			se.Name = d.string("span event name")
-			se.Attrs = v.attrs(&d, slab)
-		}
-	}
-	if n := d.uvarint("links"); n > 0 {
-		e.Links = make([]SpanLink, n)
-		for j := range e.Links {
-			l := &e.Links[j]
-			d.fixed(l.TraceID[:], "link trace id")
-			d.fixed(l.SpanID[:], "link span id")
-			l.TraceState = d.string("link trace state")
-			l.Attrs = v.attrs(&d, slab)
-		}
-	}
+	d.spanFields(e, func() Attrs { return v.attrs(&d, slab) })
 }
 
 // str reads a string reference.
